@@ -1,0 +1,308 @@
+"""The SQLite experiment database: connection settings, schema and forward migrations."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import DatabaseError
+
+BUSY_TIMEOUT_MS = 10_000
+
+# Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
+# Never edit a released entry: add a new one.
+_V1 = """
+CREATE TABLE projects (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    created_at  REAL NOT NULL
+);
+CREATE TABLE datasets (
+    id          INTEGER PRIMARY KEY,
+    project_id  INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    sample_rate INTEGER,
+    channels    INTEGER,
+    duration_s  REAL,
+    n_examples  INTEGER,
+    lazy        INTEGER NOT NULL DEFAULT 0,
+    created_at  REAL NOT NULL,
+    UNIQUE (project_id, name),
+    UNIQUE (project_id, path)
+);
+CREATE TABLE experiments (
+    id                 INTEGER PRIMARY KEY,
+    project_id         INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name               TEXT NOT NULL,
+    dataset_id         INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+    config             TEXT NOT NULL DEFAULT '{}',
+    status             TEXT NOT NULL,
+    started_at         REAL,
+    completed_at       REAL,
+    metrics            TEXT NOT NULL DEFAULT '{}',
+    command            TEXT,
+    run_dir            TEXT,
+    log_path           TEXT,
+    pid                INTEGER,
+    process_start_time REAL,
+    exit_code          INTEGER,
+    error              TEXT,
+    created_at         REAL NOT NULL,
+    UNIQUE (project_id, name)
+);
+CREATE INDEX experiments_status ON experiments(status);
+CREATE TABLE metric_points (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    step          INTEGER NOT NULL,
+    value         REAL,
+    wall_time     REAL,
+    PRIMARY KEY (experiment_id, name, step)
+) WITHOUT ROWID;
+CREATE TABLE checkpoints (
+    id            INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    path          TEXT NOT NULL,
+    step          INTEGER,
+    size          INTEGER,
+    is_best       INTEGER NOT NULL DEFAULT 0,
+    mtime         REAL,
+    UNIQUE (experiment_id, path)
+);
+CREATE TABLE alerts (
+    id            INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    kind          TEXT NOT NULL,
+    severity      TEXT NOT NULL,
+    message       TEXT NOT NULL,
+    step          INTEGER,
+    created_at    REAL NOT NULL,
+    acknowledged  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX alerts_experiment ON alerts(experiment_id);
+"""
+
+# v2: min/max tiles for fast reduced reads, follow offsets for re-attaching, resume links.
+_V2 = """
+CREATE TABLE metric_tiles (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    level         INTEGER NOT NULL,
+    tile          INTEGER NOT NULL,
+    first_step    INTEGER NOT NULL,
+    first_value   REAL,
+    last_step     INTEGER NOT NULL,
+    last_value    REAL,
+    min_step      INTEGER,
+    min_value     REAL,
+    max_step      INTEGER,
+    max_value     REAL,
+    nan_step      INTEGER,
+    PRIMARY KEY (experiment_id, name, level, tile)
+) WITHOUT ROWID;
+CREATE TABLE metric_series (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    dirty_from    INTEGER,
+    PRIMARY KEY (experiment_id, name)
+) WITHOUT ROWID;
+CREATE TABLE follow_offsets (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    path          TEXT NOT NULL,
+    offset        INTEGER NOT NULL,
+    PRIMARY KEY (experiment_id, path)
+) WITHOUT ROWID;
+ALTER TABLE experiments ADD COLUMN parent_id INTEGER REFERENCES experiments(id) ON DELETE SET NULL;
+ALTER TABLE experiments ADD COLUMN updated_at REAL;
+"""
+
+
+def _run_script(conn: sqlite3.Connection, sql: str) -> None:
+    # executescript() would commit the migration's transaction: run statement by statement.
+    for stmt in sql.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
+def _migrate_v2(conn: sqlite3.Connection) -> None:
+    _run_script(conn, _V2)
+    # Existing points get their tiles, so old runs read back reduced like new ones.
+    from .metrics import rebuild_tiles
+
+    rebuild_tiles(conn)
+
+
+def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
+    def apply(conn: sqlite3.Connection) -> None:
+        _run_script(conn, sql)
+
+    return apply
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_script(_V1), _migrate_v2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _translate(path: Path, err: sqlite3.Error) -> DatabaseError:
+    text = str(err)
+    if "not a database" in text or "file is encrypted" in text:
+        return DatabaseError(f"{path} is not a rave-gui database (not an SQLite file).")
+    if "readonly" in text or "read-only" in text:
+        return DatabaseError(
+            f"The database {path} is read-only: make the file and its folder writable, "
+            "or choose another database with --db."
+        )
+    if "unable to open" in text:
+        return DatabaseError(
+            f"Cannot open the database {path}: check that its folder exists and is writable."
+        )
+    if "locked" in text or "busy" in text:
+        return DatabaseError(f"The database {path} is locked by another program; try again.")
+    return DatabaseError(f"Database error in {path}: {text}")
+
+
+def connect(path: str | os.PathLike[str], *, migrate: bool = True) -> sqlite3.Connection:
+    """Open (creating if needed) the database at ``path`` and bring its schema up to date.
+
+    Raises DatabaseError with a clear message for a file that is not SQLite, a read-only file
+    or folder, or a database newer than this version of rave-gui.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise DatabaseError(f"{path} is a folder, not a database file.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DatabaseError(f"Cannot create the folder for the database {path}: {err}") from err
+    if path.exists() and not os.access(path, os.W_OK):
+        raise DatabaseError(
+            f"The database {path} is read-only: make it writable, or choose another with --db."
+        )
+    if not path.exists() and not os.access(path.parent, os.W_OK):
+        raise DatabaseError(f"Cannot create the database {path}: its folder is not writable.")
+    try:
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as err:
+        raise _translate(path, err) from err
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise DatabaseError(f"The database {path} cannot use WAL mode (got {mode}).")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if migrate:
+            _migrate(conn, path)
+    except sqlite3.Error as err:
+        conn.close()
+        raise _translate(path, err) from err
+    except DatabaseError:
+        conn.close()
+        raise
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _migrate(conn: sqlite3.Connection, path: Path, target: int | None = None) -> None:
+    target = SCHEMA_VERSION if target is None else target
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"The database {path} was written by a newer rave-gui (schema {version}, this "
+            f"version knows {SCHEMA_VERSION}): upgrade rave-gui or use another database."
+        )
+    if version >= target:
+        return
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        while version < target:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Read the version again under the write lock: another connection (a second
+                # thread, the CLI beside the app) may have migrated since it was first read.
+                version = schema_version(conn)
+                if version < target:
+                    MIGRATIONS[version](conn)
+                    version += 1
+                    conn.execute(f"PRAGMA user_version = {version}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+def migrate_to(conn: sqlite3.Connection, version: int) -> None:
+    """Bring a database to exactly ``version`` (tests use it to build old databases)."""
+    _migrate(conn, Path("?"), target=version)
+
+
+class Database:
+    """One database file, one connection per thread (sqlite3 connections are not shared)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        self.conn  # open now, so a bad file is reported at once  # noqa: B018
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: everything inside is committed together or not at all."""
+        conn = self.conn
+        if conn.in_transaction:  # nested: join the outer transaction
+            yield conn
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise _translate(self.path, err) from err
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            conn.execute("ROLLBACK")
+            raise _translate(self.path, err) from err
+
+    def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.OperationalError as err:
+            raise _translate(self.path, err) from err
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()

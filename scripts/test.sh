@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the whole test suite (and ruff) after installing everything it needs.
+# Usage: scripts/test.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+export QT_QPA_PLATFORM=offscreen MPLBACKEND=QtAgg
+.venv/bin/ruff check rave_gui tests bench main.py
+.venv/bin/ruff format --check rave_gui tests bench main.py
+exec .venv/bin/python -m pytest "$@"
