@@ -197,6 +197,138 @@ def cmd_runs_export(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def _engine(args: argparse.Namespace):
+    from .backend.engine import Engine
+    from .backend.settings import load_settings
+
+    settings = load_settings()
+    if getattr(args, "rave", None):
+        settings.rave_executable = args.rave
+    if getattr(args, "max_concurrent", None):
+        settings.max_concurrent_runs = args.max_concurrent
+    return Engine(_manager(args), settings)
+
+
+def _wait_for(engine, exp_id: int, out: IO[str]) -> int:
+    """Follow a run in this process until it ends, printing progress; exit code 0 if it
+    completed (or was stopped), 1 if it failed."""
+    import time
+
+    from .backend.follower import RunFollower
+
+    follower = RunFollower(engine.manager, exp_id)
+    last_print = 0.0
+    try:
+        while True:
+            upd = follower.poll()
+            for text, level in upd.lines:
+                if level != "info":
+                    sys.stderr.write(f"[{level}] {text}\n")
+            now = time.monotonic()
+            if upd.step is not None and now - last_print > 5:
+                total = upd.max_steps or "?"
+                out.write(f"step {upd.step}/{total}\n")
+                out.flush()
+                last_print = now
+            if upd.finished:
+                break
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        sys.stderr.write("Stopping the run (Ctrl-C again to leave it running)...\n")
+        engine.stop(exp_id)
+    exp = engine.manager.get_experiment(exp_id)
+    out.write(f"experiment {exp_id} {exp['status']}")
+    out.write(f": {exp['error']}\n" if exp["error"] else "\n")
+    engine.schedule()
+    return 1 if exp["status"] == "failed" else 0
+
+
+def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
+    engine = _engine(args)
+    tm = engine.manager
+    project_id = tm.find_project(args.project)["id"] if args.project else None
+    config = {
+        "name": args.name,
+        "project_id": project_id,
+        "dataset_path": str(args.dataset),
+        "configs": args.config or ["v2"],
+        "overrides": args.override or [],
+        "max_steps": args.max_steps,
+        "val_every": args.val_every,
+        "save_every": args.save_every,
+        "batch": args.batch,
+        "gpu": args.gpu,
+        "workers": args.workers,
+        "ema": args.ema,
+    }
+    if args.out:
+        config["out_path"] = str(args.out)
+    if project_id is None:
+        project_id = tm.default_project_id()
+    registered = [d for d in tm.list_datasets(project_id)]
+    from pathlib import Path
+
+    wanted = str(Path(args.dataset).expanduser().resolve())
+    match = [d for d in registered if d["path"] == wanted]
+    if match:
+        config["dataset_id"] = match[0]["id"]
+    else:
+        try:
+            config["dataset_id"] = tm.register_dataset(project_id, wanted)
+        except RaveGuiError:
+            pass  # pre-flight reports the dataset problem with the other ones
+    config["project_id"] = project_id
+    exp_id = engine.submit(config)
+    exp = tm.get_experiment(exp_id)
+    out.write(
+        f"experiment {exp_id} {exp['name']!r} {exp['status']} (run folder {exp['run_dir']})\n"
+    )
+    out.flush()
+    if args.wait:
+        return _wait_for(engine, exp_id, out)
+    return 0
+
+
+def cmd_runs_control(args: argparse.Namespace, out: IO[str]) -> int:
+    engine = _engine(args)
+    action = args.runs_command
+    if action == "stop":
+        status = engine.request_stop(args.id) if args.no_wait else engine.stop(args.id)
+    elif action == "pause":
+        engine.pause(args.id)
+        status = "paused"
+    else:
+        engine.resume(args.id)
+        status = "running"
+    out.write(f"experiment {args.id} {status}\n")
+    return 0
+
+
+def cmd_runs_resume_from(args: argparse.Namespace, out: IO[str]) -> int:
+    engine = _engine(args)
+    new_id = engine.resume_from_checkpoint(args.id, args.name)
+    exp = engine.manager.get_experiment(new_id)
+    out.write(f"experiment {new_id} {exp['name']!r} {exp['status']} (resumes {args.id})\n")
+    if args.wait:
+        return _wait_for(engine, new_id, out)
+    return 0
+
+
+def cmd_runs_import(args: argparse.Namespace, out: IO[str]) -> int:
+    from .backend.engine import import_run
+
+    tm = _manager(args)
+    project_id = tm.find_project(args.project)["id"] if args.project else None
+    exp_id = import_run(tm, args.folder, project_id=project_id, name=args.name)
+    exp = tm.get_experiment(exp_id)
+    n = sum(s.count for s in tm.metric_stats(exp_id))
+    out.write(
+        f"imported experiment {exp_id} {exp['name']!r}: {exp['status']}, {n} metric points, "
+        f"{len(tm.list_checkpoints(exp_id))} checkpoints\n"
+    )
+    return 0
+
+
 def cmd_projects_list(args: argparse.Namespace, out: IO[str]) -> int:
     tm = _manager(args)
     projects = tm.list_projects()
@@ -239,6 +371,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
     p.set_defaults(func=cmd_runs_export)
+
+    for action, text in (
+        ("stop", "stop a run (graceful first)"),
+        ("pause", "pause a run"),
+        ("resume", "resume a paused run"),
+    ):
+        p = runs_sub.add_parser(action, parents=[db], help=text)
+        p.add_argument("id", type=int)
+        if action == "stop":
+            p.add_argument(
+                "--no-wait",
+                action="store_true",
+                help="only send the interrupt; do not wait for the end",
+            )
+        p.set_defaults(func=cmd_runs_control)
+    p = runs_sub.add_parser(
+        "resume-from",
+        parents=[db],
+        help="continue a stopped run from its last checkpoint as a new run",
+    )
+    p.add_argument("id", type=int)
+    p.add_argument("--name", help="name of the new run (default: NAME-resume)")
+    p.add_argument("--wait", action="store_true")
+    p.set_defaults(func=cmd_runs_resume_from)
+    p = runs_sub.add_parser(
+        "import", parents=[db], help="adopt a RAVE run folder started elsewhere"
+    )
+    p.add_argument("folder", help="the NAME_HASH folder written by rave train")
+    p.add_argument("--project", help="project name or id")
+    p.add_argument("--name", help="experiment name (default: from the folder)")
+    p.set_defaults(func=cmd_runs_import)
+
+    p = sub.add_parser("train", parents=[db], help="start a RAVE training run")
+    p.add_argument("--dataset", required=True, help="preprocessed dataset folder")
+    p.add_argument("--config", action="append", help="RAVE config or modifier (repeatable)")
+    p.add_argument("--override", action="append", help="gin binding (repeatable)")
+    p.add_argument("--name", required=True)
+    p.add_argument("--project", help="project name or id (default: the first project)")
+    p.add_argument("--max-steps", type=int, default=500_000)
+    p.add_argument("--val-every", type=int, default=10_000)
+    p.add_argument("--save-every", type=int)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--gpu", type=int, default=-1, help="GPU index, -1 for CPU")
+    p.add_argument("--workers", type=int, default=8)
+    p.add_argument("--ema", type=float)
+    p.add_argument("--out", help="folder for run output (default: the settings' runs folder)")
+    p.add_argument("--rave", help="path of the rave executable")
+    p.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    p.set_defaults(func=cmd_train)
 
     projects = sub.add_parser("projects", help="list projects")
     projects_sub = projects.add_subparsers(dest="projects_command", metavar="ACTION", required=True)

@@ -601,6 +601,40 @@ class TrainingManager:
         self.get_experiment(experiment_id)
         return mstore.iter_points(self.db.conn, experiment_id, name)
 
+    def set_summary(self, experiment_id: int, summary: dict[str, Any]) -> None:
+        self.db.execute(
+            "UPDATE experiments SET metrics = ? WHERE id = ?", (json.dumps(summary), experiment_id)
+        )
+
+    def step_at_time(self, experiment_id: int, wall_time: float) -> int | None:
+        """The highest step logged at or before ``wall_time`` (to date a checkpoint file)."""
+        row = self.db.execute(
+            "SELECT max(step) FROM metric_points WHERE experiment_id = ? AND wall_time <= ?",
+            (experiment_id, wall_time + 1.0),
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def import_experiment(
+        self,
+        config: dict[str, Any],
+        *,
+        status: str,
+        started_at: float | None = None,
+        completed_at: float | None = None,
+        **fields: Any,
+    ) -> int:
+        """Record a run that was started elsewhere, directly in its real status."""
+        if status not in STATUSES or status == QUEUED:
+            raise ValidationError(f"An imported run cannot be {status!r}.")
+        with self.db.transaction():
+            exp_id = self.start_training(config)
+            self.db.execute(
+                "UPDATE experiments SET status = ?, started_at = ?, completed_at = ? WHERE id = ?",
+                (status, started_at, completed_at, exp_id),
+            )
+            self.update_experiment(exp_id, **fields)
+        return exp_id
+
     # --- checkpoints and alerts ----------------------------------------------------------------
     def sync_checkpoints(self, experiment_id: int, found: Iterable[dict[str, Any]]) -> int:
         """Make the checkpoint list match what is on disk: ``found`` holds dicts with path,

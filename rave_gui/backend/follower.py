@@ -1,0 +1,338 @@
+"""RunFollower: follows one run's log and TensorBoard files into the store, and its outcome."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import runner
+from .logparse import Failure, LogLine, LogParser, Metrics, Outcome, Progress
+from .manager import (
+    COMPLETED,
+    FAILED,
+    FINAL_STATUSES,
+    LIVE_STATUSES,
+    RUNNING,
+    STOPPED,
+    STOPPING,
+    TrainingManager,
+)
+from .procinfo import is_same_process, signal_group
+from .tfevents import EventDirFollower
+
+LOG_KEY = "log"  # follow_offsets key of the log file (tfevents files use their path)
+READ_LIMIT = 4 << 20  # bytes of log read per poll at most (catching up stays responsive)
+CHECKPOINT_SCAN_S = 5.0
+INTERRUPT_TIMEOUT_S = 60.0  # after SIGINT, then SIGTERM
+TERM_TIMEOUT_S = 15.0  # after SIGTERM, then SIGKILL
+_EPOCH_CKPT = re.compile(r"epoch[=-](\d+)")
+
+
+@dataclass
+class FollowUpdate:
+    """What one poll found."""
+
+    lines: list[tuple[str, str]] = field(default_factory=list)  # (text, level)
+    progress: Progress | None = None
+    points: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    step: int | None = None
+    max_steps: int | None = None
+    rate: float | None = None  # global steps per second
+    checkpoints_changed: bool = False
+    status: str | None = None  # set when the status changed
+    finished: bool = False
+    message: str = ""
+
+
+def find_checkpoints(folder: Path) -> list[dict]:
+    """Every ``*.ckpt`` under a run folder, with size, mtime and best flag."""
+    out = []
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            if not name.endswith(".ckpt"):
+                continue
+            p = Path(root) / name
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            m = _EPOCH_CKPT.search(name)
+            out.append(
+                {
+                    "path": str(p),
+                    "size": st.st_size,
+                    "mtime": st.st_mtime,
+                    "is_best": name.startswith("best"),
+                    "epoch": int(m.group(1)) if m else None,
+                }
+            )
+    return out
+
+
+def decide_outcome(
+    *,
+    exit_code: int | None,
+    stop_requested: bool,
+    signals: list[str],
+    completed_marker: bool,
+    interrupted_marker: bool,
+    failure: str | None,
+    last_error: str | None,
+) -> tuple[str, str | None]:
+    """The final status of an ended run and its error text, from everything known."""
+    if stop_requested or interrupted_marker or "SIGINT" in signals:
+        if completed_marker and not stop_requested and not interrupted_marker:
+            return COMPLETED, None
+        if exit_code not in (None, 0) and failure and not stop_requested:
+            return FAILED, failure
+        return STOPPED, None
+    if exit_code is None:
+        if completed_marker:
+            return COMPLETED, None
+        return FAILED, failure or "the process ended without reporting an exit code (killed?)"
+    if exit_code == 0:
+        return COMPLETED, None
+    if exit_code < 0:
+        reason = failure or f"killed by signal {-exit_code}"
+        return FAILED, reason
+    return FAILED, failure or last_error or f"exited with code {exit_code}"
+
+
+class RunFollower:
+    """Reads what a run wrote since the last poll (log lines, progress, scalars, checkpoints),
+    stores metric points in batches, and records the run's outcome when its process is gone.
+
+    Offsets are saved in the database, so a follower created after an app restart continues
+    exactly where the previous one stopped: no point is read twice.
+    """
+
+    def __init__(self, manager: TrainingManager, experiment_id: int) -> None:
+        self.manager = manager
+        self.experiment_id = experiment_id
+        exp = manager.get_experiment(experiment_id)
+        self.exp = exp
+        self.parser = LogParser()
+        offsets = manager.get_offsets(experiment_id)
+        self.log_offset = offsets.pop(LOG_KEY, 0)
+        self.log_path = Path(exp["log_path"]) if exp["log_path"] else None
+        self.status_path = (
+            self.log_path.with_name(self.log_path.stem + "." + runner.STATUS_NAME)
+            if self.log_path
+            else None
+        )
+        self.run_dir = Path(exp["run_dir"]) if exp["run_dir"] else None
+        self.events = EventDirFollower(self.run_dir, offsets) if self.run_dir else None
+        self.max_steps = exp["config"].get("max_steps")
+        self.step: int | None = exp["metrics"].get("step")
+        self._rate_samples: deque[tuple[float, int]] = deque(maxlen=120)
+        self._last_ckpt_scan = 0.0
+        self._failure: str | None = exp["metrics"].get("failure")
+        self._last_error: str | None = None
+        self._completed = bool(exp["metrics"].get("completed_marker"))
+        self._interrupted = bool(exp["metrics"].get("interrupted_marker"))
+        self._stop_sent: dict[str, float] = {}
+        self.finished = exp["status"] in FINAL_STATUSES
+
+    # --- reading -------------------------------------------------------------------------------
+    def _read_log(self, upd: FollowUpdate, new_points: list) -> None:
+        if self.log_path is None:
+            return
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self.log_offset)
+                data = f.read(READ_LIMIT)
+        except FileNotFoundError:
+            return
+        if not data:
+            return
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1  # feed whole segments only
+        if cut == 0:
+            if len(data) < READ_LIMIT:
+                return
+            cut = len(data)
+        self.log_offset += cut
+        for ev in self.parser.feed(data[:cut]):
+            if isinstance(ev, LogLine):
+                upd.lines.append((ev.text, ev.level))
+                if ev.level == "error":
+                    self._last_error = ev.text
+            elif isinstance(ev, Progress):
+                upd.progress = ev
+            elif isinstance(ev, Metrics):
+                step = ev.step if ev.step is not None else self.step
+                if step is not None:
+                    now = time.time()
+                    for k, v in ev.values.items():
+                        new_points.append((k, step, v, now))
+                    self._see_step(step)
+                text = " ".join(f"{k}={v:g}" for k, v in ev.values.items())
+                upd.lines.append((f"step {step}: {text}" if step is not None else text, "info"))
+            elif isinstance(ev, Outcome):
+                upd.lines.append((ev.text or ev.kind, "info"))
+                if ev.kind == "completed":
+                    self._completed = True
+                elif ev.kind == "interrupted":
+                    self._interrupted = True
+                self._remember_marker()
+            elif isinstance(ev, Failure):
+                self._failure = ev.reason
+                self._remember_marker()
+
+    def _remember_marker(self) -> None:
+        # Outcome markers are kept in the summary: they survive an app restart.
+        summary = self.manager.get_experiment(self.experiment_id)["metrics"]
+        summary["completed_marker"] = self._completed
+        summary["interrupted_marker"] = self._interrupted
+        if self._failure:
+            summary["failure"] = self._failure
+        self.manager.set_summary(self.experiment_id, summary)
+
+    def _see_step(self, step: int) -> None:
+        if self.step is None or step > self.step:
+            self.step = step
+            self._rate_samples.append((time.monotonic(), step))
+
+    def rate(self) -> float | None:
+        """Global steps per second over the last samples (about the last minute)."""
+        if len(self._rate_samples) < 2:
+            return None
+        (t0, s0), (t1, s1) = self._rate_samples[0], self._rate_samples[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else None
+
+    def _scan_checkpoints(self, upd: FollowUpdate, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.run_dir is None or (not force and now - self._last_ckpt_scan < CHECKPOINT_SCAN_S):
+            return
+        self._last_ckpt_scan = now
+        found = find_checkpoints(self.run_dir)
+        known = {c["path"]: c for c in self.manager.list_checkpoints(self.experiment_id)}
+        for c in found:
+            old = known.get(c["path"])
+            if old is not None and old["mtime"] == c["mtime"] and old["step"] is not None:
+                c["step"] = old["step"]
+            else:
+                c["step"] = self.manager.step_at_time(self.experiment_id, c["mtime"])
+        if self.manager.sync_checkpoints(self.experiment_id, found):
+            upd.checkpoints_changed = True
+
+    # --- the run's process ---------------------------------------------------------------------
+    def _alive(self) -> bool:
+        exp = self.exp
+        return is_same_process(exp["pid"], exp["process_start_time"])
+
+    def _escalate_stop(self) -> None:
+        """A stop was asked: SIGTERM, then SIGKILL, when the run ignores the interrupt."""
+        pid = self.exp["pid"]
+        if not pid:
+            return
+        now = time.monotonic()
+        first = self._stop_sent.setdefault("SIGINT", now)
+        if "SIGTERM" not in self._stop_sent and now - first > INTERRUPT_TIMEOUT_S:
+            signal_group(pid, "SIGTERM")
+            self._stop_sent["SIGTERM"] = now
+        elif (
+            "SIGTERM" in self._stop_sent
+            and "SIGKILL" not in self._stop_sent
+            and now - self._stop_sent["SIGTERM"] > TERM_TIMEOUT_S
+        ):
+            signal_group(pid, "SIGKILL")
+            self._stop_sent["SIGKILL"] = now
+
+    def poll(self) -> FollowUpdate:
+        """Read everything new; store it; detect the end of the run."""
+        upd = FollowUpdate(max_steps=self.max_steps)
+        if self.finished:
+            upd.finished = True
+            return upd
+        self.exp = self.manager.get_experiment(self.experiment_id)
+        status_before = self.exp["status"]
+        alive = self._alive() if status_before in LIVE_STATUSES else False
+        new_points: list[tuple[str, int, float, float | None]] = []
+        self._read_log(upd, new_points)
+        if self.events is not None:
+            for p in self.events.poll():
+                new_points.append((p.tag, p.step, p.value, p.wall_time))
+                self._see_step(p.step)
+        if new_points:
+            self.manager.add_metric_points(self.experiment_id, new_points)
+            for name, step, value, _w in new_points:
+                upd.points.setdefault(name, []).append((step, value))
+        offsets = dict(self.events.offsets) if self.events is not None else {}
+        offsets[LOG_KEY] = self.log_offset
+        self.manager.set_offsets(self.experiment_id, offsets)
+        upd.step = self.step
+        upd.rate = self.rate()
+        self._scan_checkpoints(upd)
+        if status_before == STOPPING and alive:
+            self._escalate_stop()
+        if status_before in LIVE_STATUSES and not alive and self._drained():
+            self._finish(upd)
+        return upd
+
+    def _drained(self) -> bool:
+        """Everything the ended run wrote has been read (another poll otherwise)."""
+        try:
+            size = os.path.getsize(self.log_path) if self.log_path else 0
+        except OSError:
+            size = 0
+        return self.log_offset >= size
+
+    def _finish(self, upd: FollowUpdate) -> None:
+        exp = self.exp
+        tail = self.parser.flush()
+        for ev in tail:
+            if isinstance(ev, Failure):
+                self._failure = ev.reason
+            elif isinstance(ev, LogLine):
+                upd.lines.append((ev.text, ev.level))
+        if self.events is not None:  # the last scalars may land just before exit
+            pts = [(p.tag, p.step, p.value, p.wall_time) for p in self.events.poll()]
+            if pts:
+                self.manager.add_metric_points(self.experiment_id, pts)
+                offsets = dict(self.events.offsets)
+                self.manager.set_offsets(self.experiment_id, offsets)
+        self._scan_checkpoints(upd, force=True)
+        if exp["pid"]:
+            # no orphan: data-loader workers of the group go with the run
+            signal_group(exp["pid"], "SIGKILL")
+        st = runner.read_status(self.status_path) or {}
+        exit_code = st.get("exit_code") if st.get("state") == "exited" else None
+        status, error = decide_outcome(
+            exit_code=exit_code,
+            stop_requested=exp["status"] == STOPPING,
+            signals=list(st.get("signals") or []),
+            completed_marker=self._completed,
+            interrupted_marker=self._interrupted,
+            failure=self._failure or st.get("error"),
+            last_error=self._last_error,
+        )
+        self.manager.update_experiment_status(
+            self.experiment_id, status, error=error, exit_code=exit_code
+        )
+        self.finished = True
+        upd.finished = True
+        upd.status = status
+        upd.message = error or status
+
+
+def reconcile(manager: TrainingManager) -> tuple[list[int], list[int]]:
+    """At start: runs whose process still lives (to re-attach) and runs that ended while
+    nobody watched, now recorded with their real outcome."""
+    alive, ended = [], []
+    for exp in manager.list_experiments(status=list(LIVE_STATUSES)):
+        if is_same_process(exp["pid"], exp["process_start_time"]):
+            alive.append(exp["id"])
+            continue
+        follower = RunFollower(manager, exp["id"])
+        for _ in range(1000):  # read what is left, then record the outcome
+            if follower.poll().finished:
+                break
+        ended.append(exp["id"])
+    return alive, ended
+
+
+__all__ = ["RUNNING", "FollowUpdate", "RunFollower", "decide_outcome", "reconcile"]

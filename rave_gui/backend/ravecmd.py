@@ -1,0 +1,260 @@
+"""The RAVE command line: finding the installation, building argv lists, pre-flight checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .datasets import read_dataset
+from .errors import DatasetError, PreflightError, ValidationError
+
+LAUNCHER = Path(__file__).with_name("rave_launcher.py")
+PROBE_TIMEOUT_S = 60
+_GIN_BINDING = re.compile(r"^[A-Za-z_][\w.]*(/[A-Za-z_][\w.]*)?\s*=\s*\S.*$")
+
+
+@dataclass(frozen=True)
+class RaveConfig:
+    name: str  # as given to --config (e.g. "v2_small", "causal")
+    kind: str  # "base", "modifier", "augmentation", ...
+    description: str
+    path: str
+
+
+@dataclass(frozen=True)
+class RaveInstall:
+    executable: str  # the `rave` command
+    python: str  # the interpreter that runs it
+    version: str
+    configs: tuple[RaveConfig, ...]
+    torch_version: str = ""
+    lightning_version: str = ""
+
+    def config_names(self) -> list[str]:
+        return [c.name for c in self.configs]
+
+    def base_configs(self) -> list[RaveConfig]:
+        return [c for c in self.configs if c.kind == "base"]
+
+    def modifiers(self) -> list[RaveConfig]:
+        return [c for c in self.configs if c.kind == "modifier"]
+
+
+def python_of(executable: str) -> str | None:
+    """The Python interpreter of a console script (from its ``#!`` line), if it has one."""
+    try:
+        with open(executable, "rb") as f:
+            first = f.readline(512).decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    if not first.startswith("#!"):
+        return None
+    parts = first[2:].split()
+    if not parts:
+        return None
+    if Path(parts[0]).name == "env" and len(parts) > 1:
+        return shutil.which(parts[1])
+    return parts[0] if Path(parts[0]).exists() else None
+
+
+def find_rave(executable: str) -> str:
+    """The absolute path of the `rave` command, or PreflightError saying how to fix it."""
+    found = shutil.which(executable) if os.sep not in executable else executable
+    if not found or not Path(found).is_file():
+        raise PreflightError(
+            f"The RAVE command line was not found at {executable!r}. Install it "
+            "(pip install acids-rave) or set its path in Settings (“rave executable”)."
+        )
+    if not os.access(found, os.X_OK):
+        raise PreflightError(f"{found} is not executable.")
+    return str(Path(found).absolute())
+
+
+@lru_cache(maxsize=8)
+def _probe_cached(executable: str, mtime: float) -> RaveInstall:
+    python = python_of(executable)
+    if python is None:
+        raise PreflightError(
+            f"{executable} does not look like RAVE's console script (no Python #! line)."
+        )
+    try:
+        proc = subprocess.run(
+            [python, str(LAUNCHER), "--probe"],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise PreflightError(f"Could not run {python} to inspect RAVE: {err}") from err
+    line = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise PreflightError(f"RAVE at {executable} could not be inspected: {tail[0]}") from None
+    if not data.get("ok") or not data.get("rave_version"):
+        errors = "; ".join(data.get("errors") or []) or "acids-rave is not importable"
+        raise PreflightError(f"RAVE at {executable} is not usable: {errors}")
+    configs = tuple(
+        RaveConfig(
+            name=c.get("arg") or c["name"],
+            kind=c.get("kind", "modifier"),
+            description=c.get("description", ""),
+            path=c.get("path", ""),
+        )
+        for c in data.get("configs", [])
+    )
+    return RaveInstall(
+        executable=executable,
+        python=python,
+        version=data["rave_version"],
+        configs=configs,
+        torch_version=data.get("torch_version", ""),
+        lightning_version=data.get("lightning_version", ""),
+    )
+
+
+def probe_rave(executable: str) -> RaveInstall:
+    """What the RAVE installation behind ``executable`` offers (cached per file version)."""
+    path = find_rave(executable)
+    return _probe_cached(path, Path(path).stat().st_mtime)
+
+
+@dataclass
+class TrainSettings:
+    """Everything `rave train` is started with (stored as the experiment's config)."""
+
+    name: str
+    dataset_path: str
+    out_path: str = ""
+    configs: list[str] = field(default_factory=lambda: ["v2"])
+    overrides: list[str] = field(default_factory=list)
+    max_steps: int = 500_000
+    val_every: int = 10_000
+    save_every: int | None = None
+    batch: int = 8
+    channels: int | None = None  # None: from the dataset's metadata.yaml
+    gpu: int = -1  # -1: CPU
+    workers: int = 8
+    ema: float | None = None
+    ckpt: str | None = None  # resume from this run folder
+
+    def to_config(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], name: str | None = None) -> TrainSettings:
+        known = set(cls.__dataclass_fields__)
+        data = {k: v for k, v in config.items() if k in known}
+        if name is not None:
+            data["name"] = name
+        if "name" not in data or "dataset_path" not in data:
+            raise ValidationError("The experiment config lacks a name or a dataset path.")
+        return cls(**data)
+
+    def validate(self) -> None:
+        """Raise ValidationError for the first value that cannot work."""
+        ints = {
+            "max_steps": (self.max_steps, 1),
+            "val_every": (self.val_every, 1),
+            "batch": (self.batch, 1),
+            "workers": (self.workers, 0),
+        }
+        if self.save_every is not None:
+            ints["save_every"] = (self.save_every, 1)
+        for key, (value, low) in ints.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValidationError(f"{key} must be a whole number of at least {low}.")
+        if not isinstance(self.gpu, int) or self.gpu < -1:
+            raise ValidationError("gpu must be -1 (CPU) or a GPU index.")
+        if self.ema is not None and not (0.0 < float(self.ema) < 1.0):
+            raise ValidationError("EMA must be a number between 0 and 1 (e.g. 0.999).")
+        if not self.configs:
+            raise ValidationError("Choose a base configuration (e.g. v2).")
+        for binding in self.overrides:
+            if not _GIN_BINDING.match(binding.strip()):
+                raise ValidationError(
+                    f"The override {binding!r} is not a gin binding like "
+                    "`PARAMETER = value` (e.g. `model.RAVE.sampling_rate = 48000`)."
+                )
+
+
+def train_argv(s: TrainSettings, install: RaveInstall, *, use_launcher: bool = True) -> list[str]:
+    """The `rave train` argv for ``s`` (a list, never a shell string)."""
+    if use_launcher:
+        argv = [install.python, str(LAUNCHER), "train"]
+    else:
+        argv = [install.executable, "train"]
+    for c in s.configs:
+        argv += ["--config", c]
+    argv += ["--db_path", s.dataset_path, "--out_path", s.out_path, "--name", s.name]
+    argv += ["--max_steps", str(s.max_steps), "--val_every", str(s.val_every)]
+    if s.save_every is not None:
+        argv += ["--save_every", str(s.save_every)]
+    argv += ["--batch", str(s.batch)]
+    if s.channels is not None:
+        argv += ["--channels", str(s.channels)]
+    argv += ["--gpu", str(s.gpu), "--workers", str(s.workers)]
+    if s.ema is not None:
+        argv += ["--ema", str(s.ema)]
+    for binding in s.overrides:
+        argv += ["--override", binding.strip()]
+    if s.ckpt:
+        argv += ["--ckpt", s.ckpt]
+    return argv
+
+
+def check_writable_folder(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".rave-gui-check-"):
+            pass
+    except OSError as err:
+        raise PreflightError(
+            f"The output folder {path} is not writable ({err.strerror}); choose another."
+        ) from err
+
+
+def preflight(s: TrainSettings, install: RaveInstall) -> TrainSettings:
+    """Check everything `rave train` needs before anything starts; returns the settings with
+    the dataset's channel count filled in. Raises PreflightError listing every problem."""
+    problems: list[str] = []
+    try:
+        s.validate()
+    except ValidationError as err:
+        problems.append(str(err))
+    try:
+        info = read_dataset(s.dataset_path)
+        if s.channels is None:
+            s.channels = info.channels
+        elif s.channels != info.channels:
+            problems.append(
+                f"The dataset has {info.channels} channel(s) but {s.channels} were asked for."
+            )
+    except DatasetError as err:
+        problems.append(str(err))
+    known = set(install.config_names())
+    for c in s.configs:
+        if c not in known and not Path(c).is_file():
+            problems.append(
+                f"RAVE {install.version} has no configuration {c!r}; available: "
+                f"{', '.join(sorted(known))}."
+            )
+    if s.ckpt and not Path(s.ckpt).exists():
+        problems.append(f"The checkpoint to resume from, {s.ckpt}, does not exist.")
+    try:
+        check_writable_folder(Path(s.out_path))
+    except PreflightError as err:
+        problems.append(str(err))
+    if problems:
+        raise PreflightError("\n".join(problems))
+    return s

@@ -1,0 +1,189 @@
+"""A small process that runs one command detached from the app and keeps its log bounded.
+
+Started by ``runner.launch`` in a new session (its own process group) as::
+
+    python -m rave_gui.backend.supervisor --log LOG --status STATUS -- ARGV...
+
+It runs ARGV in the same process group with stdout and stderr merged into a pipe, and appends
+what arrives to LOG. Progress-bar updates (segments ended by a bare carriage return) are
+throttled to one every ``--progress-interval`` seconds: a RAVE run rewrites its bar twice a step,
+millions of times, while lines ended by a newline (warnings, errors, metrics) are all kept, and
+the last bar before each line is kept too. When ARGV exits it writes STATUS (JSON: exit code,
+end time, signals received) atomically, so the app learns the real outcome even when it was
+closed or crashed meanwhile. SIGINT and SIGTERM sent to the group reach ARGV; the supervisor
+only records them and keeps draining the output until ARGV is gone.
+
+Standard library only: it must start fast and outlive the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+
+_SEP = re.compile(rb"\r\n|\r(?!$)|\n")
+
+
+def write_status(path: str, data: dict) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+class LogWriter:
+    """Appends output to the log, keeping at most one progress update per interval."""
+
+    def __init__(self, fd: int, interval: float) -> None:
+        self.fd = fd
+        self.interval = interval
+        self.buf = b""
+        self.pending: bytes | None = None  # latest progress segment not yet written
+        self.last_progress = 0.0
+
+    def _write(self, data: bytes) -> None:
+        while data:
+            n = os.write(self.fd, data)
+            data = data[n:]
+
+    def feed(self, data: bytes, now: float) -> None:
+        self.buf += data
+        out: list[bytes] = []
+        start = 0
+        for m in _SEP.finditer(self.buf):
+            seg = self.buf[start : m.end()]
+            start = m.end()
+            if m.group() == b"\r":
+                if now - self.last_progress >= self.interval:
+                    out.append(seg)
+                    self.pending = None
+                    self.last_progress = now
+                else:
+                    self.pending = seg
+            else:
+                if self.pending is not None:
+                    out.append(self.pending)
+                    self.pending = None
+                out.append(seg)
+        self.buf = self.buf[start:]
+        if out:
+            self._write(b"".join(out))
+
+    def tick(self, now: float) -> None:
+        if self.pending is not None and now - self.last_progress >= self.interval:
+            self._write(self.pending)
+            self.pending = None
+            self.last_progress = now
+
+    def close(self) -> None:
+        tail = (self.pending or b"") + self.buf
+        self.pending, self.buf = None, b""
+        if tail:
+            self._write(tail if tail.endswith((b"\n", b"\r")) else tail + b"\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rave_gui.backend.supervisor")
+    parser.add_argument("--log", required=True)
+    parser.add_argument("--status", required=True)
+    parser.add_argument("--progress-interval", type=float, default=1.0)
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no command given")
+
+    received: list[str] = []
+
+    def note(signum: int, _frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, note)
+    signal.signal(signal.SIGTERM, note)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    log_fd = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    started = time.time()
+    try:
+        child = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            # exec resets the noted SIGINT/SIGTERM to their defaults in the child; SIGHUP
+            # stays ignored, so closing a terminal does not end a multi-day run.
+        )
+    except OSError as err:
+        os.write(log_fd, f"[rave-gui] cannot start {command[0]}: {err.strerror}\n".encode())
+        write_status(
+            args.status,
+            {
+                "state": "exited",
+                "exit_code": 127,
+                "error": f"cannot start {command[0]}: {err.strerror}",
+                "started_at": started,
+                "ended_at": time.time(),
+                "signals": received,
+                "supervisor_pid": os.getpid(),
+            },
+        )
+        return 127
+    write_status(
+        args.status,
+        {
+            "state": "running",
+            "child_pid": child.pid,
+            "supervisor_pid": os.getpid(),
+            "started_at": started,
+            "signals": received,
+        },
+    )
+    writer = LogWriter(log_fd, args.progress_interval)
+    assert child.stdout is not None
+    fd = child.stdout.fileno()
+    while True:
+        try:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+        except InterruptedError:
+            continue
+        now = time.monotonic()
+        if ready:
+            try:
+                data = os.read(fd, 65536)
+            except InterruptedError:
+                continue
+            if not data:
+                break
+            writer.feed(data, now)
+        writer.tick(now)
+    writer.close()
+    code = child.wait()
+    os.write(log_fd, f"[rave-gui] process exited with code {code}\n".encode())
+    os.close(log_fd)
+    write_status(
+        args.status,
+        {
+            "state": "exited",
+            "exit_code": code,
+            "child_pid": child.pid,
+            "supervisor_pid": os.getpid(),
+            "started_at": started,
+            "ended_at": time.time(),
+            "signals": received,
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""ProcessThread and TrainingProcess: follow a detached command's output into Qt signals."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from PyQt6.QtCore import QObject, QThread, pyqtSignal
+
+from ..backend import runner
+from ..backend.errors import RaveGuiError
+from ..backend.follower import FollowUpdate, RunFollower
+from ..backend.logparse import Failure, LogLine, LogParser, Metrics, Outcome, Progress
+from ..backend.manager import TrainingManager
+
+POLL_INTERVAL_S = 0.25
+READ_LIMIT = 4 << 20
+
+
+def _progress_text(p: Progress) -> str:
+    return p.text
+
+
+class ProcessThread(QThread):
+    """Runs one command detached from the app (own process group, output to a log file in
+    ``folder``) and follows that file: emits ``output`` with new text, ``lines_received``
+    with (text, level) pairs, ``progress`` (percent or -1, text) and, at the end,
+    ``finished(ok, message)``. ``attach`` follows a command started earlier instead."""
+
+    output = pyqtSignal(str)
+    lines_received = pyqtSignal(list)
+    progress = pyqtSignal(int, str)
+    finished = pyqtSignal(bool, str)  # type: ignore[assignment]  # (ok, message)
+
+    def __init__(
+        self,
+        argv: list[str] | None = None,
+        folder: str | os.PathLike[str] | None = None,
+        *,
+        log_name: str = "command.log",
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.argv = argv
+        self.folder = Path(folder) if folder else None
+        self.log_name = log_name
+        self.pid: int | None = None
+        self.start_time: float | None = None
+        self.log_path: Path | None = None
+        self.status_path: Path | None = None
+        self._stop_following = False
+        self.outcome: Outcome | None = None
+        self.failure: str | None = None
+        self.exit_code: int | None = None
+
+    def attach(self, pid: int, start_time: float, log_path: str, status_path: str) -> None:
+        self.pid, self.start_time = pid, start_time
+        self.log_path, self.status_path = Path(log_path), Path(status_path)
+
+    def stop_following(self) -> None:
+        """Stop watching (the command itself goes on); the thread ends within a poll."""
+        self._stop_following = True
+
+    def stop_process(self) -> None:
+        """Ask the command to stop: SIGINT to its process group (graceful)."""
+        if self.pid:
+            from ..backend.procinfo import signal_group
+
+            signal_group(self.pid, "SIGINT")
+            signal_group(self.pid, "SIGCONT")
+
+    # --- generic following ---------------------------------------------------------------------
+    def _launch(self) -> None:
+        if self.pid is not None:
+            return
+        if not self.argv or self.folder is None:
+            raise RaveGuiError("No command to run.")
+        launched = runner.launch(self.argv, self.folder, log_name=self.log_name)
+        self.pid, self.start_time = launched.pid, launched.start_time
+        self.log_path, self.status_path = launched.log_path, launched.status_path
+
+    def handle_events(self, events: list) -> None:
+        lines: list[tuple[str, str]] = []
+        last_progress: Progress | None = None
+        for ev in events:
+            if isinstance(ev, LogLine):
+                lines.append((ev.text, ev.level))
+            elif isinstance(ev, Progress):
+                last_progress = ev
+            elif isinstance(ev, Metrics):
+                text = " ".join(f"{k}={v:g}" for k, v in ev.values.items())
+                lines.append((text, "info"))
+            elif isinstance(ev, Outcome):
+                self.outcome = ev
+                lines.append((ev.text or ev.kind, "info"))
+            elif isinstance(ev, Failure):
+                self.failure = ev.reason
+        if lines:
+            self.lines_received.emit(lines)
+            self.output.emit("\n".join(t for t, _ in lines))
+        if last_progress is not None:
+            pct = -1
+            if last_progress.total:
+                pct = int(100 * (last_progress.batch or 0) / last_progress.total)
+            self.progress.emit(pct, _progress_text(last_progress))
+
+    def run(self) -> None:
+        try:
+            self._launch()
+        except RaveGuiError as err:
+            self.finished.emit(False, str(err))
+            return
+        from ..backend.procinfo import is_same_process
+
+        parser = LogParser()
+        offset = 0
+        while not self._stop_following:
+            alive = is_same_process(self.pid, self.start_time)
+            data = b""
+            try:
+                assert self.log_path is not None
+                with open(self.log_path, "rb") as f:
+                    f.seek(offset)
+                    data = f.read(READ_LIMIT)
+            except FileNotFoundError:
+                pass
+            if data:
+                offset += len(data)
+                self.handle_events(parser.feed(data))
+            if not alive and not data:
+                self.handle_events(parser.flush())
+                st = runner.read_status(self.status_path) or {}
+                self.exit_code = st.get("exit_code")
+                ok = self.exit_code == 0 and self.failure is None
+                message = (
+                    "done"
+                    if ok
+                    else self.failure or st.get("error") or f"exited with code {self.exit_code}"
+                )
+                runner.reap()
+                self.finished.emit(ok, message)
+                return
+            time.sleep(POLL_INTERVAL_S)
+
+
+class TrainingProcess(ProcessThread):
+    """Follows one training run through a RunFollower: stores its metric points and
+    checkpoints through the backend and emits ``metrics_update`` ({name: [(step, value)]})
+    and ``step_update`` (step, max steps) besides the ProcessThread signals."""
+
+    metrics_update = pyqtSignal(dict)
+    step_update = pyqtSignal(int, int)
+    checkpoints_changed = pyqtSignal()
+    status_changed = pyqtSignal(str)
+    run_progress = pyqtSignal(dict)
+
+    def __init__(
+        self, manager: TrainingManager, experiment_id: int, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent=parent)
+        self.manager = manager
+        self.experiment_id = experiment_id
+        self.follower: RunFollower | None = None
+
+    def _emit(self, upd: FollowUpdate) -> None:
+        if upd.lines:
+            self.lines_received.emit(upd.lines)
+            self.output.emit("\n".join(t for t, _ in upd.lines))
+        if upd.points:
+            self.metrics_update.emit(upd.points)
+        if upd.checkpoints_changed:
+            self.checkpoints_changed.emit()
+        step, total = upd.step, upd.max_steps
+        bar = upd.progress
+        if step is not None or bar is not None:
+            pct = int(100 * step / total) if step is not None and total else -1
+            eta = (total - step) / upd.rate if upd.rate and total and step is not None else None
+            info = {
+                "step": step,
+                "max_steps": total,
+                "percent": pct,
+                "rate": upd.rate,
+                "eta": eta,
+                "epoch": bar.epoch if bar else None,
+                "text": bar.text if bar else "",
+            }
+            self.run_progress.emit(info)
+            self.progress.emit(pct, bar.text if bar else f"step {step}")
+            if step is not None:
+                self.step_update.emit(step, total or 0)
+
+    def run(self) -> None:
+        try:
+            self.follower = RunFollower(self.manager, self.experiment_id)
+        except RaveGuiError as err:
+            self.finished.emit(False, str(err))
+            return
+        while not self._stop_following:
+            try:
+                upd = self.follower.poll()
+            except RaveGuiError as err:
+                self.finished.emit(False, str(err))
+                return
+            self._emit(upd)
+            if upd.finished:
+                status = upd.status or self.manager.get_experiment(self.experiment_id)["status"]
+                self.status_changed.emit(status)
+                self.finished.emit(status == "completed", upd.message or status)
+                return
+            time.sleep(POLL_INTERVAL_S)
