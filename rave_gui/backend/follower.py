@@ -21,7 +21,12 @@ from .manager import (
     STOPPING,
     TrainingManager,
 )
-from .procinfo import is_same_process, signal_group
+from .procinfo import (
+    START_TIME_TOLERANCE_S,
+    is_same_process,
+    process_start_time,
+    signal_group,
+)
 from .tfevents import EventDirFollower
 
 LOG_KEY = "log"  # follow_offsets key of the log file (tfevents files use their path)
@@ -271,6 +276,11 @@ class RunFollower:
             self._escalate_stop()
         if status_before in LIVE_STATUSES and not alive and self._drained():
             self._finish(upd)
+        elif status_before in FINAL_STATUSES and self._drained():
+            # another process (the CLI, another window) recorded the end already
+            self.finished = upd.finished = True
+            upd.status = status_before
+            upd.message = self.exp["error"] or status_before
         return upd
 
     def _drained(self) -> bool:
@@ -296,8 +306,9 @@ class RunFollower:
                 offsets = dict(self.events.offsets)
                 self.manager.set_offsets(self.experiment_id, offsets)
         self._scan_checkpoints(upd, force=True)
-        if exp["pid"]:
-            # no orphan: data-loader workers of the group go with the run
+        if exp["pid"] and not _pid_reused(exp["pid"], exp["process_start_time"]):
+            # no orphan: data-loader workers of the group go with the run (but a pid now used
+            # by another process leads that process's group: never signal it)
             signal_group(exp["pid"], "SIGKILL")
         st = runner.read_status(self.status_path) or {}
         exit_code = st.get("exit_code") if st.get("state") == "exited" else None
@@ -317,6 +328,15 @@ class RunFollower:
         upd.finished = True
         upd.status = status
         upd.message = error or status
+
+
+def _pid_reused(pid: int, start_time: float | None) -> bool:
+    """True when a process other than the one started at ``start_time`` now has ``pid``.
+    (While members of the run's group are left the kernel does not hand its id out again.)"""
+    started = process_start_time(pid)
+    if started is None:
+        return False
+    return start_time is None or abs(started - start_time) > START_TIME_TOLERANCE_S
 
 
 def reconcile(manager: TrainingManager) -> tuple[list[int], list[int]]:

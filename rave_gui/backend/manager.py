@@ -550,7 +550,21 @@ class TrainingManager:
                     raise ValidationError(f"Series {name!r}: steps and values differ in length.")
                 mstore.write_series(conn, experiment_id, name, steps, values, walls)
                 total += steps.size
-            summary = mstore.merge_summary(json.loads(row[0] or "{}"), arrays)
+            summary = json.loads(row[0] or "{}")
+            known = summary.get("metrics", {})
+            rewritten = [
+                n for n, (s, _v, _w) in arrays.items()
+                if n in known and s.size and int(s.min()) <= known[n]["last_step"]
+            ]  # fmt: skip
+            summary = mstore.merge_summary(summary, arrays)
+            for name in rewritten:  # a point may have replaced the min or max: recompute
+                mstore.update_tiles(conn, experiment_id, name)
+                stats = {st.name: st for st in mstore.series_stats(conn, experiment_id, only=name)}
+                st = stats.get(name)
+                if st is not None:
+                    m = summary["metrics"][name]
+                    m["min"] = None if st.min_value != st.min_value else st.min_value
+                    m["max"] = None if st.max_value != st.max_value else st.max_value
             conn.execute(
                 "UPDATE experiments SET metrics = ?, updated_at = ? WHERE id = ?",
                 (json.dumps(summary), time.time(), experiment_id),

@@ -509,10 +509,14 @@ def series_names(conn: sqlite3.Connection, experiment_id: int) -> list[str]:
     return [r[0] for r in rows]
 
 
-def series_stats(conn: sqlite3.Connection, experiment_id: int) -> list[SeriesStats]:
-    """Per series: number of points, first and last step, last, min and max value."""
+def series_stats(
+    conn: sqlite3.Connection, experiment_id: int, only: str | None = None
+) -> list[SeriesStats]:
+    """Per series (or just the one named ``only``): number of points, first and last step,
+    last, min and max value."""
     out = []
-    for name in series_names(conn, experiment_id):
+    names = series_names(conn, experiment_id) if only is None else [only]
+    for name in names:
         update_tiles(conn, experiment_id, name)
         rng = step_range(conn, experiment_id, name)
         if rng is None:

@@ -47,10 +47,18 @@ def is_paused(pid: int) -> bool:
 
 
 def signal_group(pgid: int, sig: str | int) -> bool:
-    """Send a signal (name or number) to a process group. False if the group is gone."""
+    """Send a signal (name or number) to the process group led by ``pgid`` (or to that process
+    alone when it leads no group). False if nothing is left to signal."""
     signum = getattr(signal, sig) if isinstance(sig, str) else sig
     try:
-        os.killpg(pgid, signum)
+        group = os.getpgid(pgid)
+    except ProcessLookupError:
+        group = pgid  # the leader is gone; members of its group may remain
+    try:
+        if group == pgid:
+            os.killpg(pgid, signum)
+        else:  # a process started elsewhere that leads no group of its own
+            os.kill(pgid, signum)
         return True
     except ProcessLookupError:
         return False

@@ -1,0 +1,743 @@
+"""TrainingManager: projects, datasets, experiments, status transitions, processes, metrics."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rave_gui.backend import manager as mgr
+from rave_gui.backend.errors import (
+    DatasetError,
+    DuplicateNameError,
+    InUseError,
+    InvalidTransitionError,
+    NotFoundError,
+    ValidationError,
+)
+from rave_gui.backend.manager import TrainingManager
+
+FIXTURE_METADATA = (
+    Path(__file__).resolve().parents[3] / "shared/fixtures/rave/dataset_metadata.yaml"
+)
+METADATA = "channels: 1\nlazy: false\nn_seconds: 208.05079365079365\nsr: 44100\n"
+
+
+@pytest.fixture
+def tm(tmp_path: Path) -> Iterator[TrainingManager]:
+    manager = TrainingManager(tmp_path / "store.sqlite3")
+    yield manager
+    manager.close()
+
+
+def make_dataset(folder: Path, metadata: str | None = METADATA) -> Path:
+    """A folder shaped like `rave preprocess` output (metadata.yaml; no audio needed)."""
+    folder.mkdir(parents=True)
+    if metadata is not None:
+        (folder / "metadata.yaml").write_text(metadata, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def child() -> Iterator[subprocess.Popen]:
+    """A real process in its own process group, as the engine starts training."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True
+    )
+    yield proc
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+# --- projects ---------------------------------------------------------------------------------
+
+
+def test_project_create_rename_list(tm: TrainingManager) -> None:
+    a = tm.create_project("  Drums  ", "kits")
+    b = tm.create_project("bass")
+    assert tm.get_project(a)["name"] == "Drums"  # trimmed
+    assert tm.get_project(a)["description"] == "kits"
+    tm.rename_project(a, "Percussion")
+    assert [p["name"] for p in tm.list_projects()] == ["bass", "Percussion"]
+    assert tm.find_project("Percussion")["id"] == a
+    assert tm.find_project(str(b))["id"] == b
+    tm.rename_project(a, "Percussion")  # renaming to its own name is fine
+
+
+def test_project_duplicate_name_raises(tm: TrainingManager) -> None:
+    a = tm.create_project("Drums")
+    b = tm.create_project("Bass")
+    with pytest.raises(DuplicateNameError, match="Drums"):
+        tm.create_project("Drums")
+    with pytest.raises(DuplicateNameError):
+        tm.rename_project(b, "Drums")
+    assert tm.get_project(a)["name"] == "Drums"
+    assert tm.get_project(b)["name"] == "Bass"
+
+
+@pytest.mark.parametrize("name", ["", "   ", None, "a/b", "x" * 500, ".hidden"])
+def test_project_bad_name_raises_validation_error(tm: TrainingManager, name: object) -> None:
+    with pytest.raises(ValidationError):
+        tm.create_project(name)  # type: ignore[arg-type]
+    assert tm.list_projects() == []
+
+
+def test_unknown_project_raises_not_found(tm: TrainingManager) -> None:
+    with pytest.raises(NotFoundError):
+        tm.get_project(99)
+    with pytest.raises(NotFoundError):
+        tm.find_project("nope")
+    with pytest.raises(NotFoundError):
+        tm.rename_project(99, "x")
+    with pytest.raises(NotFoundError):
+        tm.delete_project(99)
+
+
+def test_delete_empty_project(tm: TrainingManager, tmp_path: Path) -> None:
+    p = tm.create_project("Empty")
+    ds = tm.register_dataset(p, make_dataset(tmp_path / "ds"))
+    tm.delete_project(p)
+    assert tm.list_projects() == []
+    with pytest.raises(NotFoundError):
+        tm.get_dataset(ds)
+    assert (tmp_path / "ds" / "metadata.yaml").exists()  # files on disk stay
+
+
+def test_delete_project_with_experiments_needs_explicit_consent(tm: TrainingManager) -> None:
+    p = tm.create_project("P")
+    keep = tm.create_project("Keep")
+    exp = tm.start_training({"name": "done", "project_id": p})
+    other = tm.start_training({"name": "other", "project_id": keep})
+    for e in (exp, other):
+        tm.update_experiment_status(e, "failed")
+        tm.update_training_metrics(e, {"step": 10, "loss": 0.5})
+    with pytest.raises(InUseError, match="1 experiment"):
+        tm.delete_project(p)
+    assert tm.get_experiment(exp)["name"] == "done"
+
+    tm.delete_project(p, delete_experiments=True)
+    with pytest.raises(NotFoundError):
+        tm.get_experiment(exp)
+    conn = tm.db.conn
+    assert conn.execute(
+        "SELECT count(*) FROM metric_points WHERE experiment_id = ?", (exp,)
+    ).fetchone() == (0,)
+    # The other project's experiment and points are untouched.
+    assert [pt[1] for pt in tm.iter_metric_points(other)] == [10]
+
+
+@pytest.mark.parametrize("status", ["queued", "running", "paused", "stopping"])
+def test_delete_project_with_an_active_run_is_refused(tm: TrainingManager, status: str) -> None:
+    p = tm.create_project("P")
+    exp = tm.start_training({"name": "live", "project_id": p})
+    _walk_to(tm, exp, status)
+    with pytest.raises(InUseError, match="active"):
+        tm.delete_project(p, delete_experiments=True)
+    assert tm.get_experiment(exp)["status"] == status
+
+
+# --- datasets ---------------------------------------------------------------------------------
+
+
+def test_register_dataset_reads_rave_metadata(tm: TrainingManager, tmp_path: Path) -> None:
+    p = tm.create_project("P")
+    text = FIXTURE_METADATA.read_text() if FIXTURE_METADATA.exists() else METADATA
+    folder = make_dataset(tmp_path / "drums_db", text)
+    ds_id = tm.register_dataset(p, folder)
+    ds = tm.get_dataset(ds_id)
+    assert ds["name"] == "drums_db"
+    assert ds["path"] == str(folder.resolve())
+    assert ds["sample_rate"] == 44100
+    assert ds["channels"] == 1
+    assert ds["duration_s"] == pytest.approx(208.05079365079365)
+    assert ds["n_examples"] is None  # no data.mdb in this folder
+    assert ds["lazy"] == 0
+    assert [d["id"] for d in tm.list_datasets(p)] == [ds_id]
+
+
+def _write_lmdb(folder: Path, batches: int, per_batch: int = 10) -> int:
+    """An LMDB written like `rave preprocess` does: one record an example, in batches.
+    Returns the entry count the lmdb module reports."""
+    lmdb = pytest.importorskip("lmdb")
+    env = lmdb.open(str(folder), map_size=1 << 24)
+    for b in range(batches):
+        with env.begin(write=True) as txn:
+            for i in range(b * per_batch, (b + 1) * per_batch - b):  # 10, 9, 8, ... a batch
+                txn.put(f"{i:08d}".encode(), os.urandom(3000))
+    entries = env.stat()["entries"]
+    assert env.info()["last_txnid"] % 2 == batches % 2  # the newest meta page alternates
+    env.close()
+    return entries
+
+
+@pytest.mark.parametrize("batches", [3, 4])  # the newest meta page is the second, the first
+def test_register_dataset_counts_lmdb_examples(
+    tm: TrainingManager, tmp_path: Path, batches: int
+) -> None:
+    folder = make_dataset(tmp_path / "db")
+    entries = _write_lmdb(folder, batches)
+    assert entries == sum(10 - b for b in range(batches))
+    ds = tm.get_dataset(tm.register_dataset(tm.create_project("P"), folder))
+    assert ds["n_examples"] == entries
+
+
+def test_lmdb_entries_with_16k_pages(tmp_path: Path) -> None:
+    # LMDB's page size is the OS page size: 16 KiB on Apple silicon. Rebuild a 4 KiB file's
+    # two meta pages at 16 KiB spacing, as such a machine would write them.
+    from rave_gui.backend.datasets import lmdb_entries
+
+    folder = make_dataset(tmp_path / "db")
+    entries = _write_lmdb(folder, 3)  # the second meta page is the newer one
+    raw = (folder / "data.mdb").read_bytes()
+    assert struct.unpack_from("<I", raw, 16 + 24)[0] == 4096  # md_pad of the free DB
+    big = bytearray(16384 * 2)
+    for i in (0, 1):
+        page = bytearray(raw[i * 4096 : (i + 1) * 4096])
+        struct.pack_into("<I", page, 16 + 24, 16384)
+        big[i * 16384 : i * 16384 + 4096] = page
+    out = tmp_path / "data.mdb"
+    out.write_bytes(bytes(big))
+    assert lmdb_entries(out) == entries
+    assert lmdb_entries(tmp_path / "missing.mdb") is None
+    (tmp_path / "junk.mdb").write_bytes(b"\0" * 9000)
+    assert lmdb_entries(tmp_path / "junk.mdb") is None
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("missing", "does not exist"),
+        ("file", "is a file"),
+        ("no-metadata", "no metadata.yaml"),
+        ("bad-yaml", "not valid YAML"),
+        ("not-mapping", "expected a mapping"),
+        ("missing-keys", "lacks sr, n_seconds"),
+        ("not-a-number", "not a number"),
+        ("zero-seconds", "empty"),
+        ("nan-seconds", "not a duration"),
+        ("zero-rate", "not usable"),
+        ("binary", "not valid YAML"),
+    ],
+)
+def test_register_unusable_dataset_raises_dataset_error(
+    tm: TrainingManager, tmp_path: Path, setup: str, message: str
+) -> None:
+    folder = tmp_path / "ds"
+    if setup == "file":
+        folder.write_text("x")
+    elif setup == "no-metadata":
+        make_dataset(folder, None)
+        (folder / "audio.wav").write_bytes(b"RIFF")
+    elif setup != "missing":
+        text = {
+            "bad-yaml": "sr: [44100\nchannels: 1\n",
+            "not-mapping": "- 1\n- 2\n",
+            "missing-keys": "channels: 1\n",
+            "not-a-number": "sr: fast\nchannels: 1\nn_seconds: 3\n",
+            "zero-seconds": "sr: 44100\nchannels: 1\nn_seconds: 0\n",
+            "nan-seconds": "sr: 44100\nchannels: 1\nn_seconds: .nan\n",
+            "zero-rate": "sr: 0\nchannels: 1\nn_seconds: 3\n",
+        }.get(setup)
+        make_dataset(folder, text)
+        if setup == "binary":
+            (folder / "metadata.yaml").write_bytes(b"\xff\xfe\x00sr")
+    p = tm.create_project("P")
+    with pytest.raises(DatasetError, match=message) as info:
+        tm.register_dataset(p, folder)
+    assert str(folder) in str(info.value)
+    assert tm.list_datasets() == []
+
+
+def test_register_dataset_twice_raises(tm: TrainingManager, tmp_path: Path) -> None:
+    p = tm.create_project("P")
+    q = tm.create_project("Q")
+    folder = make_dataset(tmp_path / "ds")
+    tm.register_dataset(p, folder)
+    with pytest.raises(DuplicateNameError, match="already registered"):
+        tm.register_dataset(p, folder, name="another name")
+    with pytest.raises(DuplicateNameError, match="already has a dataset"):
+        tm.register_dataset(p, make_dataset(tmp_path / "x" / "ds"))
+    tm.register_dataset(q, folder)  # another project may register it too
+    assert len(tm.list_datasets()) == 2
+
+
+def test_rename_dataset(tm: TrainingManager, tmp_path: Path) -> None:
+    p = tm.create_project("P")
+    a = tm.register_dataset(p, make_dataset(tmp_path / "a"))
+    tm.register_dataset(p, make_dataset(tmp_path / "b"))
+    tm.rename_dataset(a, "kicks")
+    assert tm.get_dataset(a)["name"] == "kicks"
+    with pytest.raises(DuplicateNameError):
+        tm.rename_dataset(a, "b")
+    with pytest.raises(ValidationError):
+        tm.rename_dataset(a, " ")
+
+
+def test_delete_dataset_with_experiments_needs_detach(tm: TrainingManager, tmp_path: Path) -> None:
+    p = tm.create_project("P")
+    ds = tm.register_dataset(p, make_dataset(tmp_path / "ds"))
+    exp = tm.start_training({"name": "run", "project_id": p, "dataset_id": ds})
+    with pytest.raises(InUseError, match="active"):
+        tm.delete_dataset(ds, detach_experiments=True)  # queued counts as active
+    tm.update_experiment_status(exp, "stopped")
+    with pytest.raises(InUseError, match="detach"):
+        tm.delete_dataset(ds)
+    tm.delete_dataset(ds, detach_experiments=True)
+    with pytest.raises(NotFoundError):
+        tm.get_dataset(ds)
+    e = tm.get_experiment(exp)
+    assert e["dataset_id"] is None
+    assert e["config"]["dataset_id"] == ds  # the config keeps what the run was started with
+
+
+def test_dataset_of_another_project_is_refused(tm: TrainingManager, tmp_path: Path) -> None:
+    p, q = tm.create_project("P"), tm.create_project("Q")
+    ds = tm.register_dataset(p, make_dataset(tmp_path / "ds"))
+    with pytest.raises(ValidationError, match="another project"):
+        tm.start_training({"name": "run", "project_id": q, "dataset_id": ds})
+
+
+# --- experiments ------------------------------------------------------------------------------
+
+
+def test_start_training_returns_a_queued_experiment_with_its_config(tm: TrainingManager) -> None:
+    config = {
+        "name": "v2 drums",
+        "config": "v2_small",
+        "max_steps": 100_000,
+        "augment": ["mute", "compress"],
+        "options": {"batch": 8, "lr": 1e-4, "ema": None},
+    }
+    exp_id = tm.start_training(config)
+    exp = tm.get_experiment(exp_id)
+    assert exp["id"] == exp_id
+    assert exp["name"] == "v2 drums"
+    assert exp["status"] == "queued"
+    assert exp["project_name"] == mgr.DEFAULT_PROJECT
+    assert exp["config"] == {k: v for k, v in config.items() if k != "name"}
+    assert exp["metrics"] == {}
+    assert exp["started_at"] is None
+    assert exp["completed_at"] is None
+    assert exp["created_at"] == pytest.approx(time.time(), abs=60)
+
+
+def test_experiment_name_is_unique_only_within_its_project(tm: TrainingManager) -> None:
+    p, q = tm.create_project("P"), tm.create_project("Q")
+    tm.start_training({"name": "run", "project_id": p})
+    with pytest.raises(DuplicateNameError, match="run"):
+        tm.start_training({"name": "run", "project_id": p})
+    with pytest.raises(DuplicateNameError):
+        tm.start_training({"name": "  run ", "project_id": p})
+    tm.start_training({"name": "run", "project_id": q})
+    assert len(tm.list_experiments()) == 2
+
+
+@pytest.mark.parametrize("config", [{}, {"name": ""}, {"name": "  "}, {"name": None}])
+def test_experiment_without_a_name_raises(tm: TrainingManager, config: dict) -> None:
+    with pytest.raises(ValidationError, match="empty"):
+        tm.start_training(config)
+    assert tm.list_experiments() == []
+
+
+def test_experiment_config_that_is_not_json_raises(tm: TrainingManager) -> None:
+    with pytest.raises(ValidationError):
+        tm.start_training({"name": "x", "callback": object()})
+    with pytest.raises(ValidationError):
+        tm.start_training("name=x")  # type: ignore[arg-type]
+    assert tm.list_experiments() == []
+
+
+def test_unknown_experiment_raises_not_found(tm: TrainingManager) -> None:
+    for call in (
+        lambda: tm.get_experiment(5),
+        lambda: tm.update_experiment_status(5, "running"),
+        lambda: tm.update_training_metrics(5, {"step": 1, "loss": 1.0}),
+        lambda: tm.stop_training(5),
+        lambda: tm.delete_experiment(5),
+    ):
+        with pytest.raises(NotFoundError):
+            call()
+
+
+@pytest.fixture
+def catalogue(tm: TrainingManager, tmp_path: Path) -> dict[str, int]:
+    p = tm.create_project("Drums")
+    q = tm.create_project("Voice")
+    ds = tm.register_dataset(p, make_dataset(tmp_path / "kicks"))
+    ids = {
+        "a": tm.start_training(
+            {"name": "kick_v2", "project_id": p, "dataset_id": ds, "config": "V2_Small"}
+        ),
+        "b": tm.start_training({"name": "kickxv2", "project_id": p, "config": "v1"}),
+        "c": tm.start_training({"name": "100% wet", "project_id": q, "config": "v2"}),
+        "d": tm.start_training({"name": "choir", "project_id": q, "note": "Snare ROLLS"}),
+    }
+    tm.update_experiment_status(ids["a"], "running")
+    tm.update_experiment_status(ids["b"], "running")
+    tm.update_experiment_status(ids["b"], "completed")
+    tm.update_experiment_status(ids["c"], "failed", error="CUDA out of memory")
+    return {**ids, "p": p, "q": q, "ds": ds}
+
+
+def _names(exps: list[dict]) -> set[str]:
+    return {e["name"] for e in exps}
+
+
+def test_list_experiments_filters(tm: TrainingManager, catalogue: dict[str, int]) -> None:
+    c = catalogue
+    assert _names(tm.list_experiments()) == {"kick_v2", "kickxv2", "100% wet", "choir"}
+    assert _names(tm.list_experiments(c["p"])) == {"kick_v2", "kickxv2"}
+    assert _names(tm.list_experiments(project_id=c["q"])) == {"100% wet", "choir"}
+    assert _names(tm.list_experiments(status="running")) == {"kick_v2"}
+    assert _names(tm.list_experiments(status=["completed", "failed"])) == {"kickxv2", "100% wet"}
+    assert _names(tm.list_experiments(status=("queued",))) == {"choir"}
+    assert _names(tm.list_experiments(dataset_id=c["ds"])) == {"kick_v2"}
+    assert _names(tm.list_experiments(c["q"], status="failed")) == {"100% wet"}
+    assert tm.list_experiments(c["p"], status="queued") == []
+    newest_first = [e["id"] for e in tm.list_experiments()]
+    assert newest_first == sorted(newest_first, reverse=True)
+
+
+def test_list_experiments_with_unknown_status_raises(tm: TrainingManager) -> None:
+    with pytest.raises(ValidationError, match="Unknown status 'done'"):
+        tm.list_experiments(status=["running", "done"])
+
+
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [
+        ("KICK", {"kick_v2", "kickxv2"}),  # name, any case
+        ("v2_small", {"kick_v2"}),  # config content, any case; "_" is not a wildcard
+        ("kick_", {"kick_v2"}),
+        ("100%", {"100% wet"}),  # "%" is not a wildcard
+        ("0% w", {"100% wet"}),
+        ("%", {"100% wet"}),
+        ("snare rolls", {"choir"}),  # any config value
+        ("cuda", {"100% wet"}),  # the error text
+        ("nothing like this", set()),
+        ("  ", {"kick_v2", "kickxv2", "100% wet", "choir"}),  # blank: no filter
+    ],
+)
+def test_list_experiments_search(
+    tm: TrainingManager, catalogue: dict[str, int], search: str, expected: set[str]
+) -> None:
+    assert _names(tm.list_experiments(search=search)) == expected
+
+
+def test_list_experiments_search_combines_with_filters(
+    tm: TrainingManager, catalogue: dict[str, int]
+) -> None:
+    assert _names(tm.list_experiments(catalogue["p"], search="v2")) == {"kick_v2", "kickxv2"}
+    assert _names(tm.list_experiments(search="v2", status="failed")) == {"100% wet"}
+
+
+# --- status transitions -----------------------------------------------------------------------
+
+# A legal path from queued to each status.
+_PATHS = {
+    "queued": [],
+    "running": ["running"],
+    "paused": ["running", "paused"],
+    "stopping": ["running", "stopping"],
+    "completed": ["running", "completed"],
+    "stopped": ["running", "stopped"],
+    "failed": ["running", "failed"],
+}
+
+
+def _walk_to(tm: TrainingManager, exp: int, status: str) -> None:
+    for s in _PATHS[status]:
+        tm.update_experiment_status(exp, s)
+    assert tm.get_experiment(exp)["status"] == status
+
+
+def test_transition_table_covers_every_status() -> None:
+    assert set(mgr.TRANSITIONS) == set(mgr.STATUSES) == set(_PATHS)
+    for targets in mgr.TRANSITIONS.values():
+        assert set(targets) <= set(mgr.STATUSES)
+    for final in mgr.FINAL_STATUSES:
+        assert mgr.TRANSITIONS[final] == ()
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [(a, b) for a, b in itertools.product(mgr.STATUSES, repeat=2) if a != b],
+)
+def test_status_transition_is_applied_only_when_legal(
+    tm: TrainingManager, current: str, target: str
+) -> None:
+    exp = tm.start_training({"name": "run"})
+    _walk_to(tm, exp, current)
+    before = tm.get_experiment(exp)
+    if target in mgr.TRANSITIONS[current]:
+        tm.update_experiment_status(exp, target)
+        after = tm.get_experiment(exp)
+        assert after["status"] == target
+        if target == "running" and before["started_at"] is None:
+            assert after["started_at"] == pytest.approx(time.time(), abs=60)
+        else:
+            assert after["started_at"] == before["started_at"]
+        if target in mgr.FINAL_STATUSES:
+            assert after["completed_at"] == pytest.approx(time.time(), abs=60)
+        else:
+            assert after["completed_at"] is None
+    else:
+        with pytest.raises(InvalidTransitionError, match=f"{current}.*{target}"):
+            tm.update_experiment_status(exp, target)
+        assert tm.get_experiment(exp) == before
+
+
+def test_resuming_a_paused_run_keeps_its_start_time(tm: TrainingManager) -> None:
+    exp = tm.start_training({"name": "run"})
+    tm.update_experiment_status(exp, "running")
+    started = tm.get_experiment(exp)["started_at"]
+    tm.update_experiment_status(exp, "paused")
+    tm.update_experiment_status(exp, "running")
+    assert tm.get_experiment(exp)["started_at"] == started
+
+
+def test_failed_status_records_error_and_exit_code(tm: TrainingManager) -> None:
+    exp = tm.start_training({"name": "run"})
+    tm.update_experiment_status(exp, "running")
+    tm.update_experiment_status(exp, "failed", error="Traceback: ValueError", exit_code=1)
+    e = tm.get_experiment(exp)
+    assert (e["status"], e["error"], e["exit_code"]) == ("failed", "Traceback: ValueError", 1)
+
+
+def test_unknown_status_raises_validation_error(tm: TrainingManager) -> None:
+    exp = tm.start_training({"name": "run"})
+    with pytest.raises(ValidationError, match="Unknown status"):
+        tm.update_experiment_status(exp, "done")
+
+
+# --- metrics through the manager --------------------------------------------------------------
+
+
+def test_update_training_metrics_stores_a_step(tm: TrainingManager) -> None:
+    exp = tm.start_training({"name": "run"})
+    assert tm.update_training_metrics(exp, {"step": 10, "loss": 0.5, "validation": 0.7}) == 2
+    assert tm.update_training_metrics(exp, {"step": 20, "loss": 0.25, "validation": 0.9}) == 2
+    assert tm.update_training_metrics(exp, {"loss": 0.125}) == 1  # at the current step (20)
+    pts = [(n, s, v) for n, s, v, _w in tm.iter_metric_points(exp)]
+    assert pts == [
+        ("loss", 10, 0.5),
+        ("loss", 20, 0.125),
+        ("validation", 10, 0.7),
+        ("validation", 20, 0.9),
+    ]
+    summary = tm.get_experiment(exp)["metrics"]
+    assert summary["step"] == 20
+    assert summary["metrics"]["validation"]["last"] == 0.9
+    assert summary["metrics"]["validation"]["min"] == 0.7
+    assert mgr.best_value(summary) == 0.7
+    assert tm.metric_names(exp) == ["loss", "validation"]
+
+
+def test_update_training_metrics_rejects_non_numbers(tm: TrainingManager) -> None:
+    exp = tm.start_training({"name": "run"})
+    with pytest.raises(ValidationError, match="not a number"):
+        tm.update_training_metrics(exp, {"step": 1, "loss": 0.5, "phase": "warmup"})
+    with pytest.raises(ValidationError, match="not an integer"):
+        tm.update_training_metrics(exp, {"step": "ten", "loss": 0.5})
+    with pytest.raises(ValidationError):
+        tm.update_training_metrics(exp, [("loss", 0.5)])  # type: ignore[arg-type]
+    assert list(tm.iter_metric_points(exp)) == []
+
+
+def test_update_training_metrics_keeps_nan_and_inf(tm: TrainingManager) -> None:
+    exp = tm.start_training({"name": "run"})
+    tm.update_training_metrics(exp, {"step": 1, "a": "nan", "b": math.inf, "c": -math.inf})
+    values = {n: v for n, _s, v, _w in tm.iter_metric_points(exp)}
+    assert math.isnan(values["a"])
+    assert values["b"] == math.inf
+    assert values["c"] == -math.inf
+
+
+def test_summary_forgets_a_rewritten_extreme(tm: TrainingManager) -> None:
+    exp = tm.start_training({"name": "run"})
+    tm.update_training_metrics(exp, {"step": 1, "loss": 1.0})
+    tm.update_training_metrics(exp, {"step": 2, "loss": 50.0})
+    tm.update_training_metrics(exp, {"step": 2, "loss": 2.0})  # the same step logged again
+    assert tm.metric_stats(exp)[0].max_value == 2.0
+    assert tm.get_experiment(exp)["metrics"]["metrics"]["loss"]["max"] == 2.0
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+def test_register_process_records_pid_and_start_time(tm: TrainingManager) -> None:
+    import psutil
+
+    exp = tm.start_training({"name": "run"})
+    tm.register_process(exp, os.getpid())
+    e = tm.get_experiment(exp)
+    assert e["pid"] == os.getpid()
+    assert e["process_start_time"] == pytest.approx(psutil.Process().create_time(), abs=1)
+
+
+def test_register_process_accepts_a_popen(tm: TrainingManager, child: subprocess.Popen) -> None:
+    exp = tm.start_training({"name": "run"})
+    tm.register_process(exp, child)
+    assert tm.get_experiment(exp)["pid"] == child.pid
+
+
+def test_register_process_of_a_dead_pid_raises(tm: TrainingManager) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    exp = tm.start_training({"name": "run"})
+    with pytest.raises(NotFoundError, match=str(proc.pid)):
+        tm.register_process(exp, proc.pid)
+    assert tm.get_experiment(exp)["pid"] is None
+
+
+def test_stop_training_cancels_a_queued_run(tm: TrainingManager) -> None:
+    exp = tm.start_training({"name": "run"})
+    assert tm.stop_training(exp) == "stopped"
+    e = tm.get_experiment(exp)
+    assert e["status"] == "stopped"
+    assert e["completed_at"] is not None
+
+
+def test_stop_training_sends_sigint_to_a_live_run(
+    tm: TrainingManager, child: subprocess.Popen
+) -> None:
+    exp = tm.start_training({"name": "run"})
+    tm.update_experiment_status(exp, "running")
+    tm.register_process(exp, child)
+    assert tm.stop_training(exp) == "stopping"
+    assert tm.get_experiment(exp)["status"] == "stopping"
+    # Python turns SIGINT into KeyboardInterrupt and, unhandled, dies of SIGINT.
+    assert child.wait(timeout=10) == -signal.SIGINT
+
+
+def test_stop_training_resumes_and_stops_a_paused_run(
+    tm: TrainingManager, child: subprocess.Popen
+) -> None:
+    exp = tm.start_training({"name": "run"})
+    tm.update_experiment_status(exp, "running")
+    tm.register_process(exp, child)
+    os.killpg(child.pid, signal.SIGSTOP)
+    tm.update_experiment_status(exp, "paused")
+    assert tm.stop_training(exp) == "stopping"
+    assert child.wait(timeout=10) == -signal.SIGINT
+
+
+def test_stop_training_of_a_run_whose_process_is_gone_marks_it_stopped(
+    tm: TrainingManager, child: subprocess.Popen
+) -> None:
+    exp = tm.start_training({"name": "run"})
+    tm.update_experiment_status(exp, "running")
+    tm.register_process(exp, child)
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait(timeout=10)
+    assert tm.stop_training(exp) == "stopped"
+    e = tm.get_experiment(exp)
+    assert e["status"] == "stopped"
+    assert "no longer running" in e["error"]
+
+
+def test_stop_training_does_not_signal_a_reused_pid(tm: TrainingManager) -> None:
+    # The recorded pid is alive but started at another time: it is not our process.
+    exp = tm.start_training({"name": "run"})
+    tm.update_experiment_status(exp, "running")
+    tm.update_experiment(exp, pid=os.getpid(), process_start_time=time.time() - 86400)
+    assert tm.stop_training(exp) == "stopped"  # and this test process is still alive
+
+
+def test_stop_training_of_a_finished_run_raises(tm: TrainingManager) -> None:
+    exp = tm.start_training({"name": "run"})
+    tm.update_experiment_status(exp, "failed")
+    with pytest.raises(InvalidTransitionError, match="already failed"):
+        tm.stop_training(exp)
+
+
+def test_stop_training_reaches_a_process_that_leads_no_group(tm: TrainingManager) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        exp = tm.start_training({"name": "run"})
+        tm.update_experiment_status(exp, "running")
+        tm.register_process(exp, proc)
+        tm.stop_training(exp)
+        assert proc.wait(timeout=1.5) == -signal.SIGINT
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def test_delete_experiment_refuses_a_live_run(tm: TrainingManager) -> None:
+    exp = tm.start_training({"name": "run"})
+    tm.update_experiment_status(exp, "running")
+    with pytest.raises(InUseError, match="stop it first"):
+        tm.delete_experiment(exp)
+    tm.update_experiment_status(exp, "completed")
+    tm.delete_experiment(exp)
+    assert tm.list_experiments() == []
+
+
+def test_update_experiment_refuses_unknown_fields(tm: TrainingManager) -> None:
+    exp = tm.start_training({"name": "run"})
+    with pytest.raises(ValidationError, match="status"):
+        tm.update_experiment(exp, status="completed")
+    tm.update_experiment(exp, command=["rave", "train", "--name", "run"], run_dir="/runs/x")
+    e = tm.get_experiment(exp)
+    assert e["command"] == ["rave", "train", "--name", "run"]
+    assert e["run_dir"] == "/runs/x"
+
+
+# --- checkpoints and alerts -------------------------------------------------------------------
+
+
+def test_sync_checkpoints_adds_updates_and_forgets(tm: TrainingManager) -> None:
+    exp = tm.start_training({"name": "run"})
+    first = [
+        {"path": "/r/v0/checkpoints/epoch-0001.ckpt", "step": 100, "size": 10, "mtime": 1.0},
+        {"path": "/r/v0/checkpoints/best.ckpt", "step": 100, "size": 10, "is_best": True},
+    ]
+    assert tm.sync_checkpoints(exp, first) == 2
+    assert tm.sync_checkpoints(exp, first) == 0  # nothing new
+    second = [
+        {"path": "/r/v0/checkpoints/best.ckpt", "step": 200, "size": 12, "is_best": True},
+        {"path": "/r/v0/checkpoints/epoch-0002.ckpt", "step": 200, "size": 11, "mtime": 2.0},
+    ]
+    assert tm.sync_checkpoints(exp, second) == 1
+    rows = {c["path"]: c for c in tm.list_checkpoints(exp)}
+    assert set(rows) == {"/r/v0/checkpoints/best.ckpt", "/r/v0/checkpoints/epoch-0002.ckpt"}
+    assert rows["/r/v0/checkpoints/best.ckpt"]["step"] == 200
+    assert rows["/r/v0/checkpoints/best.ckpt"]["size"] == 12
+    assert rows["/r/v0/checkpoints/best.ckpt"]["is_best"] == 1
+    assert rows["/r/v0/checkpoints/epoch-0002.ckpt"]["is_best"] == 0
+    assert tm.sync_checkpoints(exp, []) == 0
+    assert tm.list_checkpoints(exp) == []
+
+
+def test_alerts_are_stored_in_order(tm: TrainingManager) -> None:
+    exp = tm.start_training({"name": "run"})
+    a = tm.add_alert(exp, "nan", "error", "loss became NaN at step 120", 120)
+    b = tm.add_alert(exp, "plateau", "info", "validation flat for 5000 steps")
+    alerts = tm.list_alerts(exp)
+    assert [x["id"] for x in alerts] == [a, b]
+    assert (alerts[0]["kind"], alerts[0]["severity"], alerts[0]["step"]) == ("nan", "error", 120)
+    assert alerts[1]["step"] is None
+    assert alerts[0]["acknowledged"] == 0
+    with pytest.raises(ValidationError, match="severity"):
+        tm.add_alert(exp, "x", "fatal", "?")
+    with pytest.raises(NotFoundError):
+        tm.add_alert(999, "x", "info", "?")
+
+
+def test_follow_offsets_round_trip(tm: TrainingManager) -> None:
+    exp = tm.start_training({"name": "run"})
+    tm.set_offsets(exp, {"/r/stdout.log": 100, "/r/events": 7})
+    tm.set_offsets(exp, {"/r/stdout.log": 250})
+    assert tm.get_offsets(exp) == {"/r/stdout.log": 250, "/r/events": 7}
