@@ -177,7 +177,6 @@ class RunFollower:
                 text = " ".join(f"{k}={v:g}" for k, v in ev.values.items())
                 upd.lines.append((f"step {step}: {text}" if step is not None else text, "info"))
             elif isinstance(ev, Outcome):
-                upd.lines.append((ev.text or ev.kind, "info"))
                 if ev.kind == "completed":
                     self._completed = True
                 elif ev.kind == "interrupted":
@@ -262,13 +261,14 @@ class RunFollower:
             for p in self.events.poll():
                 new_points.append((p.tag, p.step, p.value, p.wall_time))
                 self._see_step(p.step)
-        if new_points:
-            self.manager.add_metric_points(self.experiment_id, new_points)
-            for name, step, value, _w in new_points:
-                upd.points.setdefault(name, []).append((step, value))
         offsets = dict(self.events.offsets) if self.events is not None else {}
         offsets[LOG_KEY] = self.log_offset
-        self.manager.set_offsets(self.experiment_id, offsets)
+        with self.manager.db.transaction():  # points and offsets together: each read once
+            if new_points:
+                self.manager.add_metric_points(self.experiment_id, new_points)
+            self.manager.set_offsets(self.experiment_id, offsets)
+        for name, step, value, _w in new_points:
+            upd.points.setdefault(name, []).append((step, value))
         upd.step = self.step
         upd.rate = self.rate()
         self._scan_checkpoints(upd)
@@ -302,9 +302,9 @@ class RunFollower:
         if self.events is not None:  # the last scalars may land just before exit
             pts = [(p.tag, p.step, p.value, p.wall_time) for p in self.events.poll()]
             if pts:
-                self.manager.add_metric_points(self.experiment_id, pts)
-                offsets = dict(self.events.offsets)
-                self.manager.set_offsets(self.experiment_id, offsets)
+                with self.manager.db.transaction():
+                    self.manager.add_metric_points(self.experiment_id, pts)
+                    self.manager.set_offsets(self.experiment_id, dict(self.events.offsets))
         self._scan_checkpoints(upd, force=True)
         if exp["pid"] and not _pid_reused(exp["pid"], exp["process_start_time"]):
             # no orphan: data-loader workers of the group go with the run (but a pid now used

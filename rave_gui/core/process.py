@@ -93,7 +93,6 @@ class ProcessThread(QThread):
                 lines.append((text, "info"))
             elif isinstance(ev, Outcome):
                 self.outcome = ev
-                lines.append((ev.text or ev.kind, "info"))
             elif isinstance(ev, Failure):
                 self.failure = ev.reason
         if lines:
