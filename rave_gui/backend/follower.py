@@ -143,7 +143,7 @@ class RunFollower:
         self.finished = exp["status"] in FINAL_STATUSES
 
     # --- reading -------------------------------------------------------------------------------
-    def _read_log(self, upd: FollowUpdate, new_points: list) -> None:
+    def _read_log(self, upd: FollowUpdate, new_points: list, final: bool = False) -> None:
         if self.log_path is None:
             return
         try:
@@ -155,7 +155,9 @@ class RunFollower:
         if not data:
             return
         cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1  # feed whole segments only
-        if cut == 0:
+        if final and len(data) < READ_LIMIT:  # the run is over: its log ends here
+            cut = len(data)
+        elif cut == 0:
             if len(data) < READ_LIMIT:
                 return
             cut = len(data)
@@ -256,7 +258,7 @@ class RunFollower:
         status_before = self.exp["status"]
         alive = self._alive() if status_before in LIVE_STATUSES else False
         new_points: list[tuple[str, int, float, float | None]] = []
-        self._read_log(upd, new_points)
+        self._read_log(upd, new_points, final=not alive)
         if self.events is not None:
             for p in self.events.poll():
                 new_points.append((p.tag, p.step, p.value, p.wall_time))

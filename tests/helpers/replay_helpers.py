@@ -1,0 +1,184 @@
+"""Start replayed `rave train` runs exactly as the Engine starts real ones, and compare stores.
+
+The replay (``replay_run.py``) writes a real captured run with realistic timing; here it is
+recorded as an experiment the way ``Engine.submit`` + ``Engine.launch`` do it, only with the
+replay's argv instead of ``rave train``'s.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rave_gui.backend import runner, tfevents
+from rave_gui.backend.manager import RUNNING, TrainingManager
+from rave_gui.backend.procinfo import group_members, signal_group
+
+REPLAY_SCRIPT = Path(__file__).resolve().with_name("replay_run.py")
+FIXTURES = Path(
+    os.environ.get("RAVE_GUI_FIXTURES")
+    or Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "rave"
+)
+MAX_STEPS = {"run_40steps": 40, "run_110steps": 110}
+VAL_EVERY = {"run_40steps": 10, "run_110steps": 30}
+FAIL_REASON = "ValueError: n_components=128 must be between 0 and min(n_samples, n_features)=64"
+
+
+def fixtures_available() -> bool:
+    return all((FIXTURES / f / "train.stdout").exists() for f in MAX_STEPS)
+
+
+def replay_argv(
+    fixture: str,
+    out: str | os.PathLike[str],
+    *,
+    name: str,
+    duration: float,
+    fail: bool = False,
+    workers: int = 0,
+    seed: int = 0,
+) -> list[str]:
+    argv = [
+        sys.executable, str(REPLAY_SCRIPT), str(FIXTURES / fixture),
+        "--out", str(out), "--name", name, "--duration", str(duration), "--seed", str(seed),
+    ]  # fmt: skip
+    if fail:
+        argv.append("--fail")
+    if workers:
+        argv += ["--workers", str(workers)]
+    return argv
+
+
+@dataclass
+class ReplayRun:
+    exp_id: int
+    launched: runner.Launched
+    run_dir: Path
+    fixture: str
+    argv: list[str] = field(default_factory=list)
+
+    @property
+    def pgid(self) -> int:
+        return self.launched.pid
+
+
+def start_replay_experiment(
+    manager: TrainingManager,
+    runs_dir: str | os.PathLike[str],
+    *,
+    fixture: str = "run_110steps",
+    name: str = "replay",
+    duration: float = 3.0,
+    fail: bool = False,
+    workers: int = 0,
+    seed: int = 0,
+    dataset_path: str = "/data/db",
+) -> ReplayRun:
+    """Record an experiment and start the replay the way the Engine starts `rave train`:
+    start_training, runner.launch into ``<runs dir>/<id>-<name>``, then the process fields and
+    the running status."""
+    config = {
+        "name": name,
+        "dataset_path": dataset_path,
+        "out_path": str(runs_dir),
+        "configs": ["v2_small"],
+        "overrides": [],
+        "max_steps": MAX_STEPS[fixture],
+        "val_every": VAL_EVERY[fixture],
+        "save_every": None,
+        "batch": 2,
+        "channels": 1,
+        "gpu": -1,
+        "workers": workers,
+        "ema": None,
+        "ckpt": None,
+    }
+    exp_id = manager.start_training(config)
+    run_dir = Path(runs_dir) / f"{exp_id}-{name}"
+    manager.update_experiment(exp_id, run_dir=str(run_dir))
+    argv = replay_argv(
+        fixture, run_dir, name=name, duration=duration, fail=fail, workers=workers, seed=seed
+    )
+    launched = runner.launch(argv, run_dir)
+    manager.update_experiment(
+        exp_id,
+        command=argv,
+        run_dir=str(run_dir),
+        log_path=str(launched.log_path),
+        pid=launched.pid,
+        process_start_time=launched.start_time,
+    )
+    manager.update_experiment_status(exp_id, RUNNING)
+    return ReplayRun(exp_id, launched, run_dir, fixture, argv)
+
+
+def kill_group(pgid: int, timeout: float = 5.0) -> None:
+    """Make sure nothing of a process group is left (teardown)."""
+    try:
+        signal_group(pgid, signal.SIGCONT)
+        signal_group(pgid, signal.SIGKILL)
+    except Exception:
+        pass
+    runner.wait_group(pgid, timeout)
+    runner.reap()
+
+
+def wait_until(pred: Callable[[], object], timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if pred():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def _key(value: float) -> object:
+    return "nan" if math.isnan(value) else value
+
+
+def fixture_points(fixture: str) -> list[tuple[str, int, object]]:
+    """Every scalar of the fixture's event file: (tag, step, value), sorted."""
+    pts = tfevents.read_scalars(FIXTURES / fixture)
+    return sorted((p.tag, p.step, _key(p.value)) for p in pts)
+
+
+def stored_points(manager: TrainingManager, exp_id: int) -> list[tuple[str, int, object]]:
+    """Every stored point of an experiment: (name, step, value), sorted."""
+    return sorted((n, s, _key(v)) for n, s, v, _w in manager.iter_metric_points(exp_id))
+
+
+def follow_to_end(follower, timeout: float, interval: float = 0.05) -> list:
+    """Poll a RunFollower until it reports the end; returns every update."""
+    updates = []
+    deadline = time.monotonic() + timeout
+    while True:
+        upd = follower.poll()
+        updates.append(upd)
+        if upd.finished:
+            return updates
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"the run did not finish within {timeout} s")
+        time.sleep(interval)
+
+
+__all__ = [
+    "FAIL_REASON",
+    "FIXTURES",
+    "ReplayRun",
+    "fixture_points",
+    "fixtures_available",
+    "follow_to_end",
+    "group_members",
+    "kill_group",
+    "replay_argv",
+    "start_replay_experiment",
+    "stored_points",
+    "wait_until",
+]
