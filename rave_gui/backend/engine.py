@@ -70,6 +70,9 @@ class Engine:
         if any(e["name"] == name for e in clash):
             raise ValidationError(f"An experiment named {name!r} already exists in this project.")
         settings.out_path = settings.out_path or str(self.settings.resolved_runs_dir())
+        # absolute paths: the run's working directory is its own folder
+        settings.out_path = str(Path(settings.out_path).expanduser().resolve())
+        settings.dataset_path = str(Path(settings.dataset_path).expanduser().resolve())
         preflight(settings, install)  # raises before anything is recorded
         stored = {**config, **settings.to_config(), "project_id": project_id}
         exp_id = self.manager.start_training(stored)
@@ -108,7 +111,8 @@ class Engine:
         install = self.install()
         preflight(settings, install)
         argv = train_argv(settings, install, use_launcher=self.settings.use_launcher)
-        launched = runner.launch(argv, run_dir)
+        # RAVE looks a --config name up in the working directory first: run in the run folder.
+        launched = runner.launch(argv, run_dir, cwd=run_dir)
         self.manager.update_experiment(
             experiment_id,
             command=argv,

@@ -35,6 +35,7 @@ CHECKPOINT_SCAN_S = 5.0
 INTERRUPT_TIMEOUT_S = 60.0  # after SIGINT, then SIGTERM
 TERM_TIMEOUT_S = 15.0  # after SIGTERM, then SIGKILL
 _EPOCH_CKPT = re.compile(r"epoch[=-](\d+)")
+_STEP_TICK = re.compile(r"^rave-gui: step=(\d+)$")
 
 
 @dataclass
@@ -164,6 +165,10 @@ class RunFollower:
         self.log_offset += cut
         for ev in self.parser.feed(data[:cut]):
             if isinstance(ev, LogLine):
+                tick = _STEP_TICK.match(ev.text)
+                if tick:  # the launcher's live step line: a step, nothing to show
+                    self._see_step(int(tick.group(1)))
+                    continue
                 upd.lines.append((ev.text, ev.level))
                 if ev.level == "error":
                     self._last_error = ev.text
