@@ -17,25 +17,39 @@ def _gui_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def run_gui(argv: Sequence[str]) -> int:
     args = _gui_args(argv)
+    from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication, QMessageBox
 
+    from . import __version__
     from .backend.errors import RaveGuiError
     from .backend.manager import TrainingManager
     from .backend.paths import resolve_db_path
+    from .backend.settings import load_settings
 
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("rave-gui")
     app.setOrganizationName("rave-gui")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("rave-gui")
     try:
         manager = TrainingManager(resolve_db_path(args.db))
     except RaveGuiError as err:
         QMessageBox.critical(None, "rave-gui cannot start", str(err))
         return 1
+    from .core.controller import RunController
+    from .core.signals import AppSignals
     from .ui.main_window import MainWindow
 
-    window = MainWindow(manager)
+    signals = AppSignals()
+    settings = load_settings()
+    controller = RunController(manager, signals, settings)
+    window = MainWindow(manager, controller, signals, settings)
     window.show()
-    return app.exec()
+    # Re-attach to runs that outlived the last session once the window is on screen.
+    QTimer.singleShot(0, controller.attach_existing)
+    code = app.exec()
+    manager.close()
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

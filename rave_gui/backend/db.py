@@ -123,6 +123,22 @@ ALTER TABLE experiments ADD COLUMN updated_at REAL;
 """
 
 
+# v3: the TorchScript models exported from each experiment's checkpoints.
+_V3 = """
+CREATE TABLE exported_models (
+    id            INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    path          TEXT NOT NULL,
+    size          INTEGER,
+    streaming     INTEGER NOT NULL DEFAULT 0,
+    checkpoint    TEXT,
+    settings      TEXT NOT NULL DEFAULT '{}',
+    created_at    REAL NOT NULL
+);
+CREATE INDEX exported_models_experiment ON exported_models(experiment_id);
+"""
+
+
 def _run_script(conn: sqlite3.Connection, sql: str) -> None:
     # executescript() would commit the migration's transaction: run statement by statement.
     for stmt in sql.split(";"):
@@ -145,7 +161,11 @@ def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     return apply
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_script(_V1), _migrate_v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _script(_V1),
+    _migrate_v2,
+    _script(_V3),
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,20 +1,499 @@
-"""The main window: pages in a sidebar, a status bar with active runs."""
+"""The main window: a project selector and page list in a sidebar, the pages, menus, shortcuts
+and a status bar with the active runs and the GPU state."""
 
 from __future__ import annotations
 
-from PyQt6.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
+import importlib.util
+from typing import Any
 
-from ..backend.manager import TrainingManager
+from PyQt6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PyQt6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import __version__
+from ..backend.errors import RaveGuiError
+from ..backend.manager import QUEUED, TrainingManager
+from ..backend.settings import Settings
+from ..core.signals import AppSignals
+from ..core.worker import BackgroundTask, run_in_background, wait_for_background
+from .dialogs.close_dialog import CANCEL, STOP, CloseRunsDialog
+from .dialogs.settings_dialog import SettingsDialog
+from .pages.datasets_page import DatasetsPage
+from .pages.export_page import ExportPage
+from .pages.projects_page import ProjectsPage
+from .wizard.new_training import NewTrainingWizard
+
+ORGANIZATION = APPLICATION = "rave-gui"
+STATUS_INTERVAL_MS = 5000
+
+
+def ui_state() -> QSettings:
+    """Where the window remembers its geometry, layout, page and project (an INI file in the
+    user's config folder; tests point ``QSettings.setPath`` elsewhere)."""
+    return QSettings(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION
+    )
+
+
+def _training_page_class() -> type | None:
+    """The Training page, if this build has it."""
+    if importlib.util.find_spec(f"{__package__}.pages.training_page") is None:
+        return None
+    from .pages.training_page import TrainingPage
+
+    return TrainingPage
+
+
+def gpu_state() -> str:
+    """One line on the GPUs for the status bar (runs off the GUI thread)."""
+    try:
+        from ..backend import sysmon
+    except ImportError:
+        return "GPU: n/a"
+    return f"GPU: {sysmon.gpu_summary()}"
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, manager: TrainingManager) -> None:
-        super().__init__()
+    """Pages (Projects, Datasets, Training) scoped by the current project."""
+
+    project_changed = pyqtSignal(int)
+    page_changed = pyqtSignal(str)
+
+    def __init__(
+        self,
+        manager: TrainingManager,
+        controller: Any,
+        signals: AppSignals,
+        settings: Settings,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
         self.manager = manager
+        self.controller = controller
+        self.signals = signals
+        self.settings = settings
+        self.project_id: int | None = None
+        self._gpu_task: BackgroundTask | None = None
+        self._shut_down = False
         self.setWindowTitle("rave-gui")
+        self.setObjectName("MainWindow")
+
+        # Pages.
+        self.pages: dict[str, QWidget] = {}
+        self.stack = QStackedWidget()
+        self.projects_page = ProjectsPage(manager, signals)
+        self.datasets_page = DatasetsPage(manager, signals, settings=settings)
+        self.export_page = ExportPage(manager, signals, settings=settings)
+        self.training_page: QWidget | None = None
+        style = self.style()
+        entries: list[tuple[str, str, QWidget, QStyle.StandardPixmap]] = [
+            ("projects", "Projects", self.projects_page, QStyle.StandardPixmap.SP_DirHomeIcon),
+            ("datasets", "Datasets", self.datasets_page, QStyle.StandardPixmap.SP_DriveHDIcon),
+        ]
+        training_cls = _training_page_class()
+        if training_cls is not None:
+            self.training_page = training_cls(manager, controller, signals)
+            entries.append(
+                ("training", "Training", self.training_page, QStyle.StandardPixmap.SP_ComputerIcon)
+            )
+            export_requested = getattr(self.training_page, "export_requested", None)
+            if export_requested is not None:
+                export_requested.connect(self.export_run)
+        entries.append(
+            ("export", "Export", self.export_page, QStyle.StandardPixmap.SP_DialogSaveButton)
+        )
+
+        # Sidebar: the project, then the pages.
+        self.project_combo = QComboBox()
+        self.project_combo.setToolTip("The current project: the pages show its datasets and runs")
+        self.project_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.project_combo.setMinimumContentsLength(12)
+        self.nav = QListWidget()
+        self.nav.setIconSize(QSize(22, 22))
+        self.nav.setFrameShape(QFrame.Shape.NoFrame)
+        self.nav.setSpacing(2)
+        self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.page_keys: list[str] = []
+        for page_key, title, page, icon in entries:
+            item = QListWidgetItem(style.standardIcon(icon), title)
+            item.setData(Qt.ItemDataRole.UserRole, page_key)
+            item.setSizeHint(QSize(0, 36))
+            self.nav.addItem(item)
+            self.stack.addWidget(page)
+            self.pages[page_key] = page
+            self.page_keys.append(page_key)
+
+        project_label = QLabel("&Project")
+        project_label.setBuddy(self.project_combo)
+        f = project_label.font()
+        f.setBold(True)
+        project_label.setFont(f)
+        sidebar = QFrame()
+        sidebar.setObjectName("sidebar")
+        sidebar.setFrameShape(QFrame.Shape.StyledPanel)
+        sidebar.setFixedWidth(210)
+        sl = QVBoxLayout(sidebar)
+        sl.setContentsMargins(8, 10, 8, 8)
+        sl.addWidget(project_label)
+        sl.addWidget(self.project_combo)
+        sl.addSpacing(10)
+        sl.addWidget(self.nav, 1)
+        self.version_label = QLabel(f"rave-gui {__version__}")
+        self.version_label.setEnabled(False)
+        sl.addWidget(self.version_label)
+
         central = QWidget()
-        layout = QVBoxLayout(central)
-        n = manager.count_experiments()
-        layout.addWidget(QLabel(f"{n} experiment(s) in {manager.db.path}"))
+        cl = QHBoxLayout(central)
+        cl.setContentsMargins(6, 6, 6, 0)
+        cl.addWidget(sidebar)
+        cl.addWidget(self.stack, 1)
         self.setCentralWidget(central)
-        self.resize(1200, 780)
+
+        # Status bar.
+        self.runs_label = QLabel()
+        self.gpu_label = QLabel("GPU: checking…")
+        self.statusBar().addPermanentWidget(self.runs_label)
+        self.statusBar().addPermanentWidget(self.gpu_label)
+
+        self._make_actions()
+
+        # Wiring.
+        self.nav.currentRowChanged.connect(self._on_nav_row)
+        self.project_combo.currentIndexChanged.connect(self._on_project_combo)
+        self.projects_page.project_activated.connect(self.set_project)
+        self.projects_page.projects_changed.connect(self._projects_changed)
+        self.datasets_page.datasets_changed.connect(self.projects_page.refresh)
+        for sig in (
+            signals.run_started,
+            signals.run_status_changed,
+            signals.run_completed,
+            signals.run_stopped,
+            signals.run_failed,
+        ):
+            sig.connect(self._schedule_status_update)
+        signals.runs_changed.connect(self._schedule_status_update)
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(STATUS_INTERVAL_MS)
+        self._status_timer.timeout.connect(self.update_status)
+        self._status_timer.start()
+
+        self.resize(1280, 820)
+        self._restore_state()
+        self.update_status()
+
+    # --- menus and shortcuts -------------------------------------------------------------------
+    def _make_actions(self) -> None:
+        style = self.style()
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self.new_training_action = QAction(
+            style.standardIcon(QStyle.StandardPixmap.SP_FileIcon), "&New training…", self
+        )
+        self.new_training_action.setShortcut(QKeySequence("Ctrl+N"))
+        self.new_training_action.triggered.connect(lambda: self.new_training())
+        self.settings_action = QAction("&Settings…", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.triggered.connect(lambda: self.open_settings())
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)
+        file_menu.addAction(self.new_training_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        view_menu = menu.addMenu("&View")
+        self.page_actions: dict[str, QAction] = {}
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        for i, page_key in enumerate(self.page_keys):
+            item = self.nav.item(i)
+            action = QAction(item.icon(), item.text(), self)
+            action.setCheckable(True)
+            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            action.triggered.connect(lambda _checked=False, k=page_key: self.show_page(k))
+            group.addAction(action)
+            view_menu.addAction(action)
+            self.page_actions[page_key] = action
+        view_menu.addSeparator()
+        self.refresh_action = QAction(
+            style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "&Refresh", self
+        )
+        self.refresh_action.setShortcut(QKeySequence("F5"))
+        self.refresh_action.triggered.connect(lambda: self.refresh_current_page())
+        view_menu.addAction(self.refresh_action)
+
+        help_menu = menu.addMenu("&Help")
+        self.about_action = QAction("&About rave-gui", self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(lambda: self.show_about())
+        help_menu.addAction(self.about_action)
+
+        for action in (self.new_training_action, self.settings_action, self.refresh_action):
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.addActions([self.new_training_action, self.quit_action, self.refresh_action])
+
+    # --- pages ---------------------------------------------------------------------------------
+    def current_page_key(self) -> str:
+        row = self.nav.currentRow()
+        return self.page_keys[row] if 0 <= row < len(self.page_keys) else self.page_keys[0]
+
+    def show_page(self, page_key: str) -> None:
+        if page_key in self.page_keys:
+            self.nav.setCurrentRow(self.page_keys.index(page_key))
+
+    def _on_nav_row(self, row: int) -> None:
+        if not 0 <= row < len(self.page_keys):
+            return
+        self.stack.setCurrentIndex(row)
+        page_key = self.page_keys[row]
+        self.page_actions[page_key].setChecked(True)
+        if page_key in ("projects", "datasets", "export"):
+            # Cheap to re-read, and the command line may have changed them meanwhile. (The
+            # Training page follows the runs through the signals.)
+            self.pages[page_key].refresh()
+        self.page_changed.emit(page_key)
+
+    def refresh_current_page(self) -> None:
+        page = self.pages[self.current_page_key()]
+        refresh = getattr(page, "refresh", None)
+        if callable(refresh):
+            refresh()
+        self._reload_projects()
+        self.update_status()
+
+    # --- the current project -------------------------------------------------------------------
+    def set_project(self, project_id: int) -> None:
+        """Make ``project_id`` the current project: every page shows it."""
+        try:
+            self.manager.get_project(project_id)
+        except RaveGuiError:
+            project_id = self.manager.default_project_id()
+        changed = project_id != self.project_id
+        self.project_id = project_id
+        self._reload_projects()
+        for page in self.pages.values():
+            set_project = getattr(page, "set_project", None)
+            if callable(set_project):
+                set_project(project_id)
+        self._update_title()
+        if changed:
+            self.project_changed.emit(project_id)
+
+    def _reload_projects(self) -> None:
+        """Refill the project selector, keeping the current project selected."""
+        try:
+            projects = self.manager.list_projects()
+        except RaveGuiError:
+            return
+        self.project_combo.blockSignals(True)
+        self.project_combo.clear()
+        for p in projects:
+            self.project_combo.addItem(p["name"], p["id"])
+        index = self.project_combo.findData(self.project_id)
+        self.project_combo.setCurrentIndex(max(index, 0))
+        self.project_combo.blockSignals(False)
+        self._update_title()
+
+    def _on_project_combo(self, index: int) -> None:
+        project_id = self.project_combo.itemData(index)
+        if project_id is not None and project_id != self.project_id:
+            self.set_project(int(project_id))
+
+    def _projects_changed(self) -> None:
+        # The current project may have been renamed or deleted.
+        current = self.project_id
+        try:
+            if current is not None:
+                self.manager.get_project(current)
+        except RaveGuiError:
+            current = None
+        self.set_project(current if current is not None else self.manager.default_project_id())
+        self.projects_page.refresh()
+
+    def _update_title(self) -> None:
+        name = self.project_combo.currentText()
+        self.setWindowTitle(f"{name} — rave-gui" if name else "rave-gui")
+
+    # --- actions -------------------------------------------------------------------------------
+    def new_training(self) -> NewTrainingWizard | None:
+        """Open the new-training wizard for the current project (non-blocking)."""
+        if self.project_id is None:
+            return None
+        wizard = NewTrainingWizard(self.manager, self.controller, self.project_id, self)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.training_started.connect(self._training_started)
+        wizard.open()
+        return wizard
+
+    def _training_started(self, experiment_id: int) -> None:
+        self.projects_page.refresh()
+        self.datasets_page.refresh()
+        if "training" in self.pages:
+            self.show_page("training")
+            select = getattr(self.pages["training"], "select_run", None)
+            if callable(select):
+                select(experiment_id)
+        self.update_status()
+
+    def export_run(self, experiment_id: int) -> None:
+        """Show the Export page with a run selected (the Training page's "Export…")."""
+        self.show_page("export")
+        self.export_page.select_run(experiment_id)
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(
+            self.settings, self.manager.db.path, self, on_saved=self._settings_saved
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def _settings_saved(self, settings: Settings) -> None:
+        self.settings = settings
+        self.controller.set_settings(settings)
+        self.datasets_page.settings = self.export_page.settings = settings
+        self.statusBar().showMessage("Settings saved.", 4000)
+        self.update_status()
+
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(self)
+        box.setWindowTitle("About rave-gui")
+        box.setIconPixmap(
+            self.style().standardIcon(QStyle.StandardPixmap.SP_MediaVolume).pixmap(48, 48)
+        )
+        box.setText(f"<b>rave-gui {__version__}</b>")
+        box.setInformativeText(
+            "A desktop app to train RAVE models (acids-ircam's Realtime Audio Variational "
+            "autoEncoder): projects, datasets, training runs with live curves and logs.\n\n"
+            f"Database: {self.manager.db.path}"
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    # --- status bar ----------------------------------------------------------------------------
+    def _schedule_status_update(self, *_args: Any) -> None:
+        QTimer.singleShot(0, self.update_status)
+
+    def update_status(self) -> None:
+        if self._shut_down:
+            return
+        try:
+            active = len(self.controller.active_ids())
+            queued = self.manager.count_experiments(QUEUED)
+        except RaveGuiError:
+            active, queued = 0, 0
+        text = (
+            "No active runs"
+            if not active
+            else ("1 active run" if active == 1 else f"{active} active runs")
+        )
+        if queued:
+            text += f", {queued} queued"
+        self.runs_label.setText(text)
+        if self._gpu_task is None:
+            self._gpu_task = run_in_background(gpu_state, self._gpu_result, self._gpu_error)
+
+    def _gpu_result(self, text: str) -> None:
+        self._gpu_task = None
+        self.gpu_label.setText(text)
+
+    def _gpu_error(self, _err: Exception) -> None:
+        self._gpu_task = None
+        self.gpu_label.setText("GPU: n/a")
+
+    # --- remembered state ----------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        state = ui_state()
+        geometry = state.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        layout = state.value("window/state")
+        if isinstance(layout, QByteArray):
+            self.restoreState(layout)
+        project = state.value("window/project")
+        try:
+            project_id = int(project) if project is not None else None
+        except (TypeError, ValueError):
+            project_id = None
+        self.set_project(project_id if project_id is not None else self._default_project())
+        page = state.value("window/page")
+        self.show_page(page if page in self.page_keys else self.page_keys[0])
+        if self.nav.currentRow() < 0:
+            self.nav.setCurrentRow(0)
+
+    def _default_project(self) -> int:
+        return self.manager.default_project_id()
+
+    def save_state(self) -> None:
+        state = ui_state()
+        state.setValue("window/geometry", self.saveGeometry())
+        state.setValue("window/state", self.saveState())
+        state.setValue("window/page", self.current_page_key())
+        if self.project_id is not None:
+            state.setValue("window/project", self.project_id)
+        state.sync()
+
+    # --- closing -------------------------------------------------------------------------------
+    def ask_close_choice(self, n_active: int) -> str:
+        """Ask what to do with active runs (modal); returns KEEP, STOP or CANCEL."""
+        dialog = CloseRunsDialog(n_active, self)
+        dialog.exec()
+        choice = dialog.choice()
+        dialog.deleteLater()
+        return choice
+
+    def closeEvent(self, event: QCloseEvent | None) -> None:
+        if event is None:
+            return
+        if self._shut_down:
+            event.accept()
+            return
+        try:
+            n_active = len(self.controller.active_ids())
+        except RaveGuiError:
+            n_active = 0
+        stop_runs = False
+        if n_active:
+            choice = self.ask_close_choice(n_active)
+            if choice == CANCEL:
+                event.ignore()
+                return
+            stop_runs = choice == STOP
+        self.save_state()
+        self._status_timer.stop()
+        if stop_runs:
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            self.statusBar().showMessage("Stopping the runs…")
+        try:
+            for page in self.pages.values():
+                shutdown = getattr(page, "shutdown", None)
+                if callable(shutdown):
+                    shutdown()
+            self.controller.shutdown(stop_runs)
+        finally:
+            if stop_runs:
+                QApplication.restoreOverrideCursor()
+        self._shut_down = True
+        wait_for_background(5000)
+        event.accept()

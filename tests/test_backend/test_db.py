@@ -121,10 +121,10 @@ def test_foreign_keys_cascade_experiment_rows(tm: TrainingManager) -> None:
 # --- migrations -------------------------------------------------------------------------------
 
 
-def _old_database(path: Path) -> dict:
-    """A database at schema SCHEMA_VERSION - 1 holding a project, a dataset, an experiment and
-    metric points (NaN and inf among them), written with plain SQL as that version would."""
-    old = db.SCHEMA_VERSION - 1
+def _old_database(path: Path, old: int = 1) -> dict:
+    """A database at schema ``old`` (v1: before metric tiles) holding a project, a dataset, an
+    experiment and metric points (NaN and inf among them), written with plain SQL as that
+    version would."""
     conn = db.connect(path, migrate=False)
     db.migrate_to(conn, old)
     assert db.schema_version(conn) == old
@@ -247,7 +247,7 @@ def test_a_failed_migration_leaves_the_database_at_its_old_version(tmp_path: Pat
     with pytest.raises(DatabaseError, match="already exists"):
         db.connect(path)
     conn = db.connect(path, migrate=False)
-    assert db.schema_version(conn) == db.SCHEMA_VERSION - 1
+    assert db.schema_version(conn) == 1
     columns = {r[1] for r in conn.execute("PRAGMA table_info(experiments)")}
     assert "parent_id" not in columns  # the migration's other statements were rolled back
     assert conn.execute("SELECT count(*) FROM metric_points").fetchone()[0] == 5000
@@ -440,3 +440,23 @@ def test_sqlite_error_outside_connect_is_a_database_error(tm: TrainingManager) -
         tm.db.execute("SELECT * FROM no_such_table")
     with pytest.raises(sqlite3.Error):  # the raw connection stays a plain sqlite3 connection
         tm.db.conn.execute("SELECT * FROM no_such_table")
+
+
+def test_v2_database_gains_the_exported_models_table_with_rows_intact(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite3"
+    _old_database(path, old=2)
+    tm = TrainingManager(path)
+    try:
+        assert db.schema_version(tm.db.conn) == db.SCHEMA_VERSION >= 3
+        assert tm.get_experiment(1)["name"] == "first"
+        assert tm.list_exported_models(1) == []
+        model = tm.add_exported_model(
+            1, "/models/first.ts", size=42, streaming=True, checkpoint="/runs/best.ckpt",
+            settings={"name": "first"},
+        )  # fmt: skip
+        (row,) = tm.list_exported_models(1)
+        assert (row["id"], row["streaming"], row["settings"]) == (model, True, {"name": "first"})
+        tm.delete_experiment(1)
+        assert tm.list_exported_models() == []  # cascaded with its experiment
+    finally:
+        tm.close()

@@ -1,0 +1,476 @@
+"""Exporting a trained run to TorchScript for nn~ and the RAVE VST: the run's checkpoints, the
+`rave export` command for a chosen one, its failures told as their cause, and the record of
+every model exported.
+
+`rave export --run FOLDER` (acids-rave 2.3.1) loads the ``config.gin`` it finds in FOLDER and
+the checkpoint with the newest modification time under it. To export the checkpoint the user
+chose (the best one, or the one of a given step), the export runs from a staging folder laid
+out like a run folder that holds ``config.gin`` and only that checkpoint (a hard link, or a
+copy across file systems); the staging folder is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import runner
+from .errors import PreflightError, RaveGuiError
+from .follower import find_checkpoints
+from .logparse import Failure, LogLine, LogParser, Outcome
+from .manager import TrainingManager
+from .paths import data_dir
+from .procinfo import is_same_process
+from .ravecmd import check_writable_folder, find_rave, python_of
+
+EXPORT_LOG = "export.log"
+STAGING_PREFIX = ".rave-gui-export-"
+MODULE_CHECK_TIMEOUT_S = 60
+_EPOCH = re.compile(r"epoch[=-](\d+)")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+NN_TILDE_HELP = (
+    "rave export needs the nn-tilde package in RAVE's Python environment: install it with "
+    "that environment's pip (pip install nn-tilde; acids-rave does not pull it in)."
+)
+
+
+class ExportError(RaveGuiError):
+    """An export did not produce a model; the message says why."""
+
+
+# --- checkpoints -------------------------------------------------------------------------------
+
+
+def _epoch_of(path: str) -> int | None:
+    m = _EPOCH.search(Path(path).name)
+    return int(m.group(1)) if m else None
+
+
+def scan_checkpoints(manager: TrainingManager, experiment_id: int) -> list[dict[str, Any]]:
+    """The run's checkpoints as they are on disk now (the store is brought in line), ordered by
+    step: dicts with path, step (None when unknown), epoch, size, mtime and is_best."""
+    exp = manager.get_experiment(experiment_id)
+    run_dir = Path(exp["run_dir"]) if exp["run_dir"] else None
+    if run_dir is not None and run_dir.is_dir():
+        found = find_checkpoints(run_dir)
+        known = {c["path"]: c for c in manager.list_checkpoints(experiment_id)}
+        for c in found:
+            old = known.get(c["path"])
+            if old is not None and old["mtime"] == c["mtime"] and old["step"] is not None:
+                c["step"] = old["step"]
+            else:
+                c["step"] = manager.step_at_time(experiment_id, c["mtime"])
+        manager.sync_checkpoints(experiment_id, found)
+    rows = manager.list_checkpoints(experiment_id)
+    for r in rows:
+        r["epoch"] = _epoch_of(r["path"])
+        r["is_best"] = bool(r["is_best"])
+    return rows
+
+
+def checkpoint_label(c: dict[str, Any]) -> str:
+    """ "best (step 20)", "step 40", "epoch 6", or the file name when nothing else is known."""
+    where = (
+        f"step {c['step']:,}"
+        if c.get("step") is not None
+        else (f"epoch {c['epoch']}" if c.get("epoch") is not None else "")
+    )
+    if c.get("is_best"):
+        return f"best ({where})" if where else "best"
+    return where or Path(c["path"]).name
+
+
+def choose_checkpoint(checkpoints: list[dict[str, Any]], which: str | int) -> dict[str, Any]:
+    """``"best"``, ``"last"`` (newest file), a step number or a path among ``checkpoints``."""
+    if not checkpoints:
+        raise ExportError("This run has no checkpoint to export (RAVE writes one at validation).")
+    if which == "best":
+        best = [c for c in checkpoints if c.get("is_best")]
+        if not best:
+            raise ExportError("This run has no best.ckpt (it never ran a validation).")
+        return max(best, key=lambda c: c.get("mtime") or 0)
+    if which == "last":
+        return max(checkpoints, key=lambda c: c.get("mtime") or 0)
+    if isinstance(which, int):
+        for c in checkpoints:
+            if c.get("step") == which and not c.get("is_best"):
+                return c
+        for c in checkpoints:
+            if c.get("step") == which:
+                return c
+        steps = ", ".join(str(c["step"]) for c in checkpoints if c.get("step") is not None)
+        raise ExportError(f"No checkpoint at step {which} (steps: {steps or 'unknown'}).")
+    for c in checkpoints:
+        if Path(c["path"]) == Path(which):
+            return c
+    raise ExportError(f"{which} is not a checkpoint of this run.")
+
+
+def rave_run_folder(ckpt: str | os.PathLike[str]) -> Path:
+    """The ``NAME_HASH`` folder of a checkpoint (``NAME_HASH/version_N/checkpoints/x.ckpt``)."""
+    p = Path(ckpt)
+    for parent in p.parents:
+        if parent.name.startswith("version_"):
+            return parent.parent
+    return p.parent
+
+
+def find_config(ckpt: str | os.PathLike[str]) -> Path | None:
+    """The run's ``config.gin`` for a checkpoint: in its run folder, or up to three levels up."""
+    candidates = [rave_run_folder(ckpt) / "config.gin"]
+    candidates += [parent / "config.gin" for parent in list(Path(ckpt).parents)[:3]]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def stage_checkpoint(
+    ckpt: str | os.PathLike[str], config: str | os.PathLike[str], near: Path | None = None
+) -> tuple[Path, Path]:
+    """(staging folder, run folder to pass to ``--run``): a folder laid out like RAVE's run
+    folder holding ``config.gin`` and only ``ckpt`` (hard-linked when it can be: instant and no
+    extra disk; copied otherwise). Created next to ``near`` when possible (same file system)."""
+    src = Path(ckpt)
+    staging: Path | None = None
+    for parent in (near, None):
+        try:
+            if parent is not None and not parent.is_dir():
+                continue
+            staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
+            break
+        except OSError:
+            continue
+    if staging is None:
+        raise ExportError("Cannot create a temporary folder to export from.")
+    run_folder = staging / rave_run_folder(src).name
+    ckpt_dir = run_folder / "version_0" / "checkpoints"
+    try:
+        ckpt_dir.mkdir(parents=True)
+        shutil.copy2(config, run_folder / "config.gin")
+        try:
+            os.link(src, ckpt_dir / src.name)
+        except OSError:
+            shutil.copy2(src, ckpt_dir / src.name)
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ExportError(f"Cannot prepare {src.name} for export: {err.strerror or err}") from err
+    return staging, run_folder
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+def export_argv(
+    run_folder: str | os.PathLike[str],
+    streaming: bool,
+    output_dir: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    rave: str = "rave",
+    fidelity: float | None = None,
+) -> list[str]:
+    """``rave export --run FOLDER [--streaming] --output DIR [--name NAME] [--fidelity F]``."""
+    argv = [rave, "export", "--run", str(run_folder)]
+    if streaming:
+        argv.append("--streaming")
+    argv += ["--output", str(output_dir)]
+    if name:
+        argv += ["--name", name]
+    if fidelity is not None:
+        argv += ["--fidelity", f"{fidelity:g}"]
+    return argv
+
+
+def model_path(output_dir: str | os.PathLike[str], name: str, streaming: bool) -> Path:
+    """The file `rave export` writes: NAME.ts, or NAME_streaming.ts."""
+    return Path(output_dir) / f"{name}{'_streaming' if streaming else ''}.ts"
+
+
+def default_output_dir(experiment: dict[str, Any]) -> Path:
+    run_dir = experiment.get("run_dir")
+    return Path(run_dir) / "exports" if run_dir else data_dir() / "models"
+
+
+def default_model_name(experiment: dict[str, Any], checkpoint: dict[str, Any] | None) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment["name"]).strip("._-") or "model"
+    if checkpoint is None or checkpoint.get("is_best"):
+        return base
+    if checkpoint.get("step") is not None:
+        return f"{base}-step{checkpoint['step']}"
+    if checkpoint.get("epoch") is not None:
+        return f"{base}-epoch{checkpoint['epoch']}"
+    return f"{base}-{Path(checkpoint['path']).stem}"
+
+
+def module_available(python: str, module: str) -> bool:
+    """Whether ``python`` can import ``module`` (checked without importing it)."""
+    code = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    try:
+        proc = subprocess.run(
+            [python, "-c", code], capture_output=True, timeout=MODULE_CHECK_TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return True  # cannot tell: let the export say
+    return proc.returncode == 0
+
+
+@dataclass
+class ExportPlan:
+    """One export, checked and ready: the command and everything recorded with its model."""
+
+    experiment_id: int
+    checkpoint: dict[str, Any]
+    streaming: bool
+    output_dir: Path
+    name: str
+    argv: list[str]
+    staging: Path
+    output_file: Path
+    fidelity: float | None = None
+    started_at: float = field(default_factory=time.time)
+
+    def settings(self) -> dict[str, Any]:
+        c = self.checkpoint
+        return {
+            "name": self.name,
+            "streaming": self.streaming,
+            "fidelity": self.fidelity,
+            "checkpoint_step": c.get("step"),
+            "checkpoint_epoch": c.get("epoch"),
+            "checkpoint_best": bool(c.get("is_best")),
+            "checkpoint_label": checkpoint_label(c),
+            "command": self.argv,
+        }
+
+
+def plan_export(
+    manager: TrainingManager,
+    experiment_id: int,
+    checkpoint: str | int = "best",
+    *,
+    streaming: bool = False,
+    output_dir: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    rave_executable: str = "rave",
+    fidelity: float | None = None,
+    overwrite: bool = False,
+    check_modules: bool = True,
+) -> ExportPlan:
+    """Check an export (raises PreflightError listing what to fix) and stage its checkpoint.
+
+    ``checkpoint``: ``"best"``, ``"last"``, a step number or a checkpoint path of the run."""
+    exp = manager.get_experiment(experiment_id)
+    ckpt = choose_checkpoint(scan_checkpoints(manager, experiment_id), checkpoint)
+    problems: list[str] = []
+    ckpt_path = Path(ckpt["path"])
+    if not ckpt_path.is_file():
+        problems.append(f"The checkpoint {ckpt_path} is gone.")
+    config = find_config(ckpt_path)
+    if config is None:
+        problems.append(
+            f"No config.gin next to {ckpt_path.name}: RAVE needs the run's configuration to "
+            "rebuild the model (it is in the NAME_HASH folder `rave train` wrote)."
+        )
+    name = name or default_model_name(exp, ckpt)
+    if not _SAFE_NAME.match(name):
+        problems.append(
+            f"The model name {name!r} may hold only letters, digits, dots, dashes and "
+            "underscores, starting with a letter or digit."
+        )
+    out = Path(output_dir).expanduser() if output_dir else default_output_dir(exp)
+    if not out.is_absolute():
+        problems.append(f"Give the output folder as a full path (not {str(out)!r}).")
+    else:
+        try:
+            check_writable_folder(out)
+        except PreflightError as err:
+            problems.append(str(err))
+    target = model_path(out, name, streaming)
+    if target.exists() and not overwrite:
+        problems.append(f"{target} already exists: choose another name (or remove that file).")
+    if fidelity is not None and not 0.1 <= fidelity <= 0.999:
+        problems.append("The fidelity must be between 0.1 and 0.999 (RAVE's default: 0.95).")
+    rave = rave_executable
+    try:
+        rave = find_rave(rave_executable)
+    except PreflightError as err:
+        problems.append(str(err))
+    else:
+        python = python_of(rave)
+        if check_modules and python and not module_available(python, "nn_tilde"):
+            problems.append(NN_TILDE_HELP)
+    if problems:
+        raise PreflightError("\n".join(problems))
+    assert config is not None
+    near = Path(exp["run_dir"]).parent if exp["run_dir"] else None
+    staging, run_folder = stage_checkpoint(ckpt_path, config, near)
+    argv = export_argv(run_folder, streaming, out, name=name, rave=rave, fidelity=fidelity)
+    return ExportPlan(
+        experiment_id=experiment_id,
+        checkpoint=ckpt,
+        streaming=streaming,
+        output_dir=out,
+        name=name,
+        argv=argv,
+        staging=staging,
+        output_file=target,
+        fidelity=fidelity,
+    )
+
+
+# --- the outcome -------------------------------------------------------------------------------
+
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
+
+
+def explain_failure(reason: str | None, lines: list[str], exit_code: int | None = None) -> str:
+    """The cause of a failed export in a sentence, from the traceback's last line and the
+    output before it, rather than the traceback itself."""
+    text = reason or ""
+    everything = "\n".join([*lines, text])
+    m = _NO_MODULE.search(text) or _NO_MODULE.search(everything)
+    if m:
+        if m.group(1).split(".")[0] == "nn_tilde":
+            return NN_TILDE_HELP
+        return (
+            f"RAVE's Python environment lacks the package {m.group(1)!r} that rave export "
+            "imports: install it with that environment's pip."
+        )
+    if "Config file not found" in everything:
+        return (
+            "rave export found no config.gin for the checkpoint: the run folder must hold the "
+            "config.gin that `rave train` wrote."
+        )
+    if "Error(s) in loading state_dict" in everything:
+        detail = next(
+            (ln.strip() for ln in lines if "size mismatch" in ln or "Missing key" in ln), ""
+        )
+        return (
+            "The checkpoint does not fit the run's config.gin: they come from different "
+            "configurations (or RAVE versions)" + (f" — {detail}" if detail else "") + "."
+        )
+    if "No configurable matching" in everything or "Unknown reference" in everything:
+        return (
+            "The run's config.gin names settings this RAVE version does not know "
+            f"({text.split(':', 1)[-1].strip() or 'gin error'}): export with the RAVE version "
+            "that trained the model."
+        )
+    if any(
+        k in everything
+        for k in ("PytorchStreamReader", "unpickling", "invalid load key", "EOFError: Ran out")
+    ):
+        return f"The checkpoint file is damaged or incomplete ({text or 'cannot be read'})."
+    if "MemoryError" in everything or exit_code in (-9, 137):
+        return "rave export ran out of memory (or was killed): close other programs and retry."
+    if text:
+        return f"rave export failed: {text}"
+    if exit_code not in (None, 0):
+        return f"rave export exited with code {exit_code} without saying why; see its log."
+    return "rave export ended without writing a model; see its log."
+
+
+def cleanup(plan: ExportPlan) -> None:
+    """Remove the staging folder (the exported model and the original checkpoint stay)."""
+    shutil.rmtree(plan.staging, ignore_errors=True)
+
+
+def finish_export(
+    manager: TrainingManager,
+    plan: ExportPlan,
+    *,
+    exit_code: int | None,
+    outcome: Outcome | None,
+    failure: str | None,
+    lines: list[str],
+) -> int:
+    """Record the model a finished export wrote and return its id; ExportError with the cause
+    when it wrote none. The staging folder is removed either way."""
+    try:
+        written = Path(outcome.text) if outcome is not None and outcome.kind == "exported" else None
+        path = written if written is not None and written.is_file() else plan.output_file
+        if exit_code != 0 or failure or not path.is_file():
+            raise ExportError(explain_failure(failure, lines, exit_code))
+        return manager.add_exported_model(
+            plan.experiment_id,
+            str(path),
+            size=path.stat().st_size,
+            streaming=plan.streaming,
+            checkpoint=plan.checkpoint["path"],
+            settings=plan.settings(),
+        )
+    finally:
+        cleanup(plan)
+
+
+def run_export(
+    manager: TrainingManager, plan: ExportPlan, *, timeout: float = 900.0, poll_s: float = 0.2
+) -> int:
+    """Run a planned export detached (its own process group, log in the staging folder),
+    follow it to the end and record its model (command line and tests; the GUI follows it in
+    a ProcessThread). Returns the exported model's id."""
+    launched = runner.launch(plan.argv, plan.staging, log_name=EXPORT_LOG)
+    parser = LogParser()
+    lines: list[str] = []
+    outcome: Outcome | None = None
+    failure: str | None = None
+    offset = 0
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = is_same_process(launched.pid, launched.start_time)
+        try:
+            with open(launched.log_path, "rb") as f:
+                f.seek(offset)
+                data = f.read()
+        except FileNotFoundError:
+            data = b""
+        offset += len(data)
+        for ev in parser.feed(data) if data else []:
+            if isinstance(ev, LogLine):
+                lines.append(ev.text)
+            elif isinstance(ev, Outcome):
+                outcome = ev
+            elif isinstance(ev, Failure):
+                failure = ev.reason
+        if not alive and not data:
+            break
+        if alive and time.monotonic() > deadline:
+            runner.stop_group(launched.pid, interrupt_timeout=5, term_timeout=5)
+            failure = f"rave export took longer than {timeout:.0f} s and was stopped"
+            deadline = float("inf")
+        time.sleep(poll_s)
+    for ev in parser.flush():
+        if isinstance(ev, Failure):
+            failure = ev.reason
+        elif isinstance(ev, LogLine):
+            lines.append(ev.text)
+    runner.reap()
+    status = runner.read_status(launched.status_path) or {}
+    return finish_export(
+        manager,
+        plan,
+        exit_code=status.get("exit_code"),
+        outcome=outcome,
+        failure=failure,
+        lines=lines,
+    )
+
+
+__all__ = [
+    "ExportError",
+    "ExportPlan",
+    "checkpoint_label",
+    "choose_checkpoint",
+    "explain_failure",
+    "export_argv",
+    "finish_export",
+    "model_path",
+    "plan_export",
+    "run_export",
+    "scan_checkpoints",
+    "stage_checkpoint",
+]

@@ -1,0 +1,67 @@
+"""The last lines of a run's log file, cleaned and classified for a log viewer."""
+
+from __future__ import annotations
+
+import os
+
+from .logparse import LogLine, LogParser, Metrics, Progress
+
+MAX_TAIL_BYTES = 4 << 20  # read at most this much from the end of the file
+_CHUNK = 64 << 10
+
+
+def _read_tail(path: str | os.PathLike[str], n: int, max_bytes: int) -> bytes:
+    """The end of a file holding at least ``n`` newline-ended lines (or the whole file, or
+    ``max_bytes``), starting at a line boundary when it does not start at the file's start."""
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        pos = size
+        chunks: list[bytes] = []
+        newlines = 0
+        while pos > 0 and newlines <= n and size - pos < max_bytes:
+            step = min(_CHUNK, pos, max_bytes - (size - pos))
+            pos -= step
+            f.seek(pos)
+            chunk = f.read(step)
+            chunks.append(chunk)
+            newlines += chunk.count(b"\n")
+    data = b"".join(reversed(chunks))
+    if pos > 0:  # drop the partial first line
+        cut = data.find(b"\n")
+        data = data[cut + 1 :] if cut >= 0 else b""
+    return data
+
+
+def tail_lines(
+    path: str | os.PathLike[str], n: int = 5000, *, max_bytes: int = MAX_TAIL_BYTES
+) -> list[tuple[str, str]]:
+    """The last ``n`` lines of a log as (text, level) pairs, level "info"/"warning"/"error".
+
+    Lines go through :class:`LogParser`, as a live run's output does: ANSI codes removed,
+    each run of carriage-return progress updates collapsed into its last bar, metric lines
+    written as ``step N: name=value``. A missing or unreadable file gives a single
+    warning line saying so, never an exception.
+    """
+    if n <= 0:
+        return []
+    try:
+        data = _read_tail(path, n, max_bytes)
+    except FileNotFoundError:
+        return [(f"The log file {path} does not exist (moved or deleted?).", "warning")]
+    except OSError as err:
+        return [(f"The log file {path} cannot be read: {err.strerror or err}.", "warning")]
+    parser = LogParser()
+    out: list[tuple[str, str]] = []
+    for ev in parser.feed(data) + parser.flush():
+        if isinstance(ev, LogLine):
+            out.append((ev.text, ev.level))
+        elif isinstance(ev, Progress):
+            out.append((ev.text, "info"))
+        elif isinstance(ev, Metrics):
+            text = " ".join(f"{k}={v:g}" for k, v in ev.values.items())
+            out.append((f"step {ev.step}: {text}" if ev.step is not None else text, "info"))
+        # Outcome and Failure events repeat a line already given as a LogLine.
+    return out[-n:]
+
+
+__all__ = ["MAX_TAIL_BYTES", "tail_lines"]

@@ -1,0 +1,1 @@
+"""Qt item models (QAbstractTableModel adapters over backend records) for the views."""

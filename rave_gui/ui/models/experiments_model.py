@@ -1,0 +1,527 @@
+"""ExperimentsModel: the current project's experiments as a live Qt table, and its filter proxy.
+
+The model is an adapter over ``TrainingManager.list_experiments``: it keeps one small
+:class:`RunRow` per experiment and turns what the AppSignals announce into row-level changes
+(``dataChanged`` on the changed cells, ``beginInsertRows``/``beginRemoveRows`` for added or
+deleted runs). It never resets on a signal, so a view keeps its selection and scroll position
+while runs progress. Only ``set_project`` (a different list altogether) resets it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from PyQt6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+)
+
+from ...backend.errors import NotFoundError
+from ...backend.manager import LIVE_STATUSES, TrainingManager, best_value
+from ...core.signals import AppSignals
+from ..widgets.status_delegate import STATUS_ROLE
+
+ID_ROLE = Qt.ItemDataRole.UserRole + 1  # the experiment id of a row (any column)
+SORT_ROLE = Qt.ItemDataRole.UserRole + 3  # a value that sorts right (numbers, times)
+TICK_MS = 1000  # running times tick once a second
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """What the table shows of one experiment."""
+
+    id: int
+    name: str
+    status: str
+    created_at: float
+    started_at: float | None
+    completed_at: float | None
+    step: int | None
+    max_steps: int | None
+    best_validation: float | None
+    dataset_name: str | None
+    error: str | None
+    pid: int | None
+
+    @classmethod
+    def from_experiment(cls, exp: dict[str, Any]) -> RunRow:
+        summary = exp.get("metrics") or {}
+        max_steps = (exp.get("config") or {}).get("max_steps")
+        return cls(
+            id=int(exp["id"]),
+            name=str(exp["name"]),
+            status=str(exp["status"]),
+            created_at=float(exp.get("created_at") or 0.0),
+            started_at=exp.get("started_at"),
+            completed_at=exp.get("completed_at"),
+            step=summary.get("step"),
+            max_steps=int(max_steps) if isinstance(max_steps, int | float) else None,
+            best_validation=best_value(summary),
+            dataset_name=exp.get("dataset_name"),
+            error=exp.get("error"),
+            pid=exp.get("pid"),
+        )
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    def duration(self, now: float | None = None) -> float | None:
+        """Seconds from start to end, or to now while the run lives."""
+        if self.started_at is None:
+            return None
+        if self.is_live or self.completed_at is None:
+            end = time.time() if now is None else now
+        else:
+            end = self.completed_at
+        return max(0.0, end - self.started_at)
+
+
+def format_duration(seconds: float | None) -> str:
+    """3725 -> "1 h 02 min"; 75 -> "1 min 15 s"; None -> "–"."""
+    if seconds is None or seconds != seconds:
+        return "–"
+    s = int(seconds)
+    if s < 60:
+        return f"{s} s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m} min {s:02d} s"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h} h {m:02d} min"
+    d, h = divmod(h, 24)
+    return f"{d} d {h:02d} h"
+
+
+def format_time(ts: float | None, *, short: bool = False) -> str:
+    """A start or end time: "today 21:23", "Nov 20 21:23" (this year, short) or the full
+    date."""
+    if ts is None:
+        return "–"
+    dt = datetime.fromtimestamp(ts)
+    now = datetime.now()
+    if dt.date() == now.date():
+        return dt.strftime("today %H:%M")
+    if short and dt.year == now.year:
+        return dt.strftime("%b %d %H:%M")
+    return dt.strftime("%Y-%m-%d %H:%M")
+
+
+def format_count(n: int | None) -> str:
+    """950 -> "950"; 12_500 -> "12.5k"; 1_000_000 -> "1M"."""
+    if n is None:
+        return "–"
+    if n >= 1_000_000:
+        return f"{n / 1e6:.4g}M"
+    if n >= 10_000:
+        return f"{n / 1e3:.4g}k"
+    return f"{n:,}"
+
+
+def format_step(step: int | None, max_steps: int | None) -> str:
+    if step is None and max_steps is None:
+        return "–"
+    done = "0" if step is None else f"{step:,}"
+    return f"{done} / {max_steps:,}" if max_steps else done
+
+
+def format_step_short(step: int | None, max_steps: int | None) -> str:
+    """The table's compact form: "300k / 1M"."""
+    if step is None and max_steps is None:
+        return "–"
+    done = format_count(step or 0)
+    return f"{done} / {format_count(max_steps)}" if max_steps else done
+
+
+def format_value(v: float | None) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.4g}"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column, described once: its title and how it shows and sorts a row."""
+
+    key: str
+    title: str
+    display: Callable[[RunRow], str]
+    sort: Callable[[RunRow], Any]
+    align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft
+
+
+def _num_sort(v: float | None) -> float:
+    return math.inf if v is None else float(v)
+
+
+_RIGHT = Qt.AlignmentFlag.AlignRight
+COLUMNS: tuple[Column, ...] = (
+    Column("name", "Name", lambda r: r.name, lambda r: r.name.lower()),
+    Column("status", "Status", lambda r: r.status, lambda r: r.status),
+    Column(
+        "started",
+        "Started",
+        lambda r: format_time(r.started_at, short=True),
+        lambda r: r.started_at if r.started_at is not None else r.created_at,
+    ),
+    Column(
+        "duration",
+        "Duration",
+        lambda r: format_duration(r.duration()),
+        lambda r: _num_sort(r.duration()),
+        _RIGHT,
+    ),
+    Column(
+        "step",
+        "Step",
+        lambda r: format_step_short(r.step, r.max_steps),
+        lambda r: _num_sort(r.step),
+        _RIGHT,
+    ),
+    Column(
+        "best",
+        "Best val.",
+        lambda r: format_value(r.best_validation),
+        lambda r: _num_sort(r.best_validation),
+        _RIGHT,
+    ),
+)
+COL = {c.key: i for i, c in enumerate(COLUMNS)}
+
+
+class ExperimentsModel(QAbstractTableModel):
+    """The experiments of one project, kept current by the AppSignals."""
+
+    def __init__(
+        self,
+        manager: TrainingManager,
+        signals: AppSignals | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.project_id: int | None = None
+        self._rows: list[RunRow] = []
+        self._row_of: dict[int, int] = {}
+        self._tick = QTimer(self)
+        self._tick.setInterval(TICK_MS)
+        self._tick.timeout.connect(self._tick_durations)
+        if signals is not None:
+            signals.runs_changed.connect(self.refresh)
+            signals.run_started.connect(self.refresh_run)
+            signals.run_status_changed.connect(self._on_status_changed)
+            signals.run_progress.connect(self._on_progress)
+            signals.run_metrics.connect(self._on_metrics)
+            for sig in (signals.run_completed, signals.run_stopped, signals.run_failed):
+                sig.connect(self._on_finished)
+
+    # --- Qt model API --------------------------------------------------------------------------
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return COLUMNS[section].title
+            if role == Qt.ItemDataRole.TextAlignmentRole:
+                return COLUMNS[section].align | Qt.AlignmentFlag.AlignVCenter
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        col = COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return col.display(row)
+        if role == SORT_ROLE:
+            return col.sort(row)
+        if role == ID_ROLE:
+            return row.id
+        if role == STATUS_ROLE:
+            return row.status if col.key == "status" else None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return col.align | Qt.AlignmentFlag.AlignVCenter
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, col.key)
+        return None
+
+    def _tooltip(self, row: RunRow, key: str) -> str | None:
+        if key in ("name", "status"):
+            lines = [row.name]
+            if row.dataset_name:
+                lines.append(f"Dataset: {row.dataset_name}")
+            lines.append(f"Status: {row.status}")
+            if row.error:
+                lines.append(f"Reason: {row.error}")
+            return "\n".join(lines)
+        if key == "step" and row.max_steps:
+            step = row.step or 0
+            return f"step {format_step(step, row.max_steps)} ({100.0 * step / row.max_steps:.1f} %)"
+        if key == "started":
+            return format_time(row.started_at)
+        return None
+
+    # --- access --------------------------------------------------------------------------------
+    def run(self, row: int) -> RunRow:
+        return self._rows[row]
+
+    def run_by_id(self, experiment_id: int) -> RunRow | None:
+        i = self._row_of.get(experiment_id)
+        return None if i is None else self._rows[i]
+
+    def row_of(self, experiment_id: int) -> int | None:
+        return self._row_of.get(experiment_id)
+
+    def ids(self) -> list[int]:
+        return [r.id for r in self._rows]
+
+    # --- loading -------------------------------------------------------------------------------
+    def set_project(self, project_id: int | None) -> None:
+        """Show another project's experiments (a reset: the list is a different one)."""
+        self.beginResetModel()
+        self.project_id = project_id
+        self._rows = self._load()
+        self._reindex()
+        self.endResetModel()
+        self._update_tick()
+
+    def _load(self) -> list[RunRow]:
+        if self.project_id is None:
+            return []
+        return [RunRow.from_experiment(e) for e in self.manager.list_experiments(self.project_id)]
+
+    def _reindex(self) -> None:
+        self._row_of = {r.id: i for i, r in enumerate(self._rows)}
+
+    def refresh(self) -> None:
+        """Bring the rows in line with the store: remove, update and insert only what differs."""
+        fresh = self._load()
+        fresh_ids = {r.id for r in fresh}
+        # removals, bottom up, in contiguous ranges
+        gone = [i for i, r in enumerate(self._rows) if r.id not in fresh_ids]
+        while gone:
+            last = gone.pop()
+            first = last
+            while gone and gone[-1] == first - 1:
+                first = gone.pop()
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._rows[first : last + 1]
+            self.endRemoveRows()
+        self._reindex()
+        # updates in place
+        by_id = {r.id: r for r in fresh}
+        for i, old in enumerate(self._rows):
+            new = by_id[old.id]
+            if new != old:
+                self._rows[i] = new
+                self._emit_row_changed(i, old, new)
+        # insertions at the top (the store lists newest first)
+        added = [r for r in fresh if r.id not in self._row_of]
+        if added:
+            self.beginInsertRows(QModelIndex(), 0, len(added) - 1)
+            self._rows[0:0] = added
+            self._reindex()
+            self.endInsertRows()
+        self._update_tick()
+
+    def refresh_run(self, experiment_id: int) -> None:
+        """Re-read one experiment (insert it if it is new to this project, drop it if gone)."""
+        try:
+            exp = self.manager.get_experiment(experiment_id)
+        except NotFoundError:
+            exp = None
+        i = self._row_of.get(experiment_id)
+        if exp is None or exp["project_id"] != self.project_id:
+            if i is not None:
+                self.beginRemoveRows(QModelIndex(), i, i)
+                del self._rows[i]
+                self._reindex()
+                self.endRemoveRows()
+                self._update_tick()
+            return
+        new = RunRow.from_experiment(exp)
+        if i is None:
+            self.beginInsertRows(QModelIndex(), 0, 0)
+            self._rows.insert(0, new)
+            self._reindex()
+            self.endInsertRows()
+        else:
+            old = self._rows[i]
+            if new != old:
+                self._rows[i] = new
+                self._emit_row_changed(i, old, new)
+        self._update_tick()
+
+    # --- signals -------------------------------------------------------------------------------
+    def _on_status_changed(self, experiment_id: int, _status: str) -> None:
+        self.refresh_run(experiment_id)
+
+    def _on_finished(self, experiment_id: int, _text: str) -> None:
+        self.refresh_run(experiment_id)
+
+    def _on_progress(self, experiment_id: int, progress: dict) -> None:
+        i = self._row_of.get(experiment_id)
+        if i is None:
+            return
+        old = self._rows[i]
+        step = progress.get("step")
+        max_steps = progress.get("max_steps")
+        new = replace(
+            old,
+            step=old.step if step is None else int(step),
+            max_steps=old.max_steps if not max_steps else int(max_steps),
+        )
+        if new != old:
+            self._rows[i] = new
+            self._emit_row_changed(i, old, new)
+
+    def _on_metrics(self, experiment_id: int, points: dict) -> None:
+        i = self._row_of.get(experiment_id)
+        if i is None:
+            return
+        old = self._rows[i]
+        best = old.best_validation
+        for _step, value in points.get("validation", ()):
+            if value == value and not math.isinf(value) and (best is None or value < best):
+                best = float(value)
+        step = old.step
+        for pts in points.values():
+            for s, _v in pts:
+                if step is None or s > step:
+                    step = int(s)
+        new = replace(old, best_validation=best, step=step)
+        if new != old:
+            self._rows[i] = new
+            self._emit_row_changed(i, old, new)
+
+    def _emit_row_changed(self, i: int, old: RunRow, new: RunRow) -> None:
+        """dataChanged over the span of columns whose text or sort value changed."""
+        changed = [
+            c
+            for c, col in enumerate(COLUMNS)
+            if col.display(old) != col.display(new) or col.sort(old) != col.sort(new)
+        ]
+        if not changed and (old.error, old.dataset_name) != (new.error, new.dataset_name):
+            changed = [COL["name"], COL["status"]]  # tooltips
+        if changed:
+            self.dataChanged.emit(self.index(i, min(changed)), self.index(i, max(changed)))
+
+    # --- running times -------------------------------------------------------------------------
+    def _update_tick(self) -> None:
+        live = any(r.is_live for r in self._rows)
+        if live and not self._tick.isActive():
+            self._tick.start()
+        elif not live and self._tick.isActive():
+            self._tick.stop()
+
+    def _tick_durations(self) -> None:
+        col = COL["duration"]
+        for i, r in enumerate(self._rows):
+            if r.is_live:
+                idx = self.index(i, col)
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DisplayRole])
+
+
+class ExperimentsFilterModel(QSortFilterProxyModel):
+    """Sorts by SORT_ROLE and keeps rows matching a text (name, dataset, status, reason) and
+    a set of statuses."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self._statuses: frozenset[str] | None = None
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+        self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+
+    @property
+    def text_filter(self) -> str:
+        return self._text
+
+    @property
+    def status_filter(self) -> frozenset[str] | None:
+        return self._statuses
+
+    def set_text_filter(self, text: str) -> None:
+        text = text.strip().lower()
+        if text != self._text:
+            self._text = text
+            self.invalidateRowsFilter()
+
+    def set_status_filter(self, statuses: Iterable[str] | None) -> None:
+        """Keep only these statuses (None: all)."""
+        value = None if statuses is None else frozenset(statuses)
+        if value != self._statuses:
+            self._statuses = value
+            self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
+        model = self.sourceModel()
+        if not isinstance(model, ExperimentsModel):
+            return True
+        run = model.run(source_row)
+        if self._statuses is not None and run.status not in self._statuses:
+            return False
+        if self._text:
+            hay = " ".join(
+                s for s in (run.name, run.dataset_name, run.status, run.error) if s
+            ).lower()
+            return all(word in hay for word in self._text.split())
+        return True
+
+    def lessThan(self, left: _Index, right: _Index) -> bool:
+        a = left.data(SORT_ROLE)
+        b = right.data(SORT_ROLE)
+        try:
+            return bool(a < b)
+        except TypeError:
+            return str(a) < str(b)
+
+    def experiment_id(self, proxy_row: int) -> int | None:
+        if not 0 <= proxy_row < self.rowCount():
+            return None
+        return self.index(proxy_row, 0).data(ID_ROLE)
+
+    def proxy_row_of(self, experiment_id: int) -> int | None:
+        model = self.sourceModel()
+        if not isinstance(model, ExperimentsModel):
+            return None
+        src = model.row_of(experiment_id)
+        if src is None:
+            return None
+        idx = self.mapFromSource(model.index(src, 0))
+        return idx.row() if idx.isValid() else None
+
+
+__all__ = [
+    "COL",
+    "COLUMNS",
+    "ID_ROLE",
+    "SORT_ROLE",
+    "ExperimentsFilterModel",
+    "ExperimentsModel",
+    "RunRow",
+    "format_duration",
+    "format_step",
+    "format_time",
+    "format_value",
+]

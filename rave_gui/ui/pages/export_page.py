@@ -1,0 +1,652 @@
+"""The Export page: a run's checkpoints (browse, delete old ones to free disk), `rave export` of
+the chosen one to a TorchScript model for nn~ and the RAVE VST, and the run's exported models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStyle,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...backend.errors import RaveGuiError
+from ...backend.export import (
+    ExportError,
+    ExportPlan,
+    checkpoint_label,
+    cleanup,
+    default_model_name,
+    default_output_dir,
+    finish_export,
+    model_path,
+    plan_export,
+    scan_checkpoints,
+)
+from ...backend.manager import ACTIVE_STATUSES, TrainingManager
+from ...backend.preprocess import format_bytes
+from ...backend.settings import Settings, load_settings
+from ...core.jobs import CANCELLED, ExportThread
+from ...core.signals import AppSignals
+from ...core.worker import run_in_background
+from ..dialogs.confirm import ConfirmBox, ask_confirmation
+from ..models.record_table import (
+    Column,
+    RecordFilterProxy,
+    RecordTableModel,
+    fmt_date,
+    fmt_int,
+    key,
+)
+from ..widgets.feedback import ERROR, INFO, FieldError, MessageBar
+from ..widgets.log_view import LogView
+
+CHECKPOINT_COLUMNS = (
+    Column(
+        "Checkpoint",
+        lambda r: ("★ " if r.get("is_best") else "") + Path(r["path"]).name,
+        tooltip=lambda r: (
+            r["path"] + ("\nthe best one (lowest validation loss)" if r.get("is_best") else "")
+        ),
+    ),
+    Column("Step", key("step"), fmt_int, numeric=True),
+    Column("Epoch", key("epoch"), fmt_int, numeric=True),
+    Column("Size", key("size"), format_bytes, numeric=True),
+    Column("Saved", key("mtime"), fmt_date, numeric=True),
+)
+MODEL_COLUMNS = (
+    Column("Model", lambda r: Path(r["path"]).name, tooltip=lambda r: _model_tooltip(r)),
+    Column("Size", key("size"), format_bytes, numeric=True),
+    Column("Streaming", lambda r: "yes" if r.get("streaming") else "no"),
+    Column("From checkpoint", lambda r: r["settings"].get("checkpoint_label") or "–"),
+    Column("Exported", key("created_at"), fmt_date, numeric=True),
+    Column("Folder", lambda r: str(Path(r["path"]).parent), tooltip=lambda r: r["path"]),
+)
+
+
+def _model_tooltip(r: dict[str, Any]) -> str:
+    gone = "" if Path(r["path"]).exists() else "\n(the file is no longer there)"
+    return f"{r['path']}\nfrom {r.get('checkpoint') or '?'}{gone}"
+
+
+def _table(model: RecordTableModel, stretch: int) -> tuple[QTableView, RecordFilterProxy]:
+    proxy = RecordFilterProxy(model)
+    proxy.setSourceModel(model)
+    view = QTableView()
+    view.setModel(proxy)
+    view.setSortingEnabled(True)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.setWordWrap(False)
+    view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    view.verticalHeader().hide()
+    header = view.horizontalHeader()
+    for c in range(model.columnCount()):
+        header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    return view, proxy
+
+
+class ExportPage(QWidget):
+    """See the module docstring. ``export_finished(ok, message)`` follows every export."""
+
+    title = "Export"
+    export_finished = pyqtSignal(bool, str)
+
+    def __init__(
+        self,
+        manager: TrainingManager,
+        signals: AppSignals,
+        parent: QWidget | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.signals = signals
+        self.settings = settings
+        self.project_id: int | None = None
+        self.experiment: dict[str, Any] | None = None
+        self.checkpoints: list[dict[str, Any]] = []
+        self.thread: ExportThread | None = None
+        self.plan: ExportPlan | None = None
+        self.planning = False
+        self.last_message = ""
+        self._name_touched = False
+        self._output_touched = False
+
+        heading = QLabel("Export")
+        font = heading.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        font.setBold(True)
+        heading.setFont(font)
+        self.heading = heading
+        intro = QLabel(
+            "Turn a trained run into a TorchScript model (.ts) for nn~ in Max or Pure Data, "
+            "and for the RAVE VST. Pick the run and one of its checkpoints; old checkpoints "
+            "can be deleted here to free disk (each is over 100 MB)."
+        )
+        intro.setWordWrap(True)
+        self.message = MessageBar(self)
+
+        style = self.style()
+        self.run_combo = QComboBox()
+        self.run_combo.setMinimumContentsLength(30)
+        self.run_combo.currentIndexChanged.connect(lambda _i: self._load_run())
+        self.refresh_button = QPushButton(
+            style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Refresh"
+        )
+        self.refresh_button.clicked.connect(lambda: self.refresh())
+        run_row = QHBoxLayout()
+        run_label = QLabel("&Run:")
+        run_label.setBuddy(self.run_combo)
+        run_row.addWidget(run_label)
+        run_row.addWidget(self.run_combo, 1)
+        run_row.addWidget(self.refresh_button)
+
+        # Checkpoint browser.
+        self.ckpt_model = RecordTableModel(CHECKPOINT_COLUMNS, key_field="path", parent=self)
+        self.ckpt_model.emphasized = lambda r: bool(r.get("is_best"))
+        self.ckpt_table, self.ckpt_proxy = _table(self.ckpt_model, len(CHECKPOINT_COLUMNS) - 1)
+        self.ckpt_table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.ckpt_table.sortByColumn(len(CHECKPOINT_COLUMNS) - 1, Qt.SortOrder.AscendingOrder)
+        self.ckpt_table.selectionModel().selectionChanged.connect(self._ckpt_selection_changed)
+        self.ckpt_summary = QLabel("–")
+        self.delete_button = QPushButton(
+            style.standardIcon(QStyle.StandardPixmap.SP_TrashIcon), "Delete…"
+        )
+        self.delete_button.setToolTip("Delete the selected checkpoint files to free disk")
+        self.delete_button.clicked.connect(lambda: self.delete_selected_checkpoints())
+        ckpt_bar = QHBoxLayout()
+        ckpt_bar.addWidget(self.ckpt_summary, 1)
+        ckpt_bar.addWidget(self.delete_button)
+        ckpt_box = QGroupBox("Checkpoints")
+        cl = QVBoxLayout(ckpt_box)
+        cl.addWidget(self.ckpt_table, 1)
+        cl.addLayout(ckpt_bar)
+
+        # Export form.
+        self.ckpt_combo = QComboBox()
+        self.ckpt_combo.currentIndexChanged.connect(lambda _i: self._checkpoint_changed())
+        self.streaming_check = QCheckBox("Streaming (cached convolutions, for real-time use)")
+        self.streaming_check.setChecked(True)
+        self.streaming_check.setToolTip(
+            "Needed to run the model live in nn~ or the RAVE VST without clicks; leave it off "
+            "for offline processing."
+        )
+        self.streaming_check.toggled.connect(lambda _on: self._checkpoint_changed())
+        self.output_edit = QLineEdit()
+        self.output_edit.textEdited.connect(self._output_edited)
+        self.output_edit.textChanged.connect(lambda _t: self._update_target())
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(lambda: self.browse_output())
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.output_edit, 1)
+        out_row.addWidget(self.browse_button)
+        self.name_edit = QLineEdit()
+        self.name_edit.textEdited.connect(self._name_edited)
+        self.name_edit.textChanged.connect(lambda _t: self._update_target())
+        self.target_label = QLabel("–")
+        self.target_label.setWordWrap(True)
+        self.target_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label = FieldError(self)
+        self.export_button = QPushButton(
+            style.standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton), "Export"
+        )
+        self.export_button.setDefault(True)
+        self.export_button.clicked.connect(lambda: self._export_clicked())
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.status_label = QLabel()
+        button_row = QHBoxLayout()
+        button_row.addWidget(self.export_button)
+        button_row.addWidget(self.progress, 1)
+        button_row.addWidget(self.status_label, 1)
+        form = QFormLayout()
+        form.addRow("Checkpoint:", self.ckpt_combo)
+        form.addRow("", self.streaming_check)
+        form.addRow("Output folder:", out_row)
+        form.addRow("Model name:", self.name_edit)
+        form.addRow("Model file:", self.target_label)
+        self.log_view = LogView(self)
+        self.log_view.setMinimumHeight(90)
+        export_box = QGroupBox("Export to TorchScript")
+        xl = QVBoxLayout(export_box)
+        xl.addLayout(form)
+        xl.addWidget(self.error_label)
+        xl.addLayout(button_row)
+        xl.addWidget(self.log_view, 1)
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(ckpt_box)
+        top.addWidget(export_box)
+        top.setStretchFactor(0, 1)
+        top.setStretchFactor(1, 1)
+        top.setSizes([560, 560])
+        top.setChildrenCollapsible(False)
+
+        # Exported models.
+        self.models_model = RecordTableModel(MODEL_COLUMNS, parent=self)
+        self.models_table, self.models_proxy = _table(self.models_model, 5)
+        self.models_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.models_table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
+        self.models_empty = QLabel("No model exported from this run yet.")
+        self.models_empty.setEnabled(False)
+        models_box = QGroupBox("Exported models of this run")
+        ml = QVBoxLayout(models_box)
+        ml.addWidget(self.models_table, 1)
+        ml.addWidget(self.models_empty)
+
+        body = QSplitter(Qt.Orientation.Vertical)
+        body.addWidget(top)
+        body.addWidget(models_box)
+        body.setStretchFactor(0, 3)
+        body.setStretchFactor(1, 2)
+        body.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        layout.addWidget(intro)
+        layout.addWidget(self.message)
+        layout.addLayout(run_row)
+        layout.addWidget(body, 1)
+
+        signals.runs_changed.connect(self._runs_changed)
+        signals.run_status_changed.connect(lambda i, _s: self._run_changed(i))
+        signals.run_checkpoints_changed.connect(self._run_changed)
+        self._update_buttons()
+
+    # --- page protocol -------------------------------------------------------------------------
+    def set_project(self, project_id: int) -> None:
+        if project_id != self.project_id:
+            self.message.clear()
+        self.project_id = project_id
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the project's runs and the selected run's checkpoints and models."""
+        self._fill_runs()
+        self._load_run()
+
+    def _runs_changed(self) -> None:
+        self._fill_runs()
+
+    def _run_changed(self, experiment_id: int) -> None:
+        if self.experiment is not None and experiment_id == self.experiment["id"]:
+            self._load_run()
+
+    def _fill_runs(self) -> None:
+        if self.project_id is None:
+            return
+        current = self.current_run_id()
+        try:
+            runs = self.manager.list_experiments(self.project_id)
+        except RaveGuiError as err:
+            self.message.show_message(str(err), ERROR)
+            return
+        self.run_combo.blockSignals(True)
+        self.run_combo.clear()
+        for e in runs:
+            if not e["run_dir"]:
+                continue
+            self.run_combo.addItem(f"{e['name']}  ·  {e['status']}", e["id"])
+        index = self.run_combo.findData(current) if current is not None else -1
+        self.run_combo.setCurrentIndex(index if index >= 0 else (0 if runs else -1))
+        self.run_combo.blockSignals(False)
+        if self.run_combo.count() == 0:
+            self.run_combo.setPlaceholderText("No run in this project yet")
+
+    def current_run_id(self) -> int | None:
+        data = self.run_combo.currentData()
+        return int(data) if data is not None else None
+
+    def select_run(self, experiment_id: int) -> bool:
+        """Show a run (the Training page's "Export…" action); False if it is not listed."""
+        index = self.run_combo.findData(experiment_id)
+        if index < 0:
+            self._fill_runs()
+            index = self.run_combo.findData(experiment_id)
+        if index < 0:
+            return False
+        if index == self.run_combo.currentIndex():
+            self._load_run()
+        else:
+            self.run_combo.setCurrentIndex(index)
+        return True
+
+    # --- the selected run ----------------------------------------------------------------------
+    def _load_run(self) -> None:
+        exp_id = self.current_run_id()
+        previous = self.experiment["id"] if self.experiment else None
+        self.experiment = None
+        self.checkpoints = []
+        if exp_id is not None:
+            try:
+                self.experiment = self.manager.get_experiment(exp_id)
+                self.checkpoints = scan_checkpoints(self.manager, exp_id)
+            except RaveGuiError as err:
+                self.message.show_message(str(err), ERROR)
+        if exp_id != previous:
+            self._name_touched = self._output_touched = False
+            self.error_label.set_error(None)
+            if self.thread is None:
+                self.log_view.clear()
+        self.ckpt_model.set_records(self.checkpoints)
+        chosen = self.ckpt_combo.currentData() if exp_id == previous else None
+        self.ckpt_combo.blockSignals(True)
+        self.ckpt_combo.clear()
+        for c in sorted(self.checkpoints, key=lambda c: (not c["is_best"], -(c.get("mtime") or 0))):
+            self.ckpt_combo.addItem(f"{checkpoint_label(c)}  ·  {Path(c['path']).name}", c["path"])
+        index = self.ckpt_combo.findData(chosen) if chosen else -1
+        self.ckpt_combo.setCurrentIndex(max(index, 0) if self.checkpoints else -1)
+        self.ckpt_combo.blockSignals(False)
+        total = sum(c.get("size") or 0 for c in self.checkpoints)
+        n = len(self.checkpoints)
+        self.ckpt_summary.setText(
+            "No checkpoint yet: RAVE writes one at each validation."
+            if not n
+            else f"{n} checkpoint{'s' if n != 1 else ''} · {format_bytes(total)}"
+        )
+        self._load_models()
+        self._checkpoint_changed()
+
+    def _load_models(self) -> None:
+        models = self.manager.list_exported_models(self.experiment["id"]) if self.experiment else []
+        self.models_model.set_records(models)
+        self.models_empty.setVisible(not models)
+
+    def selected_checkpoint(self) -> dict[str, Any] | None:
+        path = self.ckpt_combo.currentData()
+        return next((c for c in self.checkpoints if c["path"] == path), None)
+
+    def set_checkpoint(self, which: str | int) -> bool:
+        """Choose the checkpoint to export: "best", a step number, or a path."""
+        for i in range(self.ckpt_combo.count()):
+            c = next(c for c in self.checkpoints if c["path"] == self.ckpt_combo.itemData(i))
+            if (
+                (which == "best" and c["is_best"])
+                or (isinstance(which, int) and c.get("step") == which and not c["is_best"])
+                or which == c["path"]
+            ):
+                self.ckpt_combo.setCurrentIndex(i)
+                return True
+        return False
+
+    def _ckpt_selection_changed(self, *_args: Any) -> None:
+        rows = self.ckpt_table.selectionModel().selectedRows()
+        if len(rows) == 1:
+            record = self.ckpt_model.record(self.ckpt_proxy.mapToSource(rows[0]).row())
+            index = self.ckpt_combo.findData(record["path"])
+            if index >= 0:
+                self.ckpt_combo.setCurrentIndex(index)
+        self._update_buttons()
+
+    def _checkpoint_changed(self) -> None:
+        exp, ckpt = self.experiment, self.selected_checkpoint()
+        if exp is not None and not self._output_touched:
+            self.output_edit.blockSignals(True)
+            self.output_edit.setText(str(default_output_dir(exp)))
+            self.output_edit.blockSignals(False)
+        if exp is not None and not self._name_touched:
+            self.name_edit.blockSignals(True)
+            self.name_edit.setText(self._free_name(default_model_name(exp, ckpt)))
+            self.name_edit.blockSignals(False)
+        self._update_target()
+
+    def _free_name(self, base: str) -> str:
+        out = Path(self.output_edit.text().strip() or ".")
+        name, i = base, 2
+        streaming = self.streaming_check.isChecked()
+        while model_path(out, name, streaming).exists():
+            name, i = f"{base}-{i}", i + 1
+        return name
+
+    def _name_edited(self, _text: str) -> None:
+        self._name_touched = True
+
+    def _output_edited(self, _text: str) -> None:
+        self._output_touched = True
+
+    def browse_output(self) -> None:
+        start = self.output_edit.text().strip() or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Where to write the model", start)
+        if folder:
+            self._output_touched = True
+            self.output_edit.setText(folder)
+
+    def _update_target(self) -> None:
+        out, name = self.output_edit.text().strip(), self.name_edit.text().strip()
+        if out and name:
+            target = model_path(out, name, self.streaming_check.isChecked())
+            exists = "  (exists: it would be refused)" if target.exists() else ""
+            self.target_label.setText(f"{target}{exists}")
+        else:
+            self.target_label.setText("–")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        busy = self.thread is not None or self.planning
+        live = self.experiment is not None and self.experiment["status"] in ACTIVE_STATUSES
+        selected = self.ckpt_table.selectionModel().selectedRows()
+        self.delete_button.setEnabled(bool(selected) and not live and not busy)
+        self.delete_button.setToolTip(
+            "Stop the run before deleting its checkpoints"
+            if live
+            else "Delete the selected checkpoint files to free disk"
+        )
+        ready = (
+            self.selected_checkpoint() is not None
+            and bool(self.output_edit.text().strip())
+            and bool(self.name_edit.text().strip())
+        )
+        self.export_button.setEnabled(self.thread is not None or (ready and not busy))
+        self.export_button.setText("Cancel export" if self.thread is not None else "Export")
+        for w in (
+            self.run_combo,
+            self.ckpt_combo,
+            self.streaming_check,
+            self.output_edit,
+            self.browse_button,
+            self.name_edit,
+        ):
+            w.setEnabled(not busy)
+
+    # --- exporting -----------------------------------------------------------------------------
+    def rave_executable(self) -> str:
+        return (self.settings or load_settings()).resolved_rave()
+
+    def _export_clicked(self) -> None:
+        if self.thread is not None:
+            self.cancel_export()
+        else:
+            self.start_export()
+
+    def start_export(self) -> None:
+        """Check the export off the GUI thread (it asks RAVE's Python about nn-tilde), then run
+        `rave export` followed in an ExportThread; ``export_finished`` follows."""
+        exp, ckpt = self.experiment, self.selected_checkpoint()
+        if exp is None or ckpt is None or self.thread is not None or self.planning:
+            return
+        self.error_label.set_error(None)
+        self.message.clear()
+        self.planning = True
+        self.status_label.setText("Checking…")
+        self._update_buttons()
+        manager, exp_id = self.manager, exp["id"]
+        streaming = self.streaming_check.isChecked()
+        output, name = self.output_edit.text().strip(), self.name_edit.text().strip()
+        rave = self.rave_executable()
+
+        def plan() -> ExportPlan:
+            return plan_export(
+                manager,
+                exp_id,
+                ckpt["path"],
+                streaming=streaming,
+                output_dir=output,
+                name=name,
+                rave_executable=rave,
+            )
+
+        run_in_background(plan, self._planned, self._plan_failed)
+
+    def _plan_failed(self, err: Exception) -> None:
+        self.planning = False
+        self.status_label.setText("")
+        text = str(err) if isinstance(err, RaveGuiError) else f"Cannot export: {err}"
+        self.error_label.set_error(text)
+        self.last_message = text
+        self._update_buttons()
+        self.export_finished.emit(False, text)
+
+    def _planned(self, plan: ExportPlan) -> None:
+        self.planning = False
+        self.plan = plan
+        self.log_view.clear()
+        self.log_view.append_lines([("$ " + " ".join(plan.argv), "info")])
+        thread = ExportThread(plan, parent=self)
+        thread.lines_received.connect(self.log_view.append_lines)
+        thread.finished.connect(self._export_done)
+        self.thread = thread
+        self.progress.show()
+        self.status_label.setText(f"Exporting {plan.output_file.name}…")
+        self._update_buttons()
+        thread.start()
+
+    def cancel_export(self) -> None:
+        if self.thread is not None:
+            self.status_label.setText("Stopping…")
+            self.thread.cancel()
+
+    def _export_done(self, _ok: bool, message: str) -> None:
+        thread, self.thread = self.thread, None
+        plan, self.plan = self.plan, None
+        self.progress.hide()
+        if thread is None or plan is None:
+            return
+        thread.wait(10_000)
+        try:
+            if message == CANCELLED:
+                raise ExportError("Export cancelled.")
+            model_id = finish_export(
+                self.manager,
+                plan,
+                exit_code=thread.exit_code,
+                outcome=thread.outcome,
+                failure=thread.failure,
+                lines=thread.log_lines,
+            )
+        except RaveGuiError as err:
+            cleanup(plan)
+            text = str(err)
+            self.error_label.set_error(text)
+            self.status_label.setText("Failed." if message != CANCELLED else "Cancelled.")
+            ok = False
+        else:
+            model = next(
+                (m for m in self.manager.list_exported_models(plan.experiment_id)
+                 if m["id"] == model_id),
+                None,
+            )  # fmt: skip
+            size = format_bytes(model["size"]) if model else "?"
+            text = f"Exported {Path(model['path']).name if model else plan.name} ({size})."
+            self.status_label.setText("Done.")
+            self.message.show_message(
+                f"{text} Load it in nn~ or the RAVE VST: {plan.output_file}", INFO
+            )
+            ok = True
+        thread.deleteLater()
+        self.last_message = text
+        self._name_touched = False
+        self._load_models()
+        self._checkpoint_changed()
+        self._update_buttons()
+        self.export_finished.emit(ok, text)
+
+    # --- deleting checkpoints ------------------------------------------------------------------
+    def selected_checkpoints(self) -> list[dict[str, Any]]:
+        rows = self.ckpt_table.selectionModel().selectedRows()
+        return [self.ckpt_model.record(self.ckpt_proxy.mapToSource(r).row()) for r in rows]
+
+    def select_checkpoints(self, paths: list[str]) -> None:
+        sel = self.ckpt_table.selectionModel()
+        sel.clearSelection()
+        for p in paths:
+            row = self.ckpt_model.row_of(p)
+            if row >= 0:
+                index = self.ckpt_proxy.mapFromSource(self.ckpt_model.index(row, 0))
+                sel.select(
+                    index,
+                    sel.SelectionFlag.Select | sel.SelectionFlag.Rows,
+                )
+
+    def delete_selected_checkpoints(self) -> ConfirmBox | None:
+        """Confirm (with the total size freed) and delete the selected checkpoint files."""
+        exp, chosen = self.experiment, self.selected_checkpoints()
+        if exp is None or not chosen:
+            return None
+        total = sum(c.get("size") or 0 for c in chosen)
+        names = ", ".join(Path(c["path"]).name for c in chosen[:4])
+        if len(chosen) > 4:
+            names += f" and {len(chosen) - 4} more"
+        best = any(c["is_best"] for c in chosen)
+        details = f"Frees {format_bytes(total)} of disk: {names}."
+        if best:
+            details += (
+                "\n\nbest.ckpt is among them: the run's best weights (lowest validation loss) "
+                "are then gone; models already exported stay."
+            )
+        paths = [c["path"] for c in chosen]
+        exp_id = exp["id"]
+        n = len(chosen)
+        return ask_confirmation(
+            self,
+            "Delete checkpoints",
+            f"Delete {n} checkpoint{'s' if n != 1 else ''} of {exp['name']!r}?",
+            details,
+            f"Delete {format_bytes(total)}",
+            lambda: self._delete(exp_id, paths),
+        )
+
+    def _delete(self, exp_id: int, paths: list[str]) -> None:
+        try:
+            freed = self.manager.delete_checkpoints(exp_id, paths)
+        except RaveGuiError as err:
+            self.message.show_message(str(err), ERROR)
+            self._load_run()
+            return
+        n = len(paths)
+        self.message.show_message(
+            f"Deleted {n} checkpoint{'s' if n != 1 else ''}: {format_bytes(freed)} freed.", INFO
+        )
+        self._load_run()
+        self.signals.run_checkpoints_changed.emit(exp_id)
+
+    def shutdown(self) -> None:
+        """Stop an export still running and wait for its thread (the window is closing)."""
+        thread = self.thread
+        if thread is not None:
+            thread.cancel()
+            thread.wait(20_000)
+
+
+__all__ = ["ExportPage"]

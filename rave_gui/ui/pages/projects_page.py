@@ -1,0 +1,272 @@
+"""The Projects page: every project with its experiment and dataset counts; create, rename,
+delete, and choose the current project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PyQt6.QtCore import QItemSelectionModel, QModelIndex, Qt, pyqtSignal
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStyle,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...backend.errors import RaveGuiError
+from ...backend.manager import TrainingManager
+from ...core.signals import AppSignals
+from ..dialogs.confirm import ConfirmBox, ask_confirmation
+from ..dialogs.name_dialog import NameDialog
+from ..models.record_table import (
+    KEY_ROLE,
+    Column,
+    RecordFilterProxy,
+    RecordTableModel,
+    fmt_date,
+    fmt_int,
+    key,
+)
+from ..widgets.feedback import ERROR, INFO, MessageBar
+
+PROJECT_COLUMNS = (
+    Column("Project", key("name"), tooltip=lambda r: r.get("description") or None),
+    Column("Experiments", key("n_experiments"), fmt_int, numeric=True),
+    Column("Datasets", key("n_datasets"), fmt_int, numeric=True),
+    Column("Created", key("created_at"), fmt_date, numeric=True),
+)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+class ProjectsPage(QWidget):
+    """Lists projects; the current one (bold) scopes the Datasets and Training pages."""
+
+    project_activated = pyqtSignal(int)  # the user chose this project as the current one
+    projects_changed = pyqtSignal()  # a project was created, renamed or deleted
+
+    title = "Projects"
+
+    def __init__(
+        self, manager: TrainingManager, signals: AppSignals, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.signals = signals
+        self.current_project_id: int | None = None
+
+        self.model = RecordTableModel(PROJECT_COLUMNS, parent=self)
+        self.model.emphasized = lambda r: r["id"] == self.current_project_id
+        self.proxy = RecordFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+
+        heading = QLabel("Projects")
+        heading.setObjectName("pageTitle")
+        font = heading.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        font.setBold(True)
+        heading.setFont(font)
+        intro = QLabel(
+            "A project groups datasets and the training runs made with them. The current "
+            "project (in bold) is the one the Datasets and Training pages show."
+        )
+        intro.setWordWrap(True)
+
+        self.message = MessageBar(self)
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter projects")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
+
+        style = self.style()
+        self.new_button = QPushButton(
+            style.standardIcon(QStyle.StandardPixmap.SP_FileDialogNewFolder), "New project…"
+        )
+        self.open_button = QPushButton(
+            style.standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton), "Make current"
+        )
+        self.rename_button = QPushButton("Rename…")
+        self.delete_button = QPushButton(
+            style.standardIcon(QStyle.StandardPixmap.SP_TrashIcon), "Delete…"
+        )
+        self.open_button.setToolTip("Show this project on the Datasets and Training pages")
+        self.new_button.clicked.connect(lambda: self.new_project())
+        self.open_button.clicked.connect(lambda: self.activate_selected())
+        self.rename_button.clicked.connect(lambda: self.rename_selected())
+        self.delete_button.clicked.connect(lambda: self.delete_selected())
+
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for c in range(1, len(PROJECT_COLUMNS)):
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.doubleClicked.connect(self._on_double_click)
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.filter_edit, 1)
+        bar.addWidget(self.new_button)
+        bar.addWidget(self.open_button)
+        bar.addWidget(self.rename_button)
+        bar.addWidget(self.delete_button)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        layout.addWidget(intro)
+        layout.addWidget(self.message)
+        layout.addLayout(bar)
+        layout.addWidget(self.table, 1)
+
+        signals.runs_changed.connect(self.refresh)
+        self.refresh()
+
+    # --- page protocol -------------------------------------------------------------------------
+    def set_project(self, project_id: int) -> None:
+        self.current_project_id = project_id
+        self.model.refresh_emphasis()
+
+    def refresh(self) -> None:
+        try:
+            self.model.set_records(self.manager.list_projects())
+        except RaveGuiError as err:
+            self.message.show_message(str(err), ERROR)
+        self._update_buttons()
+
+    # --- selection -----------------------------------------------------------------------------
+    def selected_project(self) -> dict[str, Any] | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return self.model.record(self.proxy.mapToSource(rows[0]).row())
+
+    def select_project(self, project_id: int) -> None:
+        row = self.model.row_of(project_id)
+        if row < 0:
+            return
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        self.table.selectionModel().select(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.table.scrollTo(index)
+
+    def _update_buttons(self) -> None:
+        has = self.selected_project() is not None
+        for b in (self.open_button, self.rename_button, self.delete_button):
+            b.setEnabled(has)
+
+    def _on_double_click(self, index: QModelIndex) -> None:
+        self.project_activated.emit(int(index.data(KEY_ROLE)))
+
+    # --- actions -------------------------------------------------------------------------------
+    def activate_selected(self) -> None:
+        project = self.selected_project()
+        if project is not None:
+            self.project_activated.emit(project["id"])
+
+    def new_project(self) -> NameDialog:
+        """Ask for a name and create the project (opened non-blocking; returned for tests)."""
+
+        def create(name: str) -> int:
+            return self.manager.create_project(name)
+
+        dialog = NameDialog(
+            self, "New project", "Name of the new project:", create, ok_text="Create"
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._created(dialog.result_value))
+        dialog.open()
+        return dialog
+
+    def _created(self, project_id: int) -> None:
+        self.message.clear()
+        self.refresh()
+        self.select_project(project_id)
+        self.projects_changed.emit()
+        self.project_activated.emit(project_id)
+
+    def rename_selected(self) -> NameDialog | None:
+        project = self.selected_project()
+        if project is None:
+            return None
+        pid = project["id"]
+
+        def rename(name: str) -> None:
+            self.manager.rename_project(pid, name)
+
+        dialog = NameDialog(
+            self,
+            "Rename project",
+            f"New name for the project {project['name']!r}:",
+            rename,
+            text=project["name"],
+            ok_text="Rename",
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(self._renamed)
+        dialog.open()
+        return dialog
+
+    def _renamed(self) -> None:
+        self.message.clear()
+        self.refresh()
+        self.projects_changed.emit()
+
+    def delete_selected(self) -> ConfirmBox | None:
+        project = self.selected_project()
+        if project is None:
+            return None
+        pid, name = project["id"], project["name"]
+        n_exp, n_ds = int(project["n_experiments"]), int(project["n_datasets"])
+        parts = []
+        if n_exp:
+            parts.append(
+                f"Its {_plural(n_exp, 'experiment')} and their metrics, checkpoint lists and "
+                "alerts are deleted from the database."
+            )
+        if n_ds:
+            verb = "is" if n_ds == 1 else "are"
+            parts.append(f"Its {_plural(n_ds, 'dataset registration')} {verb} removed.")
+        if not parts:
+            parts.append("It holds no experiments and no datasets.")
+        parts.append(
+            "Files on disk are kept: dataset folders, run folders, checkpoints and exported "
+            "models stay where they are."
+        )
+        return ask_confirmation(
+            self,
+            "Delete project",
+            f"Delete the project {name!r}?",
+            "\n\n".join(parts),
+            "Delete project",
+            lambda: self._delete(pid, name),
+        )
+
+    def _delete(self, project_id: int, name: str) -> None:
+        try:
+            self.manager.delete_project(project_id, delete_experiments=True)
+        except RaveGuiError as err:
+            self.message.show_message(str(err), ERROR)
+            return
+        self.message.show_message(f"Project {name!r} deleted.", INFO)
+        self.refresh()
+        self.projects_changed.emit()
+        self.signals.runs_changed.emit()

@@ -1,0 +1,699 @@
+"""TrainingPage: the project's runs (left) and everything about the selected one (right).
+
+Left: the experiments table with a text and a status filter, and the run actions (stop, pause,
+resume, resume from a checkpoint) as buttons and a context menu, enabled only where the
+selected run's status allows them. Right: the run's status, progress, speed, elapsed time, ETA
+and PID, its curves (MetricsPlot), its log (LogView) and the machine's load (SystemPanel).
+Live runs update through the AppSignals; a finished or imported run shows its whole history.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from PyQt6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QFont, QShowEvent
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QSizePolicy,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...backend.errors import RaveGuiError
+from ...backend.manager import (
+    ACTIVE_STATUSES,
+    COMPLETED,
+    FAILED,
+    FINAL_STATUSES,
+    LIVE_STATUSES,
+    PAUSED,
+    QUEUED,
+    RUNNING,
+    STATUSES,
+    STOPPED,
+    TrainingManager,
+)
+from ...core.signals import AppSignals
+from ..models.experiments_model import (
+    COL,
+    ExperimentsFilterModel,
+    ExperimentsModel,
+    RunRow,
+    format_duration,
+    format_step,
+    format_time,
+)
+from ..widgets.log_view import LogView
+from ..widgets.status_delegate import StatusDelegate, badge_text_color, status_color
+from ..widgets.system_panel import SystemPanel
+
+if TYPE_CHECKING:
+    from ..widgets.metrics_plot import MetricsPlot
+
+
+class RunActions(Protocol):
+    """What the page asks of the RunController."""
+
+    def stop(self, experiment_id: int) -> Any: ...
+    def pause(self, experiment_id: int) -> Any: ...
+    def resume(self, experiment_id: int) -> Any: ...
+    def resume_from_checkpoint(self, experiment_id: int) -> int: ...
+
+
+# Which action each status allows. Resuming from a checkpoint also needs a checkpoint.
+CAN_STOP = (QUEUED, RUNNING, PAUSED)
+CAN_PAUSE = (RUNNING,)
+CAN_RESUME = (PAUSED,)
+CAN_RESUME_FROM_CHECKPOINT = (COMPLETED, STOPPED, FAILED)
+CAN_EXPORT = (COMPLETED, STOPPED)  # and a checkpoint
+
+STATUS_FILTERS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
+    ("All runs", None),
+    ("Active", ACTIVE_STATUSES),
+    ("Finished", FINAL_STATUSES),
+    *((s.capitalize(), (s,)) for s in STATUSES),
+)
+
+
+def format_rate(rate: float | None) -> str:
+    if rate is None or rate <= 0 or rate != rate:
+        return "–"
+    if rate >= 1:
+        return f"{rate:.2f} steps/s"
+    return f"{1 / rate:.2f} s/step"
+
+
+class TrainingPage(QWidget):
+    """See the module docstring. ``controller`` may be None (actions then stay disabled)."""
+
+    export_requested = pyqtSignal(int)  # "Export…" on a run: the Export page takes over
+
+    def __init__(
+        self,
+        manager: TrainingManager,
+        controller: RunActions | None,
+        signals: AppSignals,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.controller = controller
+        self.signals = signals
+        self.project_id: int | None = None
+        self.current_id: int | None = None
+        self._current: dict[str, Any] | None = None  # the selected experiment's record
+        self._progress: dict[int, dict] = {}  # the latest run_progress of each run
+        self._has_checkpoints = False
+        self._log_path: str | None = None
+        self.confirm_actions = True
+        self.last_error: str | None = None
+
+        self.model = ExperimentsModel(manager, signals, self)
+        self.proxy = ExperimentsFilterModel(self)
+        self.proxy.setSourceModel(self.model)
+
+        self._build_actions()
+        left = self._build_left()
+        right = self._build_right()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([560, 840])
+        self.splitter.setChildrenCollapsible(False)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.splitter)
+
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._update_times)
+
+        signals.run_progress.connect(self._on_progress)
+        signals.run_status_changed.connect(self._on_status_changed)
+        signals.run_output.connect(self.log_view.append_output)
+        signals.run_checkpoints_changed.connect(self._on_checkpoints_changed)
+        for sig in (signals.run_completed, signals.run_stopped, signals.run_failed):
+            sig.connect(self._on_run_ended)
+        self._show_run(None)
+
+    # --- construction --------------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        self.stop_action = QAction("Stop", self)
+        self.stop_action.setToolTip("Stop the run gracefully (its last checkpoint is kept)")
+        self.stop_action.triggered.connect(lambda: self.stop_selected())
+        self.pause_action = QAction("Pause", self)
+        self.pause_action.setToolTip("Suspend the run's processes (GPU memory stays held)")
+        self.pause_action.triggered.connect(lambda: self.pause_selected())
+        self.resume_action = QAction("Resume", self)
+        self.resume_action.setToolTip("Continue a paused run")
+        self.resume_action.triggered.connect(lambda: self.resume_selected())
+        self.resume_ckpt_action = QAction("Resume from checkpoint", self)
+        self.resume_ckpt_action.setToolTip(
+            "Start a new run that continues from this run's newest checkpoint"
+        )
+        self.resume_ckpt_action.triggered.connect(lambda: self.resume_selected_from_checkpoint())
+        self.export_action = QAction("Export…", self)
+        self.export_action.setToolTip("Export a checkpoint of this run to a model for nn~")
+        self.export_action.triggered.connect(lambda: self._request_export())
+        self.refresh_action = QAction("Refresh", self)  # F5 is the main window's shortcut
+        self.refresh_action.triggered.connect(lambda: self.refresh())
+        self.run_actions = (
+            self.stop_action,
+            self.pause_action,
+            self.resume_action,
+            self.resume_ckpt_action,
+            self.export_action,
+        )
+
+    def _build_left(self) -> QWidget:
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter runs by name, dataset, status…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self.proxy.set_text_filter)
+        self.status_combo = QComboBox()
+        for label, statuses in STATUS_FILTERS:
+            self.status_combo.addItem(label, statuses)
+        self.status_combo.currentIndexChanged.connect(
+            lambda i: self.proxy.set_status_filter(self.status_combo.itemData(i))
+        )
+        filters = QHBoxLayout()
+        filters.addWidget(self.filter_edit, 1)
+        filters.addWidget(self.status_combo)
+
+        self.toolbar = QToolBar()
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for a in self.run_actions:
+            self.toolbar.addAction(a)
+
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setItemDelegateForColumn(COL["status"], StatusDelegate(self.table))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(COL["started"], Qt.SortOrder.DescendingOrder)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(26)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(COL["name"], QHeaderView.ResizeMode.Stretch)
+        header.setHighlightSections(False)
+        for key, width in (
+            ("status", 86),
+            ("started", 96),
+            ("duration", 78),
+            ("step", 92),
+            ("best", 70),
+        ):
+            self.table.setColumnWidth(COL[key], width)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
+        self.proxy.rowsRemoved.connect(self._on_rows_removed)
+        self.proxy.layoutChanged.connect(self._ensure_selection_visible)
+
+        self.count_label = QLabel()
+        self.proxy.rowsInserted.connect(self._update_count)
+        self.proxy.rowsRemoved.connect(self._update_count)
+        self.proxy.modelReset.connect(self._update_count)
+        self.proxy.layoutChanged.connect(self._update_count)
+
+        box = QWidget()
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(8, 8, 4, 8)
+        lay.setSpacing(6)
+        lay.addLayout(filters)
+        lay.addWidget(self.toolbar)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(self.count_label)
+        box.setMinimumWidth(380)
+        return box
+
+    def _build_right(self) -> QWidget:
+        self.name_label = QLabel()
+        f = QFont(self.font())
+        f.setPointSizeF(f.pointSizeF() * 1.35)
+        f.setBold(True)
+        self.name_label.setFont(f)
+        self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_badge = QLabel()
+        self.status_badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.info_label = QLabel()
+        self.info_label.setWordWrap(True)
+        self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        title = QHBoxLayout()
+        title.addWidget(self.name_label)
+        title.addWidget(self.status_badge)
+        title.addStretch(1)
+
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+        self.speed_value = QLabel()
+        self.elapsed_value = QLabel()
+        self.eta_value = QLabel()
+        self.pid_value = QLabel()
+        self.pid_value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        facts = QGridLayout()
+        facts.setHorizontalSpacing(14)
+        for col, (caption, value) in enumerate(
+            (
+                ("Speed", self.speed_value),
+                ("Elapsed", self.elapsed_value),
+                ("ETA", self.eta_value),
+                ("PID", self.pid_value),
+            )
+        ):
+            cap = QLabel(caption)
+            cap.setEnabled(False)  # the palette's dimmed text
+            facts.addWidget(cap, 0, col)
+            facts.addWidget(value, 1, col)
+            facts.setColumnStretch(col, 1)
+
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.setStyleSheet("color: #d64541;")
+        self.error_label.hide()
+
+        header = QWidget()
+        hl = QVBoxLayout(header)
+        hl.setContentsMargins(8, 8, 8, 4)
+        hl.setSpacing(6)
+        hl.addLayout(title)
+        hl.addWidget(self.info_label)
+        hl.addWidget(self.progress_bar)
+        hl.addLayout(facts)
+        hl.addWidget(self.error_label)
+
+        # The plot (and matplotlib, a third of the app's start-up time) is built once the
+        # page is on screen or first asked for: the window appears first.
+        self._plot: MetricsPlot | None = None
+        self.plot_holder = QWidget()
+        self.plot_holder.setMinimumHeight(200)
+        holder = QVBoxLayout(self.plot_holder)
+        holder.setContentsMargins(0, 0, 0, 0)
+        self.log_view = LogView()
+        self.system_panel = SystemPanel()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.log_view, "Log")
+        self.tabs.addTab(self.system_panel, "System")
+        self.details_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.details_splitter.addWidget(self.plot_holder)
+        self.details_splitter.addWidget(self.tabs)
+        self.details_splitter.setStretchFactor(0, 3)
+        self.details_splitter.setStretchFactor(1, 2)
+        self.details_splitter.setSizes([480, 300])
+        self.details_splitter.setChildrenCollapsible(False)
+
+        box = QWidget()
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(4, 0, 8, 8)
+        lay.setSpacing(4)
+        lay.addWidget(header)
+        lay.addWidget(self.details_splitter, 1)
+        return box
+
+    @property
+    def plot(self) -> MetricsPlot:
+        """The run's curves (built on first use)."""
+        if self._plot is None:
+            from ..widgets.metrics_plot import MetricsPlot
+
+            self._plot = MetricsPlot(self.manager, self.signals)
+            layout = self.plot_holder.layout()
+            assert layout is not None
+            layout.addWidget(self._plot)
+            self._plot.set_experiment(self.current_id)
+        return self._plot
+
+    def showEvent(self, event: QShowEvent | None) -> None:
+        super().showEvent(event)
+        if self._plot is None:
+            QTimer.singleShot(0, self._build_plot)  # after the window is painted
+
+    def _build_plot(self) -> None:
+        _ = self.plot
+
+    # --- project and refresh -------------------------------------------------------------------
+    def set_project(self, project_id: int | None) -> None:
+        """Show another project's runs; the newest is selected. The same project again only
+        refreshes the list (the selection stays)."""
+        if project_id == self.project_id and project_id is not None:
+            self.model.refresh()
+            return
+        self.project_id = project_id
+        self.model.set_project(project_id)
+        self._update_count()
+        if self.proxy.rowCount():
+            self.select_run(self.proxy.experiment_id(0))
+        else:
+            self._show_run(None)
+
+    def shutdown(self) -> None:
+        """The window is closing: stop timers and background reads."""
+        self._tick.stop()
+        if self._plot is not None:
+            self._plot.shutdown()
+        self.system_panel.shutdown()
+
+    def refresh(self) -> None:
+        """Re-read the runs and the selected run's history from the store (F5)."""
+        self.model.refresh()
+        if self.current_id is not None:
+            self._show_run(self.current_id, reload=True)
+
+    def select_run(self, experiment_id: int | None) -> bool:
+        """Select a run in the table (clearing the filters if they hide it)."""
+        if experiment_id is None:
+            self.table.clearSelection()
+            return False
+        row = self.proxy.proxy_row_of(experiment_id)
+        if row is None and self.model.row_of(experiment_id) is not None:
+            self.filter_edit.clear()
+            self.status_combo.setCurrentIndex(0)
+            row = self.proxy.proxy_row_of(experiment_id)
+        if row is None:
+            return False
+        idx = self.proxy.index(row, 0)
+        self.table.selectionModel().setCurrentIndex(
+            idx,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.table.scrollTo(idx)
+        return True
+
+    def selected_id(self) -> int | None:
+        idx = self.table.selectionModel().currentIndex()
+        if not idx.isValid() or not self.table.selectionModel().isRowSelected(idx.row()):
+            return None
+        return self.proxy.experiment_id(idx.row())
+
+    def _on_current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        exp_id = self.proxy.experiment_id(current.row()) if current.isValid() else None
+        if exp_id != self.current_id:
+            self._show_run(exp_id)
+
+    def _on_rows_removed(self, *_args: Any) -> None:
+        """The selected run was deleted (or filtered out): select the row Qt made current."""
+        idx = self.table.selectionModel().currentIndex()
+        exp_id = self.proxy.experiment_id(idx.row()) if idx.isValid() else None
+        if exp_id is not None and self.selected_id() is None:
+            self.select_run(exp_id)
+        if self.current_id is not None and self.proxy.proxy_row_of(self.current_id) is None:
+            self._show_run(exp_id)
+
+    def _ensure_selection_visible(self) -> None:
+        idx = self.table.selectionModel().currentIndex()
+        if idx.isValid():
+            self.table.scrollTo(idx, QAbstractItemView.ScrollHint.EnsureVisible)
+
+    def _update_count(self, *_args: Any) -> None:
+        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        active = sum(1 for i in range(total) if self.model.run(i).status in ACTIVE_STATUSES)
+        text = f"{total} run{'s' if total != 1 else ''}"
+        if shown != total:
+            text = f"{shown} of {text} shown"
+        if active:
+            text += f" · {active} active"
+        self.count_label.setText(text)
+
+    # --- the selected run ----------------------------------------------------------------------
+    def _show_run(self, experiment_id: int | None, reload: bool = False) -> None:
+        """Fill the right side for a run (None: nothing selected)."""
+        changed = experiment_id != self.current_id
+        self.current_id = experiment_id
+        self._current = None
+        if experiment_id is not None:
+            try:
+                self._current = self.manager.get_experiment(experiment_id)
+            except RaveGuiError:
+                experiment_id = self.current_id = None
+        log_path = self._current.get("log_path") if self._current else None
+        if changed or reload:
+            if self._plot is not None:
+                self._plot.set_experiment(experiment_id)
+            self.log_view.bind(experiment_id)
+        if changed or reload or log_path != self._log_path:
+            self._log_path = log_path
+            if experiment_id is None:
+                self.log_view.clear()
+            elif log_path or not self._current or self._current["status"] != QUEUED:
+                self.log_view.load_tail(log_path)
+            else:
+                self.log_view.clear()  # queued: no output yet
+        self._has_checkpoints = bool(
+            experiment_id is not None and self.manager.list_checkpoints(experiment_id)
+        )
+        self._update_details()
+
+    def _row(self) -> RunRow | None:
+        return None if self.current_id is None else self.model.run_by_id(self.current_id)
+
+    def _update_details(self) -> None:
+        row = self._row()
+        exp = self._current
+        if row is None or exp is None:
+            self.name_label.setText("No run selected")
+            self.status_badge.hide()
+            self.info_label.setText(
+                "Select a run on the left to see its curves and log."
+                if self.model.rowCount()
+                else "No runs in this project yet: start one with New training (Ctrl+N)."
+            )
+            self.progress_bar.setValue(0)
+            self.progress_bar.setFormat("")
+            self.progress_bar.setEnabled(False)
+            for w in (self.speed_value, self.elapsed_value, self.eta_value, self.pid_value):
+                w.setText("–")
+            self.error_label.hide()
+            self.system_panel.set_pid(None)
+            self._tick.stop()
+            self._update_actions()
+            return
+        self.name_label.setText(row.name)
+        color = status_color(row.status)
+        self.status_badge.setText(row.status)
+        self.status_badge.setStyleSheet(
+            f"background: {color.name()}; color: {badge_text_color(color).name()};"
+            "border-radius: 9px; padding: 2px 10px; font-weight: 600;"
+        )
+        self.status_badge.show()
+        config = exp.get("config") or {}
+        bits = []
+        if exp.get("dataset_name"):
+            bits.append(f"dataset {exp['dataset_name']}")
+        if config.get("config"):
+            cfg = config["config"]
+            bits.append(f"config {cfg if isinstance(cfg, str) else ' + '.join(map(str, cfg))}")
+        bits.append(f"started {format_time(row.started_at)}" if row.started_at else "not started")
+        if row.completed_at and not row.is_live:
+            bits.append(f"ended {format_time(row.completed_at)}")
+        self.info_label.setText(" · ".join(bits))
+        self.progress_bar.setEnabled(True)
+        self._update_progress()
+        self.pid_value.setText(str(exp.get("pid")) if exp.get("pid") and row.is_live else "–")
+        error = exp.get("error")
+        self.error_label.setText(f"Reason: {error}" if error else "")
+        self.error_label.setVisible(bool(error) and row.status in (FAILED, STOPPED))
+        self.system_panel.set_pid(exp.get("pid") if row.is_live else None)
+        if row.is_live:
+            self._tick.start()
+        else:
+            self._tick.stop()
+        self._update_actions()
+
+    def _rate(self, row: RunRow) -> float | None:
+        p = self._progress.get(row.id) or {}
+        rate = p.get("rate")
+        if rate:
+            return float(rate)
+        dur = row.duration()
+        if row.step and dur and dur > 0 and not row.is_live:
+            return row.step / dur  # average over the whole run
+        return None
+
+    def _update_progress(self) -> None:
+        row = self._row()
+        if row is None:
+            return
+        step, max_steps = row.step, row.max_steps
+        if row.status == COMPLETED:
+            # RAVE logs every 50 steps: the last logged step is not the last step trained
+            self.progress_bar.setValue(1000)
+            last = "" if step is None else f" · last logged step {step:,}"
+            total = f": {max_steps:,} steps" if max_steps else ""
+            self.progress_bar.setFormat(f"completed{total}{last}")
+        elif max_steps:
+            frac = min(1.0, (step or 0) / max_steps)
+            self.progress_bar.setValue(int(frac * 1000))
+            self.progress_bar.setFormat(f"{format_step(step, max_steps)}  ({100 * frac:.1f} %)")
+        else:
+            self.progress_bar.setValue(0)
+            self.progress_bar.setFormat(format_step(step, None))
+        rate = self._rate(row)
+        self.speed_value.setText(format_rate(rate))
+        self._update_times()
+
+    def _update_times(self) -> None:
+        row = self._row()
+        if row is None:
+            return
+        self.elapsed_value.setText(format_duration(row.duration()))
+        rate = self._rate(row)
+        if row.status == COMPLETED:
+            eta = "done"
+        elif not row.is_live:
+            eta = "–"
+        elif row.status == PAUSED:
+            eta = "paused"
+        elif rate and row.max_steps and row.step is not None:
+            eta = format_duration(max(0, row.max_steps - row.step) / rate)
+        else:
+            eta = "–"
+        self.eta_value.setText(eta)
+
+    # --- signals -------------------------------------------------------------------------------
+    def _on_progress(self, experiment_id: int, progress: dict) -> None:
+        self._progress[experiment_id] = progress
+        if experiment_id == self.current_id:
+            self._update_progress()  # the model updated the row first (connected first)
+
+    def _on_status_changed(self, experiment_id: int, _status: str) -> None:
+        if experiment_id == self.current_id:
+            self._show_run(experiment_id)
+        self._update_count()
+
+    def _on_run_ended(self, experiment_id: int, _text: str) -> None:
+        self._progress.pop(experiment_id, None)
+        if experiment_id == self.current_id:
+            self._show_run(experiment_id)
+
+    def _on_checkpoints_changed(self, experiment_id: int) -> None:
+        if experiment_id == self.current_id:
+            self._has_checkpoints = bool(self.manager.list_checkpoints(experiment_id))
+            self._update_actions()
+
+    # --- actions -------------------------------------------------------------------------------
+    def _update_actions(self) -> None:
+        row = self._row()
+        status = row.status if row is not None else None
+        has = self.controller is not None and status is not None
+        self.stop_action.setEnabled(has and status in CAN_STOP)
+        self.pause_action.setEnabled(has and status in CAN_PAUSE)
+        self.resume_action.setEnabled(has and status in CAN_RESUME)
+        self.resume_ckpt_action.setEnabled(
+            has and status in CAN_RESUME_FROM_CHECKPOINT and self._has_checkpoints
+        )
+        self.export_action.setEnabled(status in CAN_EXPORT and self._has_checkpoints)
+        if has and status in CAN_RESUME_FROM_CHECKPOINT and not self._has_checkpoints:
+            self.resume_ckpt_action.setToolTip("This run saved no checkpoint to resume from")
+        else:
+            self.resume_ckpt_action.setToolTip(
+                "Start a new run that continues from this run's newest checkpoint"
+            )
+
+    def _request_export(self) -> None:
+        exp_id = self.selected_id()
+        if exp_id is not None:
+            self.export_requested.emit(exp_id)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        idx = self.table.indexAt(pos)
+        if not idx.isValid():
+            return
+        menu = QMenu(self)
+        for a in self.run_actions:
+            menu.addAction(a)
+        menu.addSeparator()
+        menu.addAction(self.refresh_action)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one menu per right click
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+        self._menu = menu
+
+    def _confirm(self, title: str, text: str) -> bool:
+        if not self.confirm_actions:
+            return True
+        answer = QMessageBox.question(
+            self,
+            title,
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def show_error(self, title: str, text: str) -> None:
+        """Tell the user why an action did not happen (non-blocking)."""
+        self.last_error = text
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.error_box = box
+
+    def _act(self, title: str, fn_name: str) -> Any:
+        exp_id = self.selected_id()
+        if exp_id is None or self.controller is None:
+            return None
+        try:
+            result = getattr(self.controller, fn_name)(exp_id)
+        except RaveGuiError as err:
+            self.show_error(title, str(err))
+            return None
+        self.model.refresh_run(exp_id)
+        self._show_run(exp_id)
+        return result
+
+    def stop_selected(self) -> None:
+        row = self._row()
+        if row is None:
+            return
+        if row.status in LIVE_STATUSES and not self._confirm(
+            "Stop run",
+            f"Stop {row.name!r}? It is interrupted gracefully; its newest checkpoint is kept "
+            "and it can be resumed from it later.",
+        ):
+            return
+        self._act("Cannot stop the run", "stop")
+
+    def pause_selected(self) -> None:
+        self._act("Cannot pause the run", "pause")
+
+    def resume_selected(self) -> None:
+        self._act("Cannot resume the run", "resume")
+
+    def resume_selected_from_checkpoint(self) -> int | None:
+        new_id = self._act("Cannot resume from a checkpoint", "resume_from_checkpoint")
+        if isinstance(new_id, int):
+            self.model.refresh_run(new_id)
+            self.select_run(new_id)
+            return new_id
+        return None
+
+
+__all__ = ["STATUS_FILTERS", "TrainingPage"]

@@ -1,0 +1,938 @@
+"""MetricsPlot: a run's loss terms, validation and learning rates, live and fast at any length.
+
+What is drawn is always the store's min/max reduction (``TrainingManager.reduced_series``) to
+about the axes' width in pixels, so a run of millions of steps draws as fast as a short one and
+no spike or NaN is hidden. Reads run on a background thread (the first read of a freshly
+imported run builds its tiles, which takes a while); the newest request for a series wins.
+
+Live points (``AppSignals.run_metrics``) are appended to each series' tail at once and drawn by
+a coalescing timer: at most one full draw every ``MIN_DRAW_INTERVAL_MS``. When a tail grows past
+the plot's width in points, the series is read again from the store, reduced.
+
+Zooming or panning with the toolbar re-reads the visible step range (with a margin on both sides
+for panning) at full resolution; Home returns to following the whole run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import Formatter, MaxNLocator
+from matplotlib.transforms import blended_transform_factory
+from PyQt6.QtCore import QEvent, QObject, QSize, Qt, QThreadPool, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QColor, QIcon, QPalette, QPixmap
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...backend.manager import TrainingManager
+from ...backend.metrics import buckets_to_xy
+from ...core.signals import AppSignals
+
+MIN_DRAW_INTERVAL_MS = 250  # at most 4 full draws a second
+MIN_BUCKETS = 50
+
+LOSS, VALIDATION, LR = "loss", "validation", "lr"
+
+# Series RAVE logs that say little on a loss plot: listed, off until the user ticks them.
+_OFF_BY_DEFAULT = ("beta_factor", "epoch", "step", "global_step")
+_OFF_PREFIXES = ("fidelity_", "fidelity")
+
+# Stable colours for the terms RAVE logs, so a term looks the same in every run.
+_KNOWN_COLORS = {
+    "fullband_spectral_distance": "#1f77b4",
+    "multiband_spectral_distance": "#ff7f0e",
+    "regularization": "#2ca02c",
+    "adversarial": "#d62728",
+    "feature_matching": "#9467bd",
+    "loss_dis": "#8c564b",
+    "pred_real": "#e377c2",
+    "pred_fake": "#bcbd22",
+    "beta_factor": "#7f7f7f",
+    "lr_generator": "#17becf",
+    "lr_discriminator": "#aa6c39",
+    "lr": "#17becf",
+}
+_SPARE_COLORS = (
+    "#17becf",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#dbdb8d",
+    "#9edae5",
+    "#393b79",
+    "#637939",
+)
+
+
+def series_kind(name: str) -> str:
+    """Which axis a metric goes on: "validation", "lr" (log-scale axis) or "loss"."""
+    low = name.lower()
+    if low in ("validation", "val_loss", "validation_loss"):
+        return VALIDATION
+    if low.startswith("lr") or low.startswith("learning_rate"):
+        return LR
+    return LOSS
+
+
+def shown_by_default(name: str) -> bool:
+    low = name.lower()
+    return low not in _OFF_BY_DEFAULT and not low.startswith(_OFF_PREFIXES)
+
+
+def _series_order(name: str) -> tuple[int, str]:
+    kind = series_kind(name)
+    rank = {VALIDATION: 0, LOSS: 1, LR: 2}[kind]
+    if not shown_by_default(name):
+        rank = 3
+    return rank, name.lower()
+
+
+def format_step_tick(x: float, _pos: Any = None, tick_step: float | None = None) -> str:
+    """Axis labels for steps: 950, 12k, 1.5M; full numbers (199,950) when the ticks are closer
+    than a thousand steps, so a zoomed axis never repeats one label."""
+    a = abs(x)
+    if tick_step is not None and 0 < tick_step < 1000 and a >= 1e4:
+        return f"{x:,.0f}"
+    if a >= 1e6:
+        if not tick_step:
+            return f"{x / 1e6:.3g}M"
+        unit = tick_step / 1e6  # the decimals that tell two neighbouring ticks apart
+        digits = next((d for d in range(4) if abs(round(unit, d) - unit) < 1e-9), 3)
+        return f"{x / 1e6:.{digits}f}M"
+    if a >= 1e4:
+        return f"{x / 1e3:.3g}k"
+    return f"{x:.0f}"
+
+
+class StepFormatter(Formatter):
+    """format_step_tick with the distance between the ticks of the current view."""
+
+    _tick_step: float | None = None
+
+    def set_locs(self, locs: Any) -> None:
+        super().set_locs(locs)
+        self._tick_step = float(locs[1] - locs[0]) if len(locs) > 1 else None
+
+    def __call__(self, x: float, pos: Any = None) -> str:
+        return format_step_tick(x, pos, self._tick_step)
+
+
+def format_value(v: float) -> str:
+    if v != v:
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return f"{v:.4g}"
+
+
+# --- reading the store off the GUI thread -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    experiment_id: int
+    name: str
+    start: int | None
+    end: int | None
+    buckets: int
+    ticket: int
+
+
+@dataclass(slots=True)
+class _Result:
+    request: _Request
+    x: np.ndarray
+    y: np.ndarray
+    last_step: int | None  # the highest step read (None when the range was empty)
+    error: str | None = None
+
+
+class _Loader(QObject):
+    """Holds the pending reads of one plot; a single background thread serves them, newest
+    request per series first. ``loaded`` is delivered on the GUI thread."""
+
+    loaded = pyqtSignal(list)  # list[_Result]
+
+    _pool: QThreadPool | None = None  # one thread for every plot: one SQLite connection
+
+    def __init__(self, manager: TrainingManager, parent: QObject) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self._lock = threading.Lock()
+        self._pending: dict[str, _Request] = {}
+        self._scheduled = False
+
+    @classmethod
+    def pool(cls) -> QThreadPool:
+        if cls._pool is None:
+            cls._pool = QThreadPool()
+            cls._pool.setMaxThreadCount(1)
+            cls._pool.setExpiryTimeout(-1)  # keep the thread (and its connection) alive
+        return cls._pool
+
+    def request(self, reqs: Iterable[_Request]) -> None:
+        with self._lock:
+            for r in reqs:
+                self._pending[r.name] = r
+            if self._scheduled or not self._pending:
+                return
+            self._scheduled = True
+        self.pool().start(self._run_job)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._pending.clear()
+
+    def _take(self) -> list[_Request]:
+        with self._lock:
+            reqs = list(self._pending.values())
+            self._pending.clear()
+            self._scheduled = False
+            return reqs
+
+    def _run_job(self) -> None:
+        try:
+            self.run_pending()
+        except Exception:  # never let an exception out of a pool thread (PyQt would abort)
+            pass
+
+    def run_pending(self) -> None:
+        """Runs on the loader thread."""
+        results = []
+        for r in self._take():
+            try:
+                buckets = self.manager.reduced_series(
+                    r.experiment_id, r.name, r.start, r.end, r.buckets
+                )
+                x, y = buckets_to_xy(buckets)
+                last = buckets[-1].last_step if buckets else None  # NaN points included
+                results.append(_Result(r, x, y, last))
+            except Exception as err:  # reported on the plot, never kills the thread
+                empty = np.empty(0)
+                results.append(_Result(r, empty.astype(np.int64), empty, None, str(err)))
+        if results:
+            try:
+                self.loaded.emit(results)
+            except RuntimeError:  # the plot was deleted meanwhile
+                pass
+
+
+# --- the widget -------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Series:
+    name: str
+    kind: str
+    color: str
+    visible: bool
+    item: QListWidgetItem
+    line: Line2D | None = None
+    nan_line: Line2D | None = None
+    # the part read from the store (reduced), and live points received after it
+    store_x: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    store_y: np.ndarray = field(default_factory=lambda: np.empty(0))
+    store_last: int | None = None
+    tail_x: list[int] = field(default_factory=list)
+    tail_y: list[float] = field(default_factory=list)
+    loaded: bool = False  # the store part is current for the view
+    ticket: int = 0  # the read whose result is awaited (0: none)
+    # what is drawn (store part + tail), kept for the values under the cursor
+    x: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    y: np.ndarray = field(default_factory=lambda: np.empty(0))
+    data_dirty: bool = True
+
+
+class _Toolbar(NavigationToolbar2QT):
+    """matplotlib's toolbar without the subplot and figure-options editors; Home returns the
+    plot to following the whole run."""
+
+    toolitems: ClassVar[list] = [
+        t for t in NavigationToolbar2QT.toolitems if t[0] not in ("Subplots", "Customize")
+    ]
+
+    def __init__(self, canvas: FigureCanvasQTAgg, plot: MetricsPlot) -> None:
+        self._plot = plot
+        super().__init__(canvas, plot, coordinates=False)
+        self.setIconSize(QSize(18, 18))
+
+    def home(self, *args: Any) -> None:
+        self._nav_stack.clear()
+        self.set_history_buttons()
+        self._plot.follow_whole_run()
+
+
+class MetricsPlot(QWidget):
+    """Loss terms and validation on one axis, learning rates on a log-scale axis."""
+
+    def __init__(
+        self,
+        manager: TrainingManager,
+        signals: AppSignals | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.experiment_id: int | None = None
+        self.draw_count = 0
+        self.last_draw_ms = 0.0
+        self._series: dict[str, _Series] = {}
+        self._user_visibility: dict[str, bool] = {}
+        self._tickets = itertools.count(1)
+        self._follow = True  # limits follow the whole run; False once the user zooms or pans
+        self._loaded_range: tuple[float, float] | None = None
+        self._loaded_width = 0
+        self._setting_limits = False
+        self._limits_dirty = True
+        self._dirty = False
+        self._last_draw = 0.0
+        self._background = None
+        self._error: str | None = None
+
+        self._loader = _Loader(manager, self)
+        self._loader.loaded.connect(self._on_loaded)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._flush)
+        self._view_timer = QTimer(self)  # reads a zoomed or panned view once it settles
+        self._view_timer.setSingleShot(True)
+        self._view_timer.setInterval(120)
+        self._view_timer.timeout.connect(self._request_loads)
+
+        self._build_figure()
+        self._build_ui()
+        self._apply_palette()
+        self._update_empty_text()
+        if signals is not None:
+            signals.run_metrics.connect(self.add_points)
+
+    # --- construction --------------------------------------------------------------------------
+    def _build_figure(self) -> None:
+        self.figure = Figure(figsize=(6, 3.5), dpi=100)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.canvas.setMinimumSize(240, 160)
+        ax = self.figure.add_subplot(111)
+        ax_lr = ax.twinx()
+        ax_lr.set_yscale("log")
+        ax.set_zorder(ax_lr.get_zorder() + 1)  # losses above the lr curves
+        ax.patch.set_visible(False)
+        for a in (ax, ax_lr):
+            a.set_autoscale_on(False)
+            a.tick_params(labelsize=8, length=3)
+            a.spines["top"].set_visible(False)
+        ax.xaxis.set_major_formatter(StepFormatter())
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=7, integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+        ax.set_xlabel("step", fontsize=8, labelpad=2)
+        ax.set_ylabel("loss", fontsize=8, labelpad=3)
+        ax_lr.set_ylabel("learning rate", fontsize=8, labelpad=3)
+        ax_lr.set_visible(False)
+        self.ax = ax
+        self.ax_lr = ax_lr
+        self._cursor_line = ax.axvline(0, linewidth=0.8, alpha=0.6, animated=True)
+        self._cursor_line.set_visible(False)
+        self._empty_text = ax.text(
+            0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center", fontsize=10
+        )
+        ax.callbacks.connect("xlim_changed", self._on_xlim_changed)
+        self.canvas.mpl_connect("resize_event", self._on_resize)
+        self.canvas.mpl_connect("draw_event", self._on_draw_event)
+        self.canvas.mpl_connect("motion_notify_event", self._on_motion)
+        self.canvas.mpl_connect("axes_leave_event", self._on_leave)
+        self.canvas.mpl_connect("figure_leave_event", self._on_leave)
+
+    def _build_ui(self) -> None:
+        self.toolbar = _Toolbar(self.canvas, self)
+        self.log_action = QAction("log y", self)
+        self.log_action.setCheckable(True)
+        self.log_action.setToolTip("Logarithmic loss axis")
+        self.log_action.toggled.connect(self.set_log_scale)
+        self.toolbar.addSeparator()
+        self.toolbar.addAction(self.log_action)
+
+        self.values_label = QLabel()
+        self.values_label.setTextFormat(Qt.TextFormat.RichText)
+        self.values_label.setWordWrap(True)
+        self.values_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        fm = self.values_label.fontMetrics()
+        self.values_label.setFixedHeight(2 * fm.lineSpacing() + 4)  # no layout jumps on hover
+        self.values_label.setContentsMargins(6, 0, 6, 0)
+        self.values_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+        self.legend = QListWidget()
+        self.legend.setToolTip("Tick a series to show it")
+        self.legend.setFixedWidth(200)
+        self.legend.setUniformItemSizes(True)
+        self.legend.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.legend.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+        self.legend.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.legend.setFrameShape(QListWidget.Shape.NoFrame)
+        self.legend.itemChanged.connect(self._on_legend_item_changed)
+
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.toolbar)
+        top.addStretch(1)
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(4)
+        body.addWidget(self.canvas, 1)
+        body.addWidget(self.legend)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addLayout(top)
+        lay.addWidget(self.values_label)
+        lay.addLayout(body, 1)
+
+    def _apply_palette(self) -> None:
+        pal = self.palette()
+        bg = pal.color(QPalette.ColorRole.Base).name()
+        fg = pal.color(QPalette.ColorRole.Text).name()
+        grid = pal.color(QPalette.ColorRole.Mid).name()
+        self._fg = fg
+        self.figure.set_facecolor(bg)
+        self.ax_lr.set_facecolor(bg)
+        for a in (self.ax, self.ax_lr):
+            a.tick_params(colors=fg, which="both")
+            for sp in a.spines.values():
+                sp.set_color(grid)
+            a.xaxis.label.set_color(fg)
+            a.yaxis.label.set_color(fg)
+        self.ax.tick_params(grid_color=grid, grid_linewidth=0.5, grid_alpha=0.5)
+        self._cursor_line.set_color(fg)
+        self._empty_text.set_color(pal.color(QPalette.ColorRole.PlaceholderText).name())
+        val = self._series.get("validation")
+        if val is not None:
+            val.color = fg
+            if val.line is not None:
+                val.line.set_color(fg)
+            val.item.setIcon(_swatch(fg))
+        self._mark_dirty()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_palette()
+        super().changeEvent(event)
+
+    # --- public API ----------------------------------------------------------------------------
+    def set_experiment(self, experiment_id: int | None) -> None:
+        """Show a run's whole history (and its live points from then on); None clears."""
+        self._loader.cancel()
+        for s in self._series.values():
+            for artist in (s.line, s.nan_line):
+                if artist is not None:
+                    artist.remove()
+        self._series.clear()
+        self.legend.clear()
+        self.experiment_id = experiment_id
+        self._follow = True
+        self._loaded_range = None
+        self._error = None
+        self.toolbar._nav_stack.clear()
+        self.toolbar.set_history_buttons()
+        if experiment_id is not None:
+            try:
+                names = self.manager.metric_names(experiment_id)
+            except Exception as err:  # a database error: shown on the plot
+                names = []
+                self._error = str(err)
+            for name in sorted(names, key=_series_order):
+                self._add_series(name)
+        self._limits_dirty = True
+        self._update_empty_text()
+        self._request_loads()
+        self._mark_dirty()
+
+    def refresh(self) -> None:
+        """Read the shown run again from the store."""
+        self.set_experiment(self.experiment_id)
+
+    def add_points(self, experiment_id: int, points: dict) -> None:
+        """New live points ``{name: [(step, value), ...]}`` (the AppSignals.run_metrics slot)."""
+        if experiment_id != self.experiment_id or not points:
+            return
+        width = self._buckets()
+        for name, pts in points.items():
+            if not pts:
+                continue
+            s = self._series.get(name)
+            if s is None:
+                s = self._add_series(str(name), resort=True)
+                s.loaded = True  # nothing in the store before these points matters yet
+                self._update_empty_text()
+            for step, value in pts:
+                if s.store_last is None or step > s.store_last:
+                    s.tail_x.append(int(step))
+                    s.tail_y.append(float(value))
+            s.data_dirty = True
+            if len(s.tail_x) > 2 * width and s.visible:
+                s.loaded = False  # long enough: read it back reduced from the store
+        if self._follow:
+            self._limits_dirty = True
+        self._request_loads()
+        self._mark_dirty()
+
+    def series_names(self) -> list[str]:
+        return list(self._series)
+
+    def visible_series(self) -> list[str]:
+        return [n for n, s in self._series.items() if s.visible]
+
+    def is_series_visible(self, name: str) -> bool:
+        s = self._series.get(name)
+        return bool(s and s.visible)
+
+    def set_series_visible(self, name: str, visible: bool) -> None:
+        s = self._series.get(name)
+        if s is None:
+            return
+        s.item.setCheckState(Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
+
+    def line_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The points drawn for a series (after the last draw)."""
+        s = self._series.get(name)
+        if s is None or s.line is None:
+            return np.empty(0), np.empty(0)
+        x, y = s.line.get_data()
+        return np.asarray(x), np.asarray(y)
+
+    def loading(self) -> bool:
+        """Reads are pending (tests wait for this to become False)."""
+        return any(s.ticket for s in self._series.values())
+
+    def follow_whole_run(self) -> None:
+        """Leave a zoomed view: limits follow all the data again."""
+        self._follow = True
+        self._loaded_range = None
+        self._limits_dirty = True
+        for s in self._series.values():
+            s.loaded = False
+        self._request_loads()
+        self._mark_dirty()
+
+    def set_log_scale(self, on: bool) -> None:
+        self.ax.set_yscale("log" if on else "linear")
+        if not on:
+            self.ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+        self._limits_dirty = True
+        self._mark_dirty()
+
+    def shutdown(self) -> None:
+        """Stop drawing and reading (the window is closing); waits for a read under way."""
+        self._timer.stop()
+        self._view_timer.stop()
+        self._loader.cancel()
+        _Loader.pool().waitForDone(5000)
+
+    def redraw_now(self) -> None:
+        """Draw at once (benchmarks and screenshots)."""
+        self._timer.stop()
+        self._flush(force=True)
+
+    # --- series --------------------------------------------------------------------------------
+    def _color_for(self, name: str) -> str:
+        if series_kind(name) == VALIDATION:
+            return self._fg
+        if name in _KNOWN_COLORS:
+            return _KNOWN_COLORS[name]
+        used = {s.color for s in self._series.values()}
+        for c in _SPARE_COLORS:
+            if c not in used:
+                return c
+        return _SPARE_COLORS[len(self._series) % len(_SPARE_COLORS)]
+
+    def _add_series(self, name: str, resort: bool = False) -> _Series:
+        visible = self._user_visibility.get(name, shown_by_default(name))
+        color = self._color_for(name)
+        item = QListWidgetItem(_swatch(color), name)
+        item.setFlags(
+            Qt.ItemFlag.ItemIsUserCheckable
+            | Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+        )
+        item.setData(Qt.ItemDataRole.UserRole, name)
+        kind = series_kind(name)
+        item.setToolTip(
+            {
+                VALIDATION: f"{name}: validation loss (left axis)",
+                LR: f"{name}: learning rate (right axis, log scale)",
+                LOSS: f"{name} (left axis)",
+            }[kind]
+        )
+        s = _Series(name=name, kind=kind, color=color, visible=visible, item=item)
+        self._series[name] = s
+        self.legend.blockSignals(True)
+        item.setCheckState(Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
+        if resort:
+            keys = [_series_order(n) for n in self._series if n != name]
+            row = sum(1 for k in keys if k < _series_order(name))
+            self.legend.insertItem(row, item)
+        else:
+            self.legend.addItem(item)
+        self.legend.blockSignals(False)
+        return s
+
+    def _on_legend_item_changed(self, item: QListWidgetItem) -> None:
+        name = item.data(Qt.ItemDataRole.UserRole)
+        s = self._series.get(name)
+        if s is None:
+            return
+        visible = item.checkState() == Qt.CheckState.Checked
+        if visible == s.visible:
+            return
+        s.visible = visible
+        self._user_visibility[name] = visible
+        s.data_dirty = True
+        if self._follow:
+            self._limits_dirty = True
+        self._request_loads()
+        self._mark_dirty()
+
+    # --- reading -------------------------------------------------------------------------------
+    def _buckets(self) -> int:
+        w = self.ax.bbox.width
+        if not w or w < MIN_BUCKETS:
+            w = self.canvas.width() * 0.8
+        return max(MIN_BUCKETS, int(w))
+
+    def _request_loads(self) -> None:
+        """Ask the loader for every visible series whose store part is not current. A zoomed
+        view reads all visible series again, so that they all cover the same range."""
+        if self.experiment_id is None:
+            return
+        wanted = [s for s in self._series.values() if s.visible and not s.loaded]
+        if not wanted:
+            return
+        buckets = self._buckets()
+        self._loaded_width = buckets
+        start = end = None
+        if not self._follow:
+            lo, hi = self.ax.get_xlim()
+            span = max(hi - lo, 1.0)
+            start, end = math.floor(lo - span / 2), math.ceil(hi + span / 2)
+            buckets *= 2  # the margins double the range: same density on screen
+            self._loaded_range = (lo - span / 2, hi + span / 2)
+            wanted = [s for s in self._series.values() if s.visible]
+        reqs = []
+        for s in wanted:
+            s.ticket = next(self._tickets)
+            s.loaded = True
+            reqs.append(_Request(self.experiment_id, s.name, start, end, buckets, s.ticket))
+        self._loader.request(reqs)
+
+    def _on_loaded(self, results: list[_Result]) -> None:
+        for r in results:
+            s = self._series.get(r.request.name)
+            if (
+                s is None
+                or r.request.experiment_id != self.experiment_id
+                or r.request.ticket != s.ticket
+            ):
+                continue  # an answer to an older question
+            s.ticket = 0
+            if r.error is not None:
+                self._error = r.error
+                continue
+            s.store_x, s.store_y = r.x, r.y
+            if r.last_step is not None and (s.store_last is None or r.last_step > s.store_last):
+                s.store_last = r.last_step
+            if s.store_last is not None and s.tail_x:
+                keep = [i for i, st in enumerate(s.tail_x) if st > s.store_last]
+                s.tail_x = [s.tail_x[i] for i in keep]
+                s.tail_y = [s.tail_y[i] for i in keep]
+            s.data_dirty = True
+        if self._follow:
+            self._limits_dirty = True
+        self._mark_dirty()
+
+    # --- drawing -------------------------------------------------------------------------------
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+        if not self._timer.isActive():
+            since = (time.monotonic() - self._last_draw) * 1000
+            self._timer.start(int(max(0, MIN_DRAW_INTERVAL_MS - since)))
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self._dirty:
+            self._mark_dirty()
+
+    def _flush(self, force: bool = False) -> None:
+        if not self._dirty and not force:
+            return
+        if not force and not self.isVisible():
+            return  # drawn when shown
+        self._dirty = False
+        self._update_lines()
+        self._update_empty_text()
+        if self._follow and self._limits_dirty:
+            self._set_limits()
+        self._layout_margins()
+        self._draw()
+
+    def _update_lines(self) -> None:
+        any_lr = False
+        for s in self._series.values():
+            if s.data_dirty:
+                s.data_dirty = False
+                if s.tail_x:
+                    s.x = np.concatenate((s.store_x, np.asarray(s.tail_x, dtype=np.int64)))
+                    s.y = np.concatenate((s.store_y, np.asarray(s.tail_y, dtype=np.float64)))
+                else:
+                    s.x, s.y = s.store_x, s.store_y
+                if s.line is None and s.x.size:
+                    s.line = self._make_line(s)
+                if s.line is not None:
+                    s.line.set_data(s.x, s.y)
+                self._update_nan_marks(s)
+            if s.line is not None:
+                s.line.set_visible(s.visible)
+            if s.nan_line is not None:
+                s.nan_line.set_visible(s.visible)
+            any_lr = any_lr or (s.visible and s.kind == LR and s.x.size > 0)
+        if any_lr != self.ax_lr.get_visible():
+            self.ax_lr.set_visible(any_lr)
+            self._limits_dirty = True
+
+    def _make_line(self, s: _Series) -> Line2D:
+        ax = self.ax_lr if s.kind == LR else self.ax
+        if s.kind == VALIDATION:
+            (line,) = ax.plot(
+                [], [], color=s.color, linewidth=2.0, marker="o", markersize=3, zorder=5
+            )
+        elif s.kind == LR:
+            (line,) = ax.plot([], [], color=s.color, linewidth=1.2, linestyle="--", zorder=2)
+        else:
+            (line,) = ax.plot([], [], color=s.color, linewidth=1.0, zorder=3)
+        line.set_label(s.name)
+        return line
+
+    def _update_nan_marks(self, s: _Series) -> None:
+        """A small cross at the bottom of the axes where a series holds a NaN (a gap in its
+        line would be easy to miss)."""
+        nan_x = s.x[np.isnan(s.y)] if s.y.size else s.x[:0]
+        if nan_x.size == 0:
+            if s.nan_line is not None:
+                s.nan_line.set_data([], [])
+            return
+        if s.nan_line is None:
+            ax = self.ax_lr if s.kind == LR else self.ax
+            (s.nan_line,) = ax.plot(
+                [],
+                [],
+                linestyle="none",
+                marker="x",
+                markersize=6,
+                markeredgewidth=1.5,
+                color=s.color,
+                transform=blended_transform_factory(ax.transData, ax.transAxes),
+                clip_on=False,
+                zorder=6,
+            )
+        s.nan_line.set_data(nan_x, np.full(nan_x.size, 0.03))
+
+    def _set_limits(self) -> None:
+        self._limits_dirty = False
+        xmin, xmax = math.inf, -math.inf
+        loss_lo, loss_hi = math.inf, -math.inf
+        lr_lo, lr_hi = math.inf, -math.inf
+        log_loss = self.ax.get_yscale() == "log"
+        for s in self._series.values():
+            if not s.visible or s.x.size == 0:
+                continue
+            xmin = min(xmin, float(s.x[0]))
+            xmax = max(xmax, float(s.x[-1]))
+            y = s.y[np.isfinite(s.y)]
+            if s.kind == LR or log_loss:
+                y = y[y > 0]
+            if y.size == 0:
+                continue
+            if s.kind == LR:
+                lr_lo, lr_hi = min(lr_lo, float(y.min())), max(lr_hi, float(y.max()))
+            else:
+                loss_lo, loss_hi = min(loss_lo, float(y.min())), max(loss_hi, float(y.max()))
+        self._setting_limits = True
+        try:
+            if xmin <= xmax:
+                pad = max((xmax - xmin) * 0.02, 0.5)
+                self.ax.set_xlim(xmin - pad, xmax + pad)
+            else:
+                self.ax.set_xlim(0, 1)
+            if loss_lo <= loss_hi:
+                self.ax.set_ylim(*_pad_range(loss_lo, loss_hi, log_loss))
+            else:
+                self.ax.set_ylim(*((1e-3, 1) if log_loss else (0, 1)))
+            if lr_lo <= lr_hi:
+                self.ax_lr.set_ylim(*_pad_range(lr_lo, lr_hi, True))
+        finally:
+            self._setting_limits = False
+        self.toolbar._nav_stack.clear()  # Home goes back to following, not to an old view
+        self.toolbar.set_history_buttons()
+
+    def _layout_margins(self) -> None:
+        w, h = self.canvas.width(), self.canvas.height()
+        if w < 50 or h < 50:
+            return
+        right = 58 if self.ax_lr.get_visible() else 14
+        self.figure.subplots_adjust(
+            left=min(0.4, 56 / w),
+            right=max(0.6, 1 - right / w),
+            bottom=min(0.4, 34 / h),
+            top=max(0.6, 1 - 10 / h),
+        )
+
+    def _draw(self) -> None:
+        t0 = time.perf_counter()
+        self.canvas.draw()
+        self.last_draw_ms = (time.perf_counter() - t0) * 1000
+        self._last_draw = time.monotonic()
+        self.draw_count += 1
+        self._update_values_label(None)
+
+    def _update_empty_text(self) -> None:
+        if self._error:
+            text = f"Cannot read the metrics: {self._error}"
+        elif self.experiment_id is None:
+            text = "Select a run to see its curves"
+        elif not self._series:
+            text = "No metrics logged yet"
+        elif self.loading() and not any(s.x.size for s in self._series.values()):
+            text = "Reading the metrics…"
+        else:
+            text = ""
+        self._empty_text.set_text(text)
+        empty = bool(text)
+        for axis in (self.ax.xaxis, self.ax.yaxis):
+            axis.set_visible(not empty)
+        for side in ("left", "bottom"):
+            self.ax.spines[side].set_visible(not empty)
+        self.ax.grid(not empty)
+        self.legend.setVisible(bool(self._series))
+
+    # --- view changes and the cursor -----------------------------------------------------------
+    def _on_xlim_changed(self, _ax: Any) -> None:
+        if self._setting_limits:
+            return
+        self._follow = False
+        lo, hi = self.ax.get_xlim()
+        lr = self._loaded_range
+        span = hi - lo
+        if lr is not None and lr[0] <= lo and hi <= lr[1] and (lr[1] - lr[0]) <= 4 * span:
+            return  # still inside what was read, at a similar resolution
+        for s in self._series.values():
+            s.loaded = False
+        self._view_timer.start()  # a pan sends many changes: read once it settles
+
+    def _on_resize(self, _event: Any) -> None:
+        self._layout_margins()
+        if self._loaded_width and abs(self._buckets() - self._loaded_width) > (
+            0.25 * self._loaded_width
+        ):
+            for s in self._series.values():
+                s.loaded = False
+            self._request_loads()
+        self._mark_dirty()
+
+    def _on_draw_event(self, _event: Any) -> None:
+        self._background = self.canvas.copy_from_bbox(self.ax.bbox)
+
+    def _on_motion(self, event: Any) -> None:
+        if event.inaxes not in (self.ax, self.ax_lr) or event.xdata is None:
+            self._on_leave(event)
+            return
+        x = event.xdata
+        if self._background is not None and self.toolbar.mode.name == "NONE":
+            self.canvas.restore_region(self._background)
+            self._cursor_line.set_xdata([x, x])
+            self._cursor_line.set_visible(True)
+            self.ax.draw_artist(self._cursor_line)
+            self.canvas.blit(self.ax.bbox)
+        self._update_values_label(x)
+
+    def _on_leave(self, _event: Any) -> None:
+        if self._cursor_line.get_visible():
+            self._cursor_line.set_visible(False)
+            if self._background is not None:
+                self.canvas.restore_region(self._background)
+                self.canvas.blit(self.ax.bbox)
+        self._update_values_label(None)
+
+    def values_at(self, x: float | None) -> tuple[int | None, list[tuple[str, str, float]]]:
+        """The step nearest to ``x`` (None: the last step) and (name, colour, value) of each
+        visible series at its point nearest to that step."""
+        found: list[tuple[int, str, str, float]] = []
+        for s in self._series.values():
+            if not s.visible or s.x.size == 0:
+                continue
+            if x is None:
+                i = s.x.size - 1
+            else:
+                i = min(int(np.searchsorted(s.x, x)), s.x.size - 1)
+                if i > 0 and abs(s.x[i - 1] - x) <= abs(s.x[i] - x):
+                    i -= 1
+            found.append((int(s.x[i]), s.name, s.color, float(s.y[i])))
+        if not found:
+            return None, []
+        if x is None:
+            step = max(f[0] for f in found)
+        else:
+            step = min((f[0] for f in found), key=lambda st: abs(st - x))
+        return step, [(n, c, v) for _st, n, c, v in found]
+
+    def _update_values_label(self, x: float | None) -> None:
+        step, vals = self.values_at(x)
+        if step is None:
+            self.values_label.setText("")
+            return
+        head = "last" if x is None else "at"
+        parts = [f"<b>{head} step {step:,}</b>"]
+        for name, color, v in vals:
+            parts.append(
+                f"<span style='color:{color}'>&#9632;</span>&nbsp;{name}&nbsp;{format_value(v)}"
+            )
+        self.values_label.setText(" &nbsp; ".join(parts))
+
+
+def _pad_range(lo: float, hi: float, log: bool) -> tuple[float, float]:
+    if log:
+        if lo == hi:
+            return lo / 2, hi * 2
+        f = (hi / lo) ** 0.05
+        return lo / f, hi * f
+    if lo == hi:
+        d = abs(lo) * 0.1 or 1.0
+        return lo - d, hi + d
+    pad = (hi - lo) * 0.05
+    return lo - pad, hi + pad
+
+
+def _swatch(color: str) -> QIcon:
+    pm = QPixmap(12, 12)
+    pm.fill(QColor(color))
+    return QIcon(pm)
+
+
+__all__ = ["LOSS", "LR", "VALIDATION", "MetricsPlot", "series_kind", "shown_by_default"]

@@ -1,0 +1,79 @@
+"""StatusDelegate: draws an experiment's status as a coloured badge in a table cell."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import QModelIndex, QRectF, QSize, Qt
+from PyQt6.QtGui import QColor, QFontMetrics, QPainter
+from PyQt6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+# One colour per status, readable on light and dark palettes alike (text colour is chosen by
+# the badge's lightness).
+STATUS_COLORS: dict[str, str] = {
+    "queued": "#7f8c8d",
+    "running": "#1f7ae0",
+    "paused": "#e0a800",
+    "stopping": "#e67e22",
+    "completed": "#23a55a",
+    "stopped": "#8a7fb8",
+    "failed": "#d64541",
+}
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 2  # the model gives the raw status string here
+
+_PAD_X = 8
+_PAD_Y = 2
+_MARGIN = 4
+
+
+def status_color(status: str) -> QColor:
+    return QColor(STATUS_COLORS.get(status, "#95a5a6"))
+
+
+def badge_text_color(background: QColor) -> QColor:
+    """Black or white, whichever reads better on ``background``."""
+    r, g, b = background.redF(), background.greenF(), background.blueF()
+    luminance = 0.299 * r + 0.587 * g + 0.114 * b
+    return QColor("#1b1b1b") if luminance > 0.62 else QColor("#ffffff")
+
+
+class StatusDelegate(QStyledItemDelegate):
+    """Paints the status text of STATUS_ROLE inside a rounded, coloured badge."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        status = index.data(STATUS_ROLE)
+        if not status:
+            super().paint(painter, option, index)
+            return
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        widget = opt.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+
+        text = str(index.data(Qt.ItemDataRole.DisplayRole) or status)
+        fm = QFontMetrics(opt.font)
+        w = fm.horizontalAdvance(text) + 2 * _PAD_X
+        h = fm.height() + 2 * _PAD_Y
+        r = opt.rect
+        badge = QRectF(
+            r.left() + _MARGIN, r.top() + (r.height() - h) / 2, min(w, r.width() - 2 * _MARGIN), h
+        )
+        color = status_color(status)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        painter.drawRoundedRect(badge, h / 2, h / 2)
+        painter.setPen(badge_text_color(color))
+        painter.setFont(opt.font)
+        painter.drawText(badge, int(Qt.AlignmentFlag.AlignCenter), text)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        base = super().sizeHint(option, index)
+        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        fm = QFontMetrics(option.font)
+        return QSize(
+            max(base.width(), fm.horizontalAdvance(text) + 2 * (_PAD_X + _MARGIN)),
+            max(base.height(), fm.height() + 2 * _PAD_Y + 4),
+        )

@@ -1,0 +1,107 @@
+"""The Projects page: create, rename and delete projects through the UI."""
+
+from __future__ import annotations
+
+import pytest
+
+from rave_gui.backend.manager import RUNNING
+from rave_gui.ui.pages.projects_page import ProjectsPage
+
+
+@pytest.fixture
+def page(qtbot, manager, signals):
+    manager.default_project_id()
+    p = ProjectsPage(manager, signals)
+    qtbot.addWidget(p)
+    p.show()
+    return p
+
+
+def _names(page: ProjectsPage) -> list[str]:
+    return [page.proxy.index(r, 0).data() for r in range(page.proxy.rowCount())]
+
+
+def test_create_a_project(qtbot, page, manager):
+    dialog = page.new_project()
+    assert not dialog.ok_button.isEnabled()  # empty name
+    dialog.name_edit.setText("Strings")
+    with qtbot.waitSignal(page.project_activated) as activated:
+        dialog.ok_button.click()
+    assert "Strings" in _names(page)
+    assert manager.find_project("Strings")["id"] == activated.args[0]
+    assert page.selected_project()["name"] == "Strings"
+
+
+def test_bad_and_duplicate_names_are_shown_in_the_dialog(page, manager):
+    manager.create_project("Drums")
+    dialog = page.new_project()
+    dialog.name_edit.setText("a:b")
+    assert "':'" in dialog.error_label.error()
+    assert not dialog.ok_button.isEnabled()
+    dialog.name_edit.setText("Drums")
+    dialog.ok_button.click()
+    assert dialog.isVisible()
+    assert "already exists" in dialog.error_label.error()
+    assert len(manager.list_projects()) == 2
+
+
+def test_rename_a_project(page, manager):
+    pid = manager.create_project("Old name")
+    page.refresh()
+    page.select_project(pid)
+    dialog = page.rename_selected()
+    assert dialog.name_edit.text() == "Old name"
+    dialog.name_edit.setText("New name")
+    dialog.ok_button.click()
+    assert manager.get_project(pid)["name"] == "New name"
+    assert "New name" in _names(page)
+    assert "Old name" not in _names(page)
+
+
+def test_delete_says_what_goes_with_the_project(page, manager, fake_dataset):
+    pid = manager.create_project("Voice")
+    manager.register_dataset(pid, fake_dataset)
+    for name in ("a", "b"):
+        manager.stop_training(manager.start_training({"name": name, "project_id": pid}))
+    page.refresh()
+    page.select_project(pid)
+    row = page.model.row_of(pid)
+    assert page.model.index(row, 1).data() == "2"  # experiments
+    assert page.model.index(row, 2).data() == "1"  # datasets
+    box = page.delete_selected()
+    details = box.informativeText()
+    assert "2 experiments and their metrics" in details
+    assert "Its 1 dataset registration is removed" in details
+    assert "Files on disk are kept" in details
+    box.accept_button.click()
+    assert "Voice" not in _names(page)
+    assert all(p["name"] != "Voice" for p in manager.list_projects())
+    assert fake_dataset.exists()
+
+
+def test_cancelling_the_delete_keeps_the_project(page, manager):
+    pid = manager.create_project("Keep me")
+    page.refresh()
+    page.select_project(pid)
+    box = page.delete_selected()
+    box.button(box.StandardButton.Cancel).click()
+    assert manager.get_project(pid)["name"] == "Keep me"
+
+
+def test_a_project_with_an_active_run_is_not_deleted(page, manager):
+    pid = manager.create_project("Busy")
+    exp = manager.start_training({"name": "live", "project_id": pid})
+    manager.update_experiment_status(exp, RUNNING)
+    page.refresh()
+    page.select_project(pid)
+    page.delete_selected().accept_button.click()
+    assert "1 active run" in page.message.text()
+    assert manager.get_project(pid)["name"] == "Busy"
+
+
+def test_buttons_need_a_selection(page):
+    page.table.clearSelection()
+    assert page.new_button.isEnabled()
+    assert not page.rename_button.isEnabled()
+    assert not page.delete_button.isEnabled()
+    assert page.rename_selected() is None

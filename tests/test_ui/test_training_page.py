@@ -1,0 +1,296 @@
+"""TrainingPage: the runs table, legal actions, live details and a finished run's history."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from PyQt6.QtCore import QPoint
+from PyQt6.QtWidgets import QMessageBox
+
+from rave_gui.backend.errors import InvalidTransitionError
+from rave_gui.backend.manager import TrainingManager
+from rave_gui.backend.tfevents import read_scalars
+from rave_gui.core.signals import AppSignals
+from rave_gui.ui.models.experiments_model import COL
+from rave_gui.ui.pages.training_page import TrainingPage
+
+FIXTURE = Path("/work/shared/fixtures/rave/run_110steps")
+
+
+class FakeController:
+    """Does what the RunController does to the store and the signals, without processes."""
+
+    def __init__(self, manager: TrainingManager, signals: AppSignals) -> None:
+        self.manager = manager
+        self.signals = signals
+        self.calls: list[tuple[str, int]] = []
+        self.fail_with: Exception | None = None
+
+    def _set(self, exp_id: int, status: str) -> None:
+        self.manager.update_experiment_status(exp_id, status)
+        self.signals.run_status_changed.emit(exp_id, status)
+
+    def _call(self, what: str, exp_id: int) -> None:
+        self.calls.append((what, exp_id))
+        if self.fail_with is not None:
+            raise self.fail_with
+
+    def stop(self, exp_id: int) -> None:
+        self._call("stop", exp_id)
+        self._set(exp_id, "stopped")
+
+    def pause(self, exp_id: int) -> None:
+        self._call("pause", exp_id)
+        self._set(exp_id, "paused")
+
+    def resume(self, exp_id: int) -> None:
+        self._call("resume", exp_id)
+        self._set(exp_id, "running")
+
+    def resume_from_checkpoint(self, exp_id: int) -> int:
+        self._call("resume_from_checkpoint", exp_id)
+        old = self.manager.get_experiment(exp_id)
+        new = self.manager.start_training(
+            {"name": old["name"] + " (resumed)", "parent_id": exp_id, "max_steps": 110}
+        )
+        self.signals.runs_changed.emit()
+        return new
+
+    def active_ids(self) -> list[int]:
+        return []
+
+
+@pytest.fixture
+def page(qtbot, manager: TrainingManager):
+    signals = AppSignals()
+    controller = FakeController(manager, signals)
+    p = TrainingPage(manager, controller, signals)
+    p.confirm_actions = False
+    qtbot.addWidget(p)
+    p.resize(1300, 800)
+    p.show()
+    qtbot.waitExposed(p)
+    p.fake = controller  # for the tests
+    yield p
+    p.shutdown()
+
+
+def _imported_real_run(manager: TrainingManager, tmp_path: Path) -> int:
+    log = tmp_path / "train.log"
+    log.write_bytes(
+        (FIXTURE / "train.stdout").read_bytes() + (FIXTURE / "train.stderr").read_bytes()
+    )
+    exp = manager.import_experiment(
+        {"name": "long", "max_steps": 110, "config": "v2_small"},
+        status="completed",
+        started_at=time.time() - 600,
+        completed_at=time.time() - 460,
+        log_path=str(log),
+    )
+    points = [(p.tag, p.step, p.value, p.wall_time) for p in read_scalars(FIXTURE)]
+    manager.add_metric_points(exp, points)
+    return exp
+
+
+def _enabled(page: TrainingPage) -> set[str]:
+    names = {
+        page.stop_action: "stop",
+        page.pause_action: "pause",
+        page.resume_action: "resume",
+        page.resume_ckpt_action: "resume_from_checkpoint",
+    }
+    return {n for a, n in names.items() if a.isEnabled()}
+
+
+def test_project_runs_are_listed_and_the_newest_is_shown(page: TrainingPage, manager):
+    first = manager.start_training({"name": "first", "max_steps": 500})
+    newest = manager.start_training({"name": "newest", "max_steps": 500})
+    page.set_project(manager.default_project_id())
+    assert page.model.rowCount() == 2
+    assert page.current_id == newest
+    assert page.name_label.text() == "newest"
+    assert page.status_badge.text() == "queued"
+    assert "2 runs" in page.count_label.text()
+    page.select_run(first)
+    assert page.current_id == first and page.selected_id() == first
+
+
+def test_actions_are_enabled_only_where_the_status_allows_them(page: TrainingPage, manager):
+    exp = manager.start_training({"name": "r", "max_steps": 100})
+    page.set_project(manager.default_project_id())
+    assert _enabled(page) == {"stop"}  # queued
+    manager.update_experiment_status(exp, "running")
+    page.signals.run_status_changed.emit(exp, "running")
+    assert _enabled(page) == {"stop", "pause"}
+    page.pause_action.trigger()
+    assert page.fake.calls[-1] == ("pause", exp)
+    assert page.status_badge.text() == "paused"
+    assert _enabled(page) == {"stop", "resume"}
+    page.resume_action.trigger()
+    assert _enabled(page) == {"stop", "pause"}
+    page.stop_action.trigger()
+    assert page.fake.calls[-1] == ("stop", exp)
+    assert page.model.index(page.model.row_of(exp), COL["status"]).data() == "stopped"
+    assert _enabled(page) == set()  # no checkpoint to resume from
+    manager.sync_checkpoints(exp, [{"path": "/runs/r/best.ckpt", "step": 50, "is_best": True}])
+    page.signals.run_checkpoints_changed.emit(exp)
+    assert _enabled(page) == {"resume_from_checkpoint"}
+
+
+def test_resume_from_checkpoint_selects_the_new_run(page: TrainingPage, manager):
+    exp = manager.import_experiment({"name": "old", "max_steps": 110}, status="stopped")
+    manager.sync_checkpoints(exp, [{"path": "/runs/old/epoch-1.ckpt", "step": 17}])
+    page.set_project(manager.default_project_id())
+    page.select_run(exp)
+    new_id = page.resume_selected_from_checkpoint()
+    assert new_id is not None and new_id != exp
+    assert page.current_id == new_id
+    assert page.name_label.text() == "old (resumed)"
+
+
+def test_an_action_the_controller_refuses_shows_its_message(qtbot, page: TrainingPage, manager):
+    exp = manager.start_training({"name": "r", "max_steps": 100})
+    manager.update_experiment_status(exp, "running")
+    page.set_project(manager.default_project_id())
+    page.fake.fail_with = InvalidTransitionError("Experiment 'r' is already stopping.")
+    page.pause_action.trigger()
+    assert page.last_error == "Experiment 'r' is already stopping."
+    box = page.error_box
+    assert isinstance(box, QMessageBox) and box.isVisible()
+    assert box.text() == "Experiment 'r' is already stopping."
+    box.close()
+    assert page.status_badge.text() == "running"
+
+
+def test_stop_asks_for_confirmation(monkeypatch, page: TrainingPage, manager):
+    exp = manager.start_training({"name": "r", "max_steps": 100})
+    manager.update_experiment_status(exp, "running")
+    page.set_project(manager.default_project_id())
+    page.confirm_actions = True
+    answers = []
+
+    def fake_question(*args, **kwargs):
+        answers.append(args[2])
+        return QMessageBox.StandardButton.Cancel
+
+    monkeypatch.setattr(QMessageBox, "question", fake_question)
+    page.stop_action.trigger()
+    assert answers and "Stop 'r'" in answers[0]
+    assert page.fake.calls == []  # cancelled
+
+
+def test_live_signals_update_progress_speed_eta_log_and_plot(qtbot, page: TrainingPage, manager):
+    exp = manager.start_training({"name": "live", "max_steps": 1000})
+    manager.update_experiment_status(exp, "running")
+    page.set_project(manager.default_project_id())
+    s = page.signals
+    s.run_progress.emit(exp, {"step": 250, "max_steps": 1000, "percent": 25.0, "rate": 2.0})
+    assert page.progress_bar.value() == 250
+    assert "250 / 1,000" in page.progress_bar.format() and "25.0 %" in page.progress_bar.format()
+    assert page.speed_value.text() == "2.00 steps/s"
+    assert page.eta_value.text() == "6 min 15 s"  # 750 steps at 2 steps/s
+    s.run_output.emit(exp, [("Epoch 1 started", "info"), ("a warning", "warning")])
+    s.run_output.emit(exp + 1, [("another run", "info")])
+    assert page.log_view.toPlainText().endswith("Epoch 1 started\na warning")
+    assert "another run" not in page.log_view.toPlainText()
+    s.run_metrics.emit(exp, {"validation": [(250, 0.5)]})
+    qtbot.waitUntil(lambda: page.plot.line_data("validation")[0].size == 1, timeout=3000)
+    assert page.model.index(page.model.row_of(exp), COL["best"]).data() == "0.5"
+
+
+def test_a_finished_imported_run_shows_its_whole_history(qtbot, page, manager, tmp_path):
+    exp = _imported_real_run(manager, tmp_path)
+    page.set_project(manager.default_project_id())
+    assert page.current_id == exp
+    assert page.status_badge.text() == "completed"
+    assert page.progress_bar.value() == 1000
+    assert page.eta_value.text() == "done"
+    assert page.elapsed_value.text() == "2 min 20 s"
+    assert page.pid_value.text() == "–"
+    assert "s/step" in page.speed_value.text()  # 101 logged steps in 140 s
+    qtbot.waitUntil(lambda: page.plot.line_data("validation")[0].size == 6, timeout=5000)
+    assert "multiband_spectral_distance" in page.plot.visible_series()
+    assert "fidelity_0.95" in page.plot.series_names()
+    assert "fidelity_0.95" not in page.plot.visible_series()
+    log = page.log_view.toPlainText()
+    assert "`Trainer.fit` stopped: `max_steps=110` reached." in log
+    assert "train set: 35 examples" in log
+
+
+def test_filters_narrow_the_table(page: TrainingPage, manager):
+    a = manager.start_training({"name": "drums v2"})
+    b = manager.start_training({"name": "voice v3"})
+    manager.update_experiment_status(b, "running")
+    page.set_project(manager.default_project_id())
+    page.filter_edit.setText("drums")
+    assert page.proxy.rowCount() == 1 and page.proxy.experiment_id(0) == a
+    page.filter_edit.clear()
+    page.status_combo.setCurrentText("Active")
+    assert page.proxy.rowCount() == 2
+    page.status_combo.setCurrentText("Running")
+    assert page.proxy.rowCount() == 1 and page.proxy.experiment_id(0) == b
+    assert "1 of 2 runs shown" in page.count_label.text()
+    page.select_run(a)  # hidden by the filter: the filters are cleared to show it
+    assert page.current_id == a
+    assert page.status_combo.currentText() == "All runs"
+
+
+def test_context_menu_offers_the_run_actions(page: TrainingPage, manager):
+    manager.start_training({"name": "r"})
+    page.set_project(manager.default_project_id())
+    rect = page.table.visualRect(page.proxy.index(0, 0))
+    page._context_menu(rect.center())
+    texts = [a.text() for a in page._menu.actions() if not a.isSeparator()]
+    assert texts[:4] == ["Stop", "Pause", "Resume", "Resume from checkpoint"]
+    assert page._menu.actions()[0].isEnabled()
+    page._menu.close()
+    page._context_menu(QPoint(5, 5000))  # below the rows: no menu for nothing
+
+
+def test_new_runs_appear_and_a_deleted_selected_run_moves_the_selection(page, manager):
+    exp = manager.start_training({"name": "soon gone"})
+    page.set_project(manager.default_project_id())
+    assert page.current_id == exp
+    new = manager.start_training({"name": "new"})
+    page.signals.runs_changed.emit()
+    assert page.model.row_of(new) is not None
+    assert page.current_id == exp  # the selection stays
+    manager.delete_experiment(exp)
+    page.signals.runs_changed.emit()
+    assert page.current_id == new == page.selected_id()  # the neighbour, shown and selected
+    assert page.name_label.text() == "new"
+    manager.delete_experiment(new)
+    page.signals.runs_changed.emit()
+    assert page.current_id is None
+    assert page.name_label.text() == "No run selected"
+
+
+def test_an_empty_project_says_how_to_start(page: TrainingPage, manager):
+    page.set_project(manager.default_project_id())
+    assert page.current_id is None
+    assert "No runs in this project yet" in page.info_label.text()
+    assert _enabled(page) == set()
+
+
+def test_system_panel_shows_the_machine_and_gpu_rows(qtbot, page: TrainingPage):
+    from rave_gui.backend import sysmon
+
+    panel = page.system_panel
+    page.tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: panel.last_sample is not None, timeout=5000)
+    s = panel.last_sample
+    if not s.gpus:  # this machine has no NVIDIA driver
+        assert panel.no_gpu_label.text() == "no NVIDIA GPU found"
+        assert panel.no_gpu_label.isVisible()
+    assert "cores" in panel.cpu_bar.format()
+    assert " / " in panel.ram_bar.format() and "GiB" in panel.ram_bar.format()
+    gpu = sysmon.GpuSample(0, "NVIDIA H100", 45.0, 10 * 1024**3, 80 * 1024**3, 61.0, 150.0, 700.0)
+    panel.show_sample(sysmon.SystemSample(s.time, (gpu,), None, 12.0, 16, 1, 2))
+    assert not panel.no_gpu_label.isVisible()
+    w = panel._gpu_widgets[0]
+    assert w["name"].text() == "GPU 0 · NVIDIA H100"
+    assert w["util"].format() == "45 %" and w["util"].value() == 450
+    assert w["mem"].format() == "10.0 GiB / 80.0 GiB"
+    assert w["misc"].text() == "61 °C   ·   150 / 700 W"
