@@ -48,6 +48,10 @@ def run_gui(argv: Sequence[str]) -> int:
     # Re-attach to runs that outlived the last session once the window is on screen.
     QTimer.singleShot(0, controller.attach_existing)
     code = app.exec()
+    # Delete the widgets before the interpreter's exit cleanup (PyQt may crash otherwise).
+    window.deleteLater()
+    del window
+    app.processEvents()
     manager.close()
     return code
 
