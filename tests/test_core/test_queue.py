@@ -97,3 +97,59 @@ def test_preflight_problems_are_reported_before_anything_is_recorded(
     text = str(err.value)
     assert "does not exist" in text and "v9_unknown" in text
     assert engine.manager.list_experiments() == []
+
+
+def test_resume_from_checkpoint_is_a_new_linked_run_that_keeps_the_original_files(
+    engine: Engine, dataset: Path
+):
+    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40}
+    first = engine.submit({**cfg, "name": "first"})
+    tm = engine.manager
+    assert _follow_to_end(tm, first) == "completed"
+    originals = [Path(c["path"]) for c in tm.list_checkpoints(first)]
+    assert originals
+    new = engine.resume_from_checkpoint(first)
+    exp = tm.get_experiment(new)
+    assert exp["name"] == "first-resume"
+    assert exp["parent_id"] == first
+    ckpt_dir = Path(exp["config"]["ckpt"])
+    copied = list(ckpt_dir.rglob("*.ckpt"))
+    assert len(copied) == 1 and ckpt_dir.is_relative_to(Path(exp["run_dir"]))
+    assert Path(exp["config"]["resumed_from"]) in originals
+    assert exp["status"] == "running"
+    assert _follow_to_end(tm, new) == "completed"
+    assert all(p.exists() for p in originals)  # RAVE deletes what it resumes from: a copy
+    # the second resume gets the next free name
+    assert tm.get_experiment(engine.resume_from_checkpoint(first, start=False))["name"] == (
+        "first-resume2"
+    )
+
+
+def test_resuming_a_live_run_is_refused(engine: Engine, dataset: Path):
+    from rave_gui.backend.errors import ValidationError
+
+    first = engine.submit({"dataset_path": str(dataset), "configs": ["v2_small"], "name": "a"})
+    with pytest.raises(ValidationError, match="stop it before resuming"):
+        engine.resume_from_checkpoint(first)
+
+
+def test_train_argv_passes_the_checkpoint_and_every_setting():
+    from rave_gui.backend.ravecmd import RaveInstall, TrainSettings, train_argv
+
+    install = RaveInstall(executable="/x/rave", python="/x/python", version="2.3.1", configs=())
+    s = TrainSettings(
+        name="n", dataset_path="/d", out_path="/o", configs=["v2", "causal"],
+        overrides=["PHASE_1_DURATION = 100"], max_steps=10, val_every=5, save_every=5,
+        batch=4, channels=2, gpu=0, workers=3, ema=0.999, ckpt="/runs/old",
+    )  # fmt: skip
+    argv = train_argv(s, install, use_launcher=False)
+    assert argv[:2] == ["/x/rave", "train"]
+    joined = " ".join(argv)
+    for part in ("--config v2 --config causal", "--db_path /d", "--out_path /o", "--name n",
+                 "--max_steps 10", "--val_every 5", "--save_every 5", "--batch 4",
+                 "--channels 2", "--gpu 0", "--workers 3", "--ema 0.999",
+                 "--override PHASE_1_DURATION = 100", "--ckpt /runs/old"):  # fmt: skip
+        assert part in joined
+    launcher = train_argv(s, install)
+    assert launcher[0] == "/x/python" and launcher[1].endswith("rave_launcher.py")
+    assert launcher[2] == "train"
