@@ -377,6 +377,7 @@ def import_run(
         w.append(p.wall_time)
     manager.add_metric_series(exp_id, by_tag)
     manager.set_offsets(exp_id, events_follower.offsets)
+    manager.build_tiles(exp_id)
     for c in ckpts:
         c["step"] = manager.step_at_time(exp_id, c["mtime"])
     manager.sync_checkpoints(exp_id, ckpts)

@@ -595,6 +595,12 @@ class TrainingManager:
                 raise ValidationError(f"The metric {name!r} = {value!r} is not a number.") from err
         return self.add_metric_points(experiment_id, pts)
 
+    def build_tiles(self, experiment_id: int) -> None:
+        """Bring every series' reduction tiles up to date now (after a bulk import, so the
+        first plot of the run is as fast as the next ones)."""
+        for name in mstore.series_names(self.db.conn, experiment_id):
+            mstore.update_tiles(self.db.conn, experiment_id, name)
+
     def metric_names(self, experiment_id: int) -> list[str]:
         return mstore.series_names(self.db.conn, experiment_id)
 

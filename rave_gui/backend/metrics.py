@@ -227,11 +227,35 @@ def write_series(
     for i, w in enumerate(wlist):
         if w is not None and w != w:
             wlist[i] = None
+    known = conn.execute(
+        "SELECT 1 FROM metric_series WHERE experiment_id = ? AND name = ?", (experiment_id, name)
+    ).fetchone()
     conn.executemany(
         f"INSERT OR REPLACE INTO metric_points VALUES ({int(experiment_id)}, ?, ?, ?, ?)",
         zip(itertools.repeat(name, n), steps.tolist(), vlist, wlist, strict=True),
     )
-    _mark_dirty(conn, experiment_id, {name: int(steps.min())})
+    if known:
+        _mark_dirty(conn, experiment_id, {name: int(steps.min())})
+        return
+    # A new series (a bulk import, or a run's first batch): its tiles come straight from the
+    # arrays in hand, without reading the points back.
+    if n > 1 and np.any(steps[1:] < steps[:-1]):
+        order = np.argsort(steps, kind="stable")
+        steps, values = steps[order], values[order]
+    if n > 1 and np.any(steps[1:] == steps[:-1]):  # the last of equal steps wins, as stored
+        keep = np.concatenate((steps[1:] != steps[:-1], [True]))
+        steps, values = steps[keep], values[keep]
+    agg = _points_agg(steps, values)
+    for level in range(1, TILE_LEVELS + 1):
+        agg = _aggregate(agg.first_step // TILE_BASE**level, agg)
+        conn.executemany(
+            _INSERT_TILE.format(e=int(experiment_id), l=level),
+            ((name, *r) for r in _agg_rows(agg)),
+        )
+    conn.execute(
+        "INSERT INTO metric_series (experiment_id, name, dirty_from) VALUES (?, ?, NULL)",
+        (experiment_id, name),
+    )
 
 
 def group_points(
@@ -374,9 +398,9 @@ def _raw_agg(
     ).fetchall()
     if not rows:
         return None
-    steps = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    values = np.fromiter((_none_to_nan(r[1]) for r in rows), dtype=np.float64, count=len(rows))
-    return _points_agg(steps, values)
+    s, v = zip(*rows, strict=True)
+    # numpy turns None (a stored NaN) into nan for a float array
+    return _points_agg(np.array(s, dtype=np.int64), np.array(v, dtype=np.float64))
 
 
 def _tile_agg(
