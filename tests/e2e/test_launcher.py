@@ -146,11 +146,21 @@ def test_lr_lines_on_stdout(training: dict) -> None:
         part[part.index("rave-gui:") :]
         for chunk in training["stdout"].split("\n")
         for part in chunk.split("\r")
-        if "rave-gui:" in part
+        if "rave-gui:" in part and "lr_generator=" in part  # not the live step lines
     ]
     steps = [int(line.split("step=")[1].split()[0]) for line in lines]
     assert steps == _steps(training["scalars"], "lr_generator")
     assert lines[0] == "rave-gui: step=0 lr_generator=0.001 lr_discriminator=0.0001"
+
+
+def test_live_step_lines_on_stdout(training: dict) -> None:
+    ticks = [
+        int(part.split("step=")[1])
+        for chunk in training["stdout"].split("\n")
+        for part in chunk.split("\r")
+        if part.startswith("rave-gui: step=") and " " not in part.split("step=")[1]
+    ]
+    assert ticks and ticks == sorted(ticks)
 
 
 def test_probe(rave_python: str) -> None:
