@@ -35,6 +35,7 @@ CHECKPOINT_SCAN_S = 5.0
 INTERRUPT_TIMEOUT_S = 60.0  # after SIGINT, then SIGTERM
 TERM_TIMEOUT_S = 15.0  # after SIGTERM, then SIGKILL
 _EPOCH_CKPT = re.compile(r"epoch[=-](\d+)")
+_MAX_STEPS_REACHED = re.compile(r"max_steps=(\d+)` reached")
 _STEP_TICK = re.compile(r"^rave-gui: step=(\d+)$")
 
 
@@ -186,6 +187,9 @@ class RunFollower:
             elif isinstance(ev, Outcome):
                 if ev.kind == "completed":
                     self._completed = True
+                    reached = _MAX_STEPS_REACHED.search(ev.text)
+                    if reached:  # the real last step: scalars stop a little before it
+                        self._see_step(int(reached.group(1)))
                 elif ev.kind == "interrupted":
                     self._interrupted = True
                 self._remember_marker()
@@ -196,6 +200,8 @@ class RunFollower:
     def _remember_marker(self) -> None:
         # Outcome markers are kept in the summary: they survive an app restart.
         summary = self.manager.get_experiment(self.experiment_id)["metrics"]
+        if self.step is not None and self.step > (summary.get("step") or 0):
+            summary["step"] = self.step
         summary["completed_marker"] = self._completed
         summary["interrupted_marker"] = self._interrupted
         if self._failure:
