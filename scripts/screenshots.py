@@ -111,6 +111,36 @@ def _run_folder(fixture: Path, runs: Path, name: str) -> Path:
     return folder
 
 
+def _realistic_sizes(manager) -> None:
+    """Placeholder datasets take on disk what their audio would (16-bit samples; the LMDB
+    file is extended sparsely, its records stay readable), so "Size on disk" reads true."""
+    for ds in manager.list_datasets():
+        mdb = Path(ds["path"]) / "data.mdb"
+        want = int((ds["duration_s"] or 0) * (ds["sample_rate"] or 0) * (ds["channels"] or 1) * 2)
+        if mdb.is_file() and mdb.stat().st_size < min(want, 1 << 20):
+            with open(mdb, "r+b") as f:
+                f.truncate(want)
+
+
+def _date_checkpoints(manager, exp_id: int) -> None:
+    """Give the placeholder checkpoints the times RAVE wrote them at (best.ckpt at the lowest
+    validation, the epoch checkpoint at the last logged step), so their steps read true."""
+    import os
+
+    from rave_gui.backend.export import scan_checkpoints
+
+    validation = [(v, w) for _n, _s, v, w in manager.iter_metric_points(exp_id, "validation")]
+    last = max((w for _n, _s, _v, w in manager.iter_metric_points(exp_id) if w), default=None)
+    if not validation or last is None:
+        return
+    best_wall = min(validation)[1]
+    for c in manager.list_checkpoints(exp_id):
+        wall = best_wall if c["is_best"] else last
+        if wall:
+            os.utime(c["path"], (wall, wall))
+    scan_checkpoints(manager, exp_id)
+
+
 def _exported_model(manager, exp_id: int, runs: Path) -> None:
     """A model exported from a run, as the Export page records it (a sparse placeholder)."""
     exp = manager.get_experiment(exp_id)
@@ -154,6 +184,8 @@ def build_database(tmp: Path):
         cello, _metadata_dataset(data / "stereo-takes", 9_817.3, 48000, 2, 1_665), "stereo takes"
     )
 
+    _realistic_sizes(manager)
+
     runs = tmp / "runs"
     imported = []
     captured = {  # what the fixtures were run with (shared/fixtures/rave/README.md)
@@ -175,6 +207,8 @@ def build_database(tmp: Path):
         config.update(configs=["v2_small"], batch=2, workers=0, gpu=-1, channels=1, **args)
         manager.update_experiment(exp_id, log_path=str(log), config=config)
         imported.append(exp_id)
+    for exp_id in imported:
+        _date_checkpoints(manager, exp_id)
     if imported:
         _exported_model(manager, imported[-1], runs)
     # A few runs with other outcomes, recorded as the app records them.
@@ -420,7 +454,7 @@ def _render_new_dataset(app, window, save, tmp: Path) -> None:
     if dialog.start_button.isEnabled():
         thread = dialog.start()
         if thread is not None:
-            _wait(app, lambda: dialog.progress_bar.value() >= 30 or not dialog.is_running(), 60)
+            _wait(app, lambda: dialog.progress_bar.value() > 0 or not dialog.is_running(), 60)
             dialog.resize(760, max(dialog.height(), 620))
             _pump(app, 0.2)
             save(dialog, "new-dataset-dialog-running")

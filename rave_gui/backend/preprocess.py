@@ -529,16 +529,43 @@ def default_log_folder(output: str | os.PathLike[str]) -> Path:
 
 
 class PreprocessMonitor:
-    """Reads the parsed output of `rave preprocess`: chunks written, dataset length, and the
-    lines after which it would hang forever (``stalled`` then holds the reason to show)."""
+    """Reads the parsed output of `rave preprocess`: how far it is, and the lines after which
+    it would hang forever (``stalled`` then holds the reason to show).
 
-    def __init__(self, expected_chunks: int | None = None) -> None:
+    Its bar reads ``dataset length: H:MM:SS: : Nit``. The length is exact (chunks so far × the
+    chunk length; the files' total length with ``--lazy``), while tqdm's count ``N`` may lag
+    behind it; so progress is read from the length when the chunk length is known."""
+
+    def __init__(
+        self,
+        expected_chunks: int | None = None,
+        *,
+        chunk_s: float | None = None,
+        lazy: bool = False,
+        expected_seconds: float | None = None,
+    ) -> None:
         self.expected_chunks = expected_chunks or None
-        self.chunks = 0
+        self.chunk_s = chunk_s
+        self.lazy = lazy
+        self.expected_seconds = expected_seconds or None
+        self.chunks = 0  # chunks written (files measured with --lazy)
         self.seconds = 0.0
         self.stalled: str | None = None
         self.failure: str | None = None
         self.progress: Progress | None = None
+
+    @classmethod
+    def for_request(cls, request: PreprocessRequest, scan: AudioScan | None) -> PreprocessMonitor:
+        """A monitor that knows what to expect from the scanned files."""
+        chunk_s = request.chunk_seconds()
+        if scan is None:
+            return cls(chunk_s=chunk_s, lazy=request.lazy)
+        return cls(
+            len(scan.readable) if request.lazy else scan.chunks(chunk_s),
+            chunk_s=chunk_s,
+            lazy=request.lazy,
+            expected_seconds=scan.total_s,
+        )
 
     def feed(self, events: Iterable[object]) -> bool:
         """Take parsed events; True when the command stalled and must be stopped."""
@@ -551,6 +578,9 @@ class PreprocessMonitor:
                 if m:
                     days, h, mi, s = m.groups()
                     self.seconds = int(days or 0) * 86400 + int(h) * 3600 + int(mi) * 60 + float(s)
+                    if self.chunk_s and not self.lazy and self.seconds > 0:
+                        # n_seconds = chunk length × index of the last chunk written
+                        self.chunks = max(self.chunks, round(self.seconds / self.chunk_s) + 1)
             elif isinstance(ev, LogLine) and self.stalled is None:
                 self._check_line(ev.text)
             elif isinstance(ev, Failure):
@@ -573,6 +603,8 @@ class PreprocessMonitor:
             )
 
     def percent(self) -> int:
+        if self.lazy and self.expected_seconds:
+            return max(0, min(100, int(100 * self.seconds / self.expected_seconds)))
         if not self.expected_chunks:
             return -1
         return max(0, min(100, int(100 * self.chunks / self.expected_chunks)))
@@ -580,10 +612,11 @@ class PreprocessMonitor:
     def text(self) -> str:
         if not self.chunks:
             return "Starting…"
-        chunks = f"{self.chunks:,} chunk{'s' if self.chunks != 1 else ''}"
+        unit = "file" if self.lazy else "chunk"
+        done = f"{self.chunks:,} {unit}{'s' if self.chunks != 1 else ''}"
         if self.expected_chunks:
-            chunks += f" of {self.expected_chunks:,}"
-        return f"{chunks} · dataset length {format_seconds(self.seconds)}"
+            done += f" of {self.expected_chunks:,}"
+        return f"{done} · dataset length {format_seconds(self.seconds)}"
 
 
 # --- the result --------------------------------------------------------------------------------
@@ -688,6 +721,7 @@ def run_preprocess(
     timeout: float | None = None,
     on_progress: Callable[[PreprocessMonitor], None] | None = None,
     poll_s: float = 0.2,
+    monitor: PreprocessMonitor | None = None,
 ) -> PreprocessRun:
     """Run ``command`` (from :func:`launch_command`) detached, follow its log to the end, stop
     its whole process group when it stalls or runs past ``timeout``, and check its dataset."""
@@ -695,7 +729,10 @@ def run_preprocess(
     folder = Path(log_folder) if log_folder else default_log_folder(request.output_path)
     launched = runner.launch(command, folder, log_name=LOG_NAME)
     parser = LogParser()
-    monitor = PreprocessMonitor(expected_chunks)
+    if monitor is None:
+        monitor = PreprocessMonitor(
+            expected_chunks, chunk_s=request.chunk_seconds(), lazy=request.lazy
+        )
     lines: list[tuple[str, str]] = []
     offset = 0
     stop_reason: str | None = None

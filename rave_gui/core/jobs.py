@@ -73,10 +73,11 @@ class PreprocessThread(_StoppableThread):
         log_folder: str | os.PathLike[str],
         *,
         expected_chunks: int | None = None,
+        monitor: PreprocessMonitor | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(command, log_folder, log_name=LOG_NAME, parent=parent)
-        self.monitor = PreprocessMonitor(expected_chunks)
+        self.monitor = monitor or PreprocessMonitor(expected_chunks)
         self.stalled: str | None = None
 
     def _reason(self) -> str | None:

@@ -35,7 +35,7 @@ def _run(rave: str, folders: list[Path], out: Path, **kw) -> tuple[pp.Preprocess
     started = time.monotonic()
     result = pp.run_preprocess(
         command, req, log_folder=out.parent / f"{out.name}-log",
-        expected_chunks=scan.chunks(req.chunk_seconds()), timeout=300,
+        monitor=pp.PreprocessMonitor.for_request(req, scan), timeout=300,
     )  # fmt: skip
     return result, time.monotonic() - started
 

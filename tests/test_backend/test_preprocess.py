@@ -256,6 +256,22 @@ def test_monitor_reads_chunks_and_length_from_the_bar() -> None:
     assert pp.PreprocessMonitor().percent() == -1
 
 
+def test_progress_comes_from_the_length_when_tqdm_count_lags() -> None:
+    # tqdm prints a stale count with a fresh description: 160 s is 27 chunks of 5.94 s done.
+    mon = pp.PreprocessMonitor(36, chunk_s=pp.chunk_seconds(44100))
+    mon.feed(parse_bytes(b"dataset length: 0:02:40.487: : 21it [00:01, 13.6it/s]\r"))
+    assert mon.chunks == 28 and mon.percent() == 77
+
+
+def test_lazy_progress_is_the_share_of_the_audio_measured(tmp_path: Path) -> None:
+    for i in range(4):
+        _wav(tmp_path / "a" / f"{i}.wav", 30.0)
+    req = _request([tmp_path / "a"], tmp_path / "db", lazy=True)
+    mon = pp.PreprocessMonitor.for_request(req, pp.scan_audio([tmp_path / "a"]))
+    mon.feed(parse_bytes(b"dataset length: 0:01:00: : 2it [00:00, 5.5it/s]\r"))
+    assert (mon.percent(), mon.text()) == (50, "2 files of 4 · dataset length 0:01:00")
+
+
 @pytest.mark.parametrize(
     ("output", "reason"),
     [

@@ -34,6 +34,7 @@ from ...backend.preprocess import (
     SAMPLE_RATES,
     AudioScan,
     PreflightReport,
+    PreprocessMonitor,
     PreprocessRequest,
     check_result,
     default_log_folder,
@@ -412,7 +413,7 @@ class NewDatasetDialog(QDialog):
         thread = PreprocessThread(
             command,
             default_log_folder(request.output_path),
-            expected_chunks=self.report.expected_chunks,
+            monitor=PreprocessMonitor.for_request(request, self.scan),
             parent=self,
         )
         thread.lines_received.connect(self.log_view.append_lines)

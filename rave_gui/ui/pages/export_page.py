@@ -405,6 +405,7 @@ class ExportPage(QWidget):
         if exp is not None and not self._output_touched:
             self.output_edit.blockSignals(True)
             self.output_edit.setText(str(default_output_dir(exp)))
+            self.output_edit.setCursorPosition(0)
             self.output_edit.blockSignals(False)
         if exp is not None and not self._name_touched:
             self.name_edit.blockSignals(True)
