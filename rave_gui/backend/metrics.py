@@ -164,24 +164,41 @@ def _points_agg(steps: np.ndarray, values: np.ndarray) -> _Agg:
     )
 
 
-def _agg_rows(agg: _Agg) -> Iterator[tuple]:
-    def f(v: float) -> float | None:
-        return None if v != v else float(v)
+def _floats(a: np.ndarray) -> list[float | None]:
+    out = a.tolist()
+    nan = np.isnan(a)
+    if nan.any():
+        for i in np.flatnonzero(nan).tolist():
+            out[i] = None
+    return out
 
-    for i in range(agg.key.size):
-        ns = int(agg.nan_step[i])
-        yield (
-            int(agg.key[i]),
-            int(agg.first_step[i]),
-            f(agg.first_value[i]),
-            int(agg.last_step[i]),
-            f(agg.last_value[i]),
-            int(agg.min_step[i]),
-            f(agg.min_value[i]),
-            int(agg.max_step[i]),
-            f(agg.max_value[i]),
-            None if ns == NO_NAN else ns,
-        )
+
+def _agg_rows(agg: _Agg, name: str | None = None) -> Iterator[tuple]:
+    """Rows (tile or bucket key, first_step, first_value, last_step, last_value, min_step,
+    min_value, max_step, max_value, nan_step) with None for NaN, built column-wise; with
+    ``name`` each row starts with it (rows for the tiles table)."""
+    nan_steps: list[int | None] = agg.nan_step.tolist()
+    none = agg.nan_step == NO_NAN
+    if none.all():
+        nan_steps = [None] * len(nan_steps)
+    elif none.any():
+        for i in np.flatnonzero(none).tolist():
+            nan_steps[i] = None
+    cols = [
+        agg.key.tolist(),
+        agg.first_step.tolist(),
+        _floats(agg.first_value),
+        agg.last_step.tolist(),
+        _floats(agg.last_value),
+        agg.min_step.tolist(),
+        _floats(agg.min_value),
+        agg.max_step.tolist(),
+        _floats(agg.max_value),
+        nan_steps,
+    ]
+    if name is not None:
+        cols.insert(0, [name] * len(nan_steps))
+    return zip(*cols, strict=True)
 
 
 _INSERT_TILE = (
@@ -218,15 +235,8 @@ def write_series(
     n = steps.size
     if n == 0:
         return
-    vlist = values.tolist()
-    nan = np.isnan(values)
-    if nan.any():
-        for i in np.flatnonzero(nan).tolist():
-            vlist[i] = None
-    wlist = [None] * n if walls is None else np.asarray(walls, dtype=np.float64).tolist()
-    for i, w in enumerate(wlist):
-        if w is not None and w != w:
-            wlist[i] = None
+    vlist = _floats(values)
+    wlist = [None] * n if walls is None else _floats(np.asarray(walls, dtype=np.float64))
     known = conn.execute(
         "SELECT 1 FROM metric_series WHERE experiment_id = ? AND name = ?", (experiment_id, name)
     ).fetchone()
@@ -250,7 +260,7 @@ def write_series(
         agg = _aggregate(agg.first_step // TILE_BASE**level, agg)
         conn.executemany(
             _INSERT_TILE.format(e=int(experiment_id), l=level),
-            ((name, *r) for r in _agg_rows(agg)),
+            _agg_rows(agg, name),
         )
     conn.execute(
         "INSERT INTO metric_series (experiment_id, name, dirty_from) VALUES (?, ?, NULL)",
@@ -335,7 +345,7 @@ def update_tiles(conn: sqlite3.Connection, experiment_id: int, name: str) -> Non
             agg = _aggregate(below.first_step // w, below)
             conn.executemany(
                 _INSERT_TILE.format(e=int(experiment_id), l=level),
-                ((name, *r) for r in _agg_rows(agg)),
+                _agg_rows(agg, name),
             )
         conn.execute(
             "UPDATE metric_series SET dirty_from = NULL WHERE experiment_id = ? AND name = ?",
