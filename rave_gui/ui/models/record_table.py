@@ -10,6 +10,7 @@ from typing import Any
 
 from PyQt6.QtCore import (
     QAbstractTableModel,
+    QItemSelectionModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -17,6 +18,7 @@ from PyQt6.QtCore import (
     Qt,
 )
 from PyQt6.QtGui import QFont
+from PyQt6.QtWidgets import QAbstractItemView
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 KEY_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -193,3 +195,28 @@ class RecordFilterProxy(QSortFilterProxyModel):
         self.setFilterKeyColumn(-1)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setDynamicSortFilter(True)
+
+
+def selected_record(
+    view: QAbstractItemView, proxy: QSortFilterProxyModel, model: RecordTableModel
+) -> dict[str, Any] | None:
+    """The record of the view's selected row (through its proxy), None without a selection."""
+    rows = view.selectionModel().selectedRows()
+    if not rows:
+        return None
+    return model.record(proxy.mapToSource(rows[0]).row())
+
+
+def select_record(
+    view: QAbstractItemView, proxy: QSortFilterProxyModel, model: RecordTableModel, rid: int
+) -> None:
+    """Select (and scroll to) the row of the record with id ``rid``, if it is shown."""
+    row = model.row_of(rid)
+    if row < 0:
+        return
+    index = proxy.mapFromSource(model.index(row, 0))
+    view.selectionModel().select(
+        index,
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+    )
+    view.scrollTo(index)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QItemSelectionModel, QSize, Qt, pyqtSignal
+from PyQt6.QtCore import QSize, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QCommandLinkButton,
@@ -43,6 +43,8 @@ from ..models.record_table import (
     fmt_duration,
     fmt_int,
     key,
+    select_record,
+    selected_record,
 )
 from ..widgets.feedback import ERROR, INFO, MessageBar
 
@@ -303,22 +305,10 @@ class DatasetsPage(QWidget):
 
     # --- selection -----------------------------------------------------------------------------
     def selected_dataset(self) -> dict[str, Any] | None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
-            return None
-        return self.model.record(self.proxy.mapToSource(rows[0]).row())
+        return selected_record(self.table, self.proxy, self.model)
 
     def select_dataset(self, dataset_id: int) -> None:
-        row = self.model.row_of(dataset_id)
-        if row < 0:
-            return
-        index = self.proxy.mapFromSource(self.model.index(row, 0))
-        self.table.selectionModel().select(
-            index,
-            QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows,
-        )
-        self.table.scrollTo(index)
+        select_record(self.table, self.proxy, self.model, dataset_id)
 
     def _update_buttons(self) -> None:
         has = self.selected_dataset() is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PyQt6.QtCore import QItemSelectionModel, QModelIndex, Qt, pyqtSignal
+from PyQt6.QtCore import QModelIndex, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -32,6 +32,8 @@ from ..models.record_table import (
     fmt_date,
     fmt_int,
     key,
+    select_record,
+    selected_record,
 )
 from ..widgets.feedback import ERROR, INFO, MessageBar
 
@@ -151,22 +153,10 @@ class ProjectsPage(QWidget):
 
     # --- selection -----------------------------------------------------------------------------
     def selected_project(self) -> dict[str, Any] | None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
-            return None
-        return self.model.record(self.proxy.mapToSource(rows[0]).row())
+        return selected_record(self.table, self.proxy, self.model)
 
     def select_project(self, project_id: int) -> None:
-        row = self.model.row_of(project_id)
-        if row < 0:
-            return
-        index = self.proxy.mapFromSource(self.model.index(row, 0))
-        self.table.selectionModel().select(
-            index,
-            QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows,
-        )
-        self.table.scrollTo(index)
+        select_record(self.table, self.proxy, self.model, project_id)
 
     def _update_buttons(self) -> None:
         has = self.selected_project() is not None
