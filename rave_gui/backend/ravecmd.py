@@ -18,6 +18,11 @@ from .errors import DatasetError, PreflightError, ValidationError
 
 LAUNCHER = Path(__file__).with_name("rave_launcher.py")
 PROBE_TIMEOUT_S = 60
+# Configs that a RAVE release ships but that cannot build a model (measured on this version).
+KNOWN_BROKEN: dict[tuple[str, str], str] = {
+    ("2.3.1", "v2_nopqmf_small"): "does not build in acids-rave 2.3.1 (transforms.Compress has "
+    "no parameter amp_range)",
+}
 _GIN_BINDING = re.compile(r"^[A-Za-z_][\w.]*(/[A-Za-z_][\w.]*)?\s*=\s*\S.*$")
 
 
@@ -42,7 +47,12 @@ class RaveInstall:
         return [c.name for c in self.configs]
 
     def base_configs(self) -> list[RaveConfig]:
-        return [c for c in self.configs if c.kind == "base"]
+        """Base configurations that build a model with this RAVE version."""
+        return [
+            c
+            for c in self.configs
+            if c.kind == "base" and (self.version, c.name) not in KNOWN_BROKEN
+        ]
 
     def modifiers(self) -> list[RaveConfig]:
         return [c for c in self.configs if c.kind == "modifier"]
@@ -244,7 +254,10 @@ def preflight(s: TrainSettings, install: RaveInstall) -> TrainSettings:
         problems.append(str(err))
     known = set(install.config_names())
     for c in s.configs:
-        if c not in known and not Path(c).is_file():
+        broken = KNOWN_BROKEN.get((install.version, c))
+        if broken:
+            problems.append(f"The configuration {c!r} {broken}; choose another.")
+        elif c not in known and not Path(c).is_file():
             problems.append(
                 f"RAVE {install.version} has no configuration {c!r}; available: "
                 f"{', '.join(sorted(known))}."

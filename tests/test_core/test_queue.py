@@ -153,3 +153,11 @@ def test_train_argv_passes_the_checkpoint_and_every_setting():
     launcher = train_argv(s, install)
     assert launcher[0] == "/x/python" and launcher[1].endswith("rave_launcher.py")
     assert launcher[2] == "train"
+
+
+def test_a_config_known_not_to_build_is_refused_before_starting(engine: Engine, dataset: Path):
+    from rave_gui.backend.errors import PreflightError
+
+    assert "v2_nopqmf_small" not in [c.name for c in engine.install().base_configs()]
+    with pytest.raises(PreflightError, match="does not build"):
+        engine.submit({"name": "x", "dataset_path": str(dataset), "configs": ["v2_nopqmf_small"]})
