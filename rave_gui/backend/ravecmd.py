@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,62 @@ KNOWN_BROKEN: dict[tuple[str, str], str] = {
     "no parameter amp_range)",
 }
 _GIN_BINDING = re.compile(r"^[A-Za-z_][\w.]*(/[A-Za-z_][\w.]*)?\s*=\s*\S.*$")
+
+
+LR_START, LR_END = 1e-3, 1e-4  # the generator's Adam, LinearLR over the first phase
+
+# --- what a config implies -------------------------------------------------------------------
+_INCLUDE = re.compile(r"""^\s*include\s+["'](?P<path>[^"']+)["']""")
+_PHASE_MACRO = re.compile(r"^\s*PHASE_1_DURATION\s*=\s*(?P<v>\d+)\s*$")
+_PHASE_BINDING = re.compile(r"^\s*(?:[\w.]+\.)?phase_1_duration\s*=\s*(?P<v>%?\w+)\s*$")
+
+
+def first_phase_steps(config_paths: Sequence[str], overrides: Sequence[str] = ()) -> int | None:
+    """The length of RAVE's first training phase (``phase_1_duration``) for gin config files
+    given in order (includes followed, the last assignment wins) and gin overrides."""
+    macro: list[int | None] = [None]
+    binding: list[str | None] = [None]
+
+    def take(line: str) -> None:
+        if m := _PHASE_MACRO.match(line):
+            macro[0] = int(m["v"])
+        elif m := _PHASE_BINDING.match(line):
+            binding[0] = m["v"]
+
+    def visit(path: Path, depth: int) -> None:
+        if depth > 8:
+            return
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return
+        for line in lines:
+            if m := _INCLUDE.match(line):
+                inc = Path(m["path"])
+                for candidate in (path.parent.parent / inc, path.parent / inc.name):
+                    if candidate.is_file():
+                        visit(candidate, depth + 1)
+                        break
+            else:
+                take(line)
+
+    for p in config_paths:
+        if p:
+            visit(Path(p), 0)
+    for o in overrides:
+        take(o)
+    value = binding[0]
+    if value is None:
+        return macro[0]
+    if value.startswith("%"):
+        return macro[0]
+    return int(value) if value.isdigit() else None
+
+
+def learning_rate_at(step: int, phase: int) -> float:
+    """The generator's learning rate at ``step``: linear from 1e-3 to 1e-4 over ``phase``."""
+    frac = min(max(step, 0), phase) / phase if phase > 0 else 1.0
+    return LR_START + (LR_END - LR_START) * frac
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,8 @@ import pytest
 from PyQt6.QtWidgets import QWizard
 
 from rave_gui.backend.manager import ACTIVE_STATUSES, FINAL_STATUSES
-from rave_gui.ui.wizard.new_training import (
-    NewTrainingWizard,
-    first_phase_steps,
-    learning_rate_at,
-)
+from rave_gui.backend.ravecmd import first_phase_steps, learning_rate_at
+from rave_gui.ui.wizard.new_training import NewTrainingWizard
 
 NEXT = QWizard.WizardButton.NextButton
 FINISH = QWizard.WizardButton.FinishButton

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,14 @@ from PyQt6.QtWidgets import (
 from ...backend.datasets import read_dataset
 from ...backend.errors import RaveGuiError, ValidationError
 from ...backend.manager import TrainingManager, check_name
-from ...backend.ravecmd import RaveConfig, RaveInstall, TrainSettings, train_argv
+from ...backend.ravecmd import (
+    RaveConfig,
+    RaveInstall,
+    TrainSettings,
+    first_phase_steps,
+    learning_rate_at,
+    train_argv,
+)
 from ...core.worker import run_in_background
 from ..dialogs.register_dataset import RegisterDatasetDialog
 from ..models.record_table import fmt_duration
@@ -46,60 +52,6 @@ DEFAULT_MAX_STEPS = 500_000
 DEFAULT_BATCH = 8
 DEFAULT_VAL_EVERY = 10_000
 RAVE_SAVE_EVERY = 500_000  # `rave train`'s own --save_every default
-LR_START, LR_END = 1e-3, 1e-4  # the generator's Adam, LinearLR over the first phase
-
-# --- what a config implies (pure helpers) ----------------------------------------------------
-_INCLUDE = re.compile(r"""^\s*include\s+["'](?P<path>[^"']+)["']""")
-_PHASE_MACRO = re.compile(r"^\s*PHASE_1_DURATION\s*=\s*(?P<v>\d+)\s*$")
-_PHASE_BINDING = re.compile(r"^\s*(?:[\w.]+\.)?phase_1_duration\s*=\s*(?P<v>%?\w+)\s*$")
-
-
-def first_phase_steps(config_paths: Sequence[str], overrides: Sequence[str] = ()) -> int | None:
-    """The length of RAVE's first training phase (``phase_1_duration``) for gin config files
-    given in order (includes followed, the last assignment wins) and gin overrides."""
-    macro: list[int | None] = [None]
-    binding: list[str | None] = [None]
-
-    def take(line: str) -> None:
-        if m := _PHASE_MACRO.match(line):
-            macro[0] = int(m["v"])
-        elif m := _PHASE_BINDING.match(line):
-            binding[0] = m["v"]
-
-    def visit(path: Path, depth: int) -> None:
-        if depth > 8:
-            return
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            return
-        for line in lines:
-            if m := _INCLUDE.match(line):
-                inc = Path(m["path"])
-                for candidate in (path.parent.parent / inc, path.parent / inc.name):
-                    if candidate.is_file():
-                        visit(candidate, depth + 1)
-                        break
-            else:
-                take(line)
-
-    for p in config_paths:
-        if p:
-            visit(Path(p), 0)
-    for o in overrides:
-        take(o)
-    value = binding[0]
-    if value is None:
-        return macro[0]
-    if value.startswith("%"):
-        return macro[0]
-    return int(value) if value.isdigit() else None
-
-
-def learning_rate_at(step: int, phase: int) -> float:
-    """The generator's learning rate at ``step``: linear from 1e-3 to 1e-4 over ``phase``."""
-    frac = min(max(step, 0), phase) / phase if phase > 0 else 1.0
-    return LR_START + (LR_END - LR_START) * frac
 
 
 def _sci(x: float) -> str:
