@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from . import runner
-from .errors import NotFoundError, PreflightError, ProcessError, RaveGuiError, ValidationError
+from .errors import NotFoundError, ProcessError, RaveGuiError, ValidationError
 from .follower import RunFollower, decide_outcome, find_checkpoints
 from .logparse import Failure, LogParser, Outcome
 from .manager import (
@@ -388,4 +388,4 @@ def import_run(
     return exp_id
 
 
-__all__ = ["Engine", "PreflightError", "import_run"]
+__all__ = ["Engine", "import_run"]

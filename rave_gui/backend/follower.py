@@ -16,7 +16,6 @@ from .manager import (
     FAILED,
     FINAL_STATUSES,
     LIVE_STATUSES,
-    RUNNING,
     STOPPED,
     STOPPING,
     TrainingManager,
@@ -368,4 +367,4 @@ def reconcile(manager: TrainingManager) -> tuple[list[int], list[int]]:
     return alive, ended
 
 
-__all__ = ["RUNNING", "FollowUpdate", "RunFollower", "decide_outcome", "reconcile"]
+__all__ = ["FollowUpdate", "RunFollower", "decide_outcome", "find_checkpoints", "reconcile"]

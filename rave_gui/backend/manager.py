@@ -836,7 +836,3 @@ def best_value(summary: dict[str, Any], name: str = "validation") -> float | Non
     m = summary.get("metrics", {}).get(name)
     v = None if m is None else m.get("min")
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
-
-
-def path_str(p: str | os.PathLike[str] | None) -> str | None:
-    return None if p is None else str(Path(p))

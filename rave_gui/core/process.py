@@ -18,10 +18,6 @@ POLL_INTERVAL_S = 0.25
 READ_LIMIT = 4 << 20
 
 
-def _progress_text(p: Progress) -> str:
-    return p.text
-
-
 class ProcessThread(QThread):
     """Runs one command detached from the app (own process group, output to a log file in
     ``folder``) and follows that file: emits ``output`` with new text, ``lines_received``
@@ -62,14 +58,6 @@ class ProcessThread(QThread):
         """Stop watching (the command itself goes on); the thread ends within a poll."""
         self._stop_following = True
 
-    def stop_process(self) -> None:
-        """Ask the command to stop: SIGINT to its process group (graceful)."""
-        if self.pid:
-            from ..backend.procinfo import signal_group
-
-            signal_group(self.pid, "SIGINT")
-            signal_group(self.pid, "SIGCONT")
-
     # --- generic following ---------------------------------------------------------------------
     def _launch(self) -> None:
         if self.pid is not None:
@@ -102,7 +90,7 @@ class ProcessThread(QThread):
             pct = -1
             if last_progress.total:
                 pct = int(100 * (last_progress.batch or 0) / last_progress.total)
-            self.progress.emit(pct, _progress_text(last_progress))
+            self.progress.emit(pct, last_progress.text)
 
     def run(self) -> None:
         try:
