@@ -14,6 +14,7 @@ from ..backend.ravecmd import RaveInstall
 from ..backend.settings import Settings
 from .process import TrainingProcess
 from .signals import AppSignals
+from .worker import run_in_background, wait_for_background
 
 SCHEDULE_INTERVAL_MS = 2000
 
@@ -38,6 +39,7 @@ class RunController(QObject):
         self.settings = settings
         self.engine = Engine(manager, settings)
         self.threads: dict[int, TrainingProcess] = {}
+        self._attaching = False  # runs left from a previous session are being reconciled
         self._timer = QTimer(self)
         self._timer.setInterval(SCHEDULE_INTERVAL_MS)
         self._timer.timeout.connect(self.schedule)
@@ -63,6 +65,8 @@ class RunController(QObject):
 
     def schedule(self) -> None:
         """Start queued runs while slots are free, and follow every live run."""
+        if self._attaching:
+            return
         try:
             started = self.engine.schedule()
         except RaveGuiError:
@@ -137,21 +141,38 @@ class RunController(QObject):
     # --- app start and close -------------------------------------------------------------------
     def attach_existing(self) -> None:
         """Re-attach to runs still alive (pid and start time match) and record the outcome
-        of runs that ended while the app was closed."""
-        alive, ended = reconcile(self.manager)
+        of runs that ended while the app was closed. Reading what those runs wrote meanwhile
+        happens off the GUI thread; queued runs wait until it is done."""
+        self._attaching = True
+        run_in_background(
+            lambda: reconcile(self.manager), self._on_reconciled, self._on_reconcile_failed
+        )
+
+    def _on_reconciled(self, result: tuple[list[int], list[int]]) -> None:
+        alive, ended = result
+        self._attaching = False
         for exp_id in ended:
             self.signals.run_status_changed.emit(
                 exp_id, self.manager.get_experiment(exp_id)["status"]
             )
+        if ended:
+            self.signals.runs_changed.emit()
         for exp_id in alive:
             self.follow(exp_id)
             self.signals.run_started.emit(exp_id)
+        self.schedule()
+
+    def _on_reconcile_failed(self, _err: Exception) -> None:
+        # The runs stay as they were recorded; following them reports what it can.
+        self._attaching = False
         self.schedule()
 
     def shutdown(self, stop_runs: bool) -> None:
         """Stop following every run (and stop the runs themselves if asked); waits for the
         follower threads so none outlives the window."""
         self._timer.stop()
+        if self._attaching:  # let the reconciliation finish writing before the app closes
+            wait_for_background(30_000)
         if stop_runs:
             for exp_id in self.active_ids():
                 try:
