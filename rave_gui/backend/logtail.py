@@ -10,11 +10,15 @@ MAX_TAIL_BYTES = 4 << 20  # read at most this much from the end of the file
 _CHUNK = 64 << 10
 
 
-def _read_tail(path: str | os.PathLike[str], n: int, max_bytes: int) -> bytes:
+def _read_tail(
+    path: str | os.PathLike[str], n: int, max_bytes: int, end: int | None = None
+) -> bytes:
     """The end of a file holding at least ``n`` newline-ended lines (or the whole file, or
     ``max_bytes``), starting at a line boundary when it does not start at the file's start."""
     with open(path, "rb") as f:
         size = f.seek(0, os.SEEK_END)
+        if end is not None:
+            size = min(size, max(end, 0))
         pos = size
         chunks: list[bytes] = []
         newlines = 0
@@ -33,19 +37,24 @@ def _read_tail(path: str | os.PathLike[str], n: int, max_bytes: int) -> bytes:
 
 
 def tail_lines(
-    path: str | os.PathLike[str], n: int = 5000, *, max_bytes: int = MAX_TAIL_BYTES
+    path: str | os.PathLike[str],
+    n: int = 5000,
+    *,
+    max_bytes: int = MAX_TAIL_BYTES,
+    end: int | None = None,
 ) -> list[tuple[str, str]]:
     """The last ``n`` lines of a log as (text, level) pairs, level "info"/"warning"/"error".
 
     Lines go through :class:`LogParser`, as a live run's output does: ANSI codes removed,
     each run of carriage-return progress updates collapsed into its last bar, metric lines
     written as ``step N: name=value``. A missing or unreadable file gives a single
-    warning line saying so, never an exception.
+    warning line saying so, never an exception. With ``end``, the file is read only up to
+    that byte (a live run: what its follower has read so far; the rest arrives live).
     """
     if n <= 0:
         return []
     try:
-        data = _read_tail(path, n, max_bytes)
+        data = _read_tail(path, n, max_bytes, end)
     except FileNotFoundError:
         return [(f"The log file {path} does not exist (moved or deleted?).", "warning")]
     except OSError as err:

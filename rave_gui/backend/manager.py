@@ -822,6 +822,14 @@ class TrainingManager:
             )
         }
 
+    def follow_offset(self, experiment_id: int, key: str = "log") -> int | None:
+        """How far a follower has read a run's file (``"log"``: its log), None if not yet."""
+        row = self.db.execute(
+            "SELECT offset FROM follow_offsets WHERE experiment_id = ? AND path = ?",
+            (experiment_id, key),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
     def set_offsets(self, experiment_id: int, offsets: dict[str, int]) -> None:
         with self.db.transaction() as conn:
             conn.executemany(

@@ -462,7 +462,10 @@ class TrainingPage(QWidget):
             if experiment_id is None:
                 self.log_view.clear()
             elif log_path or not self._current or self._current["status"] != QUEUED:
-                self.log_view.load_tail(log_path)
+                # a live run: only what its follower has read; the rest comes as live lines
+                live = self._current is not None and self._current["status"] in LIVE_STATUSES
+                end = (self.manager.follow_offset(experiment_id) or 0) if live else None
+                self.log_view.load_tail(log_path, end)
             else:
                 self.log_view.clear()  # queued: no output yet
         self._has_checkpoints = bool(

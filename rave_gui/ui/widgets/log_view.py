@@ -270,12 +270,13 @@ class LogView(QPlainTextEdit):
         self.append_lines(lines[-self.maximumBlockCount() :] if self.maximumBlockCount() else lines)
         self.scroll_to_end()
 
-    def load_tail(self, path: str | os.PathLike[str] | None) -> None:
-        """Show the tail of a run's log file (the backend reads and cleans it)."""
+    def load_tail(self, path: str | os.PathLike[str] | None, end: int | None = None) -> None:
+        """Show the tail of a run's log file up to byte ``end`` (the backend reads and cleans
+        it); for a live run the lines after ``end`` arrive through ``append_lines``."""
         if not path:
             self.set_lines([("This run has no log file.", "warning")])
             return
-        self.set_lines(tail_lines(path, self.maximumBlockCount() or MAX_LINES))
+        self.set_lines(tail_lines(path, self.maximumBlockCount() or MAX_LINES, end=end))
 
     def clear(self) -> None:
         super().clear()
