@@ -58,7 +58,7 @@ def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
     from .backend.manager import best_value
 
     tm = _manager(args)
-    project_id = tm.find_project(args.project)["id"] if args.project else None
+    project_id = tm.projects.find(args.project)["id"] if args.project else None
     exps = tm.list_experiments(project_id, status=args.status, search=args.search)
     if args.json:
         _dump_json([_experiment_public(e) for e in exps], out)
@@ -89,8 +89,8 @@ def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
 def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
     tm = _manager(args)
     exp = tm.get_experiment(args.id)
-    stats = tm.metric_stats(args.id)
-    checkpoints = tm.list_checkpoints(args.id)
+    stats = tm.metrics.stats(args.id)
+    checkpoints = tm.artifacts.checkpoints(args.id)
     if args.json:
         data = _experiment_public(exp)
         data["series"] = [
@@ -164,7 +164,7 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
 def cmd_runs_export(args: argparse.Namespace, out: IO[str]) -> int:
     tm = _manager(args)
     exp = tm.get_experiment(args.id)
-    points = tm.iter_metric_points(args.id)
+    points = tm.metrics.iter_points(args.id)
     target: IO[str]
     if args.output:
         try:
@@ -246,7 +246,7 @@ def _wait_for(engine, exp_id: int, out: IO[str]) -> int:
 def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
     engine = _engine(args)
     tm = engine.manager
-    project_id = tm.find_project(args.project)["id"] if args.project else None
+    project_id = tm.projects.find(args.project)["id"] if args.project else None
     config = {
         "name": args.name,
         "project_id": project_id,
@@ -264,8 +264,8 @@ def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
     if args.out:
         config["out_path"] = str(args.out)
     if project_id is None:
-        project_id = tm.default_project_id()
-    registered = [d for d in tm.list_datasets(project_id)]
+        project_id = tm.projects.default_id()
+    registered = [d for d in tm.datasets.all(project_id)]
     from pathlib import Path
 
     wanted = str(Path(args.dataset).expanduser().resolve())
@@ -274,7 +274,7 @@ def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
         config["dataset_id"] = match[0]["id"]
     else:
         try:
-            config["dataset_id"] = tm.register_dataset(project_id, wanted)
+            config["dataset_id"] = tm.datasets.register(project_id, wanted)
         except RaveGuiError:
             pass  # pre-flight reports the dataset problem with the other ones
     config["project_id"] = project_id
@@ -318,20 +318,20 @@ def cmd_runs_import(args: argparse.Namespace, out: IO[str]) -> int:
     from .backend.engine import import_run
 
     tm = _manager(args)
-    project_id = tm.find_project(args.project)["id"] if args.project else None
+    project_id = tm.projects.find(args.project)["id"] if args.project else None
     exp_id = import_run(tm, args.folder, project_id=project_id, name=args.name)
     exp = tm.get_experiment(exp_id)
-    n = sum(s.count for s in tm.metric_stats(exp_id))
+    n = sum(s.count for s in tm.metrics.stats(exp_id))
     out.write(
         f"imported experiment {exp_id} {exp['name']!r}: {exp['status']}, {n} metric points, "
-        f"{len(tm.list_checkpoints(exp_id))} checkpoints\n"
+        f"{len(tm.artifacts.checkpoints(exp_id))} checkpoints\n"
     )
     return 0
 
 
 def cmd_projects_list(args: argparse.Namespace, out: IO[str]) -> int:
     tm = _manager(args)
-    projects = tm.list_projects()
+    projects = tm.projects.all()
     if args.json:
         _dump_json(projects, out)
         return 0

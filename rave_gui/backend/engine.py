@@ -12,7 +12,13 @@ from typing import Any
 import yaml
 
 from . import runner
-from .errors import NotFoundError, ProcessError, RaveGuiError, ValidationError
+from .errors import (
+    InvalidTransitionError,
+    NotFoundError,
+    ProcessError,
+    RaveGuiError,
+    ValidationError,
+)
 from .follower import RunFollower, decide_outcome, find_checkpoints
 from .logparse import Failure, LogParser, Outcome
 from .manager import (
@@ -28,7 +34,7 @@ from .manager import (
     TrainingManager,
     check_name,
 )
-from .procinfo import is_same_process, process_start_time
+from .procinfo import is_same_process, process_start_time, signal_group
 from .ravecmd import RaveInstall, TrainSettings, preflight, probe_rave, train_argv
 from .settings import Settings
 from .tfevents import EventDirFollower
@@ -61,11 +67,11 @@ class Engine:
         config = dict(config)
         name = check_name(config.get("name"), "experiment")
         if config.get("dataset_id") is not None and not config.get("dataset_path"):
-            config["dataset_path"] = self.manager.get_dataset(int(config["dataset_id"]))["path"]
+            config["dataset_path"] = self.manager.datasets.get(int(config["dataset_id"]))["path"]
         settings = TrainSettings.from_config(config, name=name)
         install = self.install()
         project_id = config.get("project_id")
-        project_id = self.manager.default_project_id() if project_id is None else int(project_id)
+        project_id = self.manager.projects.default_id() if project_id is None else int(project_id)
         clash = self.manager.list_experiments(project_id, search=None)
         if any(e["name"] == name for e in clash):
             raise ValidationError(f"An experiment named {name!r} already exists in this project.")
@@ -77,13 +83,13 @@ class Engine:
         stored = {**config, **settings.to_config(), "project_id": project_id}
         exp_id = self.manager.start_training(stored)
         run_dir = Path(settings.out_path) / f"{exp_id}-{_safe(name)}"
-        self.manager.update_experiment(exp_id, run_dir=str(run_dir))
+        self.manager.experiments.update(exp_id, run_dir=str(run_dir))
         if start:
             self.schedule()
         return exp_id
 
     def live_count(self) -> int:
-        return self.manager.count_experiments(list(LIVE_STATUSES))
+        return self.manager.experiments.count(list(LIVE_STATUSES))
 
     def schedule(self) -> list[int]:
         """Start queued experiments (oldest first) while fewer than the allowed number run."""
@@ -113,7 +119,7 @@ class Engine:
         argv = train_argv(settings, install, use_launcher=self.settings.use_launcher)
         # RAVE looks a --config name up in the working directory first: run in the run folder.
         launched = runner.launch(argv, run_dir, cwd=run_dir)
-        self.manager.update_experiment(
+        self.manager.experiments.update(
             experiment_id,
             command=argv,
             run_dir=str(run_dir),
@@ -136,7 +142,26 @@ class Engine:
     def request_stop(self, experiment_id: int) -> str:
         """Ask a run to stop (SIGINT to its group) and mark it stopping; a queued run is
         cancelled. Returns the new status. Followers escalate and record the outcome."""
-        return self.manager.stop_training(experiment_id)
+        exp = self.manager.get_experiment(experiment_id)
+        status = exp["status"]
+        if status == QUEUED:
+            self.manager.update_experiment_status(experiment_id, STOPPED)
+            return STOPPED
+        if status in FINAL_STATUSES:
+            raise InvalidTransitionError(f"Experiment {exp['name']!r} is already {status}.")
+        pid, start = exp["pid"], exp["process_start_time"]
+        if pid and is_same_process(pid, start):
+            if status == PAUSED:
+                runner.resume(pid)
+            signal_group(pid, "SIGINT")
+            if status != STOPPING:
+                self.manager.update_experiment_status(experiment_id, STOPPING)
+            return STOPPING
+        # No process is left: the run ended while nobody watched.
+        self.manager.update_experiment_status(
+            experiment_id, STOPPED, error=exp["error"] or "its process was no longer running"
+        )
+        return STOPPED
 
     def stop(
         self,
@@ -149,7 +174,7 @@ class Engine:
         SIGTERM, then SIGKILL), then record the outcome. Returns the final status."""
         exp = self.manager.get_experiment(experiment_id)
         if exp["status"] == QUEUED:
-            return self.manager.stop_training(experiment_id)
+            return self.request_stop(experiment_id)
         if exp["status"] in FINAL_STATUSES:
             return exp["status"]
         if exp["status"] != STOPPING:
@@ -224,7 +249,7 @@ class Engine:
             self.manager.update_experiment_status(new_id, STOPPED, error=str(err))
             raise ProcessError(f"Cannot copy the checkpoint to resume from: {err}") from err
         new_config = dict(new_exp["config"], ckpt=str(copy_dir), resumed_from=str(newest))
-        self.manager.update_experiment(new_id, config=new_config)
+        self.manager.experiments.update(new_id, config=new_config)
         if start:
             self.schedule()
         return new_id
@@ -296,7 +321,7 @@ def import_run(
         )
     m = _RUN_FOLDER.match(src.name)
     base_name = name or (m.group("name") if m else src.name)
-    project_id = manager.default_project_id() if project_id is None else project_id
+    project_id = manager.projects.default_id() if project_id is None else project_id
     taken = {e["name"] for e in manager.list_experiments(project_id)}
     final_name, i = base_name, 2
     while name is None and final_name in taken:
@@ -362,7 +387,7 @@ def import_run(
         fields.update(pid=proc[0], process_start_time=proc[1])
     elif status == FAILED and error:
         fields["error"] = error
-    exp_id = manager.import_experiment(
+    exp_id = manager.experiments.import_record(
         config,
         status=status,
         started_at=started,
@@ -375,16 +400,16 @@ def import_run(
         s.append(p.step)
         v.append(p.value)
         w.append(p.wall_time)
-    manager.add_metric_series(exp_id, by_tag)
-    manager.set_offsets(exp_id, events_follower.offsets)
-    manager.build_tiles(exp_id)
+    manager.metrics.add_series(exp_id, by_tag)
+    manager.follow_state.set_offsets(exp_id, events_follower.offsets)
+    manager.metrics.build_tiles(exp_id)
     for c in ckpts:
-        c["step"] = manager.step_at_time(exp_id, c["mtime"])
-    manager.sync_checkpoints(exp_id, ckpts)
+        c["step"] = manager.metrics.step_at_time(exp_id, c["mtime"])
+    manager.artifacts.sync_checkpoints(exp_id, ckpts)
     if max_step is not None:
         summary = manager.get_experiment(exp_id)["metrics"]
         summary["step"] = max_step
-        manager.set_summary(exp_id, summary)
+        manager.experiments.set_summary(exp_id, summary)
     return exp_id
 
 

@@ -122,7 +122,7 @@ class RunFollower:
         exp = manager.get_experiment(experiment_id)
         self.exp = exp
         self.parser = LogParser()
-        offsets = manager.get_offsets(experiment_id)
+        offsets = manager.follow_state.offsets(experiment_id)
         self.log_offset = offsets.pop(LOG_KEY, 0)
         self.log_path = Path(exp["log_path"]) if exp["log_path"] else None
         self.status_path = (
@@ -205,7 +205,7 @@ class RunFollower:
         summary["interrupted_marker"] = self._interrupted
         if self._failure:
             summary["failure"] = self._failure
-        self.manager.set_summary(self.experiment_id, summary)
+        self.manager.experiments.set_summary(self.experiment_id, summary)
 
     def _see_step(self, step: int) -> None:
         if self.step is None or step > self.step:
@@ -225,14 +225,14 @@ class RunFollower:
             return
         self._last_ckpt_scan = now
         found = find_checkpoints(self.run_dir)
-        known = {c["path"]: c for c in self.manager.list_checkpoints(self.experiment_id)}
+        known = {c["path"]: c for c in self.manager.artifacts.checkpoints(self.experiment_id)}
         for c in found:
             old = known.get(c["path"])
             if old is not None and old["mtime"] == c["mtime"] and old["step"] is not None:
                 c["step"] = old["step"]
             else:
-                c["step"] = self.manager.step_at_time(self.experiment_id, c["mtime"])
-        if self.manager.sync_checkpoints(self.experiment_id, found):
+                c["step"] = self.manager.metrics.step_at_time(self.experiment_id, c["mtime"])
+        if self.manager.artifacts.sync_checkpoints(self.experiment_id, found):
             upd.checkpoints_changed = True
 
     # --- the run's process ---------------------------------------------------------------------
@@ -277,8 +277,8 @@ class RunFollower:
         offsets[LOG_KEY] = self.log_offset
         with self.manager.db.transaction():  # points and offsets together: each read once
             if new_points:
-                self.manager.add_metric_points(self.experiment_id, new_points)
-            self.manager.set_offsets(self.experiment_id, offsets)
+                self.manager.metrics.add_points(self.experiment_id, new_points)
+            self.manager.follow_state.set_offsets(self.experiment_id, offsets)
         for name, step, value, _w in new_points:
             upd.points.setdefault(name, []).append((step, value))
         upd.step = self.step
@@ -315,8 +315,10 @@ class RunFollower:
             pts = [(p.tag, p.step, p.value, p.wall_time) for p in self.events.poll()]
             if pts:
                 with self.manager.db.transaction():
-                    self.manager.add_metric_points(self.experiment_id, pts)
-                    self.manager.set_offsets(self.experiment_id, dict(self.events.offsets))
+                    self.manager.metrics.add_points(self.experiment_id, pts)
+                    self.manager.follow_state.set_offsets(
+                        self.experiment_id, dict(self.events.offsets)
+                    )
         self._scan_checkpoints(upd, force=True)
         if exp["pid"] and not _pid_reused(exp["pid"], exp["process_start_time"]):
             # no orphan: data-loader workers of the group go with the run (but a pid now used

@@ -101,12 +101,12 @@ def start_replay_experiment(
     }
     exp_id = manager.start_training(config)
     run_dir = Path(runs_dir) / f"{exp_id}-{name}"
-    manager.update_experiment(exp_id, run_dir=str(run_dir))
+    manager.experiments.update(exp_id, run_dir=str(run_dir))
     argv = replay_argv(
         fixture, run_dir, name=name, duration=duration, fail=fail, workers=workers, seed=seed
     )
     launched = runner.launch(argv, run_dir)
-    manager.update_experiment(
+    manager.experiments.update(
         exp_id,
         command=argv,
         run_dir=str(run_dir),
@@ -151,7 +151,7 @@ def fixture_points(fixture: str) -> list[tuple[str, int, object]]:
 
 def stored_points(manager: TrainingManager, exp_id: int) -> list[tuple[str, int, object]]:
     """Every stored point of an experiment: (name, step, value), sorted."""
-    return sorted((n, s, _key(v)) for n, s, v, _w in manager.iter_metric_points(exp_id))
+    return sorted((n, s, _key(v)) for n, s, v, _w in manager.metrics.iter_points(exp_id))
 
 
 def follow_to_end(follower, timeout: float, interval: float = 0.05) -> list:

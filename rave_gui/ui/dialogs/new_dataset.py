@@ -316,7 +316,7 @@ class NewDatasetDialog(QDialog):
             name = check_name(self.name_edit.text(), "dataset")
         except ValidationError as err:
             return str(err)
-        taken = {d["name"] for d in self.manager.list_datasets(self.project_id)}
+        taken = {d["name"] for d in self.manager.datasets.all(self.project_id)}
         if name in taken:
             return f"This project already has a dataset named {name!r}."
         return None
@@ -456,7 +456,7 @@ class NewDatasetDialog(QDialog):
             self._failed(str(err))
             return
         try:
-            dataset_id = self.manager.register_dataset(
+            dataset_id = self.manager.datasets.register(
                 self.project_id, info.path, self.name_edit.text().strip()
             )
         except RaveGuiError as err:

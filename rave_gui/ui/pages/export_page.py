@@ -370,7 +370,9 @@ class ExportPage(QWidget):
         self._checkpoint_changed()
 
     def _load_models(self) -> None:
-        models = self.manager.list_exported_models(self.experiment["id"]) if self.experiment else []
+        models = (
+            self.manager.artifacts.exported_models(self.experiment["id"]) if self.experiment else []
+        )
         self.models_model.set_records(models)
         self.models_empty.setVisible(not models)
 
@@ -564,7 +566,7 @@ class ExportPage(QWidget):
             ok = False
         else:
             model = next(
-                (m for m in self.manager.list_exported_models(plan.experiment_id)
+                (m for m in self.manager.artifacts.exported_models(plan.experiment_id)
                  if m["id"] == model_id),
                 None,
             )  # fmt: skip
@@ -630,7 +632,7 @@ class ExportPage(QWidget):
 
     def _delete(self, exp_id: int, paths: list[str]) -> None:
         try:
-            freed = self.manager.delete_checkpoints(exp_id, paths)
+            freed = self.manager.artifacts.delete_checkpoints(exp_id, paths)
         except RaveGuiError as err:
             self.message.show_message(str(err), ERROR)
             self._load_run()
