@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import json
 import math
 import sys
@@ -13,6 +12,7 @@ from typing import IO, Any
 
 from . import __version__
 from .backend.errors import RaveGuiError
+from .backend.units import format_datetime, format_value
 
 COMMANDS = ("runs", "train", "projects", "datasets")
 
@@ -31,16 +31,6 @@ def _json_value(v: Any) -> Any:
 def _dump_json(obj: Any, out: IO[str]) -> None:
     json.dump(_json_value(obj), out, indent=2, allow_nan=False)
     out.write("\n")
-
-
-def _fmt_time(ts: float | None) -> str:
-    return "-" if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
-
-
-def _fmt_num(v: float | None) -> str:
-    if v is None:
-        return "-"
-    return f"{v:.6g}"
 
 
 def _manager(args: argparse.Namespace):
@@ -75,9 +65,9 @@ def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
                 e["name"],
                 e["project_name"],
                 e["status"],
-                _fmt_time(e["started_at"]),
+                format_datetime(e["started_at"], missing="-"),
                 "-" if step is None else str(step),
-                _fmt_num(best_value(e["metrics"])),
+                format_value(best_value(e["metrics"]), missing="-"),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -114,9 +104,9 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
         ("project", exp["project_name"]),
         ("dataset", exp["dataset_name"] or exp["config"].get("dataset_path") or "-"),
         ("status", exp["status"]),
-        ("created", _fmt_time(exp["created_at"])),
-        ("started", _fmt_time(exp["started_at"])),
-        ("ended", _fmt_time(exp["completed_at"])),
+        ("created", format_datetime(exp["created_at"], missing="-")),
+        ("started", format_datetime(exp["started_at"], missing="-")),
+        ("ended", format_datetime(exp["completed_at"], missing="-")),
         ("step", exp["metrics"].get("step", "-")),
         ("run folder", exp["run_dir"] or "-"),
         ("log", exp["log_path"] or "-"),
@@ -142,9 +132,9 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
                     str(s.count),
                     str(s.first_step),
                     str(s.last_step),
-                    _fmt_num(s.last_value),
-                    _fmt_num(s.min_value),
-                    _fmt_num(s.max_value),
+                    format_value(s.last_value, missing="-"),
+                    format_value(s.min_value, missing="-"),
+                    format_value(s.max_value, missing="-"),
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
