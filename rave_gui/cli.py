@@ -15,6 +15,7 @@ from .backend.errors import RaveGuiError
 from .backend.units import format_datetime, format_value
 
 COMMANDS = ("runs", "train", "projects", "datasets")
+OPTIONS = ("--version", "-h", "--help", "--install-desktop-entry", "--uninstall-desktop-entry")
 
 
 def _json_value(v: Any) -> Any:
@@ -330,12 +331,48 @@ def cmd_projects_list(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def cmd_install_desktop_entry(args: argparse.Namespace, out: IO[str]) -> int:
+    from .backend.desktop import install_desktop_entry
+
+    written = install_desktop_entry()
+    out.write(f"rave-gui is in the application launcher: {written[-1]}\n")
+    for path in written[:-1]:
+        out.write(f"  icon: {path}\n")
+    return 0
+
+
+def cmd_uninstall_desktop_entry(args: argparse.Namespace, out: IO[str]) -> int:
+    from .backend.desktop import entry_path, uninstall_desktop_entry
+
+    removed = uninstall_desktop_entry()
+    if not removed:
+        out.write(f"No rave-gui desktop entry to remove ({entry_path()} does not exist).\n")
+    for path in removed:
+        out.write(f"removed {path}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rave-gui",
         description="Train, watch and compare RAVE models. Without a command, opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"rave-gui {__version__}")
+    desktop = parser.add_mutually_exclusive_group()
+    desktop.add_argument(
+        "--install-desktop-entry",
+        dest="func",
+        action="store_const",
+        const=cmd_install_desktop_entry,
+        help="add rave-gui to this user's application launcher ($XDG_DATA_HOME) and exit",
+    )
+    desktop.add_argument(
+        "--uninstall-desktop-entry",
+        dest="func",
+        action="store_const",
+        const=cmd_uninstall_desktop_entry,
+        help="remove what --install-desktop-entry added and exit",
+    )
     db = argparse.ArgumentParser(add_help=False)
     db.add_argument(
         "--db",
@@ -438,4 +475,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def wants_cli(argv: Sequence[str]) -> bool:
     """True when the arguments ask for a command-line action rather than the window."""
-    return bool(argv) and (argv[0] in COMMANDS or argv[0] in ("--version", "-h", "--help"))
+    return bool(argv) and (argv[0] in COMMANDS or argv[0] in OPTIONS)
