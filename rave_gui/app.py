@@ -31,6 +31,9 @@ def run_gui(argv: Sequence[str]) -> int:
     app.setOrganizationName("rave-gui")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("rave-gui")
+    from .ui.icons import app_icon
+
+    app.setWindowIcon(app_icon())  # every window and dialog shows it
     try:
         manager = TrainingManager(resolve_db_path(args.db))
     except RaveGuiError as err:

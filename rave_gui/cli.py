@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import json
 import math
 import sys
@@ -13,8 +12,10 @@ from typing import IO, Any
 
 from . import __version__
 from .backend.errors import RaveGuiError
+from .backend.units import format_datetime, format_value
 
 COMMANDS = ("runs", "train", "projects", "datasets")
+OPTIONS = ("--version", "-h", "--help", "--install-desktop-entry", "--uninstall-desktop-entry")
 
 
 def _json_value(v: Any) -> Any:
@@ -31,16 +32,6 @@ def _json_value(v: Any) -> Any:
 def _dump_json(obj: Any, out: IO[str]) -> None:
     json.dump(_json_value(obj), out, indent=2, allow_nan=False)
     out.write("\n")
-
-
-def _fmt_time(ts: float | None) -> str:
-    return "-" if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
-
-
-def _fmt_num(v: float | None) -> str:
-    if v is None:
-        return "-"
-    return f"{v:.6g}"
 
 
 def _manager(args: argparse.Namespace):
@@ -75,9 +66,9 @@ def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
                 e["name"],
                 e["project_name"],
                 e["status"],
-                _fmt_time(e["started_at"]),
+                format_datetime(e["started_at"], missing="-"),
                 "-" if step is None else str(step),
-                _fmt_num(best_value(e["metrics"])),
+                format_value(best_value(e["metrics"]), missing="-"),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -114,9 +105,9 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
         ("project", exp["project_name"]),
         ("dataset", exp["dataset_name"] or exp["config"].get("dataset_path") or "-"),
         ("status", exp["status"]),
-        ("created", _fmt_time(exp["created_at"])),
-        ("started", _fmt_time(exp["started_at"])),
-        ("ended", _fmt_time(exp["completed_at"])),
+        ("created", format_datetime(exp["created_at"], missing="-")),
+        ("started", format_datetime(exp["started_at"], missing="-")),
+        ("ended", format_datetime(exp["completed_at"], missing="-")),
         ("step", exp["metrics"].get("step", "-")),
         ("run folder", exp["run_dir"] or "-"),
         ("log", exp["log_path"] or "-"),
@@ -142,9 +133,9 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
                     str(s.count),
                     str(s.first_step),
                     str(s.last_step),
-                    _fmt_num(s.last_value),
-                    _fmt_num(s.min_value),
-                    _fmt_num(s.max_value),
+                    format_value(s.last_value, missing="-"),
+                    format_value(s.min_value, missing="-"),
+                    format_value(s.max_value, missing="-"),
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -340,12 +331,48 @@ def cmd_projects_list(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def cmd_install_desktop_entry(args: argparse.Namespace, out: IO[str]) -> int:
+    from .backend.desktop import install_desktop_entry
+
+    written = install_desktop_entry()
+    out.write(f"rave-gui is in the application launcher: {written[-1]}\n")
+    for path in written[:-1]:
+        out.write(f"  icon: {path}\n")
+    return 0
+
+
+def cmd_uninstall_desktop_entry(args: argparse.Namespace, out: IO[str]) -> int:
+    from .backend.desktop import entry_path, uninstall_desktop_entry
+
+    removed = uninstall_desktop_entry()
+    if not removed:
+        out.write(f"No rave-gui desktop entry to remove ({entry_path()} does not exist).\n")
+    for path in removed:
+        out.write(f"removed {path}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rave-gui",
         description="Train, watch and compare RAVE models. Without a command, opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"rave-gui {__version__}")
+    desktop = parser.add_mutually_exclusive_group()
+    desktop.add_argument(
+        "--install-desktop-entry",
+        dest="func",
+        action="store_const",
+        const=cmd_install_desktop_entry,
+        help="add rave-gui to this user's application launcher ($XDG_DATA_HOME) and exit",
+    )
+    desktop.add_argument(
+        "--uninstall-desktop-entry",
+        dest="func",
+        action="store_const",
+        const=cmd_uninstall_desktop_entry,
+        help="remove what --install-desktop-entry added and exit",
+    )
     db = argparse.ArgumentParser(add_help=False)
     db.add_argument(
         "--db",
@@ -448,4 +475,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def wants_cli(argv: Sequence[str]) -> bool:
     """True when the arguments ask for a command-line action rather than the window."""
-    return bool(argv) and (argv[0] in COMMANDS or argv[0] in ("--version", "-h", "--help"))
+    return bool(argv) and (argv[0] in COMMANDS or argv[0] in OPTIONS)

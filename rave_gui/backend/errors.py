@@ -41,3 +41,7 @@ class PreflightError(RaveGuiError):
 
 class ProcessError(RaveGuiError):
     """A child process could not be started, signalled or followed."""
+
+
+class DesktopEntryError(RaveGuiError):
+    """The desktop entry or its icons cannot be installed or removed."""

@@ -41,6 +41,7 @@ from .errors import DatasetError, PreflightError, ValidationError
 from .logparse import Failure, LogLine, LogParser, Progress
 from .paths import data_dir
 from .procinfo import is_same_process
+from .units import format_bytes, format_duration
 
 AUDIO_EXTENSIONS = ("aif", "aiff", "wav", "opus", "mp3", "aac", "flac", "ogg")  # RAVE's --ext
 DEFAULT_NUM_SIGNAL = 131072
@@ -129,20 +130,10 @@ class AudioScan:
     def summary(self) -> str:
         n = len(self.files)
         files = "1 audio file" if n == 1 else f"{n:,} audio files"
-        text = f"{files} · {format_seconds(self.total_s)} in all"
+        text = f"{files} · {format_duration(self.total_s)} in all"
         if self.unreadable:
             text += f" · {len(self.unreadable)} unreadable"
         return text
-
-
-def format_seconds(seconds: float) -> str:
-    """3723.4 -> "1:02:03"; 42.5 -> "42.5 s"."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    total = round(seconds)
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}"
 
 
 def find_audio_files(
@@ -474,16 +465,6 @@ def preflight(request: PreprocessRequest, scan: AudioScan) -> PreflightReport:
     return report
 
 
-def format_bytes(n: float | None) -> str:
-    if n is None:
-        return "–"
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1000
-    return f"{n:,.1f} TB"
-
-
 # --- the command -------------------------------------------------------------------------------
 
 
@@ -616,7 +597,7 @@ class PreprocessMonitor:
         done = f"{self.chunks:,} {unit}{'s' if self.chunks != 1 else ''}"
         if self.expected_chunks:
             done += f" of {self.expected_chunks:,}"
-        return f"{done} · dataset length {format_seconds(self.seconds)}"
+        return f"{done} · dataset length {format_duration(self.seconds)}"
 
 
 # --- the result --------------------------------------------------------------------------------

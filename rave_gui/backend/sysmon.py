@@ -264,17 +264,6 @@ def gpu_summary(s: SystemSample | None = None) -> str:
     return f"{len(gpus)} GPU{'s' if len(gpus) != 1 else ''}, {loads}"
 
 
-def format_bytes(n: float | None) -> str:
-    """1536 -> "1.5 KiB"; None -> "–"."""
-    if n is None:
-        return "–"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"  # unreachable
-
-
 __all__ = [
     "NO_GPU_TEXT",
     "GpuInfo",
@@ -283,7 +272,6 @@ __all__ = [
     "ProcessMonitor",
     "ProcessUsage",
     "SystemSample",
-    "format_bytes",
     "gpu_error",
     "gpu_summary",
     "list_gpus",

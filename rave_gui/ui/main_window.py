@@ -32,6 +32,7 @@ from ..core.signals import AppSignals
 from ..core.worker import BackgroundTask, run_in_background, wait_for_background
 from .dialogs.close_dialog import CANCEL, STOP, CloseRunsDialog
 from .dialogs.settings_dialog import SettingsDialog
+from .icons import app_icon, page_icon
 from .pages.datasets_page import DatasetsPage
 from .pages.export_page import ExportPage
 from .pages.projects_page import ProjectsPage
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self._gpu_task: BackgroundTask | None = None
         self._shut_down = False
         self.setWindowTitle("rave-gui")
+        self.setWindowIcon(app_icon())
         self.setObjectName("MainWindow")
 
         # Pages.
@@ -99,23 +101,18 @@ class MainWindow(QMainWindow):
         self.datasets_page = DatasetsPage(manager, signals, settings=settings)
         self.export_page = ExportPage(manager, signals, settings=settings)
         self.training_page: QWidget | None = None
-        style = self.style()
-        entries: list[tuple[str, str, QWidget, QStyle.StandardPixmap]] = [
-            ("projects", "Projects", self.projects_page, QStyle.StandardPixmap.SP_DirHomeIcon),
-            ("datasets", "Datasets", self.datasets_page, QStyle.StandardPixmap.SP_DriveHDIcon),
+        entries: list[tuple[str, str, QWidget]] = [
+            ("projects", "Projects", self.projects_page),
+            ("datasets", "Datasets", self.datasets_page),
         ]
         training_cls = _training_page_class()
         if training_cls is not None:
             self.training_page = training_cls(manager, controller, signals)
-            entries.append(
-                ("training", "Training", self.training_page, QStyle.StandardPixmap.SP_ComputerIcon)
-            )
+            entries.append(("training", "Training", self.training_page))
             export_requested = getattr(self.training_page, "export_requested", None)
             if export_requested is not None:
                 export_requested.connect(self.export_run)
-        entries.append(
-            ("export", "Export", self.export_page, QStyle.StandardPixmap.SP_DialogSaveButton)
-        )
+        entries.append(("export", "Export", self.export_page))
 
         # Sidebar: the project, then the pages.
         self.project_combo = QComboBox()
@@ -125,13 +122,13 @@ class MainWindow(QMainWindow):
         )
         self.project_combo.setMinimumContentsLength(12)
         self.nav = QListWidget()
-        self.nav.setIconSize(QSize(22, 22))
+        self.nav.setIconSize(QSize(24, 24))
         self.nav.setFrameShape(QFrame.Shape.NoFrame)
         self.nav.setSpacing(2)
         self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.page_keys: list[str] = []
-        for page_key, title, page, icon in entries:
-            item = QListWidgetItem(style.standardIcon(icon), title)
+        for page_key, title, page in entries:
+            item = QListWidgetItem(page_icon(page_key), title)
             item.setData(Qt.ItemDataRole.UserRole, page_key)
             item.setSizeHint(QSize(0, 36))
             self.nav.addItem(item)
@@ -207,7 +204,7 @@ class MainWindow(QMainWindow):
         )
         self.new_training_action.setShortcut(QKeySequence("Ctrl+N"))
         self.new_training_action.triggered.connect(lambda: self.new_training())
-        self.settings_action = QAction("&Settings…", self)
+        self.settings_action = QAction(page_icon("settings"), "&Settings…", self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.settings_action.triggered.connect(lambda: self.open_settings())
@@ -378,9 +375,7 @@ class MainWindow(QMainWindow):
     def show_about(self) -> QMessageBox:
         box = QMessageBox(self)
         box.setWindowTitle("About rave-gui")
-        box.setIconPixmap(
-            self.style().standardIcon(QStyle.StandardPixmap.SP_MediaVolume).pixmap(48, 48)
-        )
+        box.setIconPixmap(app_icon().pixmap(64, 64))
         box.setText(f"<b>rave-gui {__version__}</b>")
         box.setInformativeText(
             "A desktop app to train RAVE models (acids-ircam's Realtime Audio Variational "

@@ -138,10 +138,3 @@ def test_process_monitor_sums_a_process_tree_and_forgets_it_when_gone():
         child.kill()
         child.wait()
     assert mon.usage(child.pid) is None
-
-
-def test_format_bytes():
-    assert sysmon.format_bytes(None) == "–"
-    assert sysmon.format_bytes(512) == "512 B"
-    assert sysmon.format_bytes(1536) == "1.5 KiB"
-    assert sysmon.format_bytes(80 * 1024**3) == "80.0 GiB"

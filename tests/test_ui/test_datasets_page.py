@@ -36,14 +36,14 @@ def test_register_a_dataset_shows_its_contents(qtbot, page, manager, project_id,
     assert not dialog.ok_button.isEnabled()
     dialog.set_path(str(fake_dataset))
     assert dialog.path_error.error() == ""
-    assert dialog.info_label.text().startswith("44,100 Hz · 1 channel · 0:03:28")
+    assert dialog.info_label.text().startswith("44,100 Hz · 1 channel · 3 min 28 s")
     assert dialog.name_edit.text() == "strings"
     dialog.ok_button.click()
     assert not page.is_empty_state()
     qtbot.waitUntil(lambda: _cells(page)[2] != "–")  # the size is measured off the GUI thread
     name, path, size, sr, channels, duration, examples, n_exp = _cells(page)
     assert (name, sr, channels, duration, examples, n_exp) == (
-        "strings", "44,100 Hz", "1", "0:03:28", "–", "0",
+        "strings", "44,100 Hz", "1", "3 min 28 s", "–", "0",
     )  # fmt: skip
     assert path == str(fake_dataset.resolve())
     assert size == f"{(fake_dataset / 'metadata.yaml').stat().st_size} B"

@@ -15,7 +15,6 @@ from rave_gui.ui.models.experiments_model import (
     ID_ROLE,
     ExperimentsFilterModel,
     ExperimentsModel,
-    format_duration,
     format_step_short,
 )
 from rave_gui.ui.widgets.status_delegate import STATUS_ROLE, StatusDelegate
@@ -210,11 +209,6 @@ def test_set_project_switches_lists(manager):
 
 
 def test_formatting():
-    assert format_duration(None) == "–"
-    assert format_duration(45) == "45 s"
-    assert format_duration(75) == "1 min 15 s"
-    assert format_duration(3725) == "1 h 02 min"
-    assert format_duration(2 * 86400 + 3600) == "2 d 01 h"
     assert format_step_short(300_000, 1_000_000) == "300k / 1M"
     assert format_step_short(None, None) == "–"
     assert format_step_short(12, None) == "12"

@@ -64,7 +64,7 @@ def test_registering_a_dataset_from_the_wizard_selects_it(qtbot, wizard, fake_da
     assert page.dataset()["path"] == str(fake_dataset.resolve())
     assert page.error_label.error() == ""
     assert wizard.button(NEXT).isEnabled()
-    assert "0:03:28" in page.info_label.text()
+    assert "3 min 28 s" in page.info_label.text()
 
 
 def test_a_dataset_folder_gone_since_registration_is_refused(

@@ -285,12 +285,12 @@ def test_system_panel_shows_the_machine_and_gpu_rows(qtbot, page: TrainingPage):
         assert panel.no_gpu_label.text() == "no NVIDIA GPU found"
         assert panel.no_gpu_label.isVisible()
     assert "cores" in panel.cpu_bar.format()
-    assert " / " in panel.ram_bar.format() and "GiB" in panel.ram_bar.format()
+    assert " / " in panel.ram_bar.format() and " GB" in panel.ram_bar.format()
     gpu = sysmon.GpuSample(0, "NVIDIA H100", 45.0, 10 * 1024**3, 80 * 1024**3, 61.0, 150.0, 700.0)
     panel.show_sample(sysmon.SystemSample(s.time, (gpu,), None, 12.0, 16, 1, 2))
     assert not panel.no_gpu_label.isVisible()
     w = panel._gpu_widgets[0]
     assert w["name"].text() == "GPU 0 · NVIDIA H100"
     assert w["util"].format() == "45 %" and w["util"].value() == 450
-    assert w["mem"].format() == "10.0 GiB / 80.0 GiB"
+    assert w["mem"].format() == "10.7 GB / 85.9 GB"  # decimal units, as everywhere
     assert w["misc"].text() == "61 °C   ·   150 / 700 W"

@@ -40,12 +40,12 @@ from ...backend.preprocess import (
     default_log_folder,
     default_output_folder,
     discard_output,
-    format_bytes,
     launch_command,
     preflight,
     preprocess_argv,
     scan_audio,
 )
+from ...backend.units import format_bytes, format_duration
 from ...core.jobs import CANCELLED, PreprocessThread
 from ...core.worker import run_in_background
 from ..widgets.feedback import ERROR, WARNING, FieldError
@@ -470,7 +470,7 @@ class NewDatasetDialog(QDialog):
         self.result_message = "done"
         self.progress_bar.setValue(100)
         self.progress_label.setText(
-            f"Done: {info.n_examples or 0:,} examples, {_duration(info.duration_s)}."
+            f"Done: {info.n_examples or 0:,} examples, {format_duration(info.duration_s)}."
         )
         self._update()
         self.preprocess_finished.emit(True, "done")
@@ -535,13 +535,6 @@ def _name_for(folder: Path) -> str:
 def _safe_folder(name: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-.")
     return safe or "dataset"
-
-
-def _duration(seconds: float) -> str:
-    total = round(seconds)
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}"
 
 
 __all__ = ["NewDatasetDialog"]

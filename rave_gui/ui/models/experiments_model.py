@@ -28,6 +28,7 @@ from PyQt6.QtCore import (
 
 from ...backend.errors import NotFoundError
 from ...backend.manager import LIVE_STATUSES, TrainingManager, best_value
+from ...backend.units import format_datetime, format_duration, format_value
 from ...core.signals import AppSignals
 from ..widgets.status_delegate import STATUS_ROLE
 
@@ -89,23 +90,6 @@ class RunRow:
         return max(0.0, end - self.started_at)
 
 
-def format_duration(seconds: float | None) -> str:
-    """3725 -> "1 h 02 min"; 75 -> "1 min 15 s"; None -> "–"."""
-    if seconds is None or seconds != seconds:
-        return "–"
-    s = int(seconds)
-    if s < 60:
-        return f"{s} s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m} min {s:02d} s"
-    h, m = divmod(m, 60)
-    if h < 24:
-        return f"{h} h {m:02d} min"
-    d, h = divmod(h, 24)
-    return f"{d} d {h:02d} h"
-
-
 def format_time(ts: float | None, *, short: bool = False) -> str:
     """A start or end time: "today 21:23", "Nov 20 21:23" (this year, short) or the full
     date."""
@@ -117,7 +101,7 @@ def format_time(ts: float | None, *, short: bool = False) -> str:
         return dt.strftime("today %H:%M")
     if short and dt.year == now.year:
         return dt.strftime("%b %d %H:%M")
-    return dt.strftime("%Y-%m-%d %H:%M")
+    return format_datetime(ts)
 
 
 def format_count(n: int | None) -> str:
@@ -144,12 +128,6 @@ def format_step_short(step: int | None, max_steps: int | None) -> str:
         return "–"
     done = format_count(step or 0)
     return f"{done} / {format_count(max_steps)}" if max_steps else done
-
-
-def format_value(v: float | None) -> str:
-    if v is None:
-        return "–"
-    return f"{v:.4g}"
 
 
 @dataclass(frozen=True)
@@ -520,8 +498,6 @@ __all__ = [
     "ExperimentsFilterModel",
     "ExperimentsModel",
     "RunRow",
-    "format_duration",
     "format_step",
     "format_time",
-    "format_value",
 ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,22 +33,6 @@ def dash(value: Any) -> str:
 
 def fmt_int(value: Any) -> str:
     return "–" if value is None else f"{int(value):,}"
-
-
-def fmt_duration(seconds: Any) -> str:
-    """h:mm:ss (hours not wrapped at 24)."""
-    if seconds is None or (isinstance(seconds, float) and not math.isfinite(seconds)):
-        return "–"
-    total = round(float(seconds))
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}"
-
-
-def fmt_date(ts: Any) -> str:
-    if ts is None:
-        return "–"
-    return dt.datetime.fromtimestamp(float(ts)).strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,9 @@ from ...backend.demo import synthesize_audio
 from ...backend.errors import RaveGuiError
 from ...backend.manager import TrainingManager
 from ...backend.paths import data_dir
-from ...backend.preprocess import discard_output, format_bytes, remove_dataset_files
+from ...backend.preprocess import discard_output, remove_dataset_files
 from ...backend.settings import Settings, load_settings
+from ...backend.units import format_bytes, format_duration
 from ...core.signals import AppSignals
 from ...core.worker import run_in_background
 from ..dialogs.confirm import ConfirmBox
@@ -40,7 +41,6 @@ from ..models.record_table import (
     Column,
     RecordFilterProxy,
     RecordTableModel,
-    fmt_duration,
     fmt_int,
     key,
     select_record,
@@ -54,7 +54,7 @@ DATASET_COLUMNS = (
     Column("Size on disk", key("size_bytes"), format_bytes, numeric=True),
     Column("Sample rate", key("sample_rate"), lambda v: "–" if v is None else f"{v:,} Hz", True),
     Column("Channels", key("channels"), fmt_int, numeric=True),
-    Column("Duration", key("duration_s"), fmt_duration, numeric=True),
+    Column("Duration", key("duration_s"), format_duration, numeric=True),
     Column("Examples", key("n_examples"), fmt_int, numeric=True),
     Column("Experiments", key("n_experiments"), fmt_int, numeric=True),
 )

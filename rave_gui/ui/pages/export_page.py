@@ -41,8 +41,8 @@ from ...backend.export import (
     scan_checkpoints,
 )
 from ...backend.manager import ACTIVE_STATUSES, TrainingManager
-from ...backend.preprocess import format_bytes
 from ...backend.settings import Settings, load_settings
+from ...backend.units import format_bytes, format_datetime
 from ...core.jobs import CANCELLED, ExportThread
 from ...core.signals import AppSignals
 from ...core.worker import run_in_background
@@ -51,7 +51,6 @@ from ..models.record_table import (
     Column,
     RecordFilterProxy,
     RecordTableModel,
-    fmt_date,
     fmt_int,
     key,
 )
@@ -69,14 +68,14 @@ CHECKPOINT_COLUMNS = (
     Column("Step", key("step"), fmt_int, numeric=True),
     Column("Epoch", key("epoch"), fmt_int, numeric=True),
     Column("Size", key("size"), format_bytes, numeric=True),
-    Column("Saved", key("mtime"), fmt_date, numeric=True),
+    Column("Saved", key("mtime"), format_datetime, numeric=True),
 )
 MODEL_COLUMNS = (
     Column("Model", lambda r: Path(r["path"]).name, tooltip=lambda r: _model_tooltip(r)),
     Column("Size", key("size"), format_bytes, numeric=True),
     Column("Streaming", lambda r: "yes" if r.get("streaming") else "no"),
     Column("From checkpoint", lambda r: r["settings"].get("checkpoint_label") or "–"),
-    Column("Exported", key("created_at"), fmt_date, numeric=True),
+    Column("Exported", key("created_at"), format_datetime, numeric=True),
     Column("Folder", lambda r: str(Path(r["path"]).parent), tooltip=lambda r: r["path"]),
 )
 

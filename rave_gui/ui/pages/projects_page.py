@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
 
 from ...backend.errors import RaveGuiError
 from ...backend.manager import TrainingManager
+from ...backend.units import format_datetime
 from ...core.signals import AppSignals
 from ..dialogs.confirm import ConfirmBox, ask_confirmation
 from ..dialogs.name_dialog import NameDialog
@@ -29,7 +30,6 @@ from ..models.record_table import (
     Column,
     RecordFilterProxy,
     RecordTableModel,
-    fmt_date,
     fmt_int,
     key,
     select_record,
@@ -41,7 +41,7 @@ PROJECT_COLUMNS = (
     Column("Project", key("name"), tooltip=lambda r: r.get("description") or None),
     Column("Experiments", key("n_experiments"), fmt_int, numeric=True),
     Column("Datasets", key("n_datasets"), fmt_int, numeric=True),
-    Column("Created", key("created_at"), fmt_date, numeric=True),
+    Column("Created", key("created_at"), format_datetime, numeric=True),
 )
 
 

@@ -47,13 +47,13 @@ from ...backend.manager import (
     STOPPED,
     TrainingManager,
 )
+from ...backend.units import format_duration, format_rate
 from ...core.signals import AppSignals
 from ..models.experiments_model import (
     COL,
     ExperimentsFilterModel,
     ExperimentsModel,
     RunRow,
-    format_duration,
     format_step,
     format_time,
 )
@@ -87,14 +87,6 @@ STATUS_FILTERS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     ("Finished", FINAL_STATUSES),
     *((s.capitalize(), (s,)) for s in STATUSES),
 )
-
-
-def format_rate(rate: float | None) -> str:
-    if rate is None or rate <= 0 or rate != rate:
-        return "–"
-    if rate >= 1:
-        return f"{rate:.2f} steps/s"
-    return f"{1 / rate:.2f} s/step"
 
 
 class TrainingPage(QWidget):

@@ -42,9 +42,9 @@ from ...backend.ravecmd import (
     learning_rate_at,
     train_argv,
 )
+from ...backend.units import format_bytes, format_duration
 from ...core.worker import run_in_background
 from ..dialogs.register_dataset import RegisterDatasetDialog
-from ..models.record_table import fmt_duration
 from ..pages.datasets_page import configure_table, dataset_model
 from ..widgets.feedback import INFO, FieldError
 
@@ -205,7 +205,7 @@ class DatasetPage(QWizardPage):
             examples = "?" if ds["n_examples"] is None else f"{ds['n_examples']:,}"
             self.info_label.setText(
                 f"{ds['name']}: {ds['sample_rate']:,} Hz, {channels}, "
-                f"{fmt_duration(ds['duration_s'])} of audio, {examples} examples\n{ds['path']}"
+                f"{format_duration(ds['duration_s'])} of audio, {examples} examples\n{ds['path']}"
             )
             self.error_label.set_error(None)
         self.completeChanged.emit()
@@ -475,7 +475,7 @@ class ParametersPage(QWizardPage):
         except Exception:  # no sysmon, or NVML failing in an unexpected way: CPU only
             gpus = []
         for gpu in gpus:
-            memory = f", {gpu.memory_total / 2**30:.0f} GiB" if gpu.memory_total else ""
+            memory = f", {format_bytes(gpu.memory_total)}" if gpu.memory_total else ""
             self.device_combo.addItem(f"GPU {gpu.index}: {gpu.name}{memory}", gpu.index)
         if gpus:
             self.device_combo.setCurrentIndex(1)
@@ -682,7 +682,7 @@ class ConfirmPage(QWizardPage):
                 "Dataset",
                 f"{ds.get('name')} — {ds.get('sample_rate', 0):,} Hz, "
                 f"{s.channels} channel{'' if s.channels == 1 else 's'}, "
-                f"{fmt_duration(ds.get('duration_s'))} ({ds.get('path')})",
+                f"{format_duration(ds.get('duration_s'))} ({ds.get('path')})",
             ),
             ("Configuration", cfg.base_config() or "–"),
             ("Modifiers", ", ".join(cfg.modifiers()) or "none"),
