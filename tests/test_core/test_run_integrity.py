@@ -111,11 +111,11 @@ def test_two_databases_sharing_the_runs_folder_never_mix_runs_of_the_same_name(
 
     long, short = x.manager.get_experiment(long_id), y.manager.get_experiment(short_id)
     assert (long["status"], short["status"]) == ("completed", "completed")
-    assert long["run_dir"] != short["run_dir"]
     assert max(_steps(updates)) == 40  # never "step 110/40"
     assert short["metrics"]["step"] == 40
     assert stored_points(y.manager, short_id) == fixture_points("run_40steps")
     assert stored_points(x.manager, long_id) == fixture_points("run_110steps")
+    assert long["run_dir"] != short["run_dir"]
     for eng, exp in ((x, long), (y, short)):
         ident = read_identity(exp["run_dir"])
         assert ident is not None
