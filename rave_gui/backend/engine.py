@@ -161,11 +161,12 @@ class Engine:
             pass  # a follower recorded the run's end in the meantime
         return True
 
-    def request_stop(self, experiment_id: int) -> str:
+    def request_stop(self, experiment_id: int, *, follow_ended: bool = True) -> str:
         """Ask a run to stop: a queued run is cancelled; a live process gets SIGINT and the run
         is marked stopping (followers escalate and record the outcome). A run whose process is
         already gone is followed to the end of its files and recorded with what happened
-        (completed stays completed). Returns the status after the request."""
+        (completed stays completed); with ``follow_ended=False`` it is left as it is, for the
+        follower already following it to record. Returns the status after the request."""
         exp = self.manager.get_experiment(experiment_id)
         status = exp["status"]
         if status == QUEUED:
@@ -173,7 +174,7 @@ class Engine:
             return STOPPED
         if status in FINAL_STATUSES:
             raise InvalidTransitionError(f"Experiment {exp['name']!r} is already {status}.")
-        if self._interrupt(exp):
+        if self._interrupt(exp) or not follow_ended:
             return self.manager.get_experiment(experiment_id)["status"]
         return self.finish(experiment_id)
 
@@ -191,7 +192,8 @@ class Engine:
             return self.request_stop(experiment_id)
         if exp["status"] in FINAL_STATUSES:
             return exp["status"]
-        if self._interrupt(exp):
+        asked = exp["status"] == STOPPING and is_same_process(exp["pid"], exp["process_start_time"])
+        if asked or self._interrupt(exp):  # interrupted (now or before): escalate if need be
             runner.stop_group(
                 exp["pid"],
                 interrupt_timeout=interrupt_timeout,

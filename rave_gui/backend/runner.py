@@ -141,7 +141,7 @@ def stop_group(
     ``interrupted``: the SIGINT was sent already (a second one would hurry the shutdown)."""
     if not interrupted:
         signal_group(pgid, "SIGINT")
-        signal_group(pgid, "SIGCONT")  # a paused group must run to handle the interrupt
+    signal_group(pgid, "SIGCONT")  # a paused group must run to handle the interrupt
     if wait_group(pgid, interrupt_timeout):
         return "SIGINT"
     signal_group(pgid, "SIGTERM")

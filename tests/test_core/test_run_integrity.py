@@ -257,6 +257,20 @@ def test_stopping_a_run_that_completed_unwatched_records_it_completed_with_every
     assert reconcile(manager) == ([], [])  # nothing left for a later start to do
 
 
+def test_a_stop_request_leaves_an_ended_run_to_the_follower_that_follows_it(
+    manager, replay
+) -> None:
+    """The GUI's way: a thread follows the run, so the stop request (on the GUI thread) only
+    signals a live process; the follower records what happened, from the files."""
+    run = _ended_unwatched(manager, replay)
+    engine = Engine(manager, Settings())
+    assert engine.request_stop(run.exp_id, follow_ended=False) == "running"
+    assert manager.get_experiment(run.exp_id)["status"] == "running"
+    follow_to_end(RunFollower(manager, run.exp_id), 30)
+    assert manager.get_experiment(run.exp_id)["status"] == "completed"
+    assert stored_points(manager, run.exp_id) == fixture_points("run_110steps")
+
+
 def test_request_stop_of_a_live_run_still_interrupts_it(manager, replay) -> None:
     """Only a live process is signalled and marked stopping; the follower records stopped."""
     run = replay(fixture="run_110steps", duration=6.0)
