@@ -207,6 +207,50 @@ def _migrate_v4(conn: sqlite3.Connection) -> None:
     )
 
 
+# v5: experiment ids are never reused (AUTOINCREMENT), so nothing named after an id (a run
+# folder, another database's records) can be mistaken for a later experiment. SQLite needs a
+# table rebuild for that; foreign keys are off during migrations, so the tables that reference
+# experiments(id) keep their rows and refer to the new table once it has the old name.
+_V5_TABLE = """
+CREATE TABLE experiments_v5 (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id         INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name               TEXT NOT NULL,
+    dataset_id         INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+    config             TEXT NOT NULL DEFAULT '{}',
+    status             TEXT NOT NULL,
+    started_at         REAL,
+    completed_at       REAL,
+    metrics            TEXT NOT NULL DEFAULT '{}',
+    command            TEXT,
+    run_dir            TEXT,
+    log_path           TEXT,
+    pid                INTEGER,
+    process_start_time REAL,
+    exit_code          INTEGER,
+    error              TEXT,
+    created_at         REAL NOT NULL,
+    parent_id          INTEGER REFERENCES experiments(id) ON DELETE SET NULL,
+    updated_at         REAL,
+    UNIQUE (project_id, name)
+);
+INSERT INTO experiments_v5 (id, project_id, name, dataset_id, config, status, started_at,
+    completed_at, metrics, command, run_dir, log_path, pid, process_start_time, exit_code,
+    error, created_at, parent_id, updated_at)
+    SELECT id, project_id, name, dataset_id, config, status, started_at, completed_at, metrics,
+    command, run_dir, log_path, pid, process_start_time, exit_code, error, created_at,
+    parent_id, updated_at FROM experiments;
+DROP TABLE experiments;
+ALTER TABLE experiments_v5 RENAME TO experiments;
+CREATE INDEX experiments_status ON experiments(status)
+"""
+
+
+def _migrate_v5(conn: sqlite3.Connection) -> None:
+    _run_script(conn, _V5_TABLE)
+    conn.execute(_V4_TRIGGER)  # dropped with the old table
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(conn: sqlite3.Connection) -> None:
         _run_script(conn, sql)
@@ -219,6 +263,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migrate_v2,
     _script(_V3),
     _migrate_v4,
+    _migrate_v5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

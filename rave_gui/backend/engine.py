@@ -5,15 +5,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from . import runner
-from .errors import NotFoundError, ProcessError, RaveGuiError, ValidationError
-from .follower import RunFollower, decide_outcome, find_checkpoints
+from .errors import (
+    InvalidTransitionError,
+    NotFoundError,
+    ProcessError,
+    RaveGuiError,
+    ValidationError,
+)
+from .follower import decide_outcome, find_checkpoints, follow_to_end
 from .logparse import Failure, LogParser, Outcome
 from .manager import (
     COMPLETED,
@@ -28,23 +33,21 @@ from .manager import (
     TrainingManager,
     check_name,
 )
-from .procinfo import is_same_process, process_start_time
+from .procinfo import is_same_process, process_start_time, signal_group
 from .ravecmd import RaveInstall, TrainSettings, preflight, probe_rave, train_argv
+from .runfolder import UID_KEY, create_run_folder, read_identity
 from .settings import Settings
 from .tfevents import EventDirFollower
 
 _RUN_FOLDER = re.compile(r"^(?P<name>.+)_(?P<hash>[0-9a-f]{10})$")
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "run"
-
-
 class Engine:
     """Runs experiments recorded by a TrainingManager as real `rave train` processes.
 
-    Each run gets its own folder ``<runs dir>/<id>-<name>/`` holding RAVE's output (its
-    ``NAME_HASH/version_N`` folders), our ``train.log`` and the supervisor's status file.
+    Each run gets a folder of its own, never reused (``<runs dir>/<id>-<name>-<random>/``, see
+    runfolder), holding its identity file, RAVE's output (its ``NAME_HASH/version_N``
+    folders), our ``train.log`` and the supervisor's status file.
     """
 
     def __init__(self, manager: TrainingManager, settings: Settings | None = None) -> None:
@@ -59,6 +62,7 @@ class Engine:
         """Check a training config, record it as a queued experiment and start it when a slot
         is free. Raises PreflightError / ValidationError with every problem found."""
         config = dict(config)
+        config.pop(UID_KEY, None)  # a new run gets a folder (and uid) of its own
         name = check_name(config.get("name"), "experiment")
         if config.get("dataset_id") is not None and not config.get("dataset_path"):
             config["dataset_path"] = self.manager.get_dataset(int(config["dataset_id"]))["path"]
@@ -76,8 +80,11 @@ class Engine:
         preflight(settings, install)  # raises before anything is recorded
         stored = {**config, **settings.to_config(), "project_id": project_id}
         exp_id = self.manager.start_training(stored)
-        run_dir = Path(settings.out_path) / f"{exp_id}-{_safe(name)}"
-        self.manager.update_experiment(exp_id, run_dir=str(run_dir))
+        try:
+            new_run_folder(self.manager, exp_id, settings.out_path)
+        except RaveGuiError:
+            self.manager.delete_experiment(exp_id)  # nothing is recorded for a run that cannot be
+            raise
         if start:
             self.schedule()
         return exp_id
@@ -106,13 +113,18 @@ class Engine:
         if exp["status"] != QUEUED:
             raise ValidationError(f"Experiment {exp['name']!r} is {exp['status']}, not queued.")
         settings = TrainSettings.from_config(exp["config"], name=exp["name"])
-        run_dir = Path(exp["run_dir"] or Path(settings.out_path) / f"{exp['id']}-{exp['name']}")
+        uid = exp["config"].get(UID_KEY)
+        if uid and exp["run_dir"] and Path(exp["run_dir"]).is_dir():
+            run_dir = Path(exp["run_dir"])  # its own folder, made when it was queued
+        else:  # queued before run folders had identities, or its folder was removed: a new one
+            runs_dir = settings.out_path or str(self.settings.resolved_runs_dir())
+            run_dir, uid = new_run_folder(self.manager, experiment_id, runs_dir)
         settings.out_path = str(run_dir)
         install = self.install()
         preflight(settings, install)
         argv = train_argv(settings, install, use_launcher=self.settings.use_launcher)
         # RAVE looks a --config name up in the working directory first: run in the run folder.
-        launched = runner.launch(argv, run_dir, cwd=run_dir)
+        launched = runner.launch(argv, run_dir, cwd=run_dir, run_uid=uid)
         self.manager.update_experiment(
             experiment_id,
             command=argv,
@@ -133,10 +145,38 @@ class Engine:
             raise ProcessError(f"The process of {exp['name']!r} is no longer running.")
         return exp
 
-    def request_stop(self, experiment_id: int) -> str:
-        """Ask a run to stop (SIGINT to its group) and mark it stopping; a queued run is
-        cancelled. Returns the new status. Followers escalate and record the outcome."""
-        return self.manager.stop_training(experiment_id)
+    def _interrupt(self, exp: dict[str, Any]) -> bool:
+        """SIGINT to a run's live process group (resumed first when paused), then the run is
+        marked stopping. False, and nothing changed, when no process of the run is left."""
+        pid = exp["pid"]
+        if not (pid and is_same_process(pid, exp["process_start_time"])):
+            return False
+        if exp["status"] == PAUSED:
+            signal_group(pid, "SIGCONT")  # a paused group must run to handle the interrupt
+        if not signal_group(pid, "SIGINT"):
+            return False
+        try:
+            self.manager.update_experiment_status(exp["id"], STOPPING)
+        except InvalidTransitionError:
+            pass  # a follower recorded the run's end in the meantime
+        return True
+
+    def request_stop(self, experiment_id: int, *, follow_ended: bool = True) -> str:
+        """Ask a run to stop: a queued run is cancelled; a live process gets SIGINT and the run
+        is marked stopping (followers escalate and record the outcome). A run whose process is
+        already gone is followed to the end of its files and recorded with what happened
+        (completed stays completed); with ``follow_ended=False`` it is left as it is, for the
+        follower already following it to record. Returns the status after the request."""
+        exp = self.manager.get_experiment(experiment_id)
+        status = exp["status"]
+        if status == QUEUED:
+            self.manager.update_experiment_status(experiment_id, STOPPED)
+            return STOPPED
+        if status in FINAL_STATUSES:
+            raise InvalidTransitionError(f"Experiment {exp['name']!r} is already {status}.")
+        if self._interrupt(exp) or not follow_ended:
+            return self.manager.get_experiment(experiment_id)["status"]
+        return self.finish(experiment_id)
 
     def stop(
         self,
@@ -149,26 +189,25 @@ class Engine:
         SIGTERM, then SIGKILL), then record the outcome. Returns the final status."""
         exp = self.manager.get_experiment(experiment_id)
         if exp["status"] == QUEUED:
-            return self.manager.stop_training(experiment_id)
+            return self.request_stop(experiment_id)
         if exp["status"] in FINAL_STATUSES:
             return exp["status"]
-        if exp["status"] != STOPPING:
-            self.manager.update_experiment_status(experiment_id, STOPPING)
-        if is_same_process(exp["pid"], exp["process_start_time"]):
+        asked = exp["status"] == STOPPING and is_same_process(exp["pid"], exp["process_start_time"])
+        if asked or self._interrupt(exp):  # interrupted (now or before): escalate if need be
             runner.stop_group(
-                exp["pid"], interrupt_timeout=interrupt_timeout, term_timeout=term_timeout
+                exp["pid"],
+                interrupt_timeout=interrupt_timeout,
+                term_timeout=term_timeout,
+                interrupted=True,
             )
         return self.finish(experiment_id)
 
     def finish(self, experiment_id: int, timeout: float = 30.0) -> str:
-        """Follow an ended (or ending) run to its end and return its recorded status."""
-        follower = RunFollower(self.manager, experiment_id)
-        deadline = time.monotonic() + timeout
-        while not follower.poll().finished:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        return self.manager.get_experiment(experiment_id)["status"]
+        """Follow an ended (or ending) run to the end of its files and record its outcome from
+        them and its supervisor's status; returns the recorded status. While its process
+        lives this waits up to ``timeout`` seconds; a run whose process is gone is read to the
+        end however long that takes."""
+        return follow_to_end(self.manager, experiment_id, timeout=timeout)
 
     def pause(self, experiment_id: int) -> None:
         exp = self._live(experiment_id)
@@ -240,6 +279,19 @@ class Engine:
         """Adopt a RAVE run folder (``NAME_HASH`` with ``version_N/``): its config, every
         scalar of its event files, its checkpoints and its outcome."""
         return import_run(self.manager, folder, project_id=project_id, name=name)
+
+
+def new_run_folder(
+    manager: TrainingManager, experiment_id: int, runs_dir: str | os.PathLike[str]
+) -> tuple[Path, str]:
+    """Create a fresh folder for an experiment in ``runs_dir`` and record it, with its run
+    uid, as the experiment's run folder. Returns the folder and the uid."""
+    exp = manager.get_experiment(experiment_id)
+    run_dir, uid = create_run_folder(runs_dir, experiment_id, exp["name"], database=manager.db.path)
+    manager.update_experiment(
+        experiment_id, run_dir=str(run_dir), config={**exp["config"], UID_KEY: uid}
+    )
+    return run_dir, uid
 
 
 def _rave_run_folder(ckpt: Path) -> Path:
@@ -319,6 +371,9 @@ def import_run(
     gin = src / "config.gin"
     if gin.exists():
         config["gin_config_file"] = str(gin)
+    identity = read_identity(src)
+    if identity and identity.get("run_uid"):  # a rave-gui run folder: adopt it as that run
+        config[UID_KEY] = identity["run_uid"]
     events_follower = EventDirFollower(src)
     points = events_follower.poll()
     walls = [p.wall_time for p in points]
@@ -388,4 +443,4 @@ def import_run(
     return exp_id
 
 
-__all__ = ["Engine", "import_run"]
+__all__ = ["Engine", "import_run", "new_run_folder"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import runner
+from .errors import ProcessError
 from .logparse import Failure, LogLine, LogParser, Metrics, Outcome, Progress
 from .manager import (
     COMPLETED,
@@ -26,6 +27,7 @@ from .procinfo import (
     process_start_time,
     signal_group,
 )
+from .runfolder import UID_KEY, check_identity
 from .tfevents import EventDirFollower
 
 LOG_KEY = "log"  # follow_offsets key of the log file (tfevents files use their path)
@@ -36,6 +38,10 @@ TERM_TIMEOUT_S = 15.0  # after SIGTERM, then SIGKILL
 _EPOCH_CKPT = re.compile(r"epoch[=-](\d+)")
 _MAX_STEPS_REACHED = re.compile(r"max_steps=(\d+)` reached")
 _STEP_TICK = re.compile(r"^rave-gui: step=(\d+)$")
+# An ended run recorded before run folders had identities is read on (what its follower had
+# not read yet) only if its log was last written before its end was recorded: a later write
+# is another run's, in a folder the two shared.
+LEGACY_CATCH_UP_TOLERANCE_S = 2.0
 
 
 @dataclass
@@ -113,7 +119,14 @@ class RunFollower:
     stores metric points in batches, and records the run's outcome when its process is gone.
 
     Offsets are saved in the database, so a follower created after an app restart continues
-    exactly where the previous one stopped: no point is read twice.
+    exactly where the previous one stopped: no point is read twice. A run already recorded as
+    ended is read on to the end of its files (what an earlier follower left unread is stored;
+    its outcome stays as recorded).
+
+    Nothing is read from a folder that does not belong to the run (see runfolder): such a run
+    is recorded failed, saying so, and keeps only what was stored before. Recording it failed
+    (rather than raising at every poll) ends it for good: it is not retried at every start, it
+    can be deleted, and no later follower reads the foreign files into it.
     """
 
     def __init__(self, manager: TrainingManager, experiment_id: int) -> None:
@@ -141,7 +154,44 @@ class RunFollower:
         self._completed = bool(exp["metrics"].get("completed_marker"))
         self._interrupted = bool(exp["metrics"].get("interrupted_marker"))
         self._stop_sent: dict[str, float] = {}
-        self.finished = exp["status"] in FINAL_STATUSES
+        self._checked = False  # the folder's identity, checked at the first poll
+        self.alive = False  # whether the run's process lived at the last poll
+        self.finished = exp["status"] in FINAL_STATUSES and not self._may_catch_up()
+
+    def _may_catch_up(self) -> bool:
+        """Whether an ended run's files may still be read (see LEGACY_CATCH_UP_TOLERANCE_S)."""
+        if self.exp["config"].get(UID_KEY):
+            return True  # its own folder: checked at the first poll
+        if self.log_path is None or not self.exp["completed_at"]:
+            return False  # an imported run: its folder may be written by a later run
+        try:
+            mtime = os.path.getmtime(self.log_path)
+        except OSError:
+            return False
+        return mtime <= self.exp["completed_at"] + LEGACY_CATCH_UP_TOLERANCE_S
+
+    def position(self) -> int:
+        """Bytes read so far from the run's log and event files (grows while reading)."""
+        events = sum(self.events.offsets.values()) if self.events is not None else 0
+        return self.log_offset + events
+
+    def _refuse_foreign_folder(self, upd: FollowUpdate) -> bool:
+        """True (and the run recorded failed, unless it ended already) when the run folder is
+        not this run's: nothing of it may be read."""
+        self._checked = True
+        if self.run_dir is None or not self.run_dir.exists():
+            return False  # nothing there to take for this run's
+        try:
+            check_identity(self.run_dir, self.exp["config"].get(UID_KEY))
+        except ProcessError as err:
+            status, error = self.exp["status"], str(err)
+            if status not in FINAL_STATUSES:
+                self.manager.update_experiment_status(self.experiment_id, FAILED, error=error)
+                status = FAILED
+            self.finished = upd.finished = True
+            upd.status, upd.message = status, error
+            return True
+        return False
 
     # --- reading -------------------------------------------------------------------------------
     def _read_log(self, upd: FollowUpdate, new_points: list, final: bool = False) -> None:
@@ -265,8 +315,10 @@ class RunFollower:
             upd.finished = True
             return upd
         self.exp = self.manager.get_experiment(self.experiment_id)
+        if not self._checked and self._refuse_foreign_folder(upd):
+            return upd
         status_before = self.exp["status"]
-        alive = self._alive() if status_before in LIVE_STATUSES else False
+        alive = self.alive = self._alive() if status_before in LIVE_STATUSES else False
         new_points: list[tuple[str, int, float, float | None]] = []
         self._read_log(upd, new_points, final=not alive)
         if self.events is not None:
@@ -351,20 +403,65 @@ def _pid_reused(pid: int, start_time: float | None) -> bool:
     return start_time is None or abs(started - start_time) > START_TIME_TOLERANCE_S
 
 
+def follow_to_end(
+    manager: TrainingManager, experiment_id: int, *, timeout: float = 30.0, interval: float = 0.1
+) -> str:
+    """Follow a run until its end is recorded (read to the end of its files, outcome from them
+    and its supervisor's status) and return its status. While its process lives this waits
+    up to ``timeout`` seconds; once the process is gone reading goes on while there is more
+    to read, however long that takes, and stops only when the run is recorded or nothing
+    more comes for ``timeout`` seconds."""
+    follower = RunFollower(manager, experiment_id)
+    deadline = time.monotonic() + timeout
+    while True:
+        before = follower.position()
+        if follower.poll().finished:
+            break
+        if not follower.alive and follower.position() != before:
+            deadline = time.monotonic() + timeout  # more to read: no waiting, no giving up
+            continue
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    return manager.get_experiment(experiment_id)["status"]
+
+
+def _unread(manager: TrainingManager, exp: dict) -> bool:
+    """Whether an ended run's log holds more than its followers have read."""
+    if not exp["log_path"]:
+        return False
+    try:
+        size = os.path.getsize(exp["log_path"])
+    except OSError:
+        return False
+    return (manager.follow_offset(exp["id"], LOG_KEY) or 0) < size
+
+
 def reconcile(manager: TrainingManager) -> tuple[list[int], list[int]]:
     """At start: runs whose process still lives (to re-attach) and runs that ended while
-    nobody watched, now recorded with their real outcome."""
+    nobody watched, now recorded with their real outcome and every point they wrote (also
+    runs recorded as ended before their files were read to the end)."""
     alive, ended = [], []
     for exp in manager.list_experiments(status=list(LIVE_STATUSES)):
         if is_same_process(exp["pid"], exp["process_start_time"]):
             alive.append(exp["id"])
             continue
-        follower = RunFollower(manager, exp["id"])
-        for _ in range(1000):  # read what is left, then record the outcome
-            if follower.poll().finished:
-                break
+        follow_to_end(manager, exp["id"], timeout=5.0)
         ended.append(exp["id"])
+    for exp in manager.list_experiments(status=list(FINAL_STATUSES)):
+        if _unread(manager, exp):
+            before = manager.follow_offset(exp["id"], LOG_KEY)
+            follow_to_end(manager, exp["id"], timeout=5.0)
+            if manager.follow_offset(exp["id"], LOG_KEY) != before:
+                ended.append(exp["id"])
     return alive, ended
 
 
-__all__ = ["FollowUpdate", "RunFollower", "decide_outcome", "find_checkpoints", "reconcile"]
+__all__ = [
+    "FollowUpdate",
+    "RunFollower",
+    "decide_outcome",
+    "find_checkpoints",
+    "follow_to_end",
+    "reconcile",
+]

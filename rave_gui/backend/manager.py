@@ -494,30 +494,12 @@ class TrainingManager:
 
     def stop_training(self, experiment_id: int) -> str:
         """Stop an experiment: a queued one is cancelled at once; a live one is asked to stop
-        (SIGINT to its process group; the engine escalates and records the outcome).
-        Returns the status after the request."""
-        exp = self.get_experiment(experiment_id)
-        status = exp["status"]
-        if status == QUEUED:
-            self.update_experiment_status(experiment_id, STOPPED)
-            return STOPPED
-        if status in FINAL_STATUSES:
-            raise InvalidTransitionError(f"Experiment {exp['name']!r} is already {status}.")
-        from .procinfo import is_same_process, signal_group
+        (SIGINT to its process group; the engine escalates and records the outcome); one whose
+        process is gone is recorded with its real outcome. Returns the status after the
+        request. (The engine does it: Engine.request_stop.)"""
+        from .engine import Engine
 
-        pid, start = exp["pid"], exp["process_start_time"]
-        if pid and is_same_process(pid, start):
-            if status == PAUSED:
-                signal_group(pid, "SIGCONT")
-            signal_group(pid, "SIGINT")
-            if status != STOPPING:
-                self.update_experiment_status(experiment_id, STOPPING)
-            return STOPPING
-        # No process is left: the run ended while nobody watched.
-        self.update_experiment_status(
-            experiment_id, STOPPED, error=exp["error"] or "its process was no longer running"
-        )
-        return STOPPED
+        return Engine(self).request_stop(experiment_id)
 
     # --- metrics -------------------------------------------------------------------------------
     def add_metric_points(self, experiment_id: int, points: Iterable[mstore.Point]) -> int:

@@ -116,7 +116,10 @@ class RunController(QObject):
 
     # --- control -------------------------------------------------------------------------------
     def stop(self, experiment_id: int) -> None:
-        status = self.engine.request_stop(experiment_id)
+        # A run whose process is gone is recorded by its follower thread, off the GUI thread.
+        status = self.engine.request_stop(
+            experiment_id, follow_ended=experiment_id not in self.threads
+        )
         self.signals.run_status_changed.emit(experiment_id, status)
         if status == "stopped":
             self.signals.run_stopped.emit(experiment_id, "cancelled")
@@ -176,7 +179,7 @@ class RunController(QObject):
         if stop_runs:
             for exp_id in self.active_ids():
                 try:
-                    self.engine.request_stop(exp_id)
+                    self.engine.request_stop(exp_id, follow_ended=False)  # stop() below
                 except RaveGuiError:
                     pass
         for thread in list(self.threads.values()):

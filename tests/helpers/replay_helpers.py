@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rave_gui.backend import runner, tfevents
+from rave_gui.backend.engine import new_run_folder
 from rave_gui.backend.manager import RUNNING, TrainingManager
 from rave_gui.backend.procinfo import group_members, signal_group
 
@@ -81,8 +82,8 @@ def start_replay_experiment(
     dataset_path: str = "/data/db",
 ) -> ReplayRun:
     """Record an experiment and start the replay the way the Engine starts `rave train`:
-    start_training, runner.launch into ``<runs dir>/<id>-<name>``, then the process fields and
-    the running status."""
+    start_training, a new run folder of its own (new_run_folder), runner.launch into it, then
+    the process fields and the running status."""
     config = {
         "name": name,
         "dataset_path": dataset_path,
@@ -100,12 +101,11 @@ def start_replay_experiment(
         "ckpt": None,
     }
     exp_id = manager.start_training(config)
-    run_dir = Path(runs_dir) / f"{exp_id}-{name}"
-    manager.update_experiment(exp_id, run_dir=str(run_dir))
+    run_dir, uid = new_run_folder(manager, exp_id, runs_dir)
     argv = replay_argv(
         fixture, run_dir, name=name, duration=duration, fail=fail, workers=workers, seed=seed
     )
-    launched = runner.launch(argv, run_dir)
+    launched = runner.launch(argv, run_dir, run_uid=uid)
     manager.update_experiment(
         exp_id,
         command=argv,

@@ -460,3 +460,95 @@ def test_v2_database_gains_the_exported_models_table_with_rows_intact(tmp_path: 
         assert tm.list_exported_models() == []  # cascaded with its experiment
     finally:
         tm.close()
+
+
+def _dump(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
+    tables = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+
+
+def test_v4_database_migrates_intact_and_never_reuses_a_deleted_experiment_id(
+    tmp_path: Path,
+) -> None:
+    """v5 rebuilds the experiments table (AUTOINCREMENT): every row of every table, the
+    status index, the foreign keys of the tables that point at it and the trigger that
+    deletes an experiment's points survive; an id, once deleted, is never given again."""
+    path = tmp_path / "v4.sqlite3"
+    _old_database(path, old=4)
+    conn = db.connect(path, migrate=False)
+    now = time.time()
+    conn.execute("BEGIN")
+    conn.execute(
+        "INSERT INTO experiments (id, project_id, name, dataset_id, config, status, metrics, "
+        "command, run_dir, log_path, pid, process_start_time, exit_code, error, created_at, "
+        "parent_id, updated_at) VALUES (2, 1, 'second', NULL, '{}', 'failed', '{}', '[\"rave\"]', "
+        "'/runs/2-second', '/runs/2-second/train.log', 77, 12.5, 1, 'boom', ?, 1, ?)",
+        (now, now),
+    )
+    conn.execute(
+        "INSERT INTO checkpoints (experiment_id, path, step, size, is_best, mtime) "
+        "VALUES (2, '/runs/2-second/best.ckpt', 10, 3, 1, ?)",
+        (now,),
+    )
+    conn.execute(
+        "INSERT INTO alerts (experiment_id, kind, severity, message, step, created_at) "
+        "VALUES (2, 'nan', 'error', 'loss is NaN', 10, ?)",
+        (now,),
+    )
+    conn.execute("INSERT INTO follow_offsets VALUES (2, 'log', 1234)")
+    conn.execute(
+        "INSERT INTO exported_models (experiment_id, path, created_at) VALUES (2, '/m.ts', ?)",
+        (now,),
+    )
+    conn.execute(
+        "INSERT INTO metric_points (experiment_id, name, step, value, wall_time) "
+        "VALUES (2, 'loss', 1, 0.5, ?)",
+        (now,),
+    )
+    conn.execute("COMMIT")
+    before = _dump(conn)
+    conn.close()
+
+    tm = TrainingManager(path)
+    try:
+        conn = tm.db.conn
+        assert db.schema_version(conn) == db.SCHEMA_VERSION >= 5
+        after = _dump(conn)
+        after.pop("sqlite_sequence", None)
+        assert after == before  # every row of every table, ids included
+        sql = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'experiments'"
+        ).fetchone()[0]
+        assert "AUTOINCREMENT" in sql
+        objects = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert {"experiments_status", "experiments_delete_metrics"} <= objects
+        assert "experiments_v5" not in objects
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert tm.get_experiment(2)["parent_id"] == 1
+
+        tm.delete_experiment(2)  # the highest id: before v5 the next experiment got it again
+        for table in ("checkpoints", "alerts", "follow_offsets", "exported_models"):
+            n = conn.execute(f"SELECT count(*) FROM {table} WHERE experiment_id = 2").fetchone()[0]
+            assert n == 0, table  # the foreign keys cascade to the rebuilt table
+        for table in ("metric_points", "metric_tiles"):  # the trigger came along
+            n = conn.execute(f"SELECT count(*) FROM {table} WHERE experiment_id = 2").fetchone()[0]
+            assert n == 0, table
+        assert len(list(tm.iter_metric_points(1))) == 5000
+        new = tm.start_training({"name": "second", "project_id": 1})
+        assert new == 3
+        tm.delete_experiment(new)
+        assert tm.start_training({"name": "third", "project_id": 1}) == 4
+    finally:
+        tm.close()
+
+    tm = TrainingManager(path)  # and so across sessions
+    try:
+        assert tm.start_training({"name": "fourth", "project_id": 1}) == 5
+    finally:
+        tm.close()

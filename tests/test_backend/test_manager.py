@@ -632,18 +632,20 @@ def test_stop_training_resumes_and_stops_a_paused_run(
     assert child.wait(timeout=10) == -signal.SIGINT
 
 
-def test_stop_training_of_a_run_whose_process_is_gone_marks_it_stopped(
+def test_stop_training_of_a_run_whose_process_is_gone_records_what_happened(
     tm: TrainingManager, child: subprocess.Popen
 ) -> None:
+    # Killed before anyone asked it to stop, leaving no exit code and no end marker: the
+    # stop request does not turn that into "stopped".
     exp = tm.start_training({"name": "run"})
     tm.update_experiment_status(exp, "running")
     tm.register_process(exp, child)
     os.killpg(child.pid, signal.SIGKILL)
     child.wait(timeout=10)
-    assert tm.stop_training(exp) == "stopped"
+    assert tm.stop_training(exp) == "failed"
     e = tm.get_experiment(exp)
-    assert e["status"] == "stopped"
-    assert "no longer running" in e["error"]
+    assert e["status"] == "failed"
+    assert "without reporting an exit code" in e["error"]
 
 
 def test_stop_training_does_not_signal_a_reused_pid(tm: TrainingManager) -> None:
@@ -651,7 +653,7 @@ def test_stop_training_does_not_signal_a_reused_pid(tm: TrainingManager) -> None
     exp = tm.start_training({"name": "run"})
     tm.update_experiment_status(exp, "running")
     tm.update_experiment(exp, pid=os.getpid(), process_start_time=time.time() - 86400)
-    assert tm.stop_training(exp) == "stopped"  # and this test process is still alive
+    assert tm.stop_training(exp) == "failed"  # its process is gone; this one still lives
 
 
 def test_stop_training_of_a_finished_run_raises(tm: TrainingManager) -> None:

@@ -226,7 +226,8 @@ def test_confirmation_shows_every_choice_and_the_exact_command(
         assert pair in pairs, " ".join(argv)
     out = argv[argv.index("--out_path") + 1]
     assert Path(out).parent == Path(settings.runs_dir)
-    assert Path(out).name == "1-my_run"
+    # the id and the random part are given when the run is recorded (see runfolder)
+    assert Path(out).name == "<id>-my_run-<random>"
     labels = [
         wizard.confirm_page.summary.itemAt(i).widget().text()
         for i in range(wizard.confirm_page.summary.count())

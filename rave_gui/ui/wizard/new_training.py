@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QItemSelectionModel, Qt, pyqtSignal
@@ -42,6 +41,7 @@ from ...backend.ravecmd import (
     learning_rate_at,
     train_argv,
 )
+from ...backend.runfolder import folder_preview
 from ...backend.units import format_bytes, format_duration
 from ...core.worker import run_in_background
 from ..dialogs.register_dataset import RegisterDatasetDialog
@@ -78,11 +78,6 @@ def learning_rate_note(version: str, phase: int | None, max_steps: int) -> str:
     else:
         text += " After the phase it stays at 1e-4 and adversarial training starts."
     return text
-
-
-def _safe(name: str) -> str:
-    # As the engine names run folders: <runs dir>/<id>-<safe name>.
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "run"
 
 
 def _spin(low: int, high: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
@@ -699,7 +694,7 @@ class ConfirmPage(QWizardPage):
             ("Workers", str(s.workers)),
             ("EMA", "off" if s.ema is None else str(s.ema)),
             ("Gin overrides", "\n".join(s.overrides) or "none"),
-            ("Run folder", str(w.run_folder(s))),
+            ("Run folder", w.run_folder(s)),
         ]
         for label, value in rows:
             v = QLabel(value)
@@ -790,18 +785,13 @@ class NewTrainingWizard(QWizard):
             ema=ema,
         )
         if for_command:
-            s.out_path = str(self.run_folder(s))
+            s.out_path = self.run_folder(s)
         return s
 
-    def run_folder(self, s: TrainSettings) -> Path:
-        """Where the run will write: ``<runs dir>/<id>-<name>``, with the id the experiment
-        will get (one more than the highest so far)."""
-        try:
-            ids = [e["id"] for e in self.manager.list_experiments()]
-        except RaveGuiError:
-            ids = []
-        next_id = max(ids, default=0) + 1
-        return Path(self.controller.settings.resolved_runs_dir()) / f"{next_id}-{_safe(s.name)}"
+    def run_folder(self, s: TrainSettings) -> str:
+        """Where the run will write, as the engine names it once the run is recorded:
+        ``<runs dir>/<id>-<name>-<random>`` (the id and random part are not known yet)."""
+        return folder_preview(self.controller.settings.resolved_runs_dir(), s.name)
 
     def command_line(self) -> str:
         if self.install is None:
