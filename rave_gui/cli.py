@@ -6,8 +6,10 @@ import argparse
 import csv
 import json
 import math
+import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from . import __version__
@@ -32,6 +34,21 @@ def _json_value(v: Any) -> Any:
 def _dump_json(obj: Any, out: IO[str]) -> None:
     json.dump(_json_value(obj), out, indent=2, allow_nan=False)
     out.write("\n")
+
+
+def run_id(text: str) -> int:
+    """An experiment id argument: a whole number SQLite can hold (argparse reports the rest)."""
+    from .backend.db import SQLITE_MAX_INT
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a run id (a whole number)") from None
+    if not 1 <= value <= SQLITE_MAX_INT:
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a run id: ids are whole numbers from 1 to {SQLITE_MAX_INT}"
+        )
+    return value
 
 
 def _manager(args: argparse.Namespace):
@@ -152,47 +169,81 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def _write_points(args: argparse.Namespace, exp: dict[str, Any], points, target: IO[str]) -> int:
+    n = 0
+    if args.format == "csv":
+        w = csv.writer(target, lineterminator="\n")
+        w.writerow(["metric", "step", "value", "wall_time"])
+        for name, step, value, wall in points:
+            w.writerow([name, step, repr(value), "" if wall is None else repr(wall)])
+            n += 1
+    else:
+        series: dict[str, list] = {}
+        for name, step, value, wall in points:
+            series.setdefault(name, []).append([step, value, wall])
+            n += 1
+        _dump_json({"experiment": {"id": exp["id"], "name": exp["name"]}, "series": series}, target)
+    return n
+
+
+def _export_to_file(args: argparse.Namespace, exp: dict[str, Any], points) -> int:
+    """Write the points to ``args.output``: a regular file through a temporary file beside it,
+    renamed only once complete (a failure leaves no partial file and an older file intact); a
+    device, pipe or link (/dev/full, /dev/stdout) directly."""
+    import os
+    import tempfile
+
+    target = Path(args.output).expanduser()
+    if target.is_dir():
+        raise RaveGuiError(f"Cannot write {args.output}: it is a folder; give a file name.")
+    tmp: Path | None = None
+    try:
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            with open(target, "w", newline="", encoding="utf-8") as f:
+                return _write_points(args, exp, points, f)
+        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask()
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        tmp = Path(name)
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            n = _write_points(args, exp, points, f)
+        tmp.chmod(mode)
+        os.replace(tmp, target)
+        tmp = None
+        return n
+    except OSError as err:
+        raise RaveGuiError(f"Cannot write {args.output}: {err.strerror or err}") from err
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def cmd_runs_export(args: argparse.Namespace, out: IO[str]) -> int:
     tm = _manager(args)
     exp = tm.get_experiment(args.id)
     points = tm.iter_metric_points(args.id)
-    target: IO[str]
-    if args.output:
-        try:
-            target = open(args.output, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        except OSError as err:
-            raise RaveGuiError(f"Cannot write {args.output}: {err.strerror}") from err
-    else:
-        target = out
-    n = 0
-    try:
-        if args.format == "csv":
-            w = csv.writer(target, lineterminator="\n")
-            w.writerow(["metric", "step", "value", "wall_time"])
-            for name, step, value, wall in points:
-                w.writerow([name, step, repr(value), "" if wall is None else repr(wall)])
-                n += 1
-        else:
-            series: dict[str, list] = {}
-            for name, step, value, wall in points:
-                series.setdefault(name, []).append([step, value, wall])
-                n += 1
-            _dump_json(
-                {"experiment": {"id": exp["id"], "name": exp["name"]}, "series": series}, target
-            )
-    finally:
-        if target is not out:
-            target.close()
-    if args.output:
-        sys.stderr.write(f"Wrote {n} points to {args.output}\n")
+    if not args.output:
+        _write_points(args, exp, points, out)
+        return 0
+    n = _export_to_file(args, exp, points)
+    sys.stderr.write(f"Wrote {n} points to {args.output}\n")
     return 0
 
 
 def _engine(args: argparse.Namespace):
     from .backend.engine import Engine
-    from .backend.settings import load_settings
+    from .backend.settings import read_settings
 
-    settings = load_settings()
+    settings, warnings = read_settings()
+    for warning in warnings:
+        sys.stderr.write(f"rave-gui: warning: {warning}\n")
     if getattr(args, "rave", None):
         settings.rave_executable = args.rave
     if getattr(args, "max_concurrent", None):
@@ -297,7 +348,7 @@ def cmd_runs_control(args: argparse.Namespace, out: IO[str]) -> int:
 
 def cmd_runs_resume_from(args: argparse.Namespace, out: IO[str]) -> int:
     engine = _engine(args)
-    new_id = engine.resume_from_checkpoint(args.id, args.name)
+    new_id = engine.resume_from_checkpoint(args.id, args.name, dataset=args.dataset)
     exp = engine.manager.get_experiment(new_id)
     out.write(f"experiment {new_id} {exp['name']!r} {exp['status']} (resumes {args.id})\n")
     if args.wait:
@@ -390,11 +441,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_runs_list)
     p = runs_sub.add_parser("show", parents=[db], help="show one experiment and its metrics")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=run_id)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_runs_show)
     p = runs_sub.add_parser("export", parents=[db], help="write every metric point")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=run_id)
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
     p.set_defaults(func=cmd_runs_export)
@@ -405,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("resume", "resume a paused run"),
     ):
         p = runs_sub.add_parser(action, parents=[db], help=text)
-        p.add_argument("id", type=int)
+        p.add_argument("id", type=run_id)
         if action == "stop":
             p.add_argument(
                 "--no-wait",
@@ -418,8 +469,14 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[db],
         help="continue a stopped run from its last checkpoint as a new run",
     )
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=run_id)
     p.add_argument("--name", help="name of the new run (default: NAME-resume)")
+    p.add_argument(
+        "--dataset",
+        metavar="FOLDER",
+        help="preprocessed dataset to continue with (default: the run's own; needed for an "
+        "imported run)",
+    )
     p.add_argument("--wait", action="store_true")
     p.set_defaults(func=cmd_runs_resume_from)
     p = runs_sub.add_parser(
@@ -467,10 +524,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RaveGuiError as err:
         sys.stderr.write(f"rave-gui: error: {err}\n")
         return 1
+    except sqlite3.Error as err:  # the backend reports these itself; the last line of defence
+        sys.stderr.write(f"rave-gui: error: {_sqlite_message(args, err)}\n")
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _sqlite_message(args: argparse.Namespace, err: sqlite3.Error) -> str:
+    from .backend.db import database_error
+    from .backend.paths import resolve_db_path
+
+    try:
+        path = resolve_db_path(getattr(args, "db", None))
+    except RaveGuiError:
+        path = Path(str(getattr(args, "db", "")))
+    return str(database_error(path, err))
 
 
 def wants_cli(argv: Sequence[str]) -> bool:

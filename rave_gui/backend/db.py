@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import DatabaseError
+from .errors import DatabaseError, ValidationError
 
 BUSY_TIMEOUT_MS = 10_000
+SQLITE_MAX_INT = 2**63 - 1  # SQLite's integers (ids among them) are signed 64-bit
 
 # Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
 # Never edit a released entry: add a new one.
@@ -268,10 +269,16 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def _translate(path: Path, err: sqlite3.Error) -> DatabaseError:
+def database_error(path: Path, err: sqlite3.Error) -> DatabaseError:
+    """The DatabaseError, with a message a person can act on, for an SQLite failure."""
     text = str(err)
     if "not a database" in text or "file is encrypted" in text:
         return DatabaseError(f"{path} is not a rave-gui database (not an SQLite file).")
+    if "malformed" in text or "corrupt" in text:
+        return DatabaseError(
+            f"The database {path} is damaged ({text}): restore a backup of it, or start a new "
+            "database with --db."
+        )
     if "readonly" in text or "read-only" in text:
         return DatabaseError(
             f"The database {path} is read-only: make the file and its folder writable, "
@@ -310,7 +317,7 @@ def connect(path: str | os.PathLike[str], *, migrate: bool = True) -> sqlite3.Co
             path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
     except sqlite3.Error as err:
-        raise _translate(path, err) from err
+        raise database_error(path, err) from err
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -322,7 +329,7 @@ def connect(path: str | os.PathLike[str], *, migrate: bool = True) -> sqlite3.Co
             _migrate(conn, path)
     except sqlite3.Error as err:
         conn.close()
-        raise _translate(path, err) from err
+        raise database_error(path, err) from err
     except DatabaseError:
         conn.close()
         raise
@@ -398,23 +405,44 @@ class Database:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as err:
-            raise _translate(self.path, err) from err
+            raise database_error(self.path, err) from err
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as err:
+            self._rollback(conn)
+            if isinstance(err, sqlite3.Error):
+                raise database_error(self.path, err) from err
             raise
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as err:
+            self._rollback(conn)
+            raise database_error(self.path, err) from err
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        try:
             conn.execute("ROLLBACK")
-            raise _translate(self.path, err) from err
+        except sqlite3.Error:
+            pass  # no transaction left to roll back (SQLite ended it on the error)
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Reads inside report an SQLite failure (a damaged file, a lock) as DatabaseError."""
+        try:
+            yield
+        except sqlite3.Error as err:
+            raise database_error(self.path, err) from err
 
     def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
         try:
             return self.conn.execute(sql, params)
-        except sqlite3.OperationalError as err:
-            raise _translate(self.path, err) from err
+        except sqlite3.Error as err:
+            raise database_error(self.path, err) from err
+        except OverflowError as err:  # a Python int beyond SQLite's 64-bit integers
+            raise ValidationError(
+                f"A number is too large for the database (the largest is {SQLITE_MAX_INT})."
+            ) from err
 
     def close(self) -> None:
         with self._lock:

@@ -224,11 +224,17 @@ class Engine:
         self.manager.update_experiment_status(experiment_id, RUNNING)
 
     def resume_from_checkpoint(
-        self, experiment_id: int, name: str | None = None, *, start: bool = True
+        self,
+        experiment_id: int,
+        name: str | None = None,
+        *,
+        start: bool = True,
+        dataset: str | os.PathLike[str] | None = None,
     ) -> int:
         """A new experiment, linked to ``experiment_id``, that continues from its last
         checkpoint. RAVE deletes the checkpoint it resumes from, so it resumes from a copy:
-        the original run keeps all its files."""
+        the original run keeps all its files. ``dataset`` (a preprocessed dataset folder)
+        replaces the run's own; a run imported from a folder records none and needs it."""
         exp = self.manager.get_experiment(experiment_id)
         if exp["status"] not in (STOPPED, FAILED, COMPLETED):
             raise ValidationError(
@@ -243,12 +249,21 @@ class Engine:
             ckpts = sorted(find_checkpoints(run_dir) if run_dir else [], key=lambda c: c["mtime"])
         if not ckpts:
             raise NotFoundError(f"Experiment {exp['name']!r} has no checkpoint to resume from.")
+        if dataset is None and not (exp["config"].get("dataset_path") or exp["dataset_path"]):
+            raise ValidationError(
+                f"Experiment {exp['name']!r} does not record the dataset it trained on (a run "
+                "imported from a folder does not): choose the preprocessed dataset to continue "
+                f"with (on the command line: rave-gui runs resume-from {experiment_id} "
+                "--dataset FOLDER)."
+            )
         newest = Path(ckpts[-1]["path"])
         rave_folder = _rave_run_folder(newest)
         new_name = name or _next_name(self.manager, exp)
         config = {k: v for k, v in exp["config"].items()}
         config.update(name=new_name, project_id=exp["project_id"], parent_id=experiment_id)
         config["dataset_id"] = exp["dataset_id"]
+        if dataset is not None:
+            config.update(dataset_path=str(dataset), dataset_id=None)
         config["out_path"] = str(run_dir.parent) if run_dir else ""
         new_id = self.submit({**config, "ckpt": None}, start=False)
         new_exp = self.manager.get_experiment(new_id)

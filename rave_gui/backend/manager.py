@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,18 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 DEFAULT_PROJECT = "Default"
 _NAME_MAX = 120
-_BAD_NAME = re.compile(r"[/\\\x00-\x1f\x7f:*?\"<>|]")
+# A name holds letters (any script, with their accents), digits, spaces and these signs; the
+# rest (/ \ : * ? " < > | and control characters) cannot be in a file name on every system.
+NAME_PUNCTUATION = "!#$%&'()+,-.;=@[]^_`{}~"
+_NAME_SIGNS = " " + NAME_PUNCTUATION
 _EXPERIMENT_JSON = ("config", "metrics", "command")
+
+
+def _name_char_ok(ch: str) -> bool:
+    if ch in _NAME_SIGNS:
+        return True
+    category = unicodedata.category(ch)
+    return category[0] in "LM" or category == "Nd"  # letters, their marks, digits
 
 
 def check_name(name: object, what: str) -> str:
@@ -55,11 +65,11 @@ def check_name(name: object, what: str) -> str:
     name = name.strip()
     if len(name) > _NAME_MAX:
         raise ValidationError(f"The {what} name is longer than {_NAME_MAX} characters.")
-    bad = _BAD_NAME.search(name)
-    if bad:
+    bad = next((ch for ch in name if not _name_char_ok(ch)), None)
+    if bad is not None:
         raise ValidationError(
-            f"The {what} name {name!r} contains {bad.group()!r}; use letters, digits, spaces, "
-            "dots, dashes and underscores."
+            f"The {what} name {name!r} contains {bad!r}; use letters, digits, spaces and "
+            f"these signs: {' '.join(NAME_PUNCTUATION)}"
         )
     if name.startswith((".", "-")):
         raise ValidationError(f"The {what} name {name!r} cannot start with '.' or '-'.")
@@ -92,13 +102,16 @@ class TrainingManager:
 
     # --- helpers -------------------------------------------------------------------------------
     def _one(self, sql: str, params: tuple = ()) -> dict[str, Any] | None:
-        cur = self.db.execute(sql, params)
-        row = cur.fetchone()
+        with self.db.guard():
+            cur = self.db.execute(sql, params)
+            row = cur.fetchone()
         return None if row is None else _row(cur, row)
 
     def _all(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
-        cur = self.db.execute(sql, tuple(params))
-        return [_row(cur, r) for r in cur.fetchall()]
+        with self.db.guard():
+            cur = self.db.execute(sql, tuple(params))
+            rows = cur.fetchall()
+        return [_row(cur, r) for r in rows]
 
     # --- projects ------------------------------------------------------------------------------
     def create_project(self, name: str, description: str = "") -> int:
@@ -113,9 +126,18 @@ class TrainingManager:
             return int(cur.lastrowid or 0)
 
     def default_project_id(self) -> int:
-        """The first project, creating a project named "Default" in an empty database."""
+        """The first project, creating a project named "Default" in an empty database (in one
+        transaction: two programs opening a new database at once get the same project)."""
         row = self._one("SELECT id FROM projects ORDER BY id LIMIT 1")
-        return int(row["id"]) if row else self.create_project(DEFAULT_PROJECT)
+        if row:
+            return int(row["id"])
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO projects (name, description, created_at) VALUES (?, '', ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                (DEFAULT_PROJECT, time.time()),
+            )
+            return int(conn.execute("SELECT id FROM projects ORDER BY id LIMIT 1").fetchone()[0])
 
     def get_project(self, project_id: int) -> dict[str, Any]:
         row = self._one("SELECT * FROM projects WHERE id = ?", (project_id,))
@@ -580,14 +602,17 @@ class TrainingManager:
     def build_tiles(self, experiment_id: int) -> None:
         """Bring every series' reduction tiles up to date now (after a bulk import, so the
         first plot of the run is as fast as the next ones)."""
-        for name in mstore.series_names(self.db.conn, experiment_id):
-            mstore.update_tiles(self.db.conn, experiment_id, name)
+        with self.db.guard():
+            for name in mstore.series_names(self.db.conn, experiment_id):
+                mstore.update_tiles(self.db.conn, experiment_id, name)
 
     def metric_names(self, experiment_id: int) -> list[str]:
-        return mstore.series_names(self.db.conn, experiment_id)
+        with self.db.guard():
+            return mstore.series_names(self.db.conn, experiment_id)
 
     def metric_stats(self, experiment_id: int) -> list[mstore.SeriesStats]:
-        return mstore.series_stats(self.db.conn, experiment_id)
+        with self.db.guard():
+            return mstore.series_stats(self.db.conn, experiment_id)
 
     def reduced_series(
         self,
@@ -597,11 +622,17 @@ class TrainingManager:
         end: int | None = None,
         buckets: int = 2000,
     ) -> list[mstore.Bucket]:
-        return mstore.reduce_series(self.db.conn, experiment_id, name, start, end, buckets)
+        with self.db.guard():
+            return mstore.reduce_series(self.db.conn, experiment_id, name, start, end, buckets)
 
     def iter_metric_points(self, experiment_id: int, name: str | None = None):
         self.get_experiment(experiment_id)
-        return mstore.iter_points(self.db.conn, experiment_id, name)
+        return self._guarded(mstore.iter_points(self.db.conn, experiment_id, name))
+
+    def _guarded(self, items: Iterator[Any]) -> Iterator[Any]:
+        """``items``, read lazily, with an SQLite failure on the way reported as DatabaseError."""
+        with self.db.guard():
+            yield from items
 
     def set_summary(self, experiment_id: int, summary: dict[str, Any]) -> None:
         self.db.execute(
@@ -797,12 +828,14 @@ class TrainingManager:
 
     # --- follow offsets (re-attaching without re-reading) --------------------------------------
     def get_offsets(self, experiment_id: int) -> dict[str, int]:
-        return {
-            r[0]: int(r[1])
-            for r in self.db.execute(
-                "SELECT path, offset FROM follow_offsets WHERE experiment_id = ?", (experiment_id,)
-            )
-        }
+        with self.db.guard():
+            return {
+                r[0]: int(r[1])
+                for r in self.db.execute(
+                    "SELECT path, offset FROM follow_offsets WHERE experiment_id = ?",
+                    (experiment_id,),
+                )
+            }
 
     def follow_offset(self, experiment_id: int, key: str = "log") -> int | None:
         """How far a follower has read a run's file (``"log"``: its log), None if not yet."""

@@ -40,10 +40,12 @@ def tm(tmp_path: Path) -> Iterator[TrainingManager]:
 
 
 def make_dataset(folder: Path, metadata: str | None = METADATA) -> Path:
-    """A folder shaped like `rave preprocess` output (metadata.yaml; no audio needed)."""
+    """A folder shaped like `rave preprocess` output (metadata.yaml and data.mdb, empty: no
+    audio needed)."""
     folder.mkdir(parents=True)
     if metadata is not None:
         (folder / "metadata.yaml").write_text(metadata, encoding="utf-8")
+        (folder / "data.mdb").touch()
     return folder
 
 
@@ -160,7 +162,7 @@ def test_register_dataset_reads_rave_metadata(tm: TrainingManager, tmp_path: Pat
     assert ds["sample_rate"] == 44100
     assert ds["channels"] == 1
     assert ds["duration_s"] == pytest.approx(208.05079365079365)
-    assert ds["n_examples"] is None  # no data.mdb in this folder
+    assert ds["n_examples"] is None  # data.mdb is empty, not an LMDB: no count
     assert ds["lazy"] == 0
     assert [d["id"] for d in tm.list_datasets(p)] == [ds_id]
 

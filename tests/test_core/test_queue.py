@@ -26,6 +26,7 @@ def dataset(tmp_path: Path) -> Path:
     db = tmp_path / "db"
     db.mkdir()
     (db / "metadata.yaml").write_text("channels: 1\nlazy: false\nn_seconds: 208.0\nsr: 44100\n")
+    (db / "data.mdb").touch()
     return db
 
 

@@ -75,10 +75,12 @@ def window(qtbot, manager, controller, signals, settings):
 def make_dataset(
     folder: Path, *, sr: int = 44100, channels: int = 1, seconds: float = 208.05
 ) -> Path:
-    """A folder that passes dataset validation (metadata.yaml only: no audio inside)."""
+    """A folder that passes dataset validation (metadata.yaml and an empty data.mdb: no
+    audio inside)."""
     folder.mkdir(parents=True, exist_ok=True)
     meta = {"channels": channels, "lazy": False, "n_seconds": seconds, "sr": sr}
     (folder / "metadata.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
+    (folder / "data.mdb").touch()
     return folder
 
 

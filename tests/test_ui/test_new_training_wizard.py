@@ -293,3 +293,24 @@ def test_finished_wizard_starts_a_real_run(qtbot, manager, controller, project_i
     qtbot.waitUntil(
         lambda: manager.get_experiment(exp_id)["status"] in FINAL_STATUSES, timeout=60_000
     )
+
+
+def test_the_number_fields_stop_where_pre_flight_does(wizard):
+    from rave_gui.backend.ravecmd import MAX_BATCH, MAX_STEPS, MAX_WORKERS, TrainSettings
+
+    p = wizard.params_page
+    maxima = {
+        "max_steps": p.max_steps_spin.maximum(),
+        "val_every": p.val_every_spin.maximum(),
+        "save_every": p.save_every_spin.maximum(),
+        "batch": p.batch_spin.maximum(),
+        "workers": p.workers_spin.maximum(),
+    }
+    assert maxima == {
+        "max_steps": MAX_STEPS,
+        "val_every": MAX_STEPS,
+        "save_every": MAX_STEPS,
+        "batch": MAX_BATCH,
+        "workers": MAX_WORKERS,
+    }
+    TrainSettings(name="x", dataset_path="/data/db", **maxima).validate()  # all accepted

@@ -34,6 +34,9 @@ from ...backend.datasets import read_dataset
 from ...backend.errors import RaveGuiError, ValidationError
 from ...backend.manager import TrainingManager, check_name
 from ...backend.ravecmd import (
+    MAX_BATCH,
+    MAX_STEPS,
+    MAX_WORKERS,
     RaveConfig,
     RaveInstall,
     TrainSettings,
@@ -383,17 +386,17 @@ class ParametersPage(QWizardPage):
         self.name_edit.setPlaceholderText("a name for this run, unique in the project")
         self.name_error = FieldError(self)
 
-        self.max_steps_spin = _spin(1, 2_000_000_000, DEFAULT_MAX_STEPS, 10_000)
-        self.batch_spin = _spin(1, 4096, DEFAULT_BATCH)
-        self.val_every_spin = _spin(1, 2_000_000_000, DEFAULT_VAL_EVERY, 1000, " steps")
-        self.save_every_spin = _spin(0, 2_000_000_000, 0, 10_000, " steps")
+        self.max_steps_spin = _spin(1, MAX_STEPS, DEFAULT_MAX_STEPS, 10_000)
+        self.batch_spin = _spin(1, MAX_BATCH, DEFAULT_BATCH)
+        self.val_every_spin = _spin(1, MAX_STEPS, DEFAULT_VAL_EVERY, 1000, " steps")
+        self.save_every_spin = _spin(0, MAX_STEPS, 0, 10_000, " steps")
         self.save_every_spin.setSpecialValueText(
             f"RAVE's default (every {RAVE_SAVE_EVERY:,} steps)"
         )
         self.device_combo = QComboBox()
         self.device_combo.setMinimumWidth(160)
         self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.workers_spin = _spin(0, 256, min(8, os.cpu_count() or 1))
+        self.workers_spin = _spin(0, MAX_WORKERS, min(8, os.cpu_count() or 1))
         self.ema_edit = QLineEdit()
         self.ema_edit.setPlaceholderText("off (e.g. 0.999)")
         self.ema_edit.setMaximumWidth(220)
