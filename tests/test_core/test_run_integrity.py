@@ -52,6 +52,7 @@ def dataset(tmp_path: Path) -> Path:
     db = tmp_path / "dataset"
     db.mkdir()
     (db / "metadata.yaml").write_text("channels: 1\nlazy: false\nn_seconds: 208.0\nsr: 44100\n")
+    (db / "data.mdb").write_bytes(b"")
     return db
 
 
