@@ -41,3 +41,7 @@ class PreflightError(RaveGuiError):
 
 class ProcessError(RaveGuiError):
     """A child process could not be started, signalled or followed."""
+
+
+class CancelledError(RaveGuiError):
+    """The user cancelled a job (an export, a preprocess) before it ended."""

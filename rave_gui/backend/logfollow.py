@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import runner
-from .logparse import Event, LogParser
+from .logparse import Event, LogLine, LogParser, Metrics
 from .procinfo import is_same_process
 
 READ_LIMIT = 4 << 20  # bytes of log read per poll at most (catching up stays responsive)
@@ -18,6 +18,18 @@ def status_path_of(log_path: str | os.PathLike[str]) -> Path:
     """The supervisor's status file written beside ``log_path`` (see :func:`runner.launch`)."""
     p = Path(log_path)
     return p.with_name(p.stem + "." + runner.STATUS_NAME)
+
+
+def lines_of(events: list[Event]) -> list[tuple[str, str]]:
+    """The (text, level) lines to show for parsed events: log lines, and metrics as
+    ``key=value`` text."""
+    lines: list[tuple[str, str]] = []
+    for ev in events:
+        if isinstance(ev, LogLine):
+            lines.append((ev.text, ev.level))
+        elif isinstance(ev, Metrics):
+            lines.append((" ".join(f"{k}={v:g}" for k, v in ev.values.items()), "info"))
+    return lines
 
 
 @dataclass
@@ -136,4 +148,4 @@ class LogFollower:
         return upd
 
 
-__all__ = ["READ_LIMIT", "LogFollower", "LogPoll", "status_path_of"]
+__all__ = ["READ_LIMIT", "LogFollower", "LogPoll", "lines_of", "status_path_of"]
