@@ -16,7 +16,7 @@ from . import __version__
 from .backend.errors import RaveGuiError
 from .backend.units import format_datetime, format_value
 
-COMMANDS = ("runs", "train", "projects", "datasets")
+COMMANDS = ("runs", "train", "projects", "datasets", "export")
 OPTIONS = ("--version", "-h", "--help", "--install-desktop-entry", "--uninstall-desktop-entry")
 
 
@@ -403,6 +403,195 @@ def cmd_uninstall_desktop_entry(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def _project_id(tm, project: str | None) -> int:
+    return tm.find_project(project)["id"] if project else tm.default_project_id()
+
+
+def _rave(args: argparse.Namespace) -> str:
+    from .backend.settings import load_settings
+
+    return args.rave or load_settings().resolved_rave()
+
+
+def _table(rows: list[tuple[str, ...]], out: IO[str]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+
+
+def cmd_datasets_list(args: argparse.Namespace, out: IO[str]) -> int:
+    from .backend.units import format_duration
+
+    tm = _manager(args)
+    project_id = tm.find_project(args.project)["id"] if args.project else None
+    datasets = tm.list_datasets(project_id)
+    if args.json:
+        _dump_json(datasets, out)
+        return 0
+    if not datasets:
+        out.write("No datasets.\n")
+        return 0
+    projects = {p["id"]: p["name"] for p in tm.list_projects()}
+    rows = [("ID", "NAME", "PROJECT", "RATE", "CH", "LENGTH", "EXAMPLES", "PATH")]
+    for d in datasets:
+        rows.append(
+            (
+                str(d["id"]),
+                d["name"],
+                projects.get(d["project_id"], "?"),
+                "-" if d["sample_rate"] is None else str(d["sample_rate"]),
+                "-" if d["channels"] is None else str(d["channels"]),
+                "-" if d["duration_s"] is None else format_duration(d["duration_s"]),
+                "-" if d["n_examples"] is None else str(d["n_examples"]),
+                d["path"],
+            )
+        )
+    _table(rows, out)
+    return 0
+
+
+def _dataset_line(tm, dataset_id: int) -> str:
+    from .backend.units import format_duration
+
+    d = tm.get_dataset(dataset_id)
+    length = "-" if d["duration_s"] is None else format_duration(d["duration_s"])
+    examples = "?" if d["n_examples"] is None else f"{d['n_examples']:,}"
+    return f"dataset {d['id']} {d['name']!r}: {examples} examples, {length} ({d['path']})\n"
+
+
+def cmd_datasets_add(args: argparse.Namespace, out: IO[str]) -> int:
+    tm = _manager(args)
+    dataset_id = tm.register_dataset(_project_id(tm, args.project), args.folder, args.name)
+    out.write("registered " + _dataset_line(tm, dataset_id))
+    return 0
+
+
+def cmd_datasets_create(args: argparse.Namespace, out: IO[str]) -> int:
+    """Preprocess audio folders into a dataset and register it: the New dataset dialog's path
+    (pre-flight, `rave preprocess` followed with its progress, the dataset checked and
+    registered; what a failed run wrote is removed)."""
+    import time
+    from pathlib import Path
+
+    from .backend import runner
+    from .backend.errors import ValidationError
+    from .backend.manager import check_name
+    from .backend.preprocess import (
+        PreprocessMonitor,
+        PreprocessRequest,
+        discard_output,
+        launch_command,
+        make_dataset,
+        preflight,
+        preprocess_argv,
+        scan_audio,
+    )
+
+    tm = _manager(args)
+    project_id = _project_id(tm, args.project)
+    output = Path(args.output).expanduser().resolve()
+    name = check_name(args.name if args.name is not None else output.name, "dataset")
+    if any(d["name"] == name for d in tm.list_datasets(project_id)):
+        raise ValidationError(
+            f"This project already has a dataset named {name!r}: give another with --name."
+        )
+    request = PreprocessRequest(
+        input_paths=[str(Path(a).expanduser().resolve()) for a in args.audio],
+        output_path=str(output),
+        channels=args.channels,
+        sample_rate=args.sr,
+        lazy=args.lazy,
+        num_signal=args.num_signal,
+    )
+    scan = scan_audio(request.input_paths)
+    report = preflight(request, scan)
+    for warning in report.warnings:
+        sys.stderr.write(f"rave-gui: warning: {warning}\n")
+    report.raise_for_problems()
+    out.write(f"{scan.summary()}: {report.expected_chunks:,} chunks expected\n")
+    command = launch_command(preprocess_argv(_rave(args), request))
+    started: list[runner.Launched] = []
+    last = [0.0, ""]
+
+    def progress(monitor: PreprocessMonitor) -> None:
+        text = monitor.text()
+        now = time.monotonic()
+        if text != last[1] and now - last[0] >= args.progress_every:
+            pct = monitor.percent()
+            out.write(f"{text}{f' ({pct}%)' if pct >= 0 else ''}\n")
+            out.flush()
+            last[:] = [now, text]
+
+    try:
+        run = make_dataset(
+            tm,
+            project_id,
+            command,
+            request,
+            name=name,
+            monitor=PreprocessMonitor.for_request(request, scan),
+            timeout=args.timeout,
+            on_start=started.append,
+            on_progress=progress,
+        )
+    except KeyboardInterrupt:
+        if started:
+            runner.stop_group(started[0].pid, interrupt_timeout=3, term_timeout=3)
+        discard_output(request.output_path)
+        sys.stderr.write("rave-gui: cancelled: nothing was registered\n")
+        return 130
+    if not run.ok:
+        if run.info is not None and run.dataset_id is None:
+            raise RaveGuiError(
+                f"{run.message} Register it with `rave-gui datasets add {run.info.path}`."
+            )
+        raise RaveGuiError(f"{run.message} (log: {run.log_path})")
+    assert run.dataset_id is not None
+    out.write("registered " + _dataset_line(tm, run.dataset_id))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
+    """Export a run's checkpoint to TorchScript: the Export page's path (pre-flight and staging,
+    `rave export` followed, the model recorded with the run)."""
+    from pathlib import Path
+
+    from .backend import runner
+    from .backend.export import cleanup, plan_export, run_export
+    from .backend.units import format_bytes
+
+    tm = _manager(args)
+    which: str | int = "best"
+    if args.step is not None:
+        which = args.step
+    elif args.checkpoint:
+        which = str(Path(args.checkpoint).expanduser().resolve())
+    plan = plan_export(
+        tm,
+        args.id,
+        which,
+        streaming=args.streaming,
+        output_dir=Path(args.output).expanduser().resolve() if args.output else None,
+        name=args.name,
+        rave_executable=_rave(args),
+        fidelity=args.fidelity,
+    )
+    out.write(f"exporting {plan.checkpoint['path']} to {plan.output_file}\n")
+    out.flush()
+    started: list[runner.Launched] = []
+    try:
+        model_id = run_export(tm, plan, timeout=args.timeout, on_start=started.append)
+    except KeyboardInterrupt:
+        if started:
+            runner.stop_group(started[0].pid, interrupt_timeout=3, term_timeout=3)
+        cleanup(plan)
+        sys.stderr.write("rave-gui: export cancelled\n")
+        return 130
+    model = next(m for m in tm.list_exported_models(args.id) if m["id"] == model_id)
+    out.write(f"exported model {model_id}: {model['path']} ({format_bytes(model['size'])})\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rave-gui",
@@ -510,6 +699,56 @@ def build_parser() -> argparse.ArgumentParser:
     p = projects_sub.add_parser("list", parents=[db], help="list projects")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_projects_list)
+
+    datasets = sub.add_parser("datasets", help="list, register and create datasets")
+    datasets_sub = datasets.add_subparsers(dest="datasets_command", metavar="ACTION", required=True)
+    p = datasets_sub.add_parser("list", parents=[db], help="list registered datasets")
+    p.add_argument("--project", help="only this project (name or id)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_datasets_list)
+    p = datasets_sub.add_parser(
+        "add", parents=[db], help="register a dataset folder written by rave preprocess"
+    )
+    p.add_argument("folder", help="the preprocessed dataset folder (holds metadata.yaml)")
+    p.add_argument("--project", help="project name or id (default: the first project)")
+    p.add_argument("--name", help="dataset name (default: the folder's name)")
+    p.set_defaults(func=cmd_datasets_add)
+    p = datasets_sub.add_parser(
+        "create", parents=[db], help="preprocess audio folders into a dataset and register it"
+    )
+    p.add_argument("audio", nargs="+", metavar="AUDIO_DIR", help="folder of audio files")
+    p.add_argument("--output", "-o", required=True, metavar="DB_DIR", help="new dataset folder")
+    p.add_argument("--name", help="dataset name (default: the output folder's name)")
+    p.add_argument("--project", help="project name or id (default: the first project)")
+    p.add_argument("--channels", type=int, default=1)
+    p.add_argument("--sr", type=int, default=44100, help="sample rate (default: 44100)")
+    p.add_argument("--num-signal", type=int, default=131072, help="samples per half chunk")
+    p.add_argument("--lazy", action="store_true", help="store no audio (decode while training)")
+    p.add_argument("--timeout", type=float, help="stop rave preprocess after this many seconds")
+    p.add_argument(
+        "--progress-every",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="seconds between progress lines",
+    )
+    p.add_argument("--rave", help="path of the rave executable")
+    p.set_defaults(func=cmd_datasets_create)
+
+    p = sub.add_parser(
+        "export", parents=[db], help="export a run's checkpoint to a TorchScript model (.ts)"
+    )
+    p.add_argument("id", type=int, help="experiment id")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--step", type=int, help="the checkpoint of this step (default: best)")
+    which.add_argument("--checkpoint", metavar="PATH", help="this checkpoint file of the run")
+    p.add_argument("--streaming", action="store_true", help="for real-time use (nn~, VST)")
+    p.add_argument("-o", "--output", metavar="DIR", help="folder for the model")
+    p.add_argument("--name", help="model name (default: from the run and checkpoint)")
+    p.add_argument("--fidelity", type=float, help="latent fidelity, 0.1 to 0.999")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds (default: 900)")
+    p.add_argument("--rave", help="path of the rave executable")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

@@ -45,3 +45,7 @@ class ProcessError(RaveGuiError):
 
 class DesktopEntryError(RaveGuiError):
     """The desktop entry or its icons cannot be installed or removed."""
+
+
+class CancelledError(RaveGuiError):
+    """The user cancelled a job (an export, a preprocess) before it ended."""

@@ -253,6 +253,12 @@ class TrainSettings:
                 raise ValidationError(
                     f"{key} must be a whole number from {low} to {high:,}, not {value!r}."
                 )
+        if self.val_every > self.max_steps:
+            raise ValidationError(
+                f"Validation every {self.val_every:,} steps never happens in a "
+                f"{self.max_steps:,}-step run, so no best checkpoint would be saved: validate "
+                f"at most every {self.max_steps:,} steps."
+            )
         if not isinstance(self.gpu, int) or isinstance(self.gpu, bool) or self.gpu < -1:
             raise ValidationError("gpu must be -1 (CPU) or a GPU index.")
         if self.ema is not None and not (0.0 < float(self.ema) < 1.0):

@@ -95,7 +95,7 @@ class RunController(QObject):
         thread.checkpoints_changed.connect(
             lambda i=exp_id: self.signals.run_checkpoints_changed.emit(i)
         )
-        thread.finished.connect(lambda ok, msg, i=exp_id: self._on_finished(i, ok, msg))
+        thread.ended.connect(lambda ok, msg, i=exp_id: self._on_finished(i, ok, msg))
         self.threads[exp_id] = thread
         thread.start()
 

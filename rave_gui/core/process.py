@@ -11,23 +11,21 @@ from PyQt6.QtCore import QObject, QThread, pyqtSignal
 from ..backend import runner
 from ..backend.errors import RaveGuiError
 from ..backend.follower import FollowUpdate, RunFollower
-from ..backend.logparse import Failure, LogLine, LogParser, Metrics, Outcome, Progress
+from ..backend.logfollow import LogFollower, lines_of
+from ..backend.logparse import Failure, Outcome
 from ..backend.manager import TrainingManager
 
 POLL_INTERVAL_S = 0.25
-READ_LIMIT = 4 << 20
 
 
 class ProcessThread(QThread):
     """Runs one command detached from the app (own process group, output to a log file in
-    ``folder``) and follows that file: emits ``output`` with new text, ``lines_received``
-    with (text, level) pairs, ``progress`` (percent or -1, text) and, at the end,
-    ``finished(ok, message)``. ``attach`` follows a command started earlier instead."""
+    ``folder``) and follows that file through a LogFollower: emits ``lines_received`` with
+    (text, level) pairs and, at the end, ``ended(ok, message)``. ``attach`` follows a command
+    started earlier instead."""
 
-    output = pyqtSignal(str)
     lines_received = pyqtSignal(list)
-    progress = pyqtSignal(int, str)
-    finished = pyqtSignal(bool, str)  # type: ignore[assignment]  # (ok, message)
+    ended = pyqtSignal(bool, str)  # (ok, message); QThread's own ``finished`` follows it
 
     def __init__(
         self,
@@ -69,64 +67,37 @@ class ProcessThread(QThread):
         self.log_path, self.status_path = launched.log_path, launched.status_path
 
     def handle_events(self, events: list) -> None:
-        lines: list[tuple[str, str]] = []
-        last_progress: Progress | None = None
         for ev in events:
-            if isinstance(ev, LogLine):
-                lines.append((ev.text, ev.level))
-            elif isinstance(ev, Progress):
-                last_progress = ev
-            elif isinstance(ev, Metrics):
-                text = " ".join(f"{k}={v:g}" for k, v in ev.values.items())
-                lines.append((text, "info"))
-            elif isinstance(ev, Outcome):
+            if isinstance(ev, Outcome):
                 self.outcome = ev
             elif isinstance(ev, Failure):
                 self.failure = ev.reason
+        lines = lines_of(events)
         if lines:
             self.lines_received.emit(lines)
-            self.output.emit("\n".join(t for t, _ in lines))
-        if last_progress is not None:
-            pct = -1
-            if last_progress.total:
-                pct = int(100 * (last_progress.batch or 0) / last_progress.total)
-            self.progress.emit(pct, last_progress.text)
 
     def run(self) -> None:
         try:
             self._launch()
         except RaveGuiError as err:
-            self.finished.emit(False, str(err))
+            self.ended.emit(False, str(err))
             return
-        from ..backend.procinfo import is_same_process
-
-        parser = LogParser()
-        offset = 0
+        assert self.log_path is not None
+        follower = LogFollower(
+            self.log_path, pid=self.pid, start_time=self.start_time, status_path=self.status_path
+        )
         while not self._stop_following:
-            alive = is_same_process(self.pid, self.start_time)
-            data = b""
-            try:
-                assert self.log_path is not None
-                with open(self.log_path, "rb") as f:
-                    f.seek(offset)
-                    data = f.read(READ_LIMIT)
-            except FileNotFoundError:
-                pass
-            if data:
-                offset += len(data)
-                self.handle_events(parser.feed(data))
-            if not alive and not data:
-                self.handle_events(parser.flush())
-                st = runner.read_status(self.status_path) or {}
-                self.exit_code = st.get("exit_code")
+            upd = follower.poll()
+            self.handle_events(upd.events)
+            if upd.final:
+                self.exit_code = upd.exit_code
                 ok = self.exit_code == 0 and self.failure is None
                 message = (
                     "done"
                     if ok
-                    else self.failure or st.get("error") or f"exited with code {self.exit_code}"
+                    else self.failure or upd.error or f"exited with code {self.exit_code}"
                 )
-                runner.reap()
-                self.finished.emit(ok, message)
+                self.ended.emit(ok, message)
                 return
             time.sleep(POLL_INTERVAL_S)
 
@@ -134,13 +105,15 @@ class ProcessThread(QThread):
 class TrainingProcess(ProcessThread):
     """Follows one training run through a RunFollower: stores its metric points and
     checkpoints through the backend and emits ``metrics_update`` ({name: [(step, value)]})
-    and ``step_update`` (step, max steps) besides the ProcessThread signals."""
+    and ``step_update`` (step, max steps) besides the ProcessThread signals, ``ended`` when
+    the run ended and its outcome is recorded."""
 
     metrics_update = pyqtSignal(dict)
     step_update = pyqtSignal(int, int)
     checkpoints_changed = pyqtSignal()
     status_changed = pyqtSignal(str)
     run_progress = pyqtSignal(dict)
+    progress = pyqtSignal(int, str)  # (percent or -1, text)
 
     def __init__(
         self, manager: TrainingManager, experiment_id: int, parent: QObject | None = None
@@ -153,7 +126,6 @@ class TrainingProcess(ProcessThread):
     def _emit(self, upd: FollowUpdate) -> None:
         if upd.lines:
             self.lines_received.emit(upd.lines)
-            self.output.emit("\n".join(t for t, _ in upd.lines))
         if upd.points:
             self.metrics_update.emit(upd.points)
         if upd.checkpoints_changed:
@@ -181,18 +153,18 @@ class TrainingProcess(ProcessThread):
         try:
             self.follower = RunFollower(self.manager, self.experiment_id)
         except RaveGuiError as err:
-            self.finished.emit(False, str(err))
+            self.ended.emit(False, str(err))
             return
         while not self._stop_following:
             try:
                 upd = self.follower.poll()
             except RaveGuiError as err:
-                self.finished.emit(False, str(err))
+                self.ended.emit(False, str(err))
                 return
             self._emit(upd)
             if upd.finished:
                 status = upd.status or self.manager.get_experiment(self.experiment_id)["status"]
                 self.status_changed.emit(status)
-                self.finished.emit(status == "completed", upd.message or status)
+                self.ended.emit(status == "completed", upd.message or status)
                 return
             time.sleep(POLL_INTERVAL_S)

@@ -55,7 +55,7 @@ def _follow_to_end(tm: TrainingManager, exp_id: int, timeout: float = 60) -> str
 
 
 def test_second_run_waits_in_the_queue_until_the_first_ends(engine: Engine, dataset: Path):
-    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40}
+    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40, "val_every": 10}
     first = engine.submit({**cfg, "name": "first"})
     second = engine.submit({**cfg, "name": "second"})
     tm = engine.manager
@@ -70,14 +70,14 @@ def test_second_run_waits_in_the_queue_until_the_first_ends(engine: Engine, data
 
 def test_a_larger_limit_runs_queued_runs_together(engine: Engine, dataset: Path):
     engine.settings.max_concurrent_runs = 2
-    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40}
+    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40, "val_every": 10}
     ids = [engine.submit({**cfg, "name": f"run{i}"}) for i in range(3)]
     statuses = [engine.manager.get_experiment(i)["status"] for i in ids]
     assert statuses == ["running", "running", "queued"]
 
 
 def test_cancelling_a_queued_run_never_starts_it(engine: Engine, dataset: Path):
-    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40}
+    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40, "val_every": 10}
     first = engine.submit({**cfg, "name": "first"})
     second = engine.submit({**cfg, "name": "second"})
     assert engine.request_stop(second) == "stopped"
@@ -103,7 +103,7 @@ def test_preflight_problems_are_reported_before_anything_is_recorded(
 def test_resume_from_checkpoint_is_a_new_linked_run_that_keeps_the_original_files(
     engine: Engine, dataset: Path
 ):
-    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40}
+    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40, "val_every": 10}
     first = engine.submit({**cfg, "name": "first"})
     tm = engine.manager
     assert _follow_to_end(tm, first) == "completed"

@@ -194,7 +194,7 @@ def test_the_demo_makes_preprocesses_and_registers_a_dataset(qtbot, page, manage
 
 
 def test_deleting_a_dataset_can_remove_its_files_only(
-    page, manager, project_id, tmp_path, dataset_factory
+    qtbot, page, manager, project_id, tmp_path, dataset_factory
 ):
     folder = dataset_factory(tmp_path / "violin")
     (folder / "data.mdb").write_bytes(b"\0" * 4096)
@@ -207,9 +207,11 @@ def test_deleting_a_dataset_can_remove_its_files_only(
     assert "stays on disk, or its dataset files" in box.informativeText()
     assert box.delete_files_button.isEnabled()
     box.delete_files_button.click()
+    qtbot.waitUntil(lambda: "files deleted" in page.message.text(), timeout=10_000)
     assert manager.list_datasets(project_id) == []
     assert sorted(p.name for p in folder.iterdir()) == ["source-notes.txt"]
     assert "files deleted (1 other item(s) in the folder kept)" in page.message.text()
+    assert page.proxy.rowCount() == 0 and page.removing == 0
 
 
 def test_files_shared_with_another_project_are_never_deleted(

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from PyQt6.QtWidgets import QWizard
 
+from rave_gui.backend.errors import ValidationError
 from rave_gui.backend.manager import ACTIVE_STATUSES, FINAL_STATUSES
-from rave_gui.backend.ravecmd import first_phase_steps, learning_rate_at
+from rave_gui.backend.ravecmd import TrainSettings, first_phase_steps, learning_rate_at
 from rave_gui.ui.wizard.new_training import NewTrainingWizard
 
 NEXT = QWizard.WizardButton.NextButton
@@ -159,6 +160,10 @@ def test_parameters_page_checks_each_field(qtbot, manager, project_id, wizard, f
 
     p.val_every_spin.setValue(600_000)
     assert "never happens" in p.val_error.error()
+    with pytest.raises(ValidationError) as refused:  # the backend's own check, word for word
+        TrainSettings("x", "", max_steps=p.max_steps_spin.value(), val_every=600_000).validate()
+    assert p.val_error.error() == str(refused.value)
+    assert p.steps_error.error() == ""  # said once, beside the value to change
     p.val_every_spin.setValue(10_000)
     assert wizard.button(NEXT).isEnabled()
 

@@ -555,8 +555,8 @@ class ParametersPage(QWizardPage):
             gpu=self.gpu(),
         )
         checks = {
-            "steps": {"max_steps": base.max_steps},
-            "val": {"val_every": base.val_every},
+            "steps": {"max_steps": base.max_steps, "val_every": 1},
+            "val": {"val_every": base.val_every, "max_steps": base.max_steps},
             "save": {"save_every": base.save_every},
             "batch": {"batch": base.batch},
             "workers": {"workers": base.workers},
@@ -577,11 +577,6 @@ class ParametersPage(QWizardPage):
             except ValidationError as err:
                 errors["overrides"] = f"Line {n}: {err}"
                 break
-        if base.val_every > base.max_steps and "val" not in errors:
-            errors["val"] = (
-                f"Validation every {base.val_every:,} steps never happens in a "
-                f"{base.max_steps:,}-step run, so no best checkpoint would be saved."
-            )
         return errors
 
     def _changed(self) -> None:
