@@ -27,7 +27,7 @@ class ProcessThread(QThread):
     output = pyqtSignal(str)
     lines_received = pyqtSignal(list)
     progress = pyqtSignal(int, str)
-    finished = pyqtSignal(bool, str)  # type: ignore[assignment]  # (ok, message)
+    finished = pyqtSignal(bool, str)  # (ok, message)
 
     def __init__(
         self,
