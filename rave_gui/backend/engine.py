@@ -94,7 +94,7 @@ class Engine:
 
     def schedule(self) -> list[int]:
         """Start queued experiments (oldest first) while fewer than the allowed number run."""
-        started = []
+        started: list[int] = []
         free = self.settings.max_concurrent_runs - self.live_count()
         if free <= 0:
             return started

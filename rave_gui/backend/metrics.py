@@ -19,7 +19,7 @@ import itertools
 import json
 import math
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -584,7 +584,7 @@ def series_stats(
 
 
 def merge_summary(
-    summary: dict, series: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    summary: dict, series: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]]
 ) -> dict:
     """Fold per-name arrays (steps, values, walls) into an experiment's small JSON summary:
     the current step and, per metric, the last value (at the highest step), min and max."""

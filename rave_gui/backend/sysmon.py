@@ -74,7 +74,7 @@ class Nvml:
     """NVML, initialised at most once; every call is thread-safe and never raises."""
 
     def __init__(self, module: ModuleType | None = None) -> None:
-        self._module = module
+        self._module: Any = module  # pynvml, imported on first use
         self._lock = threading.Lock()
         self._state: bool | None = None  # None: not tried; True: ready; False: failed
         self.error: str | None = None
@@ -84,11 +84,11 @@ class Nvml:
         if self._state is not None:
             return self._state
         try:
-            nv = self._module
-            if nv is None:
-                import pynvml as nv  # nvidia-ml-py
+            if self._module is None:
+                import pynvml  # nvidia-ml-py
 
-                self._module = nv
+                self._module = pynvml
+            nv = self._module
         except ImportError:
             self._state = False
             self.error = "pynvml (nvidia-ml-py) is not installed"
@@ -109,7 +109,7 @@ class Nvml:
         nv = self._module
         try:
             return getattr(nv, fn_name)(*args)
-        except nv.NVMLError:  # type: ignore[union-attr]
+        except nv.NVMLError:
             return None
 
     def list_gpus(self) -> list[GpuInfo]:
@@ -160,8 +160,8 @@ class Nvml:
         with self._lock:
             if self._state:
                 try:
-                    self._module.nvmlShutdown()  # type: ignore[union-attr]
-                except self._module.NVMLError:  # type: ignore[union-attr]
+                    self._module.nvmlShutdown()
+                except self._module.NVMLError:
                     pass
             self._state = None
             self._handles = []

@@ -70,10 +70,10 @@ class ScalarPoint:
 # A frozen dataclass's __init__ (object.__setattr__ per field) costs as much as parsing; the
 # readers fill its slots through the member descriptors instead (same object, same semantics).
 _new_object = object.__new__
-_set_tag = ScalarPoint.tag.__set__  # type: ignore[attr-defined]
-_set_step = ScalarPoint.step.__set__  # type: ignore[attr-defined]
-_set_value = ScalarPoint.value.__set__  # type: ignore[attr-defined]
-_set_wall = ScalarPoint.wall_time.__set__  # type: ignore[attr-defined]
+_set_tag = vars(ScalarPoint)["tag"].__set__
+_set_step = vars(ScalarPoint)["step"].__set__
+_set_value = vars(ScalarPoint)["value"].__set__
+_set_wall = vars(ScalarPoint)["wall_time"].__set__
 
 
 def _point(tag: str, step: int, value: float, wall_time: float) -> ScalarPoint:
@@ -195,7 +195,7 @@ def iter_records(data: bytes | bytearray | memoryview, offset: int = 0) -> tuple
     corrupt header (bad length CRC, or length over MAX_RECORD_BYTES); see the module comment.
     """
     buf = data if isinstance(data, bytes) else bytes(data)
-    records = []
+    records: list[bytes] = []
     pos = offset
     while True:
         state, length = _check_header(buf, pos)

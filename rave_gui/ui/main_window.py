@@ -3,7 +3,6 @@ and a status bar with the active runs and the GPU state."""
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 from PyQt6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, pyqtSignal
@@ -36,6 +35,7 @@ from .icons import app_icon, page_icon
 from .pages.datasets_page import DatasetsPage
 from .pages.export_page import ExportPage
 from .pages.projects_page import ProjectsPage
+from .pages.training_page import TrainingPage
 from .wizard.new_training import NewTrainingWizard
 
 ORGANIZATION = APPLICATION = "rave-gui"
@@ -48,15 +48,6 @@ def ui_state() -> QSettings:
     return QSettings(
         QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION
     )
-
-
-def _training_page_class() -> type | None:
-    """The Training page, if this build has it."""
-    if importlib.util.find_spec(f"{__package__}.pages.training_page") is None:
-        return None
-    from .pages.training_page import TrainingPage
-
-    return TrainingPage
 
 
 def gpu_state() -> str:
@@ -100,19 +91,14 @@ class MainWindow(QMainWindow):
         self.projects_page = ProjectsPage(manager, signals)
         self.datasets_page = DatasetsPage(manager, signals, settings=settings)
         self.export_page = ExportPage(manager, signals, settings=settings)
-        self.training_page: QWidget | None = None
+        self.training_page = TrainingPage(manager, controller, signals)
+        self.training_page.export_requested.connect(self.export_run)
         entries: list[tuple[str, str, QWidget]] = [
             ("projects", "Projects", self.projects_page),
             ("datasets", "Datasets", self.datasets_page),
+            ("training", "Training", self.training_page),
+            ("export", "Export", self.export_page),
         ]
-        training_cls = _training_page_class()
-        if training_cls is not None:
-            self.training_page = training_cls(manager, controller, signals)
-            entries.append(("training", "Training", self.training_page))
-            export_requested = getattr(self.training_page, "export_requested", None)
-            if export_requested is not None:
-                export_requested.connect(self.export_run)
-        entries.append(("export", "Export", self.export_page))
 
         # Sidebar: the project, then the pages.
         self.project_combo = QComboBox()
@@ -345,11 +331,8 @@ class MainWindow(QMainWindow):
     def _training_started(self, experiment_id: int) -> None:
         self.projects_page.refresh()
         self.datasets_page.refresh()
-        if "training" in self.pages:
-            self.show_page("training")
-            select = getattr(self.pages["training"], "select_run", None)
-            if callable(select):
-                select(experiment_id)
+        self.show_page("training")
+        self.training_page.select_run(experiment_id)
         self.update_status()
 
     def export_run(self, experiment_id: int) -> None:

@@ -16,7 +16,6 @@ from PyQt6.QtCore import QSettings
 from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.settings import Settings
 from rave_gui.core.signals import AppSignals
-from rave_gui.core.worker import wait_for_background
 
 RAVE = Path(sys.executable).with_name("rave")
 
@@ -28,7 +27,6 @@ def _private_qsettings(tmp_path: Path) -> Iterator[Path]:
     for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
         QSettings.setPath(fmt, QSettings.Scope.UserScope, str(folder))
     yield folder
-    wait_for_background(10_000)
 
 
 @pytest.fixture
