@@ -89,7 +89,7 @@ def preprocessed(tmp_path: Path, rave: Path) -> Path:
 def test_datasets_add_registers_a_folder_and_list_shows_it(capsys, db, preprocessed) -> None:
     code, out, _ = cli(capsys, "datasets", "add", str(preprocessed), "--db", str(db))
     assert code == 0
-    assert out.startswith("registered dataset 1 'strings': 5 examples, 23.8 s")
+    assert out.startswith("registered dataset 1 'strings': 5 examples, 23 s")
     code, out, _ = cli(capsys, "datasets", "list", "--db", str(db))
     assert code == 0
     header, row = out.splitlines()
@@ -97,7 +97,7 @@ def test_datasets_add_registers_a_folder_and_list_shows_it(capsys, db, preproces
     tm = TrainingManager(db)
     default = tm.get_project(tm.default_project_id())["name"]
     tm.close()
-    assert row.split()[:6] == ["1", "strings", default, "44100", "1", "23.8"]
+    assert row.split()[:6] == ["1", "strings", default, "44100", "1", "23"]
     assert row.split()[-2:] == ["5", str(preprocessed)]
     code, out, _ = cli(capsys, "datasets", "list", "--json", "--db", str(db))
     (ds,) = json.loads(out)
@@ -164,10 +164,10 @@ def test_datasets_create_preprocesses_with_progress_and_registers(
     )  # fmt: skip
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].startswith("3 audio files · 54.0 s in all: 9 chunks expected")
+    assert lines[0].startswith("3 audio files · 54 s in all: 9 chunks expected")
     progress = [ln for ln in lines if "chunks of 9" in ln or "chunk of 9" in ln]
     assert progress[-1].startswith("9 chunks of 9 · dataset length") and "(100%)" in progress[-1]
-    assert lines[-1] == f"registered dataset 1 'takes': 9 examples, 47.6 s ({out_dir})"
+    assert lines[-1] == f"registered dataset 1 'takes': 9 examples, 47 s ({out_dir})"
     tm = TrainingManager(db)
     (ds,) = tm.list_datasets()
     tm.close()
@@ -242,7 +242,7 @@ def test_export_of_a_step_records_the_model(capsys, db, rave, run, tmp_path) -> 
     target = models / "cello_v1-step10_streaming.ts"
     assert out.splitlines() == [
         f"exporting {folder / 'version_0' / 'checkpoints' / 'epoch-epoch=0000.ckpt'} to {target}",
-        f"exported model 1: {target} (10.0 KB)",
+        f"exported model 1: {target} (10.0 kB)",
     ]
     tm = TrainingManager(db)
     (model,) = tm.list_exported_models(exp)
@@ -262,7 +262,7 @@ def test_export_of_the_best_checkpoint_to_a_relative_folder(
         "--db", str(db),
     )  # fmt: skip
     assert code == 0, err
-    assert out.splitlines()[-1] == f"exported model 1: {tmp_path / 'out' / 'cello.ts'} (10.0 KB)"
+    assert out.splitlines()[-1] == f"exported model 1: {tmp_path / 'out' / 'cello.ts'} (10.0 kB)"
     assert (tmp_path / "out" / "seen.txt").read_text().splitlines()[0].endswith("best.ckpt")
 
 

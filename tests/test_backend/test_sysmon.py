@@ -183,4 +183,3 @@ def test_cpu_is_measured_a_busy_descendant_counts_a_sleeping_process_does_not():
         busy.wait()
         idle.kill()
         idle.wait()
-

@@ -160,7 +160,7 @@ def test_an_export_job_plans_runs_and_records_the_model(qtbot, tm, tmp_path) -> 
     with qtbot.waitSignal(job.ended, timeout=30_000) as blocker:
         job.start()
     job.wait(10_000)
-    assert blocker.args == [True, "Exported m.ts (10.0 KB)."]
+    assert blocker.args == [True, "Exported m.ts (10.0 kB)."]
     assert plans == [job.plan] and job.plan.argv[:2] == [str(rave), "export"]
     assert any("all good ! model exported to" in t for t, _level in lines)
     (model,) = tm.list_exported_models(exp)
