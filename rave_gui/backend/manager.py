@@ -617,9 +617,11 @@ class TrainingManager:
     ) -> list[mstore.Bucket]:
         return mstore.reduce_series(self.db.conn, experiment_id, name, start, end, buckets)
 
-    def iter_metric_points(self, experiment_id: int, name: str | None = None):
+    def iter_metric_points(
+        self, experiment_id: int, name: str | None = None, after_step: int | None = None
+    ):
         self.get_experiment(experiment_id)
-        return mstore.iter_points(self.db.conn, experiment_id, name)
+        return mstore.iter_points(self.db.conn, experiment_id, name, after_step)
 
     def set_summary(self, experiment_id: int, summary: dict[str, Any]) -> None:
         self.db.execute(
