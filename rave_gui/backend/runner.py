@@ -43,9 +43,12 @@ def launch(
     env: dict[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
     progress_interval: float = 1.0,
+    on_exit: list[str] | None = None,
 ) -> Launched:
     """Start ``argv`` under a supervisor in a new session, output appended to a log file in
-    ``folder``. The process outlives this one; follow it through the log and status files."""
+    ``folder``. The process outlives this one; follow it through the log and status files.
+    ``on_exit``: a command the supervisor starts, detached, once ``argv`` ended and the status
+    file says so (its output goes to ``supervisor.err``)."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -63,7 +66,8 @@ def launch(
     cmd = [
         sys.executable, "-m", "rave_gui.backend.supervisor",
         "--log", str(log_path), "--status", str(status_path),
-        "--progress-interval", str(progress_interval), "--", *argv,
+        "--progress-interval", str(progress_interval),
+        *(["--on-exit", json.dumps(on_exit)] if on_exit else []), "--", *argv,
     ]  # fmt: skip
     reap()
     try:
