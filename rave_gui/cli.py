@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import json
 import math
 import sqlite3
@@ -18,6 +19,8 @@ from .backend.units import format_datetime, format_value
 
 COMMANDS = ("runs", "train", "projects", "datasets", "export")
 OPTIONS = ("--version", "-h", "--help", "--install-desktop-entry", "--uninstall-desktop-entry")
+FOLLOW_INTERVAL_S = 0.25  # between two polls of a followed run (the app's interval)
+PROGRESS_EVERY_S = 2.0  # a followed run's progress line at most this often
 
 
 def _json_value(v: Any) -> Any:
@@ -58,6 +61,18 @@ def _manager(args: argparse.Namespace):
     return TrainingManager(resolve_db_path(args.db))
 
 
+def _catch_up(args: argparse.Namespace, ids: list[int] | None = None):
+    """The store, with the live runs it is asked about (all without ``ids``) brought up to
+    date first: what they wrote since they were last followed, the end of those that ended.
+    When a run's end had to be recorded here (its supervisor could not), queued runs start."""
+    from .backend.follower import catch_up
+
+    tm = _manager(args)
+    if catch_up(tm, ids):
+        _engine(args, tm).schedule()
+    return tm
+
+
 def _experiment_public(exp: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in exp.items() if k not in ("process_start_time",)}
 
@@ -65,7 +80,7 @@ def _experiment_public(exp: dict[str, Any]) -> dict[str, Any]:
 def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
     from .backend.manager import best_value
 
-    tm = _manager(args)
+    tm = _catch_up(args)
     project_id = tm.find_project(args.project)["id"] if args.project else None
     exps = tm.list_experiments(project_id, status=args.status, search=args.search)
     if args.json:
@@ -95,7 +110,7 @@ def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
-    tm = _manager(args)
+    tm = _catch_up(args, [args.id])
     exp = tm.get_experiment(args.id)
     stats = tm.metric_stats(args.id)
     checkpoints = tm.list_checkpoints(args.id)
@@ -226,7 +241,7 @@ def _umask() -> int:
 
 
 def cmd_runs_export(args: argparse.Namespace, out: IO[str]) -> int:
-    tm = _manager(args)
+    tm = _catch_up(args, [args.id])
     exp = tm.get_experiment(args.id)
     points = tm.iter_metric_points(args.id)
     if not args.output:
@@ -237,52 +252,116 @@ def cmd_runs_export(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
-def _engine(args: argparse.Namespace):
+def _engine(args: argparse.Namespace, manager=None):
     from .backend.engine import Engine
-    from .backend.settings import read_settings
+    from .backend.errors import ValidationError
+    from .backend.settings import read_settings, with_overrides
 
-    settings, warnings = read_settings()
-    for warning in warnings:
-        sys.stderr.write(f"rave-gui: warning: {warning}\n")
+    if getattr(args, "settings", None):  # a run's on-exit hook: its engine's settings
+        try:
+            settings = with_overrides(json.loads(args.settings))
+        except (ValueError, AttributeError, TypeError) as err:
+            raise ValidationError(f"--settings is not a JSON object of settings: {err}") from err
+    else:
+        settings, warnings = read_settings()
+        for warning in warnings:
+            sys.stderr.write(f"rave-gui: warning: {warning}\n")
     if getattr(args, "rave", None):
         settings.rave_executable = args.rave
     if getattr(args, "max_concurrent", None):
         settings.max_concurrent_runs = args.max_concurrent
-    return Engine(_manager(args), settings)
+    return Engine(manager or _manager(args), settings)
 
 
-def _wait_for(engine, exp_id: int, out: IO[str]) -> int:
-    """Follow a run in this process until it ends, printing progress; exit code 0 if it
-    completed (or was stopped), 1 if it failed."""
+def _fmt_duration(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def _progress_line(upd) -> str:
+    text = f"step {upd.step}/{upd.max_steps or '?'}"
+    if upd.rate:
+        text += f"  {upd.rate:.3g} steps/s"
+        if upd.max_steps and upd.step is not None and upd.max_steps > upd.step:
+            text += f"  ETA {_fmt_duration((upd.max_steps - upd.step) / upd.rate)}"
+    return text
+
+
+def _print_outcome(tm, exp_id: int, out: IO[str]) -> bool:
+    """Print how a run ended; True if it failed."""
+    exp = tm.get_experiment(exp_id)
+    out.write(f"experiment {exp_id} {exp['status']}")
+    out.write(f": {exp['error']}\n" if exp["error"] else "\n")
+    out.flush()
+    return exp["status"] == "failed"
+
+
+def _wait_for(
+    engine, exp_ids: list[int] | None, out: IO[str], *, stop_on_interrupt: bool = True
+) -> int:
+    """Follow runs in this process until they end, like the app does: progress (step, rate,
+    ETA), warnings and errors (on stderr), then each outcome. ``exp_ids`` None: every live run
+    and those that start meanwhile. A queued run is followed once it started. Ctrl-C stops the
+    runs when ``stop_on_interrupt`` (`train --wait`), else it only stops following them.
+    Exit code 0 if every run completed (or was stopped), 1 if one failed."""
     import time
 
     from .backend.follower import RunFollower
+    from .backend.manager import LIVE_STATUSES, QUEUED
 
-    follower = RunFollower(engine.manager, exp_id)
-    last_print = 0.0
+    tm = engine.manager
+    every = exp_ids is None
+    pending = list(exp_ids or [])  # not followed yet
+    followers: dict[int, RunFollower] = {}
+    last_print: dict[int, float] = {}
+    failed = False
+    last_scan = -math.inf
     try:
         while True:
-            upd = follower.poll()
-            for text, level in upd.lines:
-                if level != "info":
-                    sys.stderr.write(f"[{level}] {text}\n")
             now = time.monotonic()
-            if upd.step is not None and now - last_print > 5:
-                total = upd.max_steps or "?"
-                out.write(f"step {upd.step}/{total}\n")
-                out.flush()
-                last_print = now
-            if upd.finished:
+            if every and now - last_scan >= PROGRESS_EVERY_S:
+                last_scan = now
+                for e in tm.list_experiments(status=list(LIVE_STATUSES)):
+                    if e["id"] not in followers and e["id"] not in last_print:
+                        pending.append(e["id"])
+            for exp_id in list(pending):
+                if tm.get_experiment(exp_id)["status"] != QUEUED:
+                    pending.remove(exp_id)
+                    followers[exp_id] = RunFollower(tm, exp_id)
+                    last_print[exp_id] = -math.inf
+            prefix = "[{}] " if every or len(followers) + len(pending) > 1 else ""
+            for exp_id, follower in list(followers.items()):
+                upd = follower.poll()
+                tag = prefix.format(exp_id)
+                for text, level in upd.lines:
+                    if level != "info":
+                        sys.stderr.write(f"{tag}[{level}] {text}\n")
+                now = time.monotonic()
+                due = now - last_print[exp_id] >= PROGRESS_EVERY_S or upd.finished
+                if upd.step is not None and due:
+                    out.write(f"{tag}{_progress_line(upd)}\n")
+                    out.flush()
+                    last_print[exp_id] = now
+                if upd.finished:
+                    del followers[exp_id]
+                    failed |= _print_outcome(tm, exp_id, out)
+                    engine.schedule()  # its on-exit hook does it too; whoever comes first
+                    last_scan = -math.inf
+            nothing_left = not every or not tm.count_experiments(list(LIVE_STATUSES))
+            if not followers and not pending and nothing_left:
                 break
-            time.sleep(0.5)
+            time.sleep(FOLLOW_INTERVAL_S)
     except KeyboardInterrupt:
+        ids = list(followers) + pending
+        if not stop_on_interrupt:
+            sys.stderr.write("Stopped following; the run goes on.\n")
+            return 0
         sys.stderr.write("Stopping the run (Ctrl-C again to leave it running)...\n")
-        engine.stop(exp_id)
-    exp = engine.manager.get_experiment(exp_id)
-    out.write(f"experiment {exp_id} {exp['status']}")
-    out.write(f": {exp['error']}\n" if exp["error"] else "\n")
-    engine.schedule()
-    return 1 if exp["status"] == "failed" else 0
+        for exp_id in ids:
+            engine.stop(exp_id)
+            failed |= _print_outcome(tm, exp_id, out)
+        engine.schedule()
+    return 1 if failed else 0
 
 
 def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
@@ -327,12 +406,38 @@ def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
     )
     out.flush()
     if args.wait:
-        return _wait_for(engine, exp_id, out)
+        return _wait_for(engine, [exp_id], out)
     return 0
 
 
-def cmd_runs_control(args: argparse.Namespace, out: IO[str]) -> int:
+def cmd_runs_follow(args: argparse.Namespace, out: IO[str]) -> int:
+    from .backend.manager import LIVE_STATUSES
+
+    tm = _manager(args)
+    if args.id is not None:
+        tm.get_experiment(args.id)  # an unknown id is an error
+    elif not tm.count_experiments(list(LIVE_STATUSES)):
+        out.write("No live runs.\n")
+        return 0
+    ids = None if args.id is None else [args.id]
+    return _wait_for(_engine(args, tm), ids, out, stop_on_interrupt=False)
+
+
+def cmd_runs_finish(args: argparse.Namespace, out: IO[str]) -> int:
+    """The on-exit hook of a run (started by its supervisor, output in supervisor.err)."""
     engine = _engine(args)
+    status, started = engine.finish_and_schedule(args.id)
+    out.write(f"[rave-gui] {_fmt_time_now()} experiment {args.id} {status}")
+    out.write(f"; started {', '.join(map(str, started))}\n" if started else "\n")
+    return 0
+
+
+def _fmt_time_now() -> str:
+    return dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cmd_runs_control(args: argparse.Namespace, out: IO[str]) -> int:
+    engine = _engine(args, _catch_up(args, [args.id]))
     action = args.runs_command
     if action == "stop":
         status = engine.request_stop(args.id) if args.no_wait else engine.stop(args.id)
@@ -347,12 +452,12 @@ def cmd_runs_control(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_runs_resume_from(args: argparse.Namespace, out: IO[str]) -> int:
-    engine = _engine(args)
+    engine = _engine(args, _catch_up(args, [args.id]))
     new_id = engine.resume_from_checkpoint(args.id, args.name, dataset=args.dataset)
     exp = engine.manager.get_experiment(new_id)
     out.write(f"experiment {new_id} {exp['name']!r} {exp['status']} (resumes {args.id})\n")
     if args.wait:
-        return _wait_for(engine, new_id, out)
+        return _wait_for(engine, [new_id], out)
     return 0
 
 
@@ -653,6 +758,18 @@ def build_parser() -> argparse.ArgumentParser:
                 help="only send the interrupt; do not wait for the end",
             )
         p.set_defaults(func=cmd_runs_control)
+    p = runs_sub.add_parser(
+        "follow",
+        parents=[db],
+        help="follow a run (without ID: every live run) until it ends; Ctrl-C leaves it running",
+    )
+    p.add_argument("id", type=int, nargs="?")
+    p.set_defaults(func=cmd_runs_follow)
+    # Internal: the on-exit hook a run's supervisor starts (not listed in the help).
+    p = runs_sub.add_parser("finish", parents=[db])
+    p.add_argument("id", type=int)
+    p.add_argument("--settings", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_runs_finish)
     p = runs_sub.add_parser(
         "resume-from",
         parents=[db],

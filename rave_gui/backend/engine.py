@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from .errors import (
     ValidationError,
 )
 from .follower import decide_outcome, find_checkpoints, follow_to_end
+from .locks import exclusive, lock_path
 from .logparse import Failure, LogParser, Outcome
 from .manager import (
     COMPLETED,
@@ -36,10 +39,12 @@ from .manager import (
 from .procinfo import is_same_process, process_start_time, signal_group
 from .ravecmd import RaveInstall, TrainSettings, preflight, probe_rave, train_argv
 from .runfolder import UID_KEY, create_run_folder, read_identity
-from .settings import Settings
+from .settings import Settings, overrides_of
 from .tfevents import EventDirFollower
 
 _RUN_FOLDER = re.compile(r"^(?P<name>.+)_(?P<hash>[0-9a-f]{10})$")
+SCHEDULE_WAIT_S = 30.0  # how long schedule() waits while another process schedules
+FINISH_WAIT_S = 300.0  # how long a run's on-exit hook follows the run to its recorded end
 
 
 class Engine:
@@ -48,6 +53,10 @@ class Engine:
     Each run gets a folder of its own, never reused (``<runs dir>/<id>-<name>-<random>/``, see
     runfolder), holding its identity file, RAVE's output (its ``NAME_HASH/version_N``
     folders), our ``train.log`` and the supervisor's status file.
+
+    Nothing needs a window: when a run's process exits, its supervisor starts
+    ``rave-gui runs finish ID`` (:meth:`on_exit_argv`), which records the run's end and starts
+    the queued runs that now have a slot (:meth:`finish_and_schedule`).
     """
 
     def __init__(self, manager: TrainingManager, settings: Settings | None = None) -> None:
@@ -92,20 +101,43 @@ class Engine:
     def live_count(self) -> int:
         return self.manager.count_experiments(list(LIVE_STATUSES))
 
-    def schedule(self) -> list[int]:
-        """Start queued experiments (oldest first) while fewer than the allowed number run."""
+    def schedule(self, wait: float = SCHEDULE_WAIT_S) -> list[int]:
+        """Start queued experiments (oldest first) while fewer than the allowed number run.
+        One process schedules at a time (the app, the CLI, on-exit hooks of runs ending
+        together): the others wait for it up to ``wait`` seconds, then start nothing."""
         started: list[int] = []
-        free = self.settings.max_concurrent_runs - self.live_count()
-        if free <= 0:
-            return started
-        queued = self.manager.list_experiments(status=QUEUED)
-        for exp in sorted(queued, key=lambda e: (e["created_at"], e["id"]))[:free]:
-            try:
-                self.launch(exp["id"])
-                started.append(exp["id"])
-            except RaveGuiError as err:
-                self.manager.update_experiment_status(exp["id"], FAILED, error=str(err))
+        with exclusive(lock_path(self.manager.db.path, "schedule"), wait) as held:
+            if not held:
+                return started
+            free = self.settings.max_concurrent_runs - self.live_count()
+            if free <= 0:
+                return started
+            queued = self.manager.list_experiments(status=QUEUED)
+            for exp in sorted(queued, key=lambda e: (e["created_at"], e["id"]))[:free]:
+                try:
+                    self.launch(exp["id"])
+                    started.append(exp["id"])
+                except RaveGuiError as err:
+                    self.manager.update_experiment_status(exp["id"], FAILED, error=str(err))
         return started
+
+    def on_exit_argv(self, experiment_id: int) -> list[str]:
+        """What a run's supervisor runs when the run's process exited: record the end, start
+        queued runs. The settings are the saved ones plus this engine's differences."""
+        argv = [
+            sys.executable, "-m", "rave_gui", "runs", "finish", str(experiment_id),
+            "--db", str(self.manager.db.path.absolute()),
+        ]  # fmt: skip
+        overrides = overrides_of(self.settings)
+        if overrides:
+            argv += ["--settings", json.dumps(overrides)]
+        return argv
+
+    def finish_and_schedule(self, experiment_id: int) -> tuple[str, list[int]]:
+        """Follow a run whose process exited to its recorded end, then start queued runs.
+        Returns the run's status and the runs started."""
+        status = self.finish(experiment_id, timeout=FINISH_WAIT_S)
+        return status, self.schedule()
 
     def launch(self, experiment_id: int) -> runner.Launched:
         """Start a queued experiment now (pre-flight checked again: things change)."""
@@ -124,7 +156,9 @@ class Engine:
         preflight(settings, install)
         argv = train_argv(settings, install, use_launcher=self.settings.use_launcher)
         # RAVE looks a --config name up in the working directory first: run in the run folder.
-        launched = runner.launch(argv, run_dir, cwd=run_dir, run_uid=uid)
+        launched = runner.launch(
+            argv, run_dir, cwd=run_dir, run_uid=uid, on_exit=self.on_exit_argv(experiment_id)
+        )
         self.manager.update_experiment(
             experiment_id,
             command=argv,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import runner
 from .errors import ProcessError
+from .locks import exclusive, lock_path
 from .logparse import Failure, LogLine, LogParser, Metrics, Outcome, Progress
 from .manager import (
     COMPLETED,
@@ -42,6 +43,9 @@ _STEP_TICK = re.compile(r"^rave-gui: step=(\d+)$")
 # not read yet) only if its log was last written before its end was recorded: a later write
 # is another run's, in a folder the two shared.
 LEGACY_CATCH_UP_TOLERANCE_S = 2.0
+STEP_SAVE_S = 2.0  # the live step goes to the stored summary at most this often
+LOCK_WAIT_S = 10.0  # a poll waits this long for another follower of the run, then skips
+CATCH_UP_S = 5.0  # what a CLI command spends at most bringing live runs up to date
 
 
 @dataclass
@@ -50,6 +54,7 @@ class FollowUpdate:
 
     lines: list[tuple[str, str]] = field(default_factory=list)  # (text, level)
     progress: Progress | None = None
+    # new in the store since the last poll: read by this poll, or by another follower meanwhile
     points: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     step: int | None = None
     max_steps: int | None = None
@@ -121,7 +126,10 @@ class RunFollower:
     Offsets are saved in the database, so a follower created after an app restart continues
     exactly where the previous one stopped: no point is read twice. A run already recorded as
     ended is read on to the end of its files (what an earlier follower left unread is stored;
-    its outcome stays as recorded).
+    its outcome stays as recorded). Any number of followers (the app, `rave-gui runs follow`,
+    a run's on-exit hook, a CLI command catching up) may follow one run at once: each poll
+    holds the run's lock (see locks.py) and starts from the offsets and outcome markers stored
+    by whichever follower polled last.
 
     Nothing is read from a folder that does not belong to the run (see runfolder): such a run
     is recorded failed, saying so, and keeps only what was stored before. Recording it failed
@@ -154,6 +162,12 @@ class RunFollower:
         self._completed = bool(exp["metrics"].get("completed_marker"))
         self._interrupted = bool(exp["metrics"].get("interrupted_marker"))
         self._stop_sent: dict[str, float] = {}
+        self._step_saved_at = 0.0
+        # per series, the last step this follower reported (or found stored when created)
+        self._reported = {
+            n: m.get("last_step") for n, m in exp["metrics"].get("metrics", {}).items()
+        }
+        self._lock_path = lock_path(manager.db.path, f"run-{experiment_id}")
         self._checked = False  # the folder's identity, checked at the first poll
         self.alive = False  # whether the run's process lived at the last poll
         self.finished = exp["status"] in FINAL_STATUSES and not self._may_catch_up()
@@ -192,6 +206,34 @@ class RunFollower:
             upd.status, upd.message = status, error
             return True
         return False
+
+    def _reload(self, upd: FollowUpdate) -> None:
+        """Start from what the last poll of any follower stored (under the run's lock); the
+        points another follower stored meanwhile go into ``upd`` (so the app still sees them)."""
+        offsets = self.manager.get_offsets(self.experiment_id)
+        log_offset = offsets.pop(LOG_KEY, 0)
+        if log_offset != self.log_offset:  # another follower read on: its bytes are done
+            self.log_offset = log_offset
+            self.parser = LogParser()
+        if (
+            self.events is not None
+            and self.run_dir is not None
+            and _norm(offsets) != _norm(self.events.offsets)
+        ):
+            self.events = EventDirFollower(self.run_dir, offsets)
+        for name, m in self.exp["metrics"].get("metrics", {}).items():
+            last, stored = self._reported.get(name), m.get("last_step")
+            if stored is not None and (last is None or stored > last):
+                pts = self.manager.iter_metric_points(self.experiment_id, name, last)
+                upd.points[name] = [(s, v) for _n, s, v, _w in pts]
+                self._reported[name] = stored
+        summary = self.exp["metrics"]
+        self._completed |= bool(summary.get("completed_marker"))
+        self._interrupted |= bool(summary.get("interrupted_marker"))
+        self._failure = summary.get("failure") or self._failure
+        step = summary.get("step")
+        if step is not None and (self.step is None or step > self.step):
+            self.step = step
 
     # --- reading -------------------------------------------------------------------------------
     def _read_log(self, upd: FollowUpdate, new_points: list, final: bool = False) -> None:
@@ -308,15 +350,25 @@ class RunFollower:
             signal_group(pid, "SIGKILL")
             self._stop_sent["SIGKILL"] = now
 
-    def poll(self) -> FollowUpdate:
-        """Read everything new; store it; detect the end of the run."""
+    def poll(self, wait: float = LOCK_WAIT_S) -> FollowUpdate:
+        """Read everything new; store it; detect the end of the run. When another follower
+        holds the run for longer than ``wait`` seconds, returns an empty update."""
         upd = FollowUpdate(max_steps=self.max_steps)
         if self.finished:
             upd.finished = True
             return upd
+        with exclusive(self._lock_path, wait) as held:
+            if held:
+                self._poll(upd)
+            else:
+                upd.step, upd.rate = self.step, self.rate()
+        return upd
+
+    def _poll(self, upd: FollowUpdate) -> None:
         self.exp = self.manager.get_experiment(self.experiment_id)
         if not self._checked and self._refuse_foreign_folder(upd):
-            return upd
+            return
+        self._reload(upd)
         status_before = self.exp["status"]
         alive = self.alive = self._alive() if status_before in LIVE_STATUSES else False
         new_points: list[tuple[str, int, float, float | None]] = []
@@ -331,8 +383,10 @@ class RunFollower:
             if new_points:
                 self.manager.add_metric_points(self.experiment_id, new_points)
             self.manager.set_offsets(self.experiment_id, offsets)
+            self._save_step(final=not alive)
         for name, step, value, _w in new_points:
             upd.points.setdefault(name, []).append((step, value))
+            self._reported[name] = max(step, self._reported.get(name, step))
         upd.step = self.step
         upd.rate = self.rate()
         self._scan_checkpoints(upd)
@@ -345,7 +399,18 @@ class RunFollower:
             self.finished = upd.finished = True
             upd.status = status_before
             upd.message = self.exp["error"] or status_before
-        return upd
+
+    def _save_step(self, final: bool) -> None:
+        """The live step into the summary (what `runs list` and the app's table show), at
+        most every STEP_SAVE_S: scalars, which move it too, come only every 50 steps."""
+        now = time.monotonic()
+        if self.step is None or (not final and now - self._step_saved_at < STEP_SAVE_S):
+            return
+        self._step_saved_at = now
+        summary = self.manager.get_experiment(self.experiment_id)["metrics"]
+        if self.step > (summary.get("step") or 0):
+            summary["step"] = self.step
+            self.manager.set_summary(self.experiment_id, summary)
 
     def _drained(self) -> bool:
         """Everything the ended run wrote has been read (another poll otherwise)."""
@@ -369,6 +434,8 @@ class RunFollower:
                 with self.manager.db.transaction():
                     self.manager.add_metric_points(self.experiment_id, pts)
                     self.manager.set_offsets(self.experiment_id, dict(self.events.offsets))
+                for name, step, value, _w in pts:
+                    upd.points.setdefault(name, []).append((step, value))
         self._scan_checkpoints(upd, force=True)
         if exp["pid"] and not _pid_reused(exp["pid"], exp["process_start_time"]):
             # no orphan: data-loader workers of the group go with the run (but a pid now used
@@ -437,6 +504,32 @@ def _unread(manager: TrainingManager, exp: dict) -> bool:
     return (manager.follow_offset(exp["id"], LOG_KEY) or 0) < size
 
 
+def _norm(offsets: dict[str, int]) -> dict[str, int]:
+    return {os.path.abspath(k): v for k, v in offsets.items()}
+
+
+def catch_up(
+    manager: TrainingManager, experiment_ids: list[int] | None = None, budget: float = CATCH_UP_S
+) -> list[int]:
+    """Bring live runs (all, or those of ``experiment_ids``) up to date before a command shows
+    them: one poll each for a run whose process lives, its whole end for a run whose process
+    is gone. Stops after ``budget`` seconds; returns the runs whose end it recorded."""
+    deadline = time.monotonic() + budget
+    ended = []
+    for exp in manager.list_experiments(status=list(LIVE_STATUSES)):
+        if experiment_ids is not None and exp["id"] not in experiment_ids:
+            continue
+        follower = RunFollower(manager, exp["id"])
+        while time.monotonic() < deadline:
+            alive = is_same_process(exp["pid"], exp["process_start_time"])
+            upd = follower.poll(wait=max(0.0, min(1.0, deadline - time.monotonic())))
+            if upd.finished:
+                ended.append(exp["id"])
+            if upd.finished or alive:
+                break
+    return ended
+
+
 def reconcile(manager: TrainingManager) -> tuple[list[int], list[int]]:
     """At start: runs whose process still lives (to re-attach) and runs that ended while
     nobody watched, now recorded with their real outcome and every point they wrote (also
@@ -460,6 +553,7 @@ def reconcile(manager: TrainingManager) -> tuple[list[int], list[int]]:
 __all__ = [
     "FollowUpdate",
     "RunFollower",
+    "catch_up",
     "decide_outcome",
     "find_checkpoints",
     "follow_to_end",

@@ -625,9 +625,11 @@ class TrainingManager:
         with self.db.guard():
             return mstore.reduce_series(self.db.conn, experiment_id, name, start, end, buckets)
 
-    def iter_metric_points(self, experiment_id: int, name: str | None = None):
+    def iter_metric_points(
+        self, experiment_id: int, name: str | None = None, after_step: int | None = None
+    ):
         self.get_experiment(experiment_id)
-        return self._guarded(mstore.iter_points(self.db.conn, experiment_id, name))
+        return self._guarded(mstore.iter_points(self.db.conn, experiment_id, name, after_step))
 
     def _guarded(self, items: Iterator[Any]) -> Iterator[Any]:
         """``items``, read lazily, with an SQLite failure on the way reported as DatabaseError."""

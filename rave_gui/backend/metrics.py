@@ -522,14 +522,21 @@ def buckets_to_xy(bs: list[Bucket]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def iter_points(
-    conn: sqlite3.Connection, experiment_id: int, name: str | None = None
+    conn: sqlite3.Connection,
+    experiment_id: int,
+    name: str | None = None,
+    after_step: int | None = None,
 ) -> Iterator[tuple[str, int, float, float | None]]:
-    """Every stored point (name, step, value, wall_time) in name then step order."""
+    """Every stored point (name, step, value, wall_time) in name then step order (only those
+    after ``after_step`` when given)."""
     sql = "SELECT name, step, value, wall_time FROM metric_points WHERE experiment_id = ?"
     params: tuple = (experiment_id,)
     if name is not None:
         sql += " AND name = ?"
         params += (name,)
+    if after_step is not None:
+        sql += " AND step > ?"
+        params += (after_step,)
     cur = conn.execute(sql + " ORDER BY name, step", params)
     while rows := cur.fetchmany(10_000):
         for n, s, v, w in rows:

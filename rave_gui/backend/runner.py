@@ -45,13 +45,16 @@ def launch(
     cwd: str | os.PathLike[str] | None = None,
     progress_interval: float = 1.0,
     run_uid: str | None = None,
+    on_exit: list[str] | None = None,
 ) -> Launched:
     """Start ``argv`` under a supervisor in a new session, output appended to a log file in
     ``folder``. The process outlives this one; follow it through the log and status files.
 
     ``run_uid``: the training run the folder was created for (see runfolder); a folder that
     belongs to another run is refused (ProcessError), so no run's status file is ever removed
-    by another's start. Without it, only a folder that no training run owns is accepted."""
+    by another's start. Without it, only a folder that no training run owns is accepted.
+    ``on_exit``: a command the supervisor starts, detached, once ``argv`` ended and the status
+    file says so (its output goes to ``supervisor.err``)."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -70,7 +73,8 @@ def launch(
     cmd = [
         sys.executable, "-m", "rave_gui.backend.supervisor",
         "--log", str(log_path), "--status", str(status_path),
-        "--progress-interval", str(progress_interval), "--", *argv,
+        "--progress-interval", str(progress_interval),
+        *(["--on-exit", json.dumps(on_exit)] if on_exit else []), "--", *argv,
     ]  # fmt: skip
     reap()
     try:

@@ -94,6 +94,24 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     return read_settings(path)[0]
 
 
+def overrides_of(settings: Settings) -> dict:
+    """The fields of ``settings`` that differ from the saved settings (e.g. `--rave` given to
+    a CLI command), so a process started for it later (a run's on-exit hook) can use them."""
+    saved = asdict(load_settings())
+    return {k: v for k, v in asdict(settings).items() if saved.get(k) != v}
+
+
+def with_overrides(overrides: dict) -> Settings:
+    """The saved settings with ``overrides`` (from :func:`overrides_of`) applied."""
+    known = {f.name for f in fields(Settings)}
+    s = load_settings()
+    for k, v in overrides.items():
+        if k in known:
+            setattr(s, k, v)
+    s.validate()
+    return s
+
+
 def save_settings(settings: Settings, path: str | os.PathLike[str] | None = None) -> None:
     settings.validate()
     p = Path(path) if path else settings_path()

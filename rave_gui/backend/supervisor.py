@@ -2,7 +2,7 @@
 
 Started by ``runner.launch`` in a new session (its own process group) as::
 
-    python -m rave_gui.backend.supervisor --log LOG --status STATUS -- ARGV...
+    python -m rave_gui.backend.supervisor --log LOG --status STATUS [--on-exit JSON] -- ARGV...
 
 It runs ARGV in the same process group with stdout and stderr merged into a pipe, and appends
 what arrives to LOG. Progress-bar updates (segments ended by a bare carriage return) are
@@ -12,6 +12,11 @@ the last bar before each line is kept too. When ARGV exits it writes STATUS (JSO
 end time, signals received) atomically, so the app learns the real outcome even when it was
 closed or crashed meanwhile. SIGINT and SIGTERM sent to the group reach ARGV; the supervisor
 only records them and keeps draining the output until ARGV is gone.
+
+``--on-exit`` (a JSON list: an argv) is started once STATUS says the command exited, in a
+session of its own (never signalled with the run's group) with the supervisor's stderr as its
+output; the supervisor does not wait for it. The app uses it to record the run's end and start
+queued runs when no window follows the run.
 
 Standard library only: it must start fast and outlive the app.
 """
@@ -89,16 +94,38 @@ class LogWriter:
             self._write(tail if tail.endswith((b"\n", b"\r")) else tail + b"\n")
 
 
+def run_on_exit(argv: list[str] | None) -> None:
+    """Start the on-exit command detached; a failure to start it is noted on stderr."""
+    if not argv:
+        return
+    try:
+        subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=sys.stderr.fileno(),
+            stderr=sys.stderr.fileno(),
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as err:
+        sys.stderr.write(f"[rave-gui] cannot start the on-exit command {argv[0]}: {err}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rave_gui.backend.supervisor")
     parser.add_argument("--log", required=True)
     parser.add_argument("--status", required=True)
     parser.add_argument("--progress-interval", type=float, default=1.0)
+    parser.add_argument("--on-exit", type=json.loads, help="argv (JSON list) to start at the end")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no command given")
+    if args.on_exit is not None and not (
+        isinstance(args.on_exit, list) and all(isinstance(a, str) for a in args.on_exit)
+    ):
+        parser.error("--on-exit must be a JSON list of strings")
 
     received: list[str] = []
 
@@ -137,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                 "supervisor_pid": os.getpid(),
             },
         )
+        run_on_exit(args.on_exit)
         return 127
     write_status(
         args.status,
@@ -182,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             "signals": received,
         },
     )
+    run_on_exit(args.on_exit)
     return 0
 
 

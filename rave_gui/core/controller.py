@@ -67,8 +67,8 @@ class RunController(QObject):
         """Start queued runs while slots are free, and follow every live run."""
         if self._attaching:
             return
-        try:
-            started = self.engine.schedule()
+        try:  # never wait on the GUI thread: while another process schedules, the next tick
+            started = self.engine.schedule(wait=0.0)
         except RaveGuiError:
             started = []
         for exp_id in started:

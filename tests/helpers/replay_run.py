@@ -2,7 +2,7 @@
 """Replay a captured `rave train` run as a live process (standard library only).
 
     python replay_run.py FIXTURE_DIR --out OUT [--name NAME] [--duration S] [--fail]
-                         [--workers N] [--seed N]
+                         [--workers N] [--seed N] [--tick-every S --max-steps N]
 
 FIXTURE_DIR is one of ``shared/fixtures/rave/run_*`` (``train.stdout``, ``train.stderr``,
 ``events.out.tfevents.*``, ``config.gin``). The replay behaves like the real command, compressed
@@ -22,6 +22,9 @@ SIGINT (to the process or its group): ``Detected KeyboardInterrupt, attempting g
 shutdown...`` on stderr, exit 0 within about 0.1 s, like RAVE. ``--workers N`` forks N children
 that just sleep in the same process group, like data-loader workers; they end with the run.
 Pauses (SIGSTOP/SIGCONT) just delay the replay: it sleeps between steps, it does not catch up.
+``--tick-every S --max-steps N``: like rave-gui's launcher, a ``rave-gui: step=K`` line on
+stdout every S seconds while the bars go on (after a whole bar, on a fresh line), K growing
+with the replay up to N.
 """
 
 from __future__ import annotations
@@ -140,6 +143,10 @@ class Replay:
         events = self.events_src.read_bytes()
         plan += [(t, "events", b) for t, b in _spread(_chunks(events, rng, 1, 65536), 0.12, 0.92)]
         plan.append((0.50, "checkpoints", None))
+        if self.args.tick_every > 0 and self.args.max_steps > 0:
+            n = int(0.8 * self.args.duration / self.args.tick_every)
+            ticks = [int(self.args.max_steps * (i + 1) / (n + 1)) for i in range(n)]
+            plan += [(t, "tick", k) for t, k in _spread(ticks, 0.10, 0.90)]
         plan += [(t, "err", b) for t, b in _spread(_lines(tail), 0.95, 0.99)]
         if self.args.fail:
             plan = [p for p in plan if p[0] < self.args.fail_at]
@@ -171,6 +178,9 @@ class Replay:
                 tmp = ckpts / f".{name}.tmp"
                 tmp.write_bytes(b"PK\x03\x04 fake checkpoint " + os.urandom(2048))
                 os.replace(tmp, ckpts / name)
+        elif kind == "tick":
+            self.finish_bar()
+            _write_all(1, f"\nrave-gui: step={payload}\n".encode())
         elif kind == "workers":
             self.start_workers(self.args.workers)
         elif kind == "fail":
@@ -257,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fail-at", type=float, default=0.45, help="fraction of the run to crash at")
     ap.add_argument("--workers", type=int, default=0, help="sleeping child processes to fork")
     ap.add_argument("--seed", type=int, default=0, help="seed of the chunk sizes")
+    ap.add_argument("--tick-every", type=float, default=0.0, help="seconds between step lines")
+    ap.add_argument("--max-steps", type=int, default=0, help="the step the step lines reach")
     args = ap.parse_args(argv)
     # Python's own handler (KeyboardInterrupt), even when started with SIGINT ignored
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -7,9 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from replay_helpers import fixtures_available, kill_group, replay_argv
+from replay_helpers import fixtures_available, stop_all, wait_until, write_replay_rave
 
-from rave_gui.backend import engine as engine_mod
 from rave_gui.backend.engine import Engine
 from rave_gui.backend.follower import RunFollower
 from rave_gui.backend.manager import TrainingManager
@@ -31,18 +30,14 @@ def dataset(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    # The process double replays a real captured run instead of training (see replay_run.py).
-    def fake_argv(settings, _install, use_launcher=True):
-        return replay_argv("run_40steps", settings.out_path, name=settings.name, duration=1.5)
-
-    monkeypatch.setattr(engine_mod, "train_argv", fake_argv)
+def engine(tmp_path: Path):
+    # The `rave` double replays a real captured run instead of training (see replay_run.py);
+    # the runs' on-exit hooks (other processes) start queued runs with it too.
+    rave = write_replay_rave(tmp_path / "bin", duration=1.5)
     tm = TrainingManager(tmp_path / "q.sqlite3")
-    eng = Engine(tm, Settings(rave_executable=str(RAVE), max_concurrent_runs=1))
+    eng = Engine(tm, Settings(rave_executable=str(rave), max_concurrent_runs=1, use_launcher=False))
     yield eng
-    for exp in tm.list_experiments():
-        if exp["pid"]:
-            kill_group(exp["pid"])
+    stop_all(tm)
     tm.close()
 
 
@@ -63,9 +58,13 @@ def test_second_run_waits_in_the_queue_until_the_first_ends(engine: Engine, data
     assert tm.get_experiment(second)["status"] == "queued"
     assert engine.schedule() == []  # no free slot yet
     assert _follow_to_end(tm, first) == "completed"
-    assert engine.schedule() == [second]
+    # the slot is free: this schedule() or the first run's on-exit hook starts the second
+    started = engine.schedule()
+    assert wait_until(lambda: tm.get_experiment(second)["status"] != "queued", 20)
+    assert started in ([second], [])
     assert tm.get_experiment(second)["status"] == "running"
     assert _follow_to_end(tm, second) == "completed"
+    assert engine.schedule() == []  # it was started once
 
 
 def test_a_larger_limit_runs_queued_runs_together(engine: Engine, dataset: Path):
