@@ -440,7 +440,11 @@ def cmd_runs_control(args: argparse.Namespace, out: IO[str]) -> int:
     engine = _engine(args, _catch_up(args, [args.id]))
     action = args.runs_command
     if action == "stop":
-        status = engine.request_stop(args.id) if args.no_wait else engine.stop(args.id)
+        ended = engine.manager.get_experiment(args.id)["status"]
+        if ended in ("completed", "stopped", "failed"):  # it ended before the stop: say how
+            status = ended
+        else:
+            status = engine.request_stop(args.id) if args.no_wait else engine.stop(args.id)
     elif action == "pause":
         engine.pause(args.id)
         status = "paused"

@@ -84,6 +84,7 @@ def headless(tmp_path: Path, db_path: Path, manager: TrainingManager):
     (dataset / "metadata.yaml").write_text(
         "channels: 1\nlazy: false\nn_seconds: 208.0\nsr: 44100\n"
     )
+    (dataset / "data.mdb").write_bytes(b"")
 
     def train(name: str, *extra: str, rave: Path, max_steps: int = 40) -> list[str]:
         return ["train", "--dataset", str(dataset), "--config", "v2_small", "--name", name,
