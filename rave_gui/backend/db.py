@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import DatabaseError
+from .errors import DatabaseError, DiskFullError
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -236,6 +236,11 @@ def _translate(path: Path, err: sqlite3.Error) -> DatabaseError:
         return DatabaseError(
             f"Cannot open the database {path}: check that its folder exists and is writable."
         )
+    if "disk is full" in text or "disk full" in text:
+        return DiskFullError(
+            f"The disk holding the database {path} is full: free space on it (nothing was "
+            "written; try again once there is room)."
+        )
     if "locked" in text or "busy" in text:
         return DatabaseError(f"The database {path} is locked by another program; try again.")
     return DatabaseError(f"Database error in {path}: {text}")
@@ -312,7 +317,7 @@ def _migrate(conn: sqlite3.Connection, path: Path, target: int | None = None) ->
                     conn.execute(f"PRAGMA user_version = {version}")
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
     finally:
         conn.execute("PRAGMA foreign_keys = ON")
@@ -321,6 +326,17 @@ def _migrate(conn: sqlite3.Connection, path: Path, target: int | None = None) ->
 def migrate_to(conn: sqlite3.Connection, version: int) -> None:
     """Bring a database to exactly ``version`` (tests use it to build old databases)."""
     _migrate(conn, Path("?"), target=version)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is left of a failed transaction. SQLite has already rolled it back by
+    itself after some errors (a full disk, out of memory): a second ROLLBACK would fail with
+    "no transaction is active" and hide the real error."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 class Database:
@@ -356,13 +372,16 @@ class Database:
             raise _translate(self.path, err) from err
         try:
             yield conn
+        except sqlite3.Error as err:  # a full disk, a corrupt page...: a DatabaseError
+            _rollback(conn)
+            raise _translate(self.path, err) from err
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as err:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise _translate(self.path, err) from err
 
     def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
