@@ -259,14 +259,13 @@ class RunFollower:
                     self._see_step(int(tick.group(1)))
                     continue
                 upd.lines.append((ev.text, ev.level))
-                if ev.level == "error":
+                exited = _EXIT_LINE.match(ev.text)
+                if exited:
+                    self._exit_line_code = int(exited.group(1))
+                    self._markers_changed = True
+                elif ev.level == "error":
                     self._last_error = ev.text
                     self._markers_changed = True
-                else:
-                    exited = _EXIT_LINE.match(ev.text)
-                    if exited:
-                        self._exit_line_code = int(exited.group(1))
-                        self._markers_changed = True
             elif isinstance(ev, Progress):
                 upd.progress = ev
             elif isinstance(ev, Metrics):
@@ -428,7 +427,7 @@ class RunFollower:
         status_before = self.exp["status"]
         alive = self._alive() if status_before in LIVE_STATUSES else False
         if self._store_failed and not self._store(upd):
-            return self._progress(upd)
+            return self._waiting(upd, status_before, alive)
         self._read_log(upd, self._pending, final=not alive)
         if self.events is not None:
             for p in self.events.poll():
@@ -436,7 +435,7 @@ class RunFollower:
                 self._see_step(p.step)
             self._note_losses(upd, self.events.take_losses())
         if not self._store(upd):
-            return self._progress(upd)
+            return self._waiting(upd, status_before, alive)
         self._progress(upd)
         try:
             self._scan_checkpoints(upd)
@@ -459,6 +458,12 @@ class RunFollower:
         upd.step = self.step
         upd.rate = self.rate()
         return upd
+
+    def _waiting(self, upd: FollowUpdate, status_before: str, alive: bool) -> FollowUpdate:
+        """The database cannot be written: nothing more is read, but a stop still escalates."""
+        if status_before == STOPPING and alive:
+            self._escalate_stop()
+        return self._progress(upd)
 
     def _drained(self) -> bool:
         """Everything the ended run wrote has been read (another poll otherwise)."""

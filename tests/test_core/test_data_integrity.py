@@ -253,7 +253,8 @@ time.sleep(60)
 def test_killed_supervisor_reason_is_the_logs_last_error_even_after_a_restart(manager, started):
     exp_id, launched = started(ERROR_THEN_SLEEP)
     follower = RunFollower(manager, exp_id)
-    assert wait_until(lambda: follower.poll() and follower._last_error, 10)
+    error = "RuntimeError: CUDA error: an illegal memory access was encountered"
+    assert wait_until(lambda: (error, "error") in follower.poll().lines, 10)
     follower.close()
     os.kill(launched.pid, signal.SIGKILL)  # the supervisor dies; the app closes
     assert wait_until(lambda: (runner.reap(), not os.path.exists(f"/proc/{launched.pid}"))[1], 5)
@@ -261,7 +262,7 @@ def test_killed_supervisor_reason_is_the_logs_last_error_even_after_a_restart(ma
     follow_to_end(RunFollower(manager, exp_id), 10)  # the app, restarted
     exp = manager.get_experiment(exp_id)
     assert exp["status"] == "failed"
-    assert exp["error"] == "RuntimeError: CUDA error: an illegal memory access was encountered"
+    assert exp["error"] == error
     assert wait_until(lambda: not group_members(launched.pid), 5)  # nothing of the run left
 
 
