@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import DatabaseError, ValidationError
+from .errors import DatabaseError, DiskFullError, ValidationError
 
 BUSY_TIMEOUT_MS = 10_000
 SQLITE_MAX_INT = 2**63 - 1  # SQLite's integers (ids among them) are signed 64-bit
@@ -288,6 +288,11 @@ def database_error(path: Path, err: sqlite3.Error) -> DatabaseError:
         return DatabaseError(
             f"Cannot open the database {path}: check that its folder exists and is writable."
         )
+    if "disk is full" in text or "disk full" in text:
+        return DiskFullError(
+            f"The disk holding the database {path} is full: free space on it (nothing was "
+            "written; try again once there is room)."
+        )
     if "locked" in text or "busy" in text:
         return DatabaseError(f"The database {path} is locked by another program; try again.")
     return DatabaseError(f"Database error in {path}: {text}")
@@ -364,7 +369,7 @@ def _migrate(conn: sqlite3.Connection, path: Path, target: int | None = None) ->
                     conn.execute(f"PRAGMA user_version = {version}")
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
     finally:
         conn.execute("PRAGMA foreign_keys = ON")
@@ -373,6 +378,17 @@ def _migrate(conn: sqlite3.Connection, path: Path, target: int | None = None) ->
 def migrate_to(conn: sqlite3.Connection, version: int) -> None:
     """Bring a database to exactly ``version`` (tests use it to build old databases)."""
     _migrate(conn, Path("?"), target=version)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is left of a failed transaction. SQLite has already rolled it back by
+    itself after some errors (a full disk, out of memory): a second ROLLBACK would fail with
+    "no transaction is active" and hide the real error."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 class Database:
@@ -409,22 +425,15 @@ class Database:
         try:
             yield conn
         except BaseException as err:
-            self._rollback(conn)
+            _rollback(conn)
             if isinstance(err, sqlite3.Error):
                 raise database_error(self.path, err) from err
             raise
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as err:
-            self._rollback(conn)
+            _rollback(conn)
             raise database_error(self.path, err) from err
-
-    @staticmethod
-    def _rollback(conn: sqlite3.Connection) -> None:
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # no transaction left to roll back (SQLite ended it on the error)
 
     @contextmanager
     def guard(self) -> Iterator[None]:

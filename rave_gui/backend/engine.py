@@ -20,7 +20,7 @@ from .errors import (
     RaveGuiError,
     ValidationError,
 )
-from .follower import decide_outcome, find_checkpoints, follow_to_end
+from .follower import DATA_LOST, decide_outcome, find_checkpoints, follow_to_end
 from .locks import exclusive, lock_path
 from .logparse import Failure, LogParser, Outcome
 from .manager import (
@@ -40,7 +40,7 @@ from .procinfo import is_same_process, process_start_time, signal_group
 from .ravecmd import RaveInstall, TrainSettings, preflight, probe_rave, train_argv
 from .runfolder import UID_KEY, create_run_folder, read_identity
 from .settings import Settings, overrides_of
-from .tfevents import EventDirFollower
+from .tfevents import EVENT_FILE_PREFIX, EventDirFollower
 
 _RUN_FOLDER = re.compile(r"^(?P<name>.+)_(?P<hash>[0-9a-f]{10})$")
 SCHEDULE_WAIT_S = 30.0  # how long schedule() waits while another process schedules
@@ -378,6 +378,35 @@ def _find_rave_process(folder: Path) -> tuple[int, float] | None:
     return None
 
 
+_VERSION_DIR = re.compile(r"version_\d+")
+
+
+def _looks_like_run(src: Path) -> bool:
+    """A RAVE run folder: version_N/ folders in it, or event files in it or one level below.
+    Only the folder and its direct subfolders are listed, never a whole tree (``/`` is refused
+    at once)."""
+    subdirs = []
+    try:
+        with os.scandir(src) as it:
+            for entry in it:
+                if entry.name.startswith(EVENT_FILE_PREFIX):
+                    return True
+                if entry.is_dir(follow_symlinks=False):
+                    if _VERSION_DIR.fullmatch(entry.name):
+                        return True
+                    subdirs.append(entry.path)
+    except OSError:
+        return False
+    for sub in subdirs:
+        try:
+            with os.scandir(sub) as it:
+                if any(e.name.startswith(EVENT_FILE_PREFIX) for e in it):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
 def import_run(
     manager: TrainingManager,
     folder: str | os.PathLike[str],
@@ -385,12 +414,12 @@ def import_run(
     project_id: int | None = None,
     name: str | None = None,
 ) -> int:
+    """Adopt a run folder: all or nothing (one transaction: an import cut short, even by a
+    kill, leaves no experiment behind)."""
     src = Path(folder).expanduser()
     if not src.is_dir():
         raise NotFoundError(f"{src} is not a folder.")
-    versions = sorted(src.glob("version_*"))
-    events = list(src.rglob("events.out.tfevents.*"))
-    if not versions and not events:
+    if not _looks_like_run(src):
         raise ValidationError(
             f"{src} does not look like a RAVE run folder (no version_N/ and no TensorBoard "
             "event files). Choose the NAME_HASH folder that `rave train` wrote."
@@ -466,29 +495,33 @@ def import_run(
         fields.update(pid=proc[0], process_start_time=proc[1])
     elif status == FAILED and error:
         fields["error"] = error
-    exp_id = manager.import_experiment(
-        config,
-        status=status,
-        started_at=started,
-        completed_at=None if status == RUNNING else ended,
-        **fields,
-    )
+    losses = events_follower.take_losses(ended=not proc)  # damaged event files: say so
     by_tag: dict[str, tuple[list, list, list]] = {}
     for p in points:
         s, v, w = by_tag.setdefault(p.tag, ([], [], []))
         s.append(p.step)
         v.append(p.value)
         w.append(p.wall_time)
-    manager.add_metric_series(exp_id, by_tag)
-    manager.set_offsets(exp_id, events_follower.offsets)
-    manager.build_tiles(exp_id)
-    for c in ckpts:
-        c["step"] = manager.step_at_time(exp_id, c["mtime"])
-    manager.sync_checkpoints(exp_id, ckpts)
-    if max_step is not None:
-        summary = manager.get_experiment(exp_id)["metrics"]
-        summary["step"] = max_step
-        manager.set_summary(exp_id, summary)
+    with manager.db.transaction():  # all or nothing
+        exp_id = manager.import_experiment(
+            config,
+            status=status,
+            started_at=started,
+            completed_at=None if status == RUNNING else ended,
+            **fields,
+        )
+        manager.add_metric_series(exp_id, by_tag)
+        manager.set_offsets(exp_id, events_follower.offsets)
+        manager.build_tiles(exp_id)
+        for c in ckpts:
+            c["step"] = manager.step_at_time(exp_id, c["mtime"])
+        manager.sync_checkpoints(exp_id, ckpts)
+        if max_step is not None:
+            summary = manager.get_experiment(exp_id)["metrics"]
+            summary["step"] = max_step
+            manager.set_summary(exp_id, summary)
+        for loss in losses:
+            manager.add_alert(exp_id, DATA_LOST, "warning", loss.describe(), loss.after_step)
     return exp_id
 
 

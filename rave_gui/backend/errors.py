@@ -35,6 +35,10 @@ class DatabaseError(RaveGuiError):
     """The experiment database cannot be opened or written."""
 
 
+class DiskFullError(DatabaseError):
+    """The disk holding the database is full: the write was rolled back, nothing was stored."""
+
+
 class PreflightError(RaveGuiError):
     """A training or export cannot start; the message says what to fix."""
 

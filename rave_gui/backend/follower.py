@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import re
 import time
+import zipfile
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from . import runner
-from .errors import ProcessError
+from .errors import DatabaseError, DiskFullError, ProcessError
 from .locks import exclusive, lock_path
 from .logparse import Failure, LogLine, LogParser, Metrics, Outcome, Progress
 from .manager import (
@@ -29,7 +31,7 @@ from .procinfo import (
     signal_group,
 )
 from .runfolder import UID_KEY, check_identity
-from .tfevents import EventDirFollower
+from .tfevents import DataLoss, EventDirFollower
 
 LOG_KEY = "log"  # follow_offsets key of the log file (tfevents files use their path)
 READ_LIMIT = 4 << 20  # bytes of log read per poll at most (catching up stays responsive)
@@ -46,6 +48,8 @@ LEGACY_CATCH_UP_TOLERANCE_S = 2.0
 STEP_SAVE_S = 2.0  # the live step goes to the stored summary at most this often
 LOCK_WAIT_S = 10.0  # a poll waits this long for another follower of the run, then skips
 CATCH_UP_S = 5.0  # what a CLI command spends at most bringing live runs up to date
+_EXIT_LINE = re.compile(r"^\[rave-gui\] process exited with code (-?\d+)$")  # the supervisor's
+DATA_LOST = "data_lost"  # alert kind: something the run wrote could not be read
 
 
 @dataclass
@@ -63,10 +67,43 @@ class FollowUpdate:
     status: str | None = None  # set when the status changed
     finished: bool = False
     message: str = ""
+    # The database could not be written (a full disk...): why. Nothing read is dropped: the
+    # points wait in memory (points_waiting) and are written by a later poll.
+    store_error: str | None = None
+    points_waiting: int = 0
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_EOCD_SIZE = 22  # the smallest end-of-central-directory record
+_complete: dict[str, tuple[int, float, bool]] = {}  # path -> (size, mtime, complete)
+_COMPLETE_CAP = 4096
+
+
+def checkpoint_complete(path: Path, size: int, mtime: float) -> bool:
+    """Whether a checkpoint file is completely written. torch.save writes a zip archive whose
+    end-of-central-directory record comes last: a file cut short (a full disk, a kill while
+    saving) lacks it. Only the file's tail is read, once per (size, mtime). A file in torch's
+    old pickle format (not a zip) cannot be checked and counts as complete."""
+    key = str(path)
+    known = _complete.get(key)
+    if known is not None and known[0] == size and known[1] == mtime:
+        return known[2]
+    ok = False
+    if size >= _EOCD_SIZE:
+        try:
+            with open(path, "rb") as f:
+                ok = f.read(4) != _ZIP_MAGIC or zipfile.is_zipfile(f)
+        except OSError:
+            ok = False
+    if len(_complete) >= _COMPLETE_CAP:
+        _complete.clear()
+    _complete[key] = (size, mtime, ok)
+    return ok
 
 
 def find_checkpoints(folder: Path) -> list[dict]:
-    """Every ``*.ckpt`` under a run folder, with size, mtime and best flag."""
+    """Every complete ``*.ckpt`` under a run folder, with size, mtime and best flag (one still
+    being written, or cut short, is left out until it is complete)."""
     out = []
     for root, _dirs, files in os.walk(folder):
         for name in files:
@@ -76,6 +113,8 @@ def find_checkpoints(folder: Path) -> list[dict]:
             try:
                 st = p.stat()
             except OSError:
+                continue
+            if not checkpoint_complete(p, st.st_size, st.st_mtime):
                 continue
             m = _EPOCH_CKPT.search(name)
             out.append(
@@ -99,8 +138,12 @@ def decide_outcome(
     interrupted_marker: bool,
     failure: str | None,
     last_error: str | None,
+    no_exit_reason: str | None = None,
 ) -> tuple[str, str | None]:
-    """The final status of an ended run and its error text, from everything known."""
+    """The final status of an ended run and its error text, from everything known.
+
+    no_exit_reason: why no exit code is known, when that is known (the run folder deleted,
+    the supervisor gone); the log's last error line comes first."""
     if stop_requested or interrupted_marker or "SIGINT" in signals:
         if completed_marker and not stop_requested and not interrupted_marker:
             return COMPLETED, None
@@ -110,7 +153,12 @@ def decide_outcome(
     if exit_code is None:
         if completed_marker:
             return COMPLETED, None
-        return FAILED, failure or "the process ended without reporting an exit code (killed?)"
+        return FAILED, (
+            failure
+            or last_error
+            or no_exit_reason
+            or "the process ended without reporting an exit code (killed?)"
+        )
     if exit_code == 0:
         return COMPLETED, None
     if exit_code < 0:
@@ -158,7 +206,8 @@ class RunFollower:
         self._rate_samples: deque[tuple[float, int]] = deque(maxlen=120)
         self._last_ckpt_scan = 0.0
         self._failure: str | None = exp["metrics"].get("failure")
-        self._last_error: str | None = None
+        self._last_error: str | None = exp["metrics"].get("last_error")
+        self._exit_line_code: int | None = exp["metrics"].get("exit_line_code")
         self._completed = bool(exp["metrics"].get("completed_marker"))
         self._interrupted = bool(exp["metrics"].get("interrupted_marker"))
         self._stop_sent: dict[str, float] = {}
@@ -170,7 +219,24 @@ class RunFollower:
         self._lock_path = lock_path(manager.db.path, f"run-{experiment_id}")
         self._checked = False  # the folder's identity, checked at the first poll
         self.alive = False  # whether the run's process lived at the last poll
+        # Read but not yet stored (written with the offsets they were read up to; kept while
+        # the database cannot be written): points, changed outcome markers, alerts.
+        self._pending: list[tuple[str, int, float, float | None]] = []
+        self._markers_changed = False
+        self._alerts: list[tuple[str, int | None]] = []
+        self._store_failed = False
+        self._final = False  # the run's process was gone at the last poll
+        self._output_loss_noted = False
+        # The log stays open while followed: a run folder deleted meanwhile is still read to
+        # its end (the supervisor keeps appending its last lines to the unlinked file).
+        self._log_file: BinaryIO | None = None
         self.finished = exp["status"] in FINAL_STATUSES and not self._may_catch_up()
+
+    def close(self) -> None:
+        """Release the open log file (a later poll opens it again)."""
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
 
     def _may_catch_up(self) -> bool:
         """Whether an ended run's files may still be read (see LEGACY_CATCH_UP_TOLERANCE_S)."""
@@ -210,6 +276,8 @@ class RunFollower:
     def _reload(self, upd: FollowUpdate) -> None:
         """Start from what the last poll of any follower stored (under the run's lock); the
         points another follower stored meanwhile go into ``upd`` (so the app still sees them)."""
+        if self._store_failed:  # what this follower read waits to be stored: it is ahead
+            return
         offsets = self.manager.get_offsets(self.experiment_id)
         log_offset = offsets.pop(LOG_KEY, 0)
         if log_offset != self.log_offset:  # another follower read on: its bytes are done
@@ -236,14 +304,37 @@ class RunFollower:
             self.step = step
 
     # --- reading -------------------------------------------------------------------------------
-    def _read_log(self, upd: FollowUpdate, new_points: list, final: bool = False) -> None:
-        if self.log_path is None:
-            return
+    def _log_size(self) -> int | None:
+        f = self._log_file
+        if f is None and self.log_path is not None:
+            try:
+                f = self._log_file = open(self.log_path, "rb")  # noqa: SIM115 - see close()
+            except OSError:
+                return None
+        if f is None:
+            return None
         try:
-            with open(self.log_path, "rb") as f:
-                f.seek(self.log_offset)
-                data = f.read(READ_LIMIT)
-        except FileNotFoundError:
+            return os.fstat(f.fileno()).st_size
+        except OSError:
+            return None
+
+    def _read_log(self, upd: FollowUpdate, new_points: list, final: bool = False) -> None:
+        size = self._log_size()
+        if size is None or self._log_file is None:
+            return
+        if size < self.log_offset:  # truncated or rewritten while followed: say so
+            msg = (
+                f"The log {self.log_path} became {self.log_offset - size} bytes shorter while "
+                "it was read (truncated or rewritten): what it said there is lost; reading "
+                "goes on from its new end."
+            )
+            self._alerts.append((msg, self.step))
+            upd.lines.append((msg, "warning"))
+            self.log_offset = size
+        try:
+            self._log_file.seek(self.log_offset)
+            data = self._log_file.read(READ_LIMIT)
+        except OSError:
             return
         if not data:
             return
@@ -262,8 +353,13 @@ class RunFollower:
                     self._see_step(int(tick.group(1)))
                     continue
                 upd.lines.append((ev.text, ev.level))
-                if ev.level == "error":
+                exited = _EXIT_LINE.match(ev.text)
+                if exited:
+                    self._exit_line_code = int(exited.group(1))
+                    self._markers_changed = True
+                elif ev.level == "error":
                     self._last_error = ev.text
+                    self._markers_changed = True
             elif isinstance(ev, Progress):
                 upd.progress = ev
             elif isinstance(ev, Metrics):
@@ -289,6 +385,9 @@ class RunFollower:
                 self._remember_marker()
 
     def _remember_marker(self) -> None:
+        self._markers_changed = True  # stored with the offsets the marker was read up to
+
+    def _write_markers(self) -> None:
         # Outcome markers are kept in the summary: they survive an app restart.
         summary = self.manager.get_experiment(self.experiment_id)["metrics"]
         if self.step is not None and self.step > (summary.get("step") or 0):
@@ -297,7 +396,67 @@ class RunFollower:
         summary["interrupted_marker"] = self._interrupted
         if self._failure:
             summary["failure"] = self._failure
+        if self._last_error:
+            summary["last_error"] = self._last_error
+        if self._exit_line_code is not None:
+            summary["exit_line_code"] = self._exit_line_code
         self.manager.set_summary(self.experiment_id, summary)
+
+    def _note_losses(self, upd: FollowUpdate, losses: list[DataLoss]) -> None:
+        for loss in losses:
+            text = loss.describe()
+            step = loss.after_step if loss.after_step is not None else self.step
+            self._alerts.append((text, step))
+            upd.lines.append((f"Data lost: {text}", "warning"))
+
+    # --- storing -------------------------------------------------------------------------------
+    def _store(self, upd: FollowUpdate) -> bool:
+        """Write what was read (points, the offsets read up to, markers, alerts) in one
+        transaction. When the database cannot be written everything is kept for the next try
+        and the update says so; True when written."""
+        offsets = dict(self.events.offsets) if self.events is not None else {}
+        offsets[LOG_KEY] = self.log_offset
+        try:
+            with self.manager.db.transaction():  # points and offsets together: each read once
+                if self._pending:
+                    self.manager.add_metric_points(self.experiment_id, self._pending)
+                self.manager.set_offsets(self.experiment_id, offsets)
+                if self._markers_changed:
+                    self._write_markers()
+                for text, step in self._alerts:
+                    self.manager.add_alert(self.experiment_id, DATA_LOST, "warning", text, step)
+                self._save_step(final=self._final)
+        except DatabaseError as err:
+            self._store_problem(upd, err)
+            return False
+        for name, step, value, _w in self._pending:
+            upd.points.setdefault(name, []).append((step, value))
+            self._reported[name] = max(step, self._reported.get(name, step))
+        if self._store_failed:
+            upd.lines.append(
+                (f"The database is written again: {len(self._pending)} waiting points stored.",
+                 "info")
+            )  # fmt: skip
+            self._store_failed = False
+        self._pending = []
+        self._markers_changed = False
+        self._alerts = []
+        return True
+
+    def _store_problem(self, upd: FollowUpdate, err: DatabaseError) -> None:
+        n = len(self._pending)
+        if isinstance(err, DiskFullError):
+            text = (
+                f"Disk full: {n} points waiting; free space on the disk of the database "
+                f"{self.manager.db.path} and they are written."
+            )
+        else:
+            text = f"{err} ({n} points waiting: they are written once the database can be.)"
+        upd.store_error = text
+        upd.points_waiting = n
+        if not self._store_failed:  # said once, when it starts
+            upd.lines.append((text, "error"))
+        self._store_failed = True
 
     def _see_step(self, step: int) -> None:
         if self.step is None or step > self.step:
@@ -352,7 +511,11 @@ class RunFollower:
 
     def poll(self, wait: float = LOCK_WAIT_S) -> FollowUpdate:
         """Read everything new; store it; detect the end of the run. When another follower
-        holds the run for longer than ``wait`` seconds, returns an empty update."""
+        holds the run for longer than ``wait`` seconds, returns an empty update.
+
+        When the database cannot be written (a full disk) nothing is lost and nothing raised:
+        the update's store_error says why, what was read waits, and no more is read until it
+        is stored (the run's files keep the rest)."""
         upd = FollowUpdate(max_steps=self.max_steps)
         if self.finished:
             upd.finished = True
@@ -371,25 +534,26 @@ class RunFollower:
         self._reload(upd)
         status_before = self.exp["status"]
         alive = self.alive = self._alive() if status_before in LIVE_STATUSES else False
-        new_points: list[tuple[str, int, float, float | None]] = []
-        self._read_log(upd, new_points, final=not alive)
+        self._final = not alive
+        if self._store_failed and not self._store(upd):
+            self._waiting(upd, status_before, alive)
+            return
+        self._read_log(upd, self._pending, final=not alive)
         if self.events is not None:
             for p in self.events.poll():
-                new_points.append((p.tag, p.step, p.value, p.wall_time))
+                self._pending.append((p.tag, p.step, p.value, p.wall_time))
                 self._see_step(p.step)
-        offsets = dict(self.events.offsets) if self.events is not None else {}
-        offsets[LOG_KEY] = self.log_offset
-        with self.manager.db.transaction():  # points and offsets together: each read once
-            if new_points:
-                self.manager.add_metric_points(self.experiment_id, new_points)
-            self.manager.set_offsets(self.experiment_id, offsets)
-            self._save_step(final=not alive)
-        for name, step, value, _w in new_points:
-            upd.points.setdefault(name, []).append((step, value))
-            self._reported[name] = max(step, self._reported.get(name, step))
-        upd.step = self.step
-        upd.rate = self.rate()
-        self._scan_checkpoints(upd)
+            self._note_losses(upd, self.events.take_losses())
+        if not self._store(upd):
+            self._waiting(upd, status_before, alive)
+            return
+        self._progress(upd)
+        try:
+            self._scan_checkpoints(upd)
+        except DatabaseError as err:
+            self._last_ckpt_scan = 0.0
+            self._store_problem(upd, err)
+            return
         if status_before == STOPPING and alive:
             self._escalate_stop()
         if status_before in LIVE_STATUSES and not alive and self._drained():
@@ -412,13 +576,20 @@ class RunFollower:
             summary["step"] = self.step
             self.manager.set_summary(self.experiment_id, summary)
 
+    def _progress(self, upd: FollowUpdate) -> FollowUpdate:
+        upd.step = self.step
+        upd.rate = self.rate()
+        return upd
+
+    def _waiting(self, upd: FollowUpdate, status_before: str, alive: bool) -> FollowUpdate:
+        """The database cannot be written: nothing more is read, but a stop still escalates."""
+        if status_before == STOPPING and alive:
+            self._escalate_stop()
+        return self._progress(upd)
+
     def _drained(self) -> bool:
         """Everything the ended run wrote has been read (another poll otherwise)."""
-        try:
-            size = os.path.getsize(self.log_path) if self.log_path else 0
-        except OSError:
-            size = 0
-        return self.log_offset >= size
+        return self.log_offset >= (self._log_size() or 0)
 
     def _finish(self, upd: FollowUpdate) -> None:
         exp = self.exp
@@ -428,21 +599,33 @@ class RunFollower:
                 self._failure = ev.reason
             elif isinstance(ev, LogLine):
                 upd.lines.append((ev.text, ev.level))
+                if ev.level == "error":
+                    self._last_error = ev.text
         if self.events is not None:  # the last scalars may land just before exit
-            pts = [(p.tag, p.step, p.value, p.wall_time) for p in self.events.poll()]
-            if pts:
-                with self.manager.db.transaction():
-                    self.manager.add_metric_points(self.experiment_id, pts)
-                    self.manager.set_offsets(self.experiment_id, dict(self.events.offsets))
-                for name, step, value, _w in pts:
-                    upd.points.setdefault(name, []).append((step, value))
-        self._scan_checkpoints(upd, force=True)
+            for p in self.events.poll():
+                self._pending.append((p.tag, p.step, p.value, p.wall_time))
+                self._see_step(p.step)
+            # the run is over: what is still unread in its event files is lost for good
+            self._note_losses(upd, self.events.take_losses(ended=True))
+        st = runner.read_status(self.status_path) or {}
+        if st.get("output_lost") and not self._output_loss_noted:  # the run folder's disk
+            self._output_loss_noted = True
+            self._alerts.append((str(st.get("error")), self.step))
+            upd.lines.append((f"Data lost: {st.get('error')}", "warning"))
+        if not self._store(upd):
+            return  # the database cannot be written: the next poll tries again
         if exp["pid"] and not _pid_reused(exp["pid"], exp["process_start_time"]):
             # no orphan: data-loader workers of the group go with the run (but a pid now used
             # by another process leads that process's group: never signal it)
             signal_group(exp["pid"], "SIGKILL")
-        st = runner.read_status(self.status_path) or {}
         exit_code = st.get("exit_code") if st.get("state") == "exited" else None
+        if exit_code is None:  # no status file: the supervisor's last line in the log
+            exit_code = self._exit_line_code
+        no_exit_reason = None
+        if self.run_dir is not None and not self.run_dir.exists():
+            no_exit_reason = f"the run folder {self.run_dir} was deleted while the run went on"
+        elif st.get("state") == "running":
+            no_exit_reason = "the run's supervisor process ended before the run (killed?)"
         status, error = decide_outcome(
             exit_code=exit_code,
             stop_requested=exp["status"] == STOPPING,
@@ -451,10 +634,17 @@ class RunFollower:
             interrupted_marker=self._interrupted,
             failure=self._failure or st.get("error"),
             last_error=self._last_error,
+            no_exit_reason=no_exit_reason,
         )
-        self.manager.update_experiment_status(
-            self.experiment_id, status, error=error, exit_code=exit_code
-        )
+        try:
+            self._scan_checkpoints(upd, force=True)
+            self.manager.update_experiment_status(
+                self.experiment_id, status, error=error, exit_code=exit_code
+            )
+        except DatabaseError as err:
+            self._store_problem(upd, err)
+            return
+        self.close()
         self.finished = True
         upd.finished = True
         upd.status = status
@@ -554,6 +744,7 @@ __all__ = [
     "FollowUpdate",
     "RunFollower",
     "catch_up",
+    "checkpoint_complete",
     "decide_outcome",
     "find_checkpoints",
     "follow_to_end",

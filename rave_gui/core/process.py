@@ -9,13 +9,21 @@ from pathlib import Path
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 
 from ..backend import runner
-from ..backend.errors import RaveGuiError
+from ..backend.errors import DatabaseError, RaveGuiError
 from ..backend.follower import FollowUpdate, RunFollower
 from ..backend.logfollow import LogFollower, lines_of
 from ..backend.logparse import Failure, Outcome
 from ..backend.manager import TrainingManager
 
 POLL_INTERVAL_S = 0.25
+RETRY_INTERVAL_S = 2.0  # after an unexpected error while following
+
+
+def describe_error(err: BaseException) -> str:
+    """A message for a person: ours as they are, anything else with its kind."""
+    if isinstance(err, RaveGuiError):
+        return str(err)
+    return f"{type(err).__name__}: {err}"
 
 
 class ProcessThread(QThread):
@@ -77,11 +85,14 @@ class ProcessThread(QThread):
             self.lines_received.emit(lines)
 
     def run(self) -> None:
+        # An exception leaving a QThread's run() aborts the whole app (PyQt): none may.
         try:
-            self._launch()
-        except RaveGuiError as err:
-            self.ended.emit(False, str(err))
-            return
+            self._follow()
+        except Exception as err:  # reported, never raised
+            self.ended.emit(False, describe_error(err))
+
+    def _follow(self) -> None:
+        self._launch()
         assert self.log_path is not None
         follower = LogFollower(
             self.log_path, pid=self.pid, start_time=self.start_time, status_path=self.status_path
@@ -122,6 +133,7 @@ class TrainingProcess(ProcessThread):
         self.manager = manager
         self.experiment_id = experiment_id
         self.follower: RunFollower | None = None
+        self._shown_problem: str | None = None
 
     def _emit(self, upd: FollowUpdate) -> None:
         if upd.lines:
@@ -149,22 +161,50 @@ class TrainingProcess(ProcessThread):
             if step is not None:
                 self.step_update.emit(step, total or 0)
 
+    def _problem(self, text: str) -> None:
+        """Show a problem once (in the run's log view), until it changes or goes away."""
+        if text != self._shown_problem:
+            self._shown_problem = text
+            self.lines_received.emit([(text, "error")])
+
     def run(self) -> None:
+        # Nothing may escape: an exception leaving a QThread's run() aborts the whole app.
         try:
             self.follower = RunFollower(self.manager, self.experiment_id)
-        except RaveGuiError as err:
-            self.ended.emit(False, str(err))
+        except Exception as err:  # reported, never raised
+            self.ended.emit(False, describe_error(err))
             return
+        self._shown_problem = None
+        try:
+            self._follow_run(self.follower)
+        except Exception as err:  # reported, never raised
+            self.ended.emit(False, describe_error(err))
+        finally:
+            self.follower.close()
+
+    def _follow_run(self, follower: RunFollower) -> None:
         while not self._stop_following:
             try:
-                upd = self.follower.poll()
-            except RaveGuiError as err:
+                upd = follower.poll()
+            except DatabaseError as err:  # locked, unreadable...: it may pass, the run goes on
+                self._problem(f"{err} (retrying)")
+                time.sleep(RETRY_INTERVAL_S)
+                continue
+            except RaveGuiError as err:  # the experiment is gone...: nothing more to follow
                 self.ended.emit(False, str(err))
                 return
+            except Exception as err:  # a file or database error: say it, retry
+                self._problem(f"Following the run failed: {describe_error(err)} (retrying)")
+                time.sleep(RETRY_INTERVAL_S)
+                continue
+            self._shown_problem = None
             self._emit(upd)
             if upd.finished:
-                status = upd.status or self.manager.get_experiment(self.experiment_id)["status"]
+                status = upd.status or self._exp_status()
                 self.status_changed.emit(status)
                 self.ended.emit(status == "completed", upd.message or status)
                 return
             time.sleep(POLL_INTERVAL_S)
+
+    def _exp_status(self) -> str:
+        return self.manager.get_experiment(self.experiment_id)["status"]

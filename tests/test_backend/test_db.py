@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from rave_gui.backend import db
-from rave_gui.backend.errors import DatabaseError, ValidationError
+from rave_gui.backend.errors import DatabaseError, DiskFullError, ValidationError
 from rave_gui.backend.manager import TrainingManager
 
 NOBODY = 65534
@@ -418,6 +418,26 @@ def test_nested_transaction_joins_the_outer_one(tm: TrainingManager) -> None:
         tm.create_project("inner")  # opens its own transaction: joins the outer one
         raise RuntimeError("boom")
     assert tm.list_projects() == []
+
+
+def test_full_disk_is_a_disk_full_error_and_the_database_stays_usable(tm: TrainingManager) -> None:
+    """SQLite rolls a transaction back by itself when the disk is full: the error must say
+    "disk full" (not "cannot rollback - no transaction is active"), and once there is room
+    again the same connection writes normally."""
+    exp = tm.start_training({"name": "run"})
+    conn = tm.db.conn
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")  # the real SQLITE_FULL, deterministically
+    series = {"loss": (np.arange(20_000), np.ones(20_000), None)}
+    with pytest.raises(DiskFullError, match="is full: free space"):
+        tm.add_metric_series(exp, series)
+    assert not conn.in_transaction
+    with pytest.raises(DiskFullError):  # a single statement outside a transaction too
+        tm.db.execute("INSERT INTO projects (name, created_at) VALUES (zeroblob(100000), 0)")
+    assert tm.metric_names(exp) == []
+    conn.execute("PRAGMA max_page_count = 1073741823")  # space freed
+    assert tm.add_metric_series(exp, series) == 20_000
+    assert tm.metric_names(exp) == ["loss"]
 
 
 def test_writes_are_visible_to_another_connection_once_committed(tmp_path: Path) -> None:
