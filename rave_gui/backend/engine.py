@@ -382,7 +382,7 @@ _VERSION_DIR = re.compile(r"version_\d+")
 
 
 def _looks_like_run(src: Path) -> bool:
-    """A RAVE run folder: version_N/ folders in it, or event files in it or one level below.
+    """A RAVE run folder: version_N/ folders or event files in it or one level below.
     Only the folder and its direct subfolders are listed, never a whole tree (``/`` is refused
     at once)."""
     subdirs = []
@@ -400,8 +400,11 @@ def _looks_like_run(src: Path) -> bool:
     for sub in subdirs:
         try:
             with os.scandir(sub) as it:
-                if any(e.name.startswith(EVENT_FILE_PREFIX) for e in it):
-                    return True
+                for e in it:  # event files, or the NAME_HASH/version_N of a rave-gui run folder
+                    if e.name.startswith(EVENT_FILE_PREFIX) or (
+                        _VERSION_DIR.fullmatch(e.name) and e.is_dir(follow_symlinks=False)
+                    ):
+                        return True
         except OSError:
             continue
     return False

@@ -238,6 +238,10 @@ class RunFollower:
             self._log_file.close()
             self._log_file = None
 
+    def __del__(self) -> None:  # a follower dropped while following leaks no file
+        if getattr(self, "_log_file", None) is not None:
+            self.close()
+
     def _may_catch_up(self) -> bool:
         """Whether an ended run's files may still be read (see LEGACY_CATCH_UP_TOLERANCE_S)."""
         if self.exp["config"].get(UID_KEY):
@@ -680,6 +684,7 @@ def follow_to_end(
         if time.monotonic() >= deadline:
             break
         time.sleep(interval)
+    follower.close()
     return manager.get_experiment(experiment_id)["status"]
 
 
@@ -717,6 +722,7 @@ def catch_up(
                 ended.append(exp["id"])
             if upd.finished or alive:
                 break
+        follower.close()
     return ended
 
 

@@ -136,7 +136,7 @@ def test_training_thread_stays_up_on_a_full_database(qtbot, manager, started, pa
     thread = TrainingProcess(manager, exp_id)
     thread.lines_received.connect(lines.extend)
     done: list[tuple[bool, str]] = []
-    thread.finished.connect(lambda ok, msg: done.append((ok, msg)))
+    thread.ended.connect(lambda ok, msg: done.append((ok, msg)))
     thread.start()
     try:
         qtbot.waitUntil(lambda: any(t.startswith("Disk full") for t, _ in lines), timeout=10_000)
@@ -172,7 +172,7 @@ def test_training_thread_reports_an_unexpected_error_and_goes_on(
     lines: list[tuple[str, str]] = []
     thread = TrainingProcess(manager, exp_id)
     thread.lines_received.connect(lines.extend)
-    with qtbot.waitSignal(thread.finished, timeout=20_000) as blocker:
+    with qtbot.waitSignal(thread.ended, timeout=20_000) as blocker:
         thread.start()
     thread.wait(5000)
     assert blocker.args == [True, "completed"]
