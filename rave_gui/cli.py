@@ -13,6 +13,7 @@ from typing import IO, Any
 
 from . import __version__
 from .backend.errors import RaveGuiError
+from .backend.status import RunStatus
 
 COMMANDS = ("runs", "train", "projects", "datasets")
 
@@ -240,7 +241,7 @@ def _wait_for(engine, exp_id: int, out: IO[str]) -> int:
     out.write(f"experiment {exp_id} {exp['status']}")
     out.write(f": {exp['error']}\n" if exp["error"] else "\n")
     engine.schedule()
-    return 1 if exp["status"] == "failed" else 0
+    return 1 if exp["status"] == RunStatus.FAILED else 0
 
 
 def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
@@ -296,10 +297,10 @@ def cmd_runs_control(args: argparse.Namespace, out: IO[str]) -> int:
         status = engine.request_stop(args.id) if args.no_wait else engine.stop(args.id)
     elif action == "pause":
         engine.pause(args.id)
-        status = "paused"
+        status = RunStatus.PAUSED
     else:
         engine.resume(args.id)
-        status = "running"
+        status = RunStatus.RUNNING
     out.write(f"experiment {args.id} {status}\n")
     return 0
 
@@ -357,7 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list, show and export experiments")
     runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
     p = runs_sub.add_parser("list", parents=[db], help="list experiments")
-    p.add_argument("--status", action="append", help="only this status (repeatable)")
+    p.add_argument(
+        "--status",
+        action="append",
+        help=f"only this status (repeatable): {', '.join(RunStatus)}",
+    )
     p.add_argument("--project", help="only this project (name or id)")
     p.add_argument("--search", help="text to look for in name, dataset, config, error")
     p.add_argument("--json", action="store_true", help="print JSON")

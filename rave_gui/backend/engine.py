@@ -31,6 +31,7 @@ from .manager import (
 from .procinfo import is_same_process, process_start_time
 from .ravecmd import RaveInstall, TrainSettings, preflight, probe_rave, train_argv
 from .settings import Settings
+from .status import Action, require_action
 from .tfevents import EventDirFollower
 
 _RUN_FOLDER = re.compile(r"^(?P<name>.+)_(?P<hash>[0-9a-f]{10})$")
@@ -125,10 +126,9 @@ class Engine:
         return launched
 
     # --- control -------------------------------------------------------------------------------
-    def _live(self, experiment_id: int) -> dict[str, Any]:
+    def _live(self, experiment_id: int, action: Action) -> dict[str, Any]:
         exp = self.manager.get_experiment(experiment_id)
-        if exp["status"] not in LIVE_STATUSES:
-            raise ValidationError(f"Experiment {exp['name']!r} is {exp['status']}: not running.")
+        require_action(exp, action)
         if not is_same_process(exp["pid"], exp["process_start_time"]):
             raise ProcessError(f"The process of {exp['name']!r} is no longer running.")
         return exp
@@ -171,16 +171,12 @@ class Engine:
         return self.manager.get_experiment(experiment_id)["status"]
 
     def pause(self, experiment_id: int) -> None:
-        exp = self._live(experiment_id)
-        if exp["status"] != RUNNING:
-            raise ValidationError(f"Experiment {exp['name']!r} is {exp['status']}; cannot pause.")
+        exp = self._live(experiment_id, Action.PAUSE)
         runner.pause(exp["pid"])
         self.manager.update_experiment_status(experiment_id, PAUSED)
 
     def resume(self, experiment_id: int) -> None:
-        exp = self._live(experiment_id)
-        if exp["status"] != PAUSED:
-            raise ValidationError(f"Experiment {exp['name']!r} is not paused.")
+        exp = self._live(experiment_id, Action.RESUME)
         runner.resume(exp["pid"])
         self.manager.update_experiment_status(experiment_id, RUNNING)
 
@@ -191,10 +187,7 @@ class Engine:
         checkpoint. RAVE deletes the checkpoint it resumes from, so it resumes from a copy:
         the original run keeps all its files."""
         exp = self.manager.get_experiment(experiment_id)
-        if exp["status"] not in (STOPPED, FAILED, COMPLETED):
-            raise ValidationError(
-                f"Experiment {exp['name']!r} is {exp['status']}: stop it before resuming it."
-            )
+        require_action(exp, Action.RESUME_FROM_CHECKPOINT)  # the checkpoint is looked for below
         run_dir = Path(exp["run_dir"]) if exp["run_dir"] else None
         ckpts = sorted(
             (c for c in find_checkpoints(run_dir) if not c["is_best"]) if run_dir else [],

@@ -40,9 +40,10 @@ from ...backend.export import (
     plan_export,
     scan_checkpoints,
 )
-from ...backend.manager import ACTIVE_STATUSES, TrainingManager
+from ...backend.manager import TrainingManager
 from ...backend.preprocess import format_bytes
 from ...backend.settings import Settings, load_settings
+from ...backend.status import Action, allowed_actions
 from ...core.jobs import CANCELLED, ExportThread
 from ...core.signals import AppSignals
 from ...core.worker import run_in_background
@@ -446,7 +447,9 @@ class ExportPage(QWidget):
 
     def _update_buttons(self) -> None:
         busy = self.thread is not None or self.planning
-        live = self.experiment is not None and self.experiment["status"] in ACTIVE_STATUSES
+        live = self.experiment is not None and Action.DELETE_CHECKPOINTS not in allowed_actions(
+            self.experiment["status"], has_checkpoint=True
+        )
         selected = self.ckpt_table.selectionModel().selectedRows()
         self.delete_button.setEnabled(bool(selected) and not live and not busy)
         self.delete_button.setToolTip(
