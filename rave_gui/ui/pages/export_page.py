@@ -48,13 +48,12 @@ from ...core.jobs import CANCELLED, ExportThread
 from ...core.signals import AppSignals
 from ...core.worker import run_in_background
 from ..dialogs.confirm import ConfirmBox, ask_confirmation
+from ..models.columns import Column, key
 from ..models.record_table import (
-    Column,
     RecordFilterProxy,
     RecordTableModel,
     fmt_date,
     fmt_int,
-    key,
 )
 from ..widgets.feedback import ERROR, INFO, FieldError, MessageBar
 from ..widgets.log_view import LogView
