@@ -12,7 +12,13 @@ from typing import Any
 import yaml
 
 from . import runner
-from .errors import NotFoundError, ProcessError, RaveGuiError, ValidationError
+from .errors import (
+    InvalidTransitionError,
+    NotFoundError,
+    ProcessError,
+    RaveGuiError,
+    ValidationError,
+)
 from .follower import RunFollower, decide_outcome, find_checkpoints
 from .logparse import Failure, LogParser, Outcome
 from .manager import (
@@ -98,7 +104,8 @@ class Engine:
                 self.launch(exp["id"])
                 started.append(exp["id"])
             except RaveGuiError as err:
-                self.manager.update_experiment_status(exp["id"], FAILED, error=str(err))
+                if self.manager.get_experiment(exp["id"])["status"] == QUEUED:  # not cancelled
+                    self.manager.update_experiment_status(exp["id"], FAILED, error=str(err))
         return started
 
     def launch(self, experiment_id: int) -> runner.Launched:
@@ -122,7 +129,11 @@ class Engine:
             pid=launched.pid,
             process_start_time=launched.start_time,
         )
-        self.manager.update_experiment_status(experiment_id, RUNNING)
+        try:
+            self.manager.update_experiment_status(experiment_id, RUNNING)
+        except InvalidTransitionError:  # cancelled while it was being started: undo the start
+            runner.stop_group(launched.pid, interrupt_timeout=10.0, term_timeout=5.0)
+            raise
         return launched
 
     # --- control -------------------------------------------------------------------------------

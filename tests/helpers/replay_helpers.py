@@ -43,6 +43,7 @@ def replay_argv(
     fail: bool = False,
     workers: int = 0,
     seed: int = 0,
+    interrupt_time: float = 0.0,
 ) -> list[str]:
     argv = [
         sys.executable, str(REPLAY_SCRIPT), str(FIXTURES / fixture),
@@ -52,6 +53,8 @@ def replay_argv(
         argv.append("--fail")
     if workers:
         argv += ["--workers", str(workers)]
+    if interrupt_time:
+        argv += ["--interrupt-time", str(interrupt_time)]
     return argv
 
 
@@ -79,6 +82,7 @@ def start_replay_experiment(
     workers: int = 0,
     seed: int = 0,
     dataset_path: str = "/data/db",
+    interrupt_time: float = 0.0,
 ) -> ReplayRun:
     """Record an experiment and start the replay the way the Engine starts `rave train`:
     start_training, runner.launch into ``<runs dir>/<id>-<name>``, then the process fields and
@@ -103,7 +107,14 @@ def start_replay_experiment(
     run_dir = Path(runs_dir) / f"{exp_id}-{name}"
     manager.update_experiment(exp_id, run_dir=str(run_dir))
     argv = replay_argv(
-        fixture, run_dir, name=name, duration=duration, fail=fail, workers=workers, seed=seed
+        fixture,
+        run_dir,
+        name=name,
+        duration=duration,
+        fail=fail,
+        workers=workers,
+        seed=seed,
+        interrupt_time=interrupt_time,
     )
     launched = runner.launch(argv, run_dir)
     manager.update_experiment(
