@@ -15,7 +15,8 @@ from typing import IO, Any
 
 from . import __version__
 from .backend.errors import RaveGuiError
-from .backend.units import format_datetime, format_value
+from .backend.status import FINAL, RunStatus
+from .backend.units import format_datetime, format_duration, format_value
 
 COMMANDS = ("runs", "train", "projects", "datasets", "export")
 OPTIONS = ("--version", "-h", "--help", "--install-desktop-entry", "--uninstall-desktop-entry")
@@ -273,17 +274,12 @@ def _engine(args: argparse.Namespace, manager=None):
     return Engine(manager or _manager(args), settings)
 
 
-def _fmt_duration(seconds: float) -> str:
-    s = int(seconds)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
-
-
 def _progress_line(upd) -> str:
     text = f"step {upd.step}/{upd.max_steps or '?'}"
     if upd.rate:
         text += f"  {upd.rate:.3g} steps/s"
         if upd.max_steps and upd.step is not None and upd.max_steps > upd.step:
-            text += f"  ETA {_fmt_duration((upd.max_steps - upd.step) / upd.rate)}"
+            text += f"  ETA {format_duration((upd.max_steps - upd.step) / upd.rate)}"
     return text
 
 
@@ -293,7 +289,7 @@ def _print_outcome(tm, exp_id: int, out: IO[str]) -> bool:
     out.write(f"experiment {exp_id} {exp['status']}")
     out.write(f": {exp['error']}\n" if exp["error"] else "\n")
     out.flush()
-    return exp["status"] == "failed"
+    return exp["status"] == RunStatus.FAILED
 
 
 def _wait_for(
@@ -441,16 +437,16 @@ def cmd_runs_control(args: argparse.Namespace, out: IO[str]) -> int:
     action = args.runs_command
     if action == "stop":
         ended = engine.manager.get_experiment(args.id)["status"]
-        if ended in ("completed", "stopped", "failed"):  # it ended before the stop: say how
+        if ended in FINAL:  # it ended before the stop: say how
             status = ended
         else:
             status = engine.request_stop(args.id) if args.no_wait else engine.stop(args.id)
     elif action == "pause":
         engine.pause(args.id)
-        status = "paused"
+        status = RunStatus.PAUSED
     else:
         engine.resume(args.id)
-        status = "running"
+        status = RunStatus.RUNNING
     out.write(f"experiment {args.id} {status}\n")
     return 0
 
@@ -733,7 +729,11 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list, show and export experiments")
     runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
     p = runs_sub.add_parser("list", parents=[db], help="list experiments")
-    p.add_argument("--status", action="append", help="only this status (repeatable)")
+    p.add_argument(
+        "--status",
+        action="append",
+        help=f"only this status (repeatable): {', '.join(RunStatus)}",
+    )
     p.add_argument("--project", help="only this project (name or id)")
     p.add_argument("--search", help="text to look for in name, dataset, config, error")
     p.add_argument("--json", action="store_true", help="print JSON")

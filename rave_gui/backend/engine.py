@@ -40,6 +40,7 @@ from .procinfo import is_same_process, process_start_time, signal_group
 from .ravecmd import RaveInstall, TrainSettings, preflight, probe_rave, train_argv
 from .runfolder import UID_KEY, create_run_folder, read_identity
 from .settings import Settings, overrides_of
+from .status import Action, require_action
 from .tfevents import EVENT_FILE_PREFIX, EventDirFollower
 
 _RUN_FOLDER = re.compile(r"^(?P<name>.+)_(?P<hash>[0-9a-f]{10})$")
@@ -118,7 +119,8 @@ class Engine:
                     self.launch(exp["id"])
                     started.append(exp["id"])
                 except RaveGuiError as err:
-                    self.manager.update_experiment_status(exp["id"], FAILED, error=str(err))
+                    if self.manager.get_experiment(exp["id"])["status"] == QUEUED:  # not cancelled
+                        self.manager.update_experiment_status(exp["id"], FAILED, error=str(err))
         return started
 
     def on_exit_argv(self, experiment_id: int) -> list[str]:
@@ -167,14 +169,17 @@ class Engine:
             pid=launched.pid,
             process_start_time=launched.start_time,
         )
-        self.manager.update_experiment_status(experiment_id, RUNNING)
+        try:
+            self.manager.update_experiment_status(experiment_id, RUNNING)
+        except InvalidTransitionError:  # cancelled while it was being started: undo the start
+            runner.stop_group(launched.pid, interrupt_timeout=10.0, term_timeout=5.0)
+            raise
         return launched
 
     # --- control -------------------------------------------------------------------------------
-    def _live(self, experiment_id: int) -> dict[str, Any]:
+    def _live(self, experiment_id: int, action: Action) -> dict[str, Any]:
         exp = self.manager.get_experiment(experiment_id)
-        if exp["status"] not in LIVE_STATUSES:
-            raise ValidationError(f"Experiment {exp['name']!r} is {exp['status']}: not running.")
+        require_action(exp, action)
         if not is_same_process(exp["pid"], exp["process_start_time"]):
             raise ProcessError(f"The process of {exp['name']!r} is no longer running.")
         return exp
@@ -244,16 +249,12 @@ class Engine:
         return follow_to_end(self.manager, experiment_id, timeout=timeout)
 
     def pause(self, experiment_id: int) -> None:
-        exp = self._live(experiment_id)
-        if exp["status"] != RUNNING:
-            raise ValidationError(f"Experiment {exp['name']!r} is {exp['status']}; cannot pause.")
+        exp = self._live(experiment_id, Action.PAUSE)
         runner.pause(exp["pid"])
         self.manager.update_experiment_status(experiment_id, PAUSED)
 
     def resume(self, experiment_id: int) -> None:
-        exp = self._live(experiment_id)
-        if exp["status"] != PAUSED:
-            raise ValidationError(f"Experiment {exp['name']!r} is not paused.")
+        exp = self._live(experiment_id, Action.RESUME)
         runner.resume(exp["pid"])
         self.manager.update_experiment_status(experiment_id, RUNNING)
 
@@ -270,10 +271,7 @@ class Engine:
         the original run keeps all its files. ``dataset`` (a preprocessed dataset folder)
         replaces the run's own; a run imported from a folder records none and needs it."""
         exp = self.manager.get_experiment(experiment_id)
-        if exp["status"] not in (STOPPED, FAILED, COMPLETED):
-            raise ValidationError(
-                f"Experiment {exp['name']!r} is {exp['status']}: stop it before resuming it."
-            )
+        require_action(exp, Action.RESUME_FROM_CHECKPOINT)  # the checkpoint is looked for below
         run_dir = Path(exp["run_dir"]) if exp["run_dir"] else None
         ckpts = sorted(
             (c for c in find_checkpoints(run_dir) if not c["is_best"]) if run_dir else [],
@@ -464,6 +462,7 @@ def import_run(
     ckpts = find_checkpoints(src)
     proc = _find_rave_process(src)
     log_candidates = [p for p in (src / "train.log", src.parent / "train.log") if p.exists()]
+    status: str
     if proc:
         status = RUNNING
     else:

@@ -20,27 +20,31 @@ from .db import Database
 from .errors import (
     DuplicateNameError,
     InUseError,
-    InvalidTransitionError,
     NotFoundError,
     ValidationError,
 )
 
-QUEUED, RUNNING, PAUSED, STOPPING = "queued", "running", "paused", "stopping"
-COMPLETED, STOPPED, FAILED = "completed", "stopped", "failed"
-STATUSES = (QUEUED, RUNNING, PAUSED, STOPPING, COMPLETED, STOPPED, FAILED)
-ACTIVE_STATUSES = (QUEUED, RUNNING, PAUSED, STOPPING)
-LIVE_STATUSES = (RUNNING, PAUSED, STOPPING)  # a process exists
-FINAL_STATUSES = (COMPLETED, STOPPED, FAILED)
+# The run status model lives in .status; its names stay importable from here.
+from .status import (
+    ACTIVE,
+    FINAL,
+    LIVE,
+    Action,
+    RunStatus,
+    check_transition,
+    refusal,
+)
+from .status import COMPLETED as COMPLETED
+from .status import FAILED as FAILED
+from .status import PAUSED as PAUSED
+from .status import QUEUED as QUEUED
+from .status import RUNNING as RUNNING
+from .status import STATUSES as STATUSES
+from .status import STOPPED as STOPPED
+from .status import STOPPING as STOPPING
+from .status import TRANSITIONS as TRANSITIONS
 
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    QUEUED: (RUNNING, STOPPED, FAILED),
-    RUNNING: (PAUSED, STOPPING, COMPLETED, STOPPED, FAILED),
-    PAUSED: (RUNNING, STOPPING, COMPLETED, STOPPED, FAILED),
-    STOPPING: (STOPPED, COMPLETED, FAILED),
-    COMPLETED: (),
-    STOPPED: (),
-    FAILED: (),
-}
+ACTIVE_STATUSES, LIVE_STATUSES, FINAL_STATUSES = ACTIVE, LIVE, FINAL
 
 DEFAULT_PROJECT = "Default"
 _NAME_MAX = 120
@@ -364,11 +368,8 @@ class TrainingManager:
             params.append(project_id)
         if status:
             statuses = [status] if isinstance(status, str) else list(status)
-            unknown = [s for s in statuses if s not in STATUSES]
-            if unknown:
-                raise ValidationError(
-                    f"Unknown status {unknown[0]!r}; use one of: {', '.join(STATUSES)}."
-                )
+            for s in statuses:
+                RunStatus.parse(s)
             where.append(f"e.status IN ({', '.join('?' * len(statuses))})")
             params += statuses
         if dataset_id is not None:
@@ -420,17 +421,13 @@ class TrainingManager:
     ) -> None:
         """Move an experiment to ``status``; only legal transitions are accepted
         (queued → running → paused/stopping → completed/stopped/failed)."""
-        if status not in STATUSES:
-            raise ValidationError(f"Unknown status {status!r}; use one of: {', '.join(STATUSES)}.")
+        status = RunStatus.parse(status)
         with self.db.transaction() as conn:
             exp = self.get_experiment(experiment_id)
             current = exp["status"]
             if status == current:
                 return
-            if status not in TRANSITIONS[current]:
-                raise InvalidTransitionError(
-                    f"Experiment {exp['name']!r} is {current}; it cannot become {status}."
-                )
+            check_transition(current, status, exp["name"])
             now = time.time()
             sets = ["status = ?", "updated_at = ?"]
             params: list[Any] = [status, now]
@@ -499,8 +496,8 @@ class TrainingManager:
         disk stay). An active run must be stopped first."""
         with self.db.transaction() as conn:
             exp = self.get_experiment(experiment_id)
-            if exp["status"] in LIVE_STATUSES:
-                raise InUseError(f"Experiment {exp['name']!r} is {exp['status']}: stop it first.")
+            if reason := refusal(exp["status"], Action.DELETE):
+                raise InUseError(f"Experiment {exp['name']!r} {reason}")
             conn.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
 
     def register_process(self, experiment_id: int, process: Any) -> None:
@@ -718,11 +715,8 @@ class TrainingManager:
         bytes freed. Only files recorded as this experiment's checkpoints are touched, and
         never while its process may still write or resume from them."""
         exp = self.get_experiment(experiment_id)
-        if exp["status"] in ACTIVE_STATUSES:
-            raise InUseError(
-                f"Experiment {exp['name']!r} is {exp['status']}: stop it before deleting "
-                "checkpoints."
-            )
+        if reason := refusal(exp["status"], Action.DELETE_CHECKPOINTS):
+            raise InUseError(f"Experiment {exp['name']!r} {reason}")
         known = {str(Path(c["path"])): c for c in self.list_checkpoints(experiment_id)}
         wanted = [str(Path(p)) for p in paths]
         unknown = [p for p in wanted if p not in known]

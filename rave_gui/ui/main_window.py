@@ -8,7 +8,6 @@ from typing import Any
 from PyQt6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PyQt6.QtWidgets import (
-    QApplication,
     QComboBox,
     QFrame,
     QHBoxLayout,
@@ -29,7 +28,7 @@ from ..backend.manager import QUEUED, TrainingManager
 from ..backend.settings import Settings
 from ..core.signals import AppSignals
 from ..core.worker import BackgroundTask, run_in_background, wait_for_background
-from .dialogs.close_dialog import CANCEL, STOP, CloseRunsDialog
+from .dialogs.close_dialog import CANCEL, STOP, CloseRunsDialog, StoppingRunsDialog
 from .dialogs.settings_dialog import SettingsDialog
 from .icons import app_icon, page_icon
 from .pages.datasets_page import DatasetsPage
@@ -81,6 +80,7 @@ class MainWindow(QMainWindow):
         self.project_id: int | None = None
         self._gpu_task: BackgroundTask | None = None
         self._shut_down = False
+        self.stopping_dialog: StoppingRunsDialog | None = None  # while runs stop at close
         self.setWindowTitle("rave-gui")
         self.setWindowIcon(app_icon())
         self.setObjectName("MainWindow")
@@ -447,6 +447,9 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             event.accept()
             return
+        if self.stopping_dialog is not None:  # the runs are being stopped: it closes after
+            event.ignore()
+            return
         try:
             n_active = len(self.controller.active_ids())
         except RaveGuiError:
@@ -460,18 +463,33 @@ class MainWindow(QMainWindow):
             stop_runs = choice == STOP
         self.save_state()
         self._status_timer.stop()
+        for page in self.pages.values():
+            shutdown = getattr(page, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
         if stop_runs:
-            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            # Stopping takes up to a minute or more per run: the runs stop together in the
+            # background while the window stays responsive, then it closes.
+            event.ignore()
+            self.stopping_dialog = StoppingRunsDialog(n_active, self)
+            self.controller.shutdown_progress.connect(self.stopping_dialog.set_text)
+            self.controller.shutdown_finished.connect(self._runs_stopped)
+            self.stopping_dialog.show()
             self.statusBar().showMessage("Stopping the runs…")
-        try:
-            for page in self.pages.values():
-                shutdown = getattr(page, "shutdown", None)
-                if callable(shutdown):
-                    shutdown()
-            self.controller.shutdown(stop_runs)
-        finally:
-            if stop_runs:
-                QApplication.restoreOverrideCursor()
+            self.controller.begin_shutdown(True)
+            return
+        self.controller.shutdown(False)
         self._shut_down = True
         wait_for_background(5000)
         event.accept()
+
+    def _runs_stopped(self) -> None:
+        self.controller.shutdown_finished.disconnect(self._runs_stopped)
+        if self.stopping_dialog is not None:
+            self.controller.shutdown_progress.disconnect(self.stopping_dialog.set_text)
+            self.stopping_dialog.hide()
+            self.stopping_dialog.deleteLater()
+            self.stopping_dialog = None
+        self._shut_down = True
+        wait_for_background(5000)
+        self.close()

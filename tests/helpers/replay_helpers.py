@@ -45,6 +45,7 @@ def replay_argv(
     workers: int = 0,
     seed: int = 0,
     tick_every: float = 0.0,
+    interrupt_time: float = 0.0,
 ) -> list[str]:
     argv = [
         sys.executable, str(REPLAY_SCRIPT), str(FIXTURES / fixture),
@@ -56,6 +57,8 @@ def replay_argv(
         argv += ["--tick-every", str(tick_every), "--max-steps", str(MAX_STEPS[fixture])]
     if workers:
         argv += ["--workers", str(workers)]
+    if interrupt_time:
+        argv += ["--interrupt-time", str(interrupt_time)]
     return argv
 
 
@@ -84,6 +87,7 @@ def start_replay_experiment(
     seed: int = 0,
     dataset_path: str = "/data/db",
     tick_every: float = 0.0,
+    interrupt_time: float = 0.0,
 ) -> ReplayRun:
     """Record an experiment and start the replay the way the Engine starts `rave train`:
     start_training, a new run folder of its own (new_run_folder), runner.launch into it, then
@@ -108,7 +112,7 @@ def start_replay_experiment(
     run_dir, uid = new_run_folder(manager, exp_id, runs_dir)
     argv = replay_argv(
         fixture, run_dir, name=name, duration=duration, fail=fail, workers=workers, seed=seed,
-        tick_every=tick_every,
+        tick_every=tick_every, interrupt_time=interrupt_time,
     )  # fmt: skip
     launched = runner.launch(argv, run_dir, run_uid=uid)
     manager.update_experiment(

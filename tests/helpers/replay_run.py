@@ -19,8 +19,10 @@ to ``--duration`` seconds:
 ``--fail``: at the first validation (``--fail-at`` of the way) a real-looking traceback ending
 in RAVE's PCA ``ValueError`` is printed on stderr and the process exits 1.
 SIGINT (to the process or its group): ``Detected KeyboardInterrupt, attempting graceful
-shutdown...`` on stderr, exit 0 within about 0.1 s, like RAVE. ``--workers N`` forks N children
-that just sleep in the same process group, like data-loader workers; they end with the run.
+shutdown...`` on stderr, exit 0 within about 0.1 s, like RAVE (``--interrupt-time S``: after
+S seconds, as a real run takes to shut down; a second SIGINT meanwhile is ignored).
+``--workers N`` forks N children that just sleep in the same process group, like data-loader
+workers; they end with the run.
 Pauses (SIGSTOP/SIGCONT) just delay the replay: it sleeps between steps, it does not catch up.
 ``--tick-every S --max-steps N``: like rave-gui's launcher, a ``rave-gui: step=K`` line on
 stdout every S seconds while the bars go on (after a whole bar, on a fresh line), K growing
@@ -253,6 +255,9 @@ class Replay:
         except KeyboardInterrupt:
             self.finish_bar()
             _write_all(2, INTERRUPT_TEXT.encode())
+            if self.args.interrupt_time > 0:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                time.sleep(self.args.interrupt_time)
             self.stop_workers()
             return 0
         self.stop_workers()
@@ -271,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the chunk sizes")
     ap.add_argument("--tick-every", type=float, default=0.0, help="seconds between step lines")
     ap.add_argument("--max-steps", type=int, default=0, help="the step the step lines reach")
+    ap.add_argument(
+        "--interrupt-time", type=float, default=0.0, help="seconds to shut down after SIGINT"
+    )
     args = ap.parse_args(argv)
     # Python's own handler (KeyboardInterrupt), even when started with SIGINT ignored
     signal.signal(signal.SIGINT, signal.default_int_handler)

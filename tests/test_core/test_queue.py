@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from replay_helpers import fixtures_available, stop_all, wait_until, write_replay_rave
 
+from rave_gui.backend import engine as engine_mod
 from rave_gui.backend.engine import Engine
 from rave_gui.backend.follower import RunFollower
 from rave_gui.backend.manager import TrainingManager
@@ -83,6 +84,30 @@ def test_cancelling_a_queued_run_never_starts_it(engine: Engine, dataset: Path):
     assert _follow_to_end(engine.manager, first) == "completed"
     assert engine.schedule() == []
     assert engine.manager.get_experiment(second)["pid"] is None
+
+
+def test_a_run_cancelled_while_it_is_being_started_is_not_left_running(
+    engine: Engine, dataset: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The GUI schedules in the background: the user may cancel a queued run while a pass is
+    starting it (the pre-flight and RAVE probe take time). The start is undone."""
+    from rave_gui.backend.procinfo import is_alive
+
+    tm = engine.manager
+    real = engine_mod.preflight
+
+    def cancel_after_preflight(settings, install):
+        real(settings, install)
+        for exp in tm.list_experiments(status="queued"):  # none yet during submit's check
+            tm.stop_training(exp["id"])
+
+    monkeypatch.setattr(engine_mod, "preflight", cancel_after_preflight)
+    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40, "val_every": 10}
+    exp_id = engine.submit({**cfg, "name": "cancelled"}, start=False)
+    assert engine.schedule() == []
+    exp = tm.get_experiment(exp_id)
+    assert exp["status"] == "stopped" and exp["error"] is None  # cancelled, not failed
+    assert exp["pid"] is not None and not is_alive(exp["pid"])  # started, then stopped
 
 
 def test_preflight_problems_are_reported_before_anything_is_recorded(

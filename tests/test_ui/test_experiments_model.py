@@ -12,12 +12,12 @@ from rave_gui.backend.manager import TrainingManager
 from rave_gui.core.signals import AppSignals
 from rave_gui.ui.models.experiments_model import (
     COL,
-    ID_ROLE,
     ExperimentsFilterModel,
     ExperimentsModel,
     format_step_short,
 )
-from rave_gui.ui.widgets.status_delegate import STATUS_ROLE, StatusDelegate
+from rave_gui.ui.models.roles import Role
+from rave_gui.ui.widgets.status_delegate import StatusDelegate
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def _select(view: QTableView, proxy: ExperimentsFilterModel, exp_id: int) -> Non
 
 def _selected_id(view: QTableView, proxy: ExperimentsFilterModel) -> int | None:
     rows = view.selectionModel().selectedRows()
-    return rows[0].data(ID_ROLE) if rows else None
+    return rows[0].data(Role.KEY) if rows else None
 
 
 def test_rows_show_the_projects_runs_newest_first(setup):
@@ -59,7 +59,7 @@ def test_rows_show_the_projects_runs_newest_first(setup):
     assert model.ids() == list(reversed(ids))
     idx = model.index(0, COL["status"])
     assert idx.data() == "queued"
-    assert idx.data(STATUS_ROLE) == "queued"
+    assert idx.data(Role.STATUS) == "queued"
     assert model.index(0, COL["step"]).data() == "0 / 1,000"
 
 

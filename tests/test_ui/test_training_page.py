@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from PyQt6.QtCore import QPoint
-from PyQt6.QtWidgets import QMessageBox
+from PyQt6.QtWidgets import QMessageBox, QToolButton
 
 from rave_gui.backend.errors import InvalidTransitionError
 from rave_gui.backend.manager import TrainingManager
@@ -137,6 +137,46 @@ def test_actions_are_enabled_only_where_the_status_allows_them(page: TrainingPag
     manager.sync_checkpoints(exp, [{"path": "/runs/r/best.ckpt", "step": 50, "is_best": True}])
     page.signals.run_checkpoints_changed.emit(exp)
     assert _enabled(page) == {"resume_from_checkpoint"}
+
+
+# What each status enables on the page, written out: (without a checkpoint, with one).
+BUTTONS: dict[str, tuple[set[str], set[str]]] = {
+    "queued": ({"stop"}, {"stop"}),
+    "running": ({"stop", "pause"}, {"stop", "pause"}),
+    "paused": ({"stop", "resume"}, {"stop", "resume"}),
+    "stopping": (set(), set()),
+    "completed": (set(), {"resume_from_checkpoint", "export"}),
+    "stopped": (set(), {"resume_from_checkpoint", "export"}),
+    "failed": (set(), {"resume_from_checkpoint"}),
+}
+_PATH_TO = {"running": ["running"], "paused": ["running", "paused"]}
+_PATH_TO["stopping"] = ["running", "stopping"]
+
+
+@pytest.mark.parametrize("status", list(BUTTONS))
+@pytest.mark.parametrize("has_checkpoint", [False, True], ids=["no-ckpt", "ckpt"])
+def test_each_status_enables_its_buttons(page: TrainingPage, manager, status, has_checkpoint):
+    if status in ("completed", "stopped", "failed"):
+        exp = manager.import_experiment({"name": "r"}, status=status)
+    else:
+        exp = manager.start_training({"name": "r"})
+        for step in _PATH_TO.get(status, []):
+            manager.update_experiment_status(exp, step)
+    if has_checkpoint:
+        manager.sync_checkpoints(exp, [{"path": "/runs/r/epoch-1.ckpt", "step": 17}])
+    page.set_project(manager.default_project_id())
+    assert page.status_badge.text() == status
+    expected = BUTTONS[status][has_checkpoint]
+    assert _enabled(page) | ({"export"} if page.export_action.isEnabled() else set()) == expected
+    buttons = [
+        b for b in page.toolbar.findChildren(QToolButton) if b.defaultAction() in page.run_actions
+    ]
+    assert len(buttons) == len(page.run_actions)
+    assert {b.defaultAction() for b in buttons if b.isEnabled()} == {
+        a for a in page.run_actions if a.isEnabled()
+    }
+    no_ckpt_tip = page.resume_ckpt_action.toolTip() == "This run saved no checkpoint to resume from"
+    assert no_ckpt_tip == (status in ("completed", "stopped", "failed") and not has_checkpoint)
 
 
 def test_resume_from_checkpoint_selects_the_new_run(page: TrainingPage, manager):

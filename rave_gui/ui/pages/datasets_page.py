@@ -37,12 +37,11 @@ from ..dialogs.confirm import ConfirmBox
 from ..dialogs.name_dialog import NameDialog
 from ..dialogs.new_dataset import NewDatasetDialog
 from ..dialogs.register_dataset import RegisterDatasetDialog
+from ..models.columns import Column, key
 from ..models.record_table import (
-    Column,
     RecordFilterProxy,
     RecordTableModel,
     fmt_int,
-    key,
     select_record,
     selected_record,
 )

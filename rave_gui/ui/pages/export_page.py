@@ -36,18 +36,18 @@ from ...backend.export import (
     model_path,
     scan_checkpoints,
 )
-from ...backend.manager import ACTIVE_STATUSES, TrainingManager
+from ...backend.manager import TrainingManager
 from ...backend.settings import Settings, load_settings
+from ...backend.status import Action, allowed_actions
 from ...backend.units import format_bytes, format_datetime
 from ...core.jobs import CANCELLED, ExportJob
 from ...core.signals import AppSignals
 from ..dialogs.confirm import ConfirmBox, ask_confirmation
+from ..models.columns import Column, key
 from ..models.record_table import (
-    Column,
     RecordFilterProxy,
     RecordTableModel,
     fmt_int,
-    key,
 )
 from ..widgets.feedback import ERROR, INFO, FieldError, MessageBar
 from ..widgets.log_view import LogView
@@ -438,7 +438,9 @@ class ExportPage(QWidget):
 
     def _update_buttons(self) -> None:
         busy = self.job is not None
-        live = self.experiment is not None and self.experiment["status"] in ACTIVE_STATUSES
+        live = self.experiment is not None and Action.DELETE_CHECKPOINTS not in allowed_actions(
+            self.experiment["status"], has_checkpoint=True
+        )
         selected = self.ckpt_table.selectionModel().selectedRows()
         self.delete_button.setEnabled(bool(selected) and not live and not busy)
         self.delete_button.setToolTip(
