@@ -208,7 +208,7 @@ def bench_stall(rate: int = 20_000, seconds: float = 10.0) -> None:
         )
         thread.lines_received.connect(on_lines)
         done = []
-        thread.finished.connect(lambda ok, msg: done.append((ok, msg)))
+        thread.ended.connect(lambda ok, msg: done.append((ok, msg)))
         heart = QTimer()
         heart.setInterval(5)
         heart.timeout.connect(beat)

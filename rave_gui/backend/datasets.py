@@ -85,7 +85,7 @@ def read_dataset(path: str | os.PathLike[str]) -> DatasetInfo:
     """Validate a preprocessed RAVE dataset folder and read what it holds.
 
     Raises DatasetError saying what is wrong: a missing folder, no metadata.yaml (not
-    preprocessed), malformed or incomplete YAML, or an empty dataset.
+    preprocessed), malformed or incomplete YAML, an empty dataset, or no data.mdb.
     """
     folder = Path(path).expanduser()
     if not folder.exists():
@@ -124,6 +124,11 @@ def read_dataset(path: str | os.PathLike[str]) -> DatasetInfo:
             f"The dataset in {folder} is empty (n_seconds: {data['n_seconds']}): every audio "
             "file was shorter than one RAVE chunk (about 6 s at the default --num_signal "
             "131072 and 44.1 kHz). Use longer files."
+        )
+    if not (folder / "data.mdb").is_file():
+        raise DatasetError(
+            f"{folder} has metadata.yaml but no data.mdb, which holds the preprocessed audio: "
+            "preprocessing did not finish or the file was moved. Preprocess the audio again."
         )
     return DatasetInfo(
         path=folder.resolve(),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
-import time
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from .errors import (
     RaveGuiError,
     ValidationError,
 )
-from .follower import RunFollower, decide_outcome, find_checkpoints
+from .follower import DATA_LOST, decide_outcome, find_checkpoints, follow_to_end
+from .locks import exclusive, lock_path
 from .logparse import Failure, LogParser, Outcome
 from .manager import (
     COMPLETED,
@@ -36,21 +38,26 @@ from .manager import (
 )
 from .procinfo import is_same_process, process_start_time, signal_group
 from .ravecmd import RaveInstall, TrainSettings, preflight, probe_rave, train_argv
-from .settings import Settings
-from .tfevents import EventDirFollower
+from .runfolder import UID_KEY, create_run_folder, read_identity
+from .settings import Settings, overrides_of
+from .status import Action, require_action
+from .tfevents import EVENT_FILE_PREFIX, EventDirFollower
 
 _RUN_FOLDER = re.compile(r"^(?P<name>.+)_(?P<hash>[0-9a-f]{10})$")
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "run"
+SCHEDULE_WAIT_S = 30.0  # how long schedule() waits while another process schedules
+FINISH_WAIT_S = 300.0  # how long a run's on-exit hook follows the run to its recorded end
 
 
 class Engine:
     """Runs experiments recorded by a TrainingManager as real `rave train` processes.
 
-    Each run gets its own folder ``<runs dir>/<id>-<name>/`` holding RAVE's output (its
-    ``NAME_HASH/version_N`` folders), our ``train.log`` and the supervisor's status file.
+    Each run gets a folder of its own, never reused (``<runs dir>/<id>-<name>-<random>/``, see
+    runfolder), holding its identity file, RAVE's output (its ``NAME_HASH/version_N``
+    folders), our ``train.log`` and the supervisor's status file.
+
+    Nothing needs a window: when a run's process exits, its supervisor starts
+    ``rave-gui runs finish ID`` (:meth:`on_exit_argv`), which records the run's end and starts
+    the queued runs that now have a slot (:meth:`finish_and_schedule`).
     """
 
     def __init__(self, manager: TrainingManager, settings: Settings | None = None) -> None:
@@ -65,6 +72,7 @@ class Engine:
         """Check a training config, record it as a queued experiment and start it when a slot
         is free. Raises PreflightError / ValidationError with every problem found."""
         config = dict(config)
+        config.pop(UID_KEY, None)  # a new run gets a folder (and uid) of its own
         name = check_name(config.get("name"), "experiment")
         if config.get("dataset_id") is not None and not config.get("dataset_path"):
             config["dataset_path"] = self.manager.datasets.get(int(config["dataset_id"]))["path"]
@@ -82,8 +90,11 @@ class Engine:
         preflight(settings, install)  # raises before anything is recorded
         stored = {**config, **settings.to_config(), "project_id": project_id}
         exp_id = self.manager.start_training(stored)
-        run_dir = Path(settings.out_path) / f"{exp_id}-{_safe(name)}"
-        self.manager.experiments.update(exp_id, run_dir=str(run_dir))
+        try:
+            new_run_folder(self.manager, exp_id, settings.out_path)
+        except RaveGuiError:
+            self.manager.experiments.delete(exp_id)  # nothing is recorded for a run that cannot be
+            raise
         if start:
             self.schedule()
         return exp_id
@@ -91,20 +102,44 @@ class Engine:
     def live_count(self) -> int:
         return self.manager.experiments.count(list(LIVE_STATUSES))
 
-    def schedule(self) -> list[int]:
-        """Start queued experiments (oldest first) while fewer than the allowed number run."""
-        started = []
-        free = self.settings.max_concurrent_runs - self.live_count()
-        if free <= 0:
-            return started
-        queued = self.manager.list_experiments(status=QUEUED)
-        for exp in sorted(queued, key=lambda e: (e["created_at"], e["id"]))[:free]:
-            try:
-                self.launch(exp["id"])
-                started.append(exp["id"])
-            except RaveGuiError as err:
-                self.manager.update_experiment_status(exp["id"], FAILED, error=str(err))
+    def schedule(self, wait: float = SCHEDULE_WAIT_S) -> list[int]:
+        """Start queued experiments (oldest first) while fewer than the allowed number run.
+        One process schedules at a time (the app, the CLI, on-exit hooks of runs ending
+        together): the others wait for it up to ``wait`` seconds, then start nothing."""
+        started: list[int] = []
+        with exclusive(lock_path(self.manager.db.path, "schedule"), wait) as held:
+            if not held:
+                return started
+            free = self.settings.max_concurrent_runs - self.live_count()
+            if free <= 0:
+                return started
+            queued = self.manager.list_experiments(status=QUEUED)
+            for exp in sorted(queued, key=lambda e: (e["created_at"], e["id"]))[:free]:
+                try:
+                    self.launch(exp["id"])
+                    started.append(exp["id"])
+                except RaveGuiError as err:
+                    if self.manager.get_experiment(exp["id"])["status"] == QUEUED:  # not cancelled
+                        self.manager.update_experiment_status(exp["id"], FAILED, error=str(err))
         return started
+
+    def on_exit_argv(self, experiment_id: int) -> list[str]:
+        """What a run's supervisor runs when the run's process exited: record the end, start
+        queued runs. The settings are the saved ones plus this engine's differences."""
+        argv = [
+            sys.executable, "-m", "rave_gui", "runs", "finish", str(experiment_id),
+            "--db", str(self.manager.db.path.absolute()),
+        ]  # fmt: skip
+        overrides = overrides_of(self.settings)
+        if overrides:
+            argv += ["--settings", json.dumps(overrides)]
+        return argv
+
+    def finish_and_schedule(self, experiment_id: int) -> tuple[str, list[int]]:
+        """Follow a run whose process exited to its recorded end, then start queued runs.
+        Returns the run's status and the runs started."""
+        status = self.finish(experiment_id, timeout=FINISH_WAIT_S)
+        return status, self.schedule()
 
     def launch(self, experiment_id: int) -> runner.Launched:
         """Start a queued experiment now (pre-flight checked again: things change)."""
@@ -112,13 +147,20 @@ class Engine:
         if exp["status"] != QUEUED:
             raise ValidationError(f"Experiment {exp['name']!r} is {exp['status']}, not queued.")
         settings = TrainSettings.from_config(exp["config"], name=exp["name"])
-        run_dir = Path(exp["run_dir"] or Path(settings.out_path) / f"{exp['id']}-{exp['name']}")
+        uid = exp["config"].get(UID_KEY)
+        if uid and exp["run_dir"] and Path(exp["run_dir"]).is_dir():
+            run_dir = Path(exp["run_dir"])  # its own folder, made when it was queued
+        else:  # queued before run folders had identities, or its folder was removed: a new one
+            runs_dir = settings.out_path or str(self.settings.resolved_runs_dir())
+            run_dir, uid = new_run_folder(self.manager, experiment_id, runs_dir)
         settings.out_path = str(run_dir)
         install = self.install()
         preflight(settings, install)
         argv = train_argv(settings, install, use_launcher=self.settings.use_launcher)
         # RAVE looks a --config name up in the working directory first: run in the run folder.
-        launched = runner.launch(argv, run_dir, cwd=run_dir)
+        launched = runner.launch(
+            argv, run_dir, cwd=run_dir, run_uid=uid, on_exit=self.on_exit_argv(experiment_id)
+        )
         self.manager.experiments.update(
             experiment_id,
             command=argv,
@@ -127,21 +169,43 @@ class Engine:
             pid=launched.pid,
             process_start_time=launched.start_time,
         )
-        self.manager.update_experiment_status(experiment_id, RUNNING)
+        try:
+            self.manager.update_experiment_status(experiment_id, RUNNING)
+        except InvalidTransitionError:  # cancelled while it was being started: undo the start
+            runner.stop_group(launched.pid, interrupt_timeout=10.0, term_timeout=5.0)
+            raise
         return launched
 
     # --- control -------------------------------------------------------------------------------
-    def _live(self, experiment_id: int) -> dict[str, Any]:
+    def _live(self, experiment_id: int, action: Action) -> dict[str, Any]:
         exp = self.manager.get_experiment(experiment_id)
-        if exp["status"] not in LIVE_STATUSES:
-            raise ValidationError(f"Experiment {exp['name']!r} is {exp['status']}: not running.")
+        require_action(exp, action)
         if not is_same_process(exp["pid"], exp["process_start_time"]):
             raise ProcessError(f"The process of {exp['name']!r} is no longer running.")
         return exp
 
-    def request_stop(self, experiment_id: int) -> str:
-        """Ask a run to stop (SIGINT to its group) and mark it stopping; a queued run is
-        cancelled. Returns the new status. Followers escalate and record the outcome."""
+    def _interrupt(self, exp: dict[str, Any]) -> bool:
+        """SIGINT to a run's live process group (resumed first when paused), then the run is
+        marked stopping. False, and nothing changed, when no process of the run is left."""
+        pid = exp["pid"]
+        if not (pid and is_same_process(pid, exp["process_start_time"])):
+            return False
+        if exp["status"] == PAUSED:
+            signal_group(pid, "SIGCONT")  # a paused group must run to handle the interrupt
+        if not signal_group(pid, "SIGINT"):
+            return False
+        try:
+            self.manager.update_experiment_status(exp["id"], STOPPING)
+        except InvalidTransitionError:
+            pass  # a follower recorded the run's end in the meantime
+        return True
+
+    def request_stop(self, experiment_id: int, *, follow_ended: bool = True) -> str:
+        """Ask a run to stop: a queued run is cancelled; a live process gets SIGINT and the run
+        is marked stopping (followers escalate and record the outcome). A run whose process is
+        already gone is followed to the end of its files and recorded with what happened
+        (completed stays completed); with ``follow_ended=False`` it is left as it is, for the
+        follower already following it to record. Returns the status after the request."""
         exp = self.manager.get_experiment(experiment_id)
         status = exp["status"]
         if status == QUEUED:
@@ -149,19 +213,9 @@ class Engine:
             return STOPPED
         if status in FINAL_STATUSES:
             raise InvalidTransitionError(f"Experiment {exp['name']!r} is already {status}.")
-        pid, start = exp["pid"], exp["process_start_time"]
-        if pid and is_same_process(pid, start):
-            if status == PAUSED:
-                runner.resume(pid)
-            signal_group(pid, "SIGINT")
-            if status != STOPPING:
-                self.manager.update_experiment_status(experiment_id, STOPPING)
-            return STOPPING
-        # No process is left: the run ended while nobody watched.
-        self.manager.update_experiment_status(
-            experiment_id, STOPPED, error=exp["error"] or "its process was no longer running"
-        )
-        return STOPPED
+        if self._interrupt(exp) or not follow_ended:
+            return self.manager.get_experiment(experiment_id)["status"]
+        return self.finish(experiment_id)
 
     def stop(
         self,
@@ -177,49 +231,47 @@ class Engine:
             return self.request_stop(experiment_id)
         if exp["status"] in FINAL_STATUSES:
             return exp["status"]
-        if exp["status"] != STOPPING:
-            self.manager.update_experiment_status(experiment_id, STOPPING)
-        if is_same_process(exp["pid"], exp["process_start_time"]):
+        asked = exp["status"] == STOPPING and is_same_process(exp["pid"], exp["process_start_time"])
+        if asked or self._interrupt(exp):  # interrupted (now or before): escalate if need be
             runner.stop_group(
-                exp["pid"], interrupt_timeout=interrupt_timeout, term_timeout=term_timeout
+                exp["pid"],
+                interrupt_timeout=interrupt_timeout,
+                term_timeout=term_timeout,
+                interrupted=True,
             )
         return self.finish(experiment_id)
 
     def finish(self, experiment_id: int, timeout: float = 30.0) -> str:
-        """Follow an ended (or ending) run to its end and return its recorded status."""
-        follower = RunFollower(self.manager, experiment_id)
-        deadline = time.monotonic() + timeout
-        while not follower.poll().finished:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        return self.manager.get_experiment(experiment_id)["status"]
+        """Follow an ended (or ending) run to the end of its files and record its outcome from
+        them and its supervisor's status; returns the recorded status. While its process
+        lives this waits up to ``timeout`` seconds; a run whose process is gone is read to the
+        end however long that takes."""
+        return follow_to_end(self.manager, experiment_id, timeout=timeout)
 
     def pause(self, experiment_id: int) -> None:
-        exp = self._live(experiment_id)
-        if exp["status"] != RUNNING:
-            raise ValidationError(f"Experiment {exp['name']!r} is {exp['status']}; cannot pause.")
+        exp = self._live(experiment_id, Action.PAUSE)
         runner.pause(exp["pid"])
         self.manager.update_experiment_status(experiment_id, PAUSED)
 
     def resume(self, experiment_id: int) -> None:
-        exp = self._live(experiment_id)
-        if exp["status"] != PAUSED:
-            raise ValidationError(f"Experiment {exp['name']!r} is not paused.")
+        exp = self._live(experiment_id, Action.RESUME)
         runner.resume(exp["pid"])
         self.manager.update_experiment_status(experiment_id, RUNNING)
 
     def resume_from_checkpoint(
-        self, experiment_id: int, name: str | None = None, *, start: bool = True
+        self,
+        experiment_id: int,
+        name: str | None = None,
+        *,
+        start: bool = True,
+        dataset: str | os.PathLike[str] | None = None,
     ) -> int:
         """A new experiment, linked to ``experiment_id``, that continues from its last
         checkpoint. RAVE deletes the checkpoint it resumes from, so it resumes from a copy:
-        the original run keeps all its files."""
+        the original run keeps all its files. ``dataset`` (a preprocessed dataset folder)
+        replaces the run's own; a run imported from a folder records none and needs it."""
         exp = self.manager.get_experiment(experiment_id)
-        if exp["status"] not in (STOPPED, FAILED, COMPLETED):
-            raise ValidationError(
-                f"Experiment {exp['name']!r} is {exp['status']}: stop it before resuming it."
-            )
+        require_action(exp, Action.RESUME_FROM_CHECKPOINT)  # the checkpoint is looked for below
         run_dir = Path(exp["run_dir"]) if exp["run_dir"] else None
         ckpts = sorted(
             (c for c in find_checkpoints(run_dir) if not c["is_best"]) if run_dir else [],
@@ -229,12 +281,21 @@ class Engine:
             ckpts = sorted(find_checkpoints(run_dir) if run_dir else [], key=lambda c: c["mtime"])
         if not ckpts:
             raise NotFoundError(f"Experiment {exp['name']!r} has no checkpoint to resume from.")
+        if dataset is None and not (exp["config"].get("dataset_path") or exp["dataset_path"]):
+            raise ValidationError(
+                f"Experiment {exp['name']!r} does not record the dataset it trained on (a run "
+                "imported from a folder does not): choose the preprocessed dataset to continue "
+                f"with (on the command line: rave-gui runs resume-from {experiment_id} "
+                "--dataset FOLDER)."
+            )
         newest = Path(ckpts[-1]["path"])
         rave_folder = _rave_run_folder(newest)
         new_name = name or _next_name(self.manager, exp)
         config = {k: v for k, v in exp["config"].items()}
         config.update(name=new_name, project_id=exp["project_id"], parent_id=experiment_id)
         config["dataset_id"] = exp["dataset_id"]
+        if dataset is not None:
+            config.update(dataset_path=str(dataset), dataset_id=None)
         config["out_path"] = str(run_dir.parent) if run_dir else ""
         new_id = self.submit({**config, "ckpt": None}, start=False)
         new_exp = self.manager.get_experiment(new_id)
@@ -265,6 +326,19 @@ class Engine:
         """Adopt a RAVE run folder (``NAME_HASH`` with ``version_N/``): its config, every
         scalar of its event files, its checkpoints and its outcome."""
         return import_run(self.manager, folder, project_id=project_id, name=name)
+
+
+def new_run_folder(
+    manager: TrainingManager, experiment_id: int, runs_dir: str | os.PathLike[str]
+) -> tuple[Path, str]:
+    """Create a fresh folder for an experiment in ``runs_dir`` and record it, with its run
+    uid, as the experiment's run folder. Returns the folder and the uid."""
+    exp = manager.get_experiment(experiment_id)
+    run_dir, uid = create_run_folder(runs_dir, experiment_id, exp["name"], database=manager.db.path)
+    manager.experiments.update(
+        experiment_id, run_dir=str(run_dir), config={**exp["config"], UID_KEY: uid}
+    )
+    return run_dir, uid
 
 
 def _rave_run_folder(ckpt: Path) -> Path:
@@ -302,6 +376,38 @@ def _find_rave_process(folder: Path) -> tuple[int, float] | None:
     return None
 
 
+_VERSION_DIR = re.compile(r"version_\d+")
+
+
+def _looks_like_run(src: Path) -> bool:
+    """A RAVE run folder: version_N/ folders or event files in it or one level below.
+    Only the folder and its direct subfolders are listed, never a whole tree (``/`` is refused
+    at once)."""
+    subdirs = []
+    try:
+        with os.scandir(src) as it:
+            for entry in it:
+                if entry.name.startswith(EVENT_FILE_PREFIX):
+                    return True
+                if entry.is_dir(follow_symlinks=False):
+                    if _VERSION_DIR.fullmatch(entry.name):
+                        return True
+                    subdirs.append(entry.path)
+    except OSError:
+        return False
+    for sub in subdirs:
+        try:
+            with os.scandir(sub) as it:
+                for e in it:  # event files, or the NAME_HASH/version_N of a rave-gui run folder
+                    if e.name.startswith(EVENT_FILE_PREFIX) or (
+                        _VERSION_DIR.fullmatch(e.name) and e.is_dir(follow_symlinks=False)
+                    ):
+                        return True
+        except OSError:
+            continue
+    return False
+
+
 def import_run(
     manager: TrainingManager,
     folder: str | os.PathLike[str],
@@ -309,12 +415,12 @@ def import_run(
     project_id: int | None = None,
     name: str | None = None,
 ) -> int:
+    """Adopt a run folder: all or nothing (one transaction: an import cut short, even by a
+    kill, leaves no experiment behind)."""
     src = Path(folder).expanduser()
     if not src.is_dir():
         raise NotFoundError(f"{src} is not a folder.")
-    versions = sorted(src.glob("version_*"))
-    events = list(src.rglob("events.out.tfevents.*"))
-    if not versions and not events:
+    if not _looks_like_run(src):
         raise ValidationError(
             f"{src} does not look like a RAVE run folder (no version_N/ and no TensorBoard "
             "event files). Choose the NAME_HASH folder that `rave train` wrote."
@@ -344,6 +450,9 @@ def import_run(
     gin = src / "config.gin"
     if gin.exists():
         config["gin_config_file"] = str(gin)
+    identity = read_identity(src)
+    if identity and identity.get("run_uid"):  # a rave-gui run folder: adopt it as that run
+        config[UID_KEY] = identity["run_uid"]
     events_follower = EventDirFollower(src)
     points = events_follower.poll()
     walls = [p.wall_time for p in points]
@@ -353,6 +462,7 @@ def import_run(
     ckpts = find_checkpoints(src)
     proc = _find_rave_process(src)
     log_candidates = [p for p in (src / "train.log", src.parent / "train.log") if p.exists()]
+    status: str
     if proc:
         status = RUNNING
     else:
@@ -387,30 +497,34 @@ def import_run(
         fields.update(pid=proc[0], process_start_time=proc[1])
     elif status == FAILED and error:
         fields["error"] = error
-    exp_id = manager.experiments.import_record(
-        config,
-        status=status,
-        started_at=started,
-        completed_at=None if status == RUNNING else ended,
-        **fields,
-    )
+    losses = events_follower.take_losses(ended=not proc)  # damaged event files: say so
     by_tag: dict[str, tuple[list, list, list]] = {}
     for p in points:
         s, v, w = by_tag.setdefault(p.tag, ([], [], []))
         s.append(p.step)
         v.append(p.value)
         w.append(p.wall_time)
-    manager.metrics.add_series(exp_id, by_tag)
-    manager.follow_state.set_offsets(exp_id, events_follower.offsets)
-    manager.metrics.build_tiles(exp_id)
-    for c in ckpts:
-        c["step"] = manager.metrics.step_at_time(exp_id, c["mtime"])
-    manager.artifacts.sync_checkpoints(exp_id, ckpts)
-    if max_step is not None:
-        summary = manager.get_experiment(exp_id)["metrics"]
-        summary["step"] = max_step
-        manager.experiments.set_summary(exp_id, summary)
+    with manager.db.transaction():  # all or nothing
+        exp_id = manager.experiments.import_record(
+            config,
+            status=status,
+            started_at=started,
+            completed_at=None if status == RUNNING else ended,
+            **fields,
+        )
+        manager.metrics.add_series(exp_id, by_tag)
+        manager.follow_state.set_offsets(exp_id, events_follower.offsets)
+        manager.metrics.build_tiles(exp_id)
+        for c in ckpts:
+            c["step"] = manager.metrics.step_at_time(exp_id, c["mtime"])
+        manager.artifacts.sync_checkpoints(exp_id, ckpts)
+        if max_step is not None:
+            summary = manager.get_experiment(exp_id)["metrics"]
+            summary["step"] = max_step
+            manager.experiments.set_summary(exp_id, summary)
+        for loss in losses:
+            manager.alerts.add(exp_id, DATA_LOST, "warning", loss.describe(), loss.after_step)
     return exp_id
 
 
-__all__ = ["Engine", "import_run"]
+__all__ = ["Engine", "import_run", "new_run_folder"]

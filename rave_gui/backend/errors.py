@@ -35,9 +35,21 @@ class DatabaseError(RaveGuiError):
     """The experiment database cannot be opened or written."""
 
 
+class DiskFullError(DatabaseError):
+    """The disk holding the database is full: the write was rolled back, nothing was stored."""
+
+
 class PreflightError(RaveGuiError):
     """A training or export cannot start; the message says what to fix."""
 
 
 class ProcessError(RaveGuiError):
     """A child process could not be started, signalled or followed."""
+
+
+class DesktopEntryError(RaveGuiError):
+    """The desktop entry or its icons cannot be installed or removed."""
+
+
+class CancelledError(RaveGuiError):
+    """The user cancelled a job (an export, a preprocess) before it ended."""

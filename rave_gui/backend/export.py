@@ -17,20 +17,22 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import runner
-from .errors import PreflightError, RaveGuiError
+from .errors import CancelledError, PreflightError, RaveGuiError
 from .follower import find_checkpoints
-from .logparse import Failure, LogLine, LogParser, Outcome
+from .logfollow import LogFollower, lines_of
+from .logparse import Failure, LogLine, Outcome
 from .manager import TrainingManager
 from .paths import data_dir
-from .procinfo import is_same_process
 from .ravecmd import check_writable_folder, find_rave, python_of
 
 EXPORT_LOG = "export.log"
+EXPORT_CANCELLED = "Export cancelled."
 STAGING_PREFIX = ".rave-gui-export-"
 MODULE_CHECK_TIMEOUT_S = 60
 _EPOCH = re.compile(r"epoch[=-](\d+)")
@@ -408,54 +410,66 @@ def finish_export(
 
 
 def run_export(
-    manager: TrainingManager, plan: ExportPlan, *, timeout: float = 900.0, poll_s: float = 0.2
+    manager: TrainingManager,
+    plan: ExportPlan,
+    *,
+    timeout: float = 900.0,
+    poll_s: float = 0.2,
+    on_start: Callable[[runner.Launched], None] | None = None,
+    on_lines: Callable[[list[tuple[str, str]]], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> int:
     """Run a planned export detached (its own process group, log in the staging folder),
-    follow it to the end and record its model (command line and tests; the GUI follows it in
-    a ProcessThread). Returns the exported model's id."""
-    launched = runner.launch(plan.argv, plan.staging, log_name=EXPORT_LOG)
-    parser = LogParser()
+    follow it to the end and record its model: the one path of the command line and the app's
+    export job. ``on_lines`` gets each batch of new (text, level) lines; ``cancelled`` is asked
+    at each poll and, once true, the export's process group is stopped and CancelledError
+    raised. Returns the exported model's id; ExportError with the cause when none was written.
+    """
+    try:
+        launched = runner.launch(plan.argv, plan.staging, log_name=EXPORT_LOG)
+    except RaveGuiError:
+        cleanup(plan)
+        raise
+    if on_start is not None:
+        on_start(launched)
+    follower = LogFollower.of(launched)
     lines: list[str] = []
     outcome: Outcome | None = None
     failure: str | None = None
-    offset = 0
+    stopped: str | None = None
     deadline = time.monotonic() + timeout
     while True:
-        alive = is_same_process(launched.pid, launched.start_time)
-        try:
-            with open(launched.log_path, "rb") as f:
-                f.seek(offset)
-                data = f.read()
-        except FileNotFoundError:
-            data = b""
-        offset += len(data)
-        for ev in parser.feed(data) if data else []:
+        upd = follower.poll()
+        for ev in upd.events:
             if isinstance(ev, LogLine):
                 lines.append(ev.text)
             elif isinstance(ev, Outcome):
                 outcome = ev
             elif isinstance(ev, Failure):
                 failure = ev.reason
-        if not alive and not data:
+        shown = lines_of(upd.events)
+        if shown and on_lines is not None:
+            on_lines(shown)
+        if upd.final:
             break
-        if alive and time.monotonic() > deadline:
-            runner.stop_group(launched.pid, interrupt_timeout=5, term_timeout=5)
-            failure = f"rave export took longer than {timeout:.0f} s and was stopped"
-            deadline = float("inf")
+        if stopped is None:
+            if cancelled is not None and cancelled():
+                stopped = EXPORT_CANCELLED
+            elif time.monotonic() > deadline:
+                stopped = f"rave export took longer than {timeout:.0f} s and was stopped"
+            if stopped is not None:
+                runner.stop_group(launched.pid, interrupt_timeout=5, term_timeout=5)
+                continue
         time.sleep(poll_s)
-    for ev in parser.flush():
-        if isinstance(ev, Failure):
-            failure = ev.reason
-        elif isinstance(ev, LogLine):
-            lines.append(ev.text)
-    runner.reap()
-    status = runner.read_status(launched.status_path) or {}
+    if stopped == EXPORT_CANCELLED:
+        cleanup(plan)
+        raise CancelledError(EXPORT_CANCELLED)
     return finish_export(
         manager,
         plan,
-        exit_code=status.get("exit_code"),
+        exit_code=upd.exit_code,
         outcome=outcome,
-        failure=failure,
+        failure=stopped or failure,
         lines=lines,
     )
 

@@ -295,8 +295,8 @@ def _level(t: str) -> str:
 # A frozen dataclass's __init__ sets each field through object.__setattr__, which costs
 # about as much as the rest of a plain line's handling; the hot path fills the slots directly.
 _new = object.__new__
-_set_text = LogLine.text.__set__  # type: ignore[attr-defined]
-_set_level = LogLine.level.__set__  # type: ignore[attr-defined]
+_set_text = vars(LogLine)["text"].__set__
+_set_level = vars(LogLine)["level"].__set__
 
 
 def _info(text: str) -> LogLine:
@@ -355,7 +355,7 @@ class LogParser:
         self._exc: str | None = None  # last exception line of the current traceback
         self._tb_last = ""  # last line of the current traceback
 
-    def feed(self, data: bytes) -> list[Event]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Parse more bytes; return the events they complete (never raises on any bytes)."""
         if not data:
             return []

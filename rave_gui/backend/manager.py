@@ -13,20 +13,17 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from .status import (
-    ACTIVE_STATUSES,
-    COMPLETED,
-    FAILED,
-    FINAL_STATUSES,
-    LIVE_STATUSES,
-    PAUSED,
-    QUEUED,
-    RUNNING,
-    STATUSES,
-    STOPPED,
-    STOPPING,
-    TRANSITIONS,
-)
+# The run status model lives in .status; its names stay importable from here.
+from .status import ACTIVE, FINAL, LIVE
+from .status import COMPLETED as COMPLETED
+from .status import FAILED as FAILED
+from .status import PAUSED as PAUSED
+from .status import QUEUED as QUEUED
+from .status import RUNNING as RUNNING
+from .status import STATUSES as STATUSES
+from .status import STOPPED as STOPPED
+from .status import STOPPING as STOPPING
+from .status import TRANSITIONS as TRANSITIONS
 from .store.alerts import AlertStore
 from .store.artifacts import ArtifactStore
 from .store.datasets import DatasetStore
@@ -34,8 +31,10 @@ from .store.db import Database
 from .store.experiments import ExperimentStore
 from .store.follow_state import FollowState
 from .store.metrics import MetricStore
-from .store.names import check_name
+from .store.names import NAME_PUNCTUATION, check_name
 from .store.projects import DEFAULT_PROJECT, ProjectStore
+
+ACTIVE_STATUSES, LIVE_STATUSES, FINAL_STATUSES = ACTIVE, LIVE, FINAL
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -44,6 +43,7 @@ __all__ = [
     "FAILED",
     "FINAL_STATUSES",
     "LIVE_STATUSES",
+    "NAME_PUNCTUATION",
     "PAUSED",
     "QUEUED",
     "RUNNING",

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import platformdirs
 
+from .errors import ValidationError
+
 APP_NAME = "rave-gui"
 DB_ENV = "RAVE_GUI_DB"
 DATA_ENV = "RAVE_GUI_DATA"
@@ -30,5 +32,12 @@ def default_runs_dir() -> Path:
 
 
 def resolve_db_path(flag: str | os.PathLike[str] | None) -> Path:
-    """The database path a ``--db`` flag selects, falling back to the environment and default."""
-    return Path(flag).expanduser() if flag else default_db_path()
+    """The database path a ``--db`` flag selects, falling back to the environment and default.
+
+    An empty flag (``--db ""``, often an unset shell variable) is refused, not taken as the
+    default database."""
+    if flag is None:
+        return default_db_path()
+    if not str(flag).strip():
+        raise ValidationError("--db needs a path (the database file to open).")
+    return Path(flag).expanduser()

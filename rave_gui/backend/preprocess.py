@@ -32,15 +32,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from . import runner
 from .datasets import DatasetInfo, lmdb_entries, read_dataset
-from .errors import DatasetError, PreflightError, ValidationError
-from .logparse import Failure, LogLine, LogParser, Progress
+from .errors import DatasetError, InUseError, PreflightError, RaveGuiError, ValidationError
+from .logfollow import LogFollower, lines_of
+from .logparse import Failure, LogLine, Progress
 from .paths import data_dir
-from .procinfo import is_same_process
+from .units import format_bytes, format_duration
+
+if TYPE_CHECKING:
+    from .manager import TrainingManager
 
 AUDIO_EXTENSIONS = ("aif", "aiff", "wav", "opus", "mp3", "aac", "flac", "ogg")  # RAVE's --ext
 DEFAULT_NUM_SIGNAL = 131072
@@ -129,20 +134,10 @@ class AudioScan:
     def summary(self) -> str:
         n = len(self.files)
         files = "1 audio file" if n == 1 else f"{n:,} audio files"
-        text = f"{files} · {format_seconds(self.total_s)} in all"
+        text = f"{files} · {format_duration(self.total_s)} in all"
         if self.unreadable:
             text += f" · {len(self.unreadable)} unreadable"
         return text
-
-
-def format_seconds(seconds: float) -> str:
-    """3723.4 -> "1:02:03"; 42.5 -> "42.5 s"."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    total = round(seconds)
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}"
 
 
 def find_audio_files(
@@ -474,16 +469,6 @@ def preflight(request: PreprocessRequest, scan: AudioScan) -> PreflightReport:
     return report
 
 
-def format_bytes(n: float | None) -> str:
-    if n is None:
-        return "–"
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1000
-    return f"{n:,.1f} TB"
-
-
 # --- the command -------------------------------------------------------------------------------
 
 
@@ -616,7 +601,7 @@ class PreprocessMonitor:
         done = f"{self.chunks:,} {unit}{'s' if self.chunks != 1 else ''}"
         if self.expected_chunks:
             done += f" of {self.expected_chunks:,}"
-        return f"{done} · dataset length {format_seconds(self.seconds)}"
+        return f"{done} · dataset length {format_duration(self.seconds)}"
 
 
 # --- the result --------------------------------------------------------------------------------
@@ -710,6 +695,11 @@ class PreprocessRun:
     log_path: Path | None
     lines: list[tuple[str, str]] = field(default_factory=list)
     elapsed_s: float = 0.0
+    cancelled: bool = False
+    dataset_id: int | None = None  # set by make_dataset once registered
+
+
+PREPROCESS_CANCELLED = "Cancelled."
 
 
 def run_preprocess(
@@ -722,70 +712,130 @@ def run_preprocess(
     on_progress: Callable[[PreprocessMonitor], None] | None = None,
     poll_s: float = 0.2,
     monitor: PreprocessMonitor | None = None,
+    on_start: Callable[[runner.Launched], None] | None = None,
+    on_lines: Callable[[list[tuple[str, str]]], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> PreprocessRun:
     """Run ``command`` (from :func:`launch_command`) detached, follow its log to the end, stop
-    its whole process group when it stalls or runs past ``timeout``, and check its dataset."""
+    its whole process group when it stalls, runs past ``timeout`` or ``cancelled()`` turns
+    true, and check its dataset. ``on_progress`` is called after each read that brought
+    something, ``on_lines`` with each batch of new (text, level) lines."""
     started = time.monotonic()
     folder = Path(log_folder) if log_folder else default_log_folder(request.output_path)
     launched = runner.launch(command, folder, log_name=LOG_NAME)
-    parser = LogParser()
+    if on_start is not None:
+        on_start(launched)
+    follower = LogFollower.of(launched)
     if monitor is None:
         monitor = PreprocessMonitor(
             expected_chunks, chunk_s=request.chunk_seconds(), lazy=request.lazy
         )
     lines: list[tuple[str, str]] = []
-    offset = 0
     stop_reason: str | None = None
-
-    def take(events: list) -> None:
-        for ev in events:
-            if isinstance(ev, LogLine):
-                lines.append((ev.text, ev.level))
-        monitor.feed(events)
-
     while True:
-        alive = is_same_process(launched.pid, launched.start_time)
-        try:
-            with open(launched.log_path, "rb") as f:
-                f.seek(offset)
-                data = f.read()
-        except FileNotFoundError:  # the supervisor has not created it yet
-            data = b""
-        offset += len(data)
-        if data:
-            take(parser.feed(data))
+        upd = follower.poll()
+        if upd.events:
+            new = lines_of(upd.events)
+            lines += new
+            if new and on_lines is not None:
+                on_lines(new)
+            monitor.feed(upd.events)
             if on_progress is not None:
                 on_progress(monitor)
-        if stop_reason is None and monitor.stalled:
-            stop_reason = monitor.stalled
-            runner.stop_group(launched.pid, interrupt_timeout=3, term_timeout=3)
-            continue
-        if stop_reason is None and timeout is not None and time.monotonic() - started > timeout:
-            stop_reason = f"rave preprocess took longer than {timeout:.0f} s and was stopped."
-            runner.stop_group(launched.pid, interrupt_timeout=3, term_timeout=3)
-            continue
-        if not alive and not data:
+        if upd.final:
             break
+        if stop_reason is None:
+            if monitor.stalled:
+                stop_reason = monitor.stalled
+            elif cancelled is not None and cancelled():
+                stop_reason = PREPROCESS_CANCELLED
+            elif timeout is not None and time.monotonic() - started > timeout:
+                stop_reason = f"rave preprocess took longer than {timeout:.0f} s and was stopped."
+            if stop_reason is not None:
+                runner.stop_group(launched.pid, interrupt_timeout=3, term_timeout=3)
+                continue
         time.sleep(poll_s)
-    take(parser.flush())
-    runner.reap()
-    status = runner.read_status(launched.status_path) or {}
-    exit_code = status.get("exit_code")
+    exit_code = upd.exit_code
     elapsed = time.monotonic() - started
 
     def result(ok: bool, message: str, info: DatasetInfo | None = None) -> PreprocessRun:
-        return PreprocessRun(ok, message, info, exit_code, launched.log_path, lines, elapsed)
+        return PreprocessRun(
+            ok,
+            message,
+            info,
+            exit_code,
+            launched.log_path,
+            lines,
+            elapsed,
+            cancelled=stop_reason == PREPROCESS_CANCELLED,
+        )
 
     if stop_reason is not None:
         return result(False, stop_reason)
     if exit_code != 0:
-        reason = monitor.failure or status.get("error") or f"exited with code {exit_code}"
+        reason = monitor.failure or upd.error or f"exited with code {exit_code}"
         return result(False, f"rave preprocess failed: {reason}")
     try:
         info = check_result(request.output_path, num_signal=request.num_signal)
     except DatasetError as err:
         return result(False, str(err))
     return result(True, "done", info)
+
+
+def make_dataset(
+    manager: TrainingManager,
+    project_id: int,
+    command: list[str],
+    request: PreprocessRequest,
+    *,
+    name: str | None = None,
+    **follow: Any,
+) -> PreprocessRun:
+    """Preprocess (:func:`run_preprocess`, ``follow`` its keyword arguments) and register the
+    dataset in the project: the one path of the New dataset dialog and `rave-gui datasets
+    create`. What a failed or cancelled run wrote is removed; a dataset that was written but
+    cannot be registered is kept (``info`` set, ``dataset_id`` None) and the message says so."""
+    run = run_preprocess(command, request, **follow)
+    if not run.ok or run.info is None:
+        discard_output(request.output_path)
+        return run
+    try:
+        run.dataset_id = manager.datasets.register(project_id, run.info.path, name or None)
+    except RaveGuiError as err:
+        run.ok = False
+        run.message = (
+            f"The dataset was written to {run.info.path} but could not be registered: {err}"
+        )
+    return run
+
+
+def remove_dataset(
+    manager: TrainingManager, dataset_id: int, *, delete_files: bool = False
+) -> list[Path]:
+    """Remove a dataset from its project: the registration (experiments that used it are
+    detached and keep their history; an active run refuses it), then, with ``delete_files``,
+    the dataset's own files (:func:`remove_dataset_files`; returns what else the folder held,
+    kept). Files another registration uses are never deleted (InUseError, nothing removed)."""
+    ds = manager.datasets.get(dataset_id)
+    if delete_files:
+        others = [
+            d for d in manager.datasets.all() if d["path"] == ds["path"] and d["id"] != dataset_id
+        ]
+        if others:
+            raise InUseError(
+                f"The files of {ds['name']!r} cannot be deleted: another project uses the same "
+                f"folder ({ds['path']})."
+            )
+    manager.datasets.delete(dataset_id, detach_experiments=True)
+    if not delete_files:
+        return []
+    try:
+        return remove_dataset_files(ds["path"])
+    except OSError as err:
+        raise DatasetError(
+            f"Dataset {ds['name']!r} removed, but its files could not all be deleted: "
+            f"{err.strerror or err}."
+        ) from err
 
 
 __all__ = [
@@ -800,8 +850,10 @@ __all__ = [
     "chunk_seconds",
     "discard_output",
     "launch_command",
+    "make_dataset",
     "preflight",
     "preprocess_argv",
+    "remove_dataset",
     "remove_dataset_files",
     "run_preprocess",
     "scan_audio",

@@ -425,7 +425,7 @@ def _gin_comment(text: str) -> str | None:
 
 def list_configs(configs_dir: Path) -> list[dict[str, Any]]:
     """RAVE's shipped .gin files: name (for ``--config``/``--augment``), path, kind, description."""
-    result = []
+    result: list[dict[str, Any]] = []
     if not configs_dir.is_dir():
         return result
     for path in sorted(configs_dir.rglob("*.gin")):

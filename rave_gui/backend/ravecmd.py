@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from . import sysmon
 from .datasets import read_dataset
 from .errors import DatasetError, PreflightError, ValidationError
 
@@ -26,6 +27,13 @@ KNOWN_BROKEN: dict[tuple[str, str], str] = {
 }
 _GIN_BINDING = re.compile(r"^[A-Za-z_][\w.]*(/[A-Za-z_][\w.]*)?\s*=\s*\S.*$")
 
+
+# Upper bounds of the numbers `rave train` is given: far beyond any real run, they catch typos
+# (1e23 steps) before a run starts, not after days of training.
+MAX_STEPS = 10**9  # max_steps, val_every, save_every
+MAX_BATCH = 4096
+MAX_WORKERS = 256
+MAX_CHANNELS = 64
 
 LR_START, LR_END = 1e-3, 1e-4  # the generator's Adam, LinearLR over the first phase
 
@@ -231,17 +239,27 @@ class TrainSettings:
     def validate(self) -> None:
         """Raise ValidationError for the first value that cannot work."""
         ints = {
-            "max_steps": (self.max_steps, 1),
-            "val_every": (self.val_every, 1),
-            "batch": (self.batch, 1),
-            "workers": (self.workers, 0),
+            "max_steps": (self.max_steps, 1, MAX_STEPS),
+            "val_every": (self.val_every, 1, MAX_STEPS),
+            "batch": (self.batch, 1, MAX_BATCH),
+            "workers": (self.workers, 0, MAX_WORKERS),
         }
         if self.save_every is not None:
-            ints["save_every"] = (self.save_every, 1)
-        for key, (value, low) in ints.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValidationError(f"{key} must be a whole number of at least {low}.")
-        if not isinstance(self.gpu, int) or self.gpu < -1:
+            ints["save_every"] = (self.save_every, 1, MAX_STEPS)
+        if self.channels is not None:
+            ints["channels"] = (self.channels, 1, MAX_CHANNELS)
+        for key, (value, low, high) in ints.items():
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise ValidationError(
+                    f"{key} must be a whole number from {low} to {high:,}, not {value!r}."
+                )
+        if self.val_every > self.max_steps:
+            raise ValidationError(
+                f"Validation every {self.val_every:,} steps never happens in a "
+                f"{self.max_steps:,}-step run, so no best checkpoint would be saved: validate "
+                f"at most every {self.max_steps:,} steps."
+            )
+        if not isinstance(self.gpu, int) or isinstance(self.gpu, bool) or self.gpu < -1:
             raise ValidationError("gpu must be -1 (CPU) or a GPU index.")
         if self.ema is not None and not (0.0 < float(self.ema) < 1.0):
             raise ValidationError("EMA must be a number between 0 and 1 (e.g. 0.999).")
@@ -291,6 +309,23 @@ def check_writable_folder(path: Path) -> None:
         ) from err
 
 
+def check_gpu(index: object) -> str | None:
+    """What is wrong with training on GPU ``index`` on this machine (-1: the CPU), or None."""
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        return None  # the CPU, or a value validate() reports
+    gpus = sysmon.list_gpus()
+    if not gpus:
+        reason = sysmon.gpu_error() or sysmon.NO_GPU_TEXT
+        return f"GPU {index} was asked for but {reason}: use --gpu -1 for the CPU."
+    if index >= len(gpus):
+        listed = ", ".join(f"{g.index} ({g.name})" for g in gpus)
+        return (
+            f"There is no GPU {index}: this machine has {len(gpus)} NVIDIA GPU"
+            f"{'s' if len(gpus) != 1 else ''}: {listed}. Use one of them, or -1 for the CPU."
+        )
+    return None
+
+
 def preflight(s: TrainSettings, install: RaveInstall) -> TrainSettings:
     """Check everything `rave train` needs before anything starts; returns the settings with
     the dataset's channel count filled in. Raises PreflightError listing every problem."""
@@ -319,6 +354,9 @@ def preflight(s: TrainSettings, install: RaveInstall) -> TrainSettings:
                 f"RAVE {install.version} has no configuration {c!r}; available: "
                 f"{', '.join(sorted(known))}."
             )
+    gpu_problem = check_gpu(s.gpu)
+    if gpu_problem:
+        problems.append(gpu_problem)
     if s.ckpt and not Path(s.ckpt).exists():
         problems.append(f"The checkpoint to resume from, {s.ckpt}, does not exist.")
     try:

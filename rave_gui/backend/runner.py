@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .errors import ProcessError
 from .procinfo import group_members, is_alive, process_start_time, signal_group
+from .runfolder import check_identity
 
 LOG_NAME = "train.log"
 STATUS_NAME = "supervisor.json"
@@ -43,17 +44,26 @@ def launch(
     env: dict[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
     progress_interval: float = 1.0,
+    run_uid: str | None = None,
+    on_exit: list[str] | None = None,
 ) -> Launched:
     """Start ``argv`` under a supervisor in a new session, output appended to a log file in
-    ``folder``. The process outlives this one; follow it through the log and status files."""
+    ``folder``. The process outlives this one; follow it through the log and status files.
+
+    ``run_uid``: the training run the folder was created for (see runfolder); a folder that
+    belongs to another run is refused (ProcessError), so no run's status file is ever removed
+    by another's start. Without it, only a folder that no training run owns is accepted.
+    ``on_exit``: a command the supervisor starts, detached, once ``argv`` ended and the status
+    file says so (its output goes to ``supervisor.err``)."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ProcessError(f"Cannot create the run folder {folder}: {err.strerror}") from err
+    check_identity(folder, run_uid)
     log_path = folder / log_name
     status_path = folder / (Path(log_name).stem + "." + STATUS_NAME)
-    status_path.unlink(missing_ok=True)
+    status_path.unlink(missing_ok=True)  # a stale status of this folder's own run
     full_env = dict(os.environ if env is None else env)
     full_env["PYTHONUNBUFFERED"] = "1"
     pkg_root = str(Path(__file__).resolve().parents[2])
@@ -63,7 +73,8 @@ def launch(
     cmd = [
         sys.executable, "-m", "rave_gui.backend.supervisor",
         "--log", str(log_path), "--status", str(status_path),
-        "--progress-interval", str(progress_interval), "--", *argv,
+        "--progress-interval", str(progress_interval),
+        *(["--on-exit", json.dumps(on_exit)] if on_exit else []), "--", *argv,
     ]  # fmt: skip
     reap()
     try:
@@ -122,10 +133,18 @@ def wait_group(pgid: int, timeout: float, interval: float = 0.1) -> bool:
         time.sleep(interval)
 
 
-def stop_group(pgid: int, *, interrupt_timeout: float = 30.0, term_timeout: float = 10.0) -> str:
+def stop_group(
+    pgid: int,
+    *,
+    interrupt_timeout: float = 30.0,
+    term_timeout: float = 10.0,
+    interrupted: bool = False,
+) -> str:
     """Stop a process group gracefully: SIGINT, then SIGTERM, then SIGKILL, each after its
-    timeout; waits until nothing of the group is left. Returns the last signal needed."""
-    signal_group(pgid, "SIGINT")
+    timeout; waits until nothing of the group is left. Returns the last signal needed.
+    ``interrupted``: the SIGINT was sent already (a second one would hurry the shutdown)."""
+    if not interrupted:
+        signal_group(pgid, "SIGINT")
     signal_group(pgid, "SIGCONT")  # a paused group must run to handle the interrupt
     if wait_group(pgid, interrupt_timeout):
         return "SIGINT"

@@ -35,31 +35,80 @@ class Settings:
         return Path(self.runs_dir).expanduser() if self.runs_dir else default_runs_dir()
 
     def validate(self) -> None:
-        if not isinstance(self.max_concurrent_runs, int) or not 1 <= self.max_concurrent_runs <= 64:
-            raise ValidationError("Maximum concurrent runs must be a whole number from 1 to 64.")
+        """Raise ValidationError for the first setting of the wrong type or out of range."""
+        for f in fields(self):
+            problem = _problem(f.name, getattr(self, f.name))
+            if problem:
+                raise ValidationError(problem)
+
+
+def _problem(name: str, value: object) -> str | None:
+    """What is wrong with one setting's value, None if it is acceptable."""
+    if name in ("rave_executable", "runs_dir"):
+        what = "the rave executable" if name == "rave_executable" else "the runs folder"
+        if not isinstance(value, str):
+            return f"{name} must be the path of {what} (text), not {value!r}."
+    elif name == "max_concurrent_runs":
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 64:
+            return f"max_concurrent_runs must be a whole number from 1 to 64, not {value!r}."
+    elif name == "use_launcher" and not isinstance(value, bool):
+        return f"use_launcher must be true or false, not {value!r}."
+    return None
 
 
 def settings_path() -> Path:
     return data_dir() / "settings.json"
 
 
-def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
-    """The saved settings; defaults for anything missing or unreadable."""
+def read_settings(path: str | os.PathLike[str] | None = None) -> tuple[Settings, list[str]]:
+    """The saved settings and a warning for each thing in the file that is not usable: a value
+    of the wrong type falls back to its default; a file that is not JSON, to all defaults."""
     p = Path(path) if path else settings_path()
     try:
-        raw = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return Settings()
-    known = {f.name for f in fields(Settings)}
-    s = (
-        Settings(**{k: v for k, v in raw.items() if k in known})
-        if isinstance(raw, dict)
-        else (Settings())
-    )
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings(), []
+    except (OSError, UnicodeDecodeError) as err:
+        return Settings(), [f"Cannot read the settings file {p} ({err}): using the defaults."]
     try:
-        s.validate()
-    except ValidationError:
-        s.max_concurrent_runs = 1
+        raw = json.loads(text)
+    except ValueError as err:
+        return Settings(), [f"The settings file {p} is not valid JSON ({err}): using the defaults."]
+    if not isinstance(raw, dict):
+        return Settings(), [f"The settings file {p} does not hold settings: using the defaults."]
+    settings, warnings = Settings(), []
+    for f in fields(Settings):
+        if f.name not in raw:
+            continue
+        problem = _problem(f.name, raw[f.name])
+        if problem:
+            default = getattr(settings, f.name)
+            warnings.append(f"In {p}: {problem} Using the default ({json.dumps(default)}).")
+        else:
+            setattr(settings, f.name, raw[f.name])
+    return settings, warnings
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """The saved settings; defaults for anything missing or unusable (see read_settings)."""
+    return read_settings(path)[0]
+
+
+def overrides_of(settings: Settings) -> dict:
+    """The fields of ``settings`` that differ from the saved settings (e.g. `--rave` given to
+    a CLI command), so a process started for it later (a run's on-exit hook) can use them."""
+    saved = asdict(load_settings())
+    return {k: v for k, v in asdict(settings).items() if saved.get(k) != v}
+
+
+def with_overrides(overrides: dict) -> Settings:
+    """The saved settings with ``overrides`` (from :func:`overrides_of`) applied."""
+    known = {f.name for f in fields(Settings)}
+    s = load_settings()
+    for k, v in overrides.items():
+        if k in known:
+            setattr(s, k, v)
+    s.validate()
     return s
 
 

@@ -2,7 +2,7 @@
 
 Started by ``runner.launch`` in a new session (its own process group) as::
 
-    python -m rave_gui.backend.supervisor --log LOG --status STATUS -- ARGV...
+    python -m rave_gui.backend.supervisor --log LOG --status STATUS [--on-exit JSON] -- ARGV...
 
 It runs ARGV in the same process group with stdout and stderr merged into a pipe, and appends
 what arrives to LOG. Progress-bar updates (segments ended by a bare carriage return) are
@@ -13,12 +13,22 @@ end time, signals received) atomically, so the app learns the real outcome even 
 closed or crashed meanwhile. SIGINT and SIGTERM sent to the group reach ARGV; the supervisor
 only records them and keeps draining the output until ARGV is gone.
 
+``--on-exit`` (a JSON list: an argv) is started once STATUS says the command exited, in a
+session of its own (never signalled with the run's group) with the supervisor's stderr as its
+output; the supervisor does not wait for it. The app uses it to record the run's end and start
+queued runs when no window follows the run.
+
+A log that cannot be written (the run folder's disk full) never stops the supervisor nor ARGV:
+output that cannot be written is counted and dropped, later writes try again (the log then
+says how much was lost), and STATUS carries the cause ("error", "output_lost").
+
 Standard library only: it must start fast and outlive the app.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import re
@@ -31,11 +41,36 @@ import time
 _SEP = re.compile(rb"\r\n|\r(?!$)|\n")
 
 
-def write_status(path: str, data: dict) -> None:
+def write_status(path: str, data: dict) -> bool:
+    """Write STATUS atomically; on a full disk (no room for a new file) overwrite the old file in
+    place, in the block it already has. False if it could not be written at all."""
+    text = json.dumps(data).encode()
     tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(text)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError:
+        return False
+    try:
+        os.write(fd, text)
+        os.ftruncate(fd, len(text))
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 class LogWriter:
@@ -47,11 +82,39 @@ class LogWriter:
         self.buf = b""
         self.pending: bytes | None = None  # latest progress segment not yet written
         self.last_progress = 0.0
+        self.lost = 0  # bytes of output that could not be written (dropped)
+        self.unreported = 0  # of those, not yet noted in the log
+        self.error: str | None = None  # why, for the status file
 
-    def _write(self, data: bytes) -> None:
+    def _put(self, data: bytes, *, count: bool = True) -> bool:
         while data:
-            n = os.write(self.fd, data)
+            try:
+                n = os.write(self.fd, data)
+            except InterruptedError:
+                continue
+            except OSError as err:
+                if count:
+                    self.lost += len(data)
+                    self.unreported += len(data)
+                    why = (
+                        "the run folder's disk is full"
+                        if err.errno in _FULL
+                        else f"the log cannot be written ({err.strerror})"
+                    )
+                    self.error = f"{why}: {self.lost} bytes of output lost"
+                return False
             data = data[n:]
+        return True
+
+    def _write(self, data: bytes, *, count: bool = True) -> None:
+        """Append data; what cannot be written is counted as lost output (count) and dropped."""
+        if self.unreported:  # there is room again? say first what was lost meanwhile
+            note = f"[rave-gui] {self.unreported} bytes of output lost: {self.error}\n"
+            if not self._put(note.encode(), count=False):
+                self._put(data, count=count)  # fails again most likely: counted
+                return
+            self.unreported = 0
+        self._put(data, count=count)
 
     def feed(self, data: bytes, now: float) -> None:
         self.buf += data
@@ -82,11 +145,31 @@ class LogWriter:
             self.pending = None
             self.last_progress = now
 
-    def close(self) -> None:
+    def close(self, last_line: bytes = b"") -> None:
+        """Write what is left, then last_line (the supervisor's own: not counted as output)."""
         tail = (self.pending or b"") + self.buf
         self.pending, self.buf = None, b""
         if tail:
             self._write(tail if tail.endswith((b"\n", b"\r")) else tail + b"\n")
+        if last_line:
+            self._write(last_line, count=False)
+
+
+def run_on_exit(argv: list[str] | None) -> None:
+    """Start the on-exit command detached; a failure to start it is noted on stderr."""
+    if not argv:
+        return
+    try:
+        subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=sys.stderr.fileno(),
+            stderr=sys.stderr.fileno(),
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as err:
+        sys.stderr.write(f"[rave-gui] cannot start the on-exit command {argv[0]}: {err}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,11 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", required=True)
     parser.add_argument("--status", required=True)
     parser.add_argument("--progress-interval", type=float, default=1.0)
+    parser.add_argument("--on-exit", type=json.loads, help="argv (JSON list) to start at the end")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no command given")
+    if args.on_exit is not None and not (
+        isinstance(args.on_exit, list) and all(isinstance(a, str) for a in args.on_exit)
+    ):
+        parser.error("--on-exit must be a JSON list of strings")
 
     received: list[str] = []
 
@@ -110,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
     log_fd = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    writer = LogWriter(log_fd, args.progress_interval)
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     started = time.time()
@@ -124,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             # stays ignored, so closing a terminal does not end a multi-day run.
         )
     except OSError as err:
-        os.write(log_fd, f"[rave-gui] cannot start {command[0]}: {err.strerror}\n".encode())
+        writer.close(f"[rave-gui] cannot start {command[0]}: {err.strerror}\n".encode())
         write_status(
             args.status,
             {
@@ -137,18 +226,17 @@ def main(argv: list[str] | None = None) -> int:
                 "supervisor_pid": os.getpid(),
             },
         )
+        run_on_exit(args.on_exit)
         return 127
-    write_status(
-        args.status,
-        {
-            "state": "running",
-            "child_pid": child.pid,
-            "supervisor_pid": os.getpid(),
-            "started_at": started,
-            "signals": received,
-        },
-    )
-    writer = LogWriter(log_fd, args.progress_interval)
+    running = {
+        "state": "running",
+        "child_pid": child.pid,
+        "supervisor_pid": os.getpid(),
+        "started_at": started,
+        "signals": received,
+    }
+    write_status(args.status, running)
+    noted_loss = False
     assert child.stdout is not None
     fd = child.stdout.fileno()
     while True:
@@ -166,22 +254,26 @@ def main(argv: list[str] | None = None) -> int:
                 break
             writer.feed(data, now)
         writer.tick(now)
-    writer.close()
+        if writer.lost and not noted_loss:  # said at once: the run may never end normally
+            noted_loss = write_status(
+                args.status, {**running, "error": writer.error, "output_lost": writer.lost}
+            )
     code = child.wait()
-    os.write(log_fd, f"[rave-gui] process exited with code {code}\n".encode())
+    writer.close(f"[rave-gui] process exited with code {code}\n".encode())
     os.close(log_fd)
-    write_status(
-        args.status,
-        {
-            "state": "exited",
-            "exit_code": code,
-            "child_pid": child.pid,
-            "supervisor_pid": os.getpid(),
-            "started_at": started,
-            "ended_at": time.time(),
-            "signals": received,
-        },
-    )
+    final = {
+        "state": "exited",
+        "exit_code": code,
+        "child_pid": child.pid,
+        "supervisor_pid": os.getpid(),
+        "started_at": started,
+        "ended_at": time.time(),
+        "signals": received,
+    }
+    if writer.lost:
+        final.update(error=writer.error, output_lost=writer.lost)
+    write_status(args.status, final)
+    run_on_exit(args.on_exit)
     return 0
 
 

@@ -74,7 +74,7 @@ class Nvml:
     """NVML, initialised at most once; every call is thread-safe and never raises."""
 
     def __init__(self, module: ModuleType | None = None) -> None:
-        self._module = module
+        self._module: Any = module  # pynvml, imported on first use
         self._lock = threading.Lock()
         self._state: bool | None = None  # None: not tried; True: ready; False: failed
         self.error: str | None = None
@@ -84,11 +84,11 @@ class Nvml:
         if self._state is not None:
             return self._state
         try:
-            nv = self._module
-            if nv is None:
-                import pynvml as nv  # nvidia-ml-py
+            if self._module is None:
+                import pynvml  # nvidia-ml-py
 
-                self._module = nv
+                self._module = pynvml
+            nv = self._module
         except ImportError:
             self._state = False
             self.error = "pynvml (nvidia-ml-py) is not installed"
@@ -109,7 +109,7 @@ class Nvml:
         nv = self._module
         try:
             return getattr(nv, fn_name)(*args)
-        except nv.NVMLError:  # type: ignore[union-attr]
+        except nv.NVMLError:
             return None
 
     def list_gpus(self) -> list[GpuInfo]:
@@ -160,8 +160,8 @@ class Nvml:
         with self._lock:
             if self._state:
                 try:
-                    self._module.nvmlShutdown()  # type: ignore[union-attr]
-                except self._module.NVMLError:  # type: ignore[union-attr]
+                    self._module.nvmlShutdown()
+                except self._module.NVMLError:
                     pass
             self._state = None
             self._handles = []
@@ -264,17 +264,6 @@ def gpu_summary(s: SystemSample | None = None) -> str:
     return f"{len(gpus)} GPU{'s' if len(gpus) != 1 else ''}, {loads}"
 
 
-def format_bytes(n: float | None) -> str:
-    """1536 -> "1.5 KiB"; None -> "–"."""
-    if n is None:
-        return "–"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"  # unreachable
-
-
 __all__ = [
     "NO_GPU_TEXT",
     "GpuInfo",
@@ -283,7 +272,6 @@ __all__ = [
     "ProcessMonitor",
     "ProcessUsage",
     "SystemSample",
-    "format_bytes",
     "gpu_error",
     "gpu_summary",
     "list_gpus",

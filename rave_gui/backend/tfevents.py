@@ -13,11 +13,15 @@
 #   before it and the offset stays there, so a later read picks the record up once the writer has
 #   flushed the rest of it.
 # - A record header whose length CRC is wrong, or whose length is absurd (more than
-#   ``MAX_RECORD_BYTES``, 64 MiB), is *corrupt*: reading stops before it, nothing is logged or
-#   raised, and an ``EventFileReader`` marks itself ``corrupt`` and reads that file no further
-#   (its offset stays just before the bad record; TensorBoard's own loader also stops there).
-# - The data CRC is not checked (pure-Python CRC32C would cost more than parsing); a record
-#   whose body does not parse as an Event is skipped whole, never half-read.
+#   ``MAX_RECORD_BYTES``, 64 MiB), is *corrupt*. ``iter_records`` stops before it. An
+#   ``EventFileReader`` skips the damage and resynchronises: it searches for the next position
+#   where a header checks out *and* the record's data CRC matches, reads on from there, and
+#   records what it skipped as a ``DataLoss`` (so the follower can say what was lost).
+#   A file that gets shorter than what was already read (truncated or rewritten) is a
+#   ``DataLoss`` too; reading goes on from its new end.
+# - The data CRC is not checked record by record (pure-Python CRC32C would cost more than
+#   parsing), only for the first record after a resynchronisation; a record whose body does not
+#   parse as an Event is skipped whole, never half-read.
 
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ __all__ = [
     "EVENT_FILE_PREFIX",
     "FILE_VERSION",
     "MAX_RECORD_BYTES",
+    "DataLoss",
     "EventDirFollower",
     "EventFileReader",
     "ScalarPoint",
@@ -70,10 +75,10 @@ class ScalarPoint:
 # A frozen dataclass's __init__ (object.__setattr__ per field) costs as much as parsing; the
 # readers fill its slots through the member descriptors instead (same object, same semantics).
 _new_object = object.__new__
-_set_tag = ScalarPoint.tag.__set__  # type: ignore[attr-defined]
-_set_step = ScalarPoint.step.__set__  # type: ignore[attr-defined]
-_set_value = ScalarPoint.value.__set__  # type: ignore[attr-defined]
-_set_wall = ScalarPoint.wall_time.__set__  # type: ignore[attr-defined]
+_set_tag = vars(ScalarPoint)["tag"].__set__
+_set_step = vars(ScalarPoint)["step"].__set__
+_set_value = vars(ScalarPoint)["value"].__set__
+_set_wall = vars(ScalarPoint)["wall_time"].__set__
 
 
 def _point(tag: str, step: int, value: float, wall_time: float) -> ScalarPoint:
@@ -195,7 +200,7 @@ def iter_records(data: bytes | bytearray | memoryview, offset: int = 0) -> tuple
     corrupt header (bad length CRC, or length over MAX_RECORD_BYTES); see the module comment.
     """
     buf = data if isinstance(data, bytes) else bytes(data)
-    records = []
+    records: list[bytes] = []
     pos = offset
     while True:
         state, length = _check_header(buf, pos)
@@ -415,8 +420,9 @@ def _summary_values(buf: bytes, s: int, e: int, values: list[tuple[str, float]])
                 values.append((_tag(tag), v))
 
 
-def _parse_event_into(buf: bytes, s: int, e: int, out: list[ScalarPoint]) -> None:
-    """Append the scalars of the Event in buf[s:e]; a malformed Event appends nothing."""
+def _parse_event_into(buf: bytes, s: int, e: int, out: list[ScalarPoint]) -> bool:
+    """Append the scalars of the Event in buf[s:e]; a malformed Event appends nothing and
+    gives False."""
     try:
         wall = 0.0
         step = 0
@@ -431,14 +437,15 @@ def _parse_event_into(buf: bytes, s: int, e: int, out: list[ScalarPoint]) -> Non
             elif field == 5 and wire_type == 2:
                 summaries.append((fs, fe))
         if not summaries:
-            return
+            return True
         values: list[tuple[str, float]] = []
         for ss, se in summaries:
             _summary_values(buf, ss, se, values)
     except (_Malformed, IndexError, struct.error, KeyError, ValueError, OverflowError):
-        return
+        return False
     for tag, value in values:
         out.append(_point(tag, step, value, wall))
+    return True
 
 
 # Fast path. torch's SummaryWriter writes each scalar as its own Event laid out exactly as
@@ -474,8 +481,11 @@ def _fast_key_tag(key: bytes) -> str | None:
 _FAST_HEAD = struct.Struct("<QIBdBBBBB")
 
 
-def _scan(buf: bytes, pos: int, out: list[ScalarPoint]) -> tuple[int, int]:
-    """Parse the complete records of buf from pos, appending their scalars to out.
+def _scan(
+    buf: bytes, pos: int, out: list[ScalarPoint], bad: list[tuple[int, int, int]] | None = None
+) -> tuple[int, int]:
+    """Parse the complete records of buf from pos, appending their scalars to out (and the
+    (offset, size, len(out)) of each record whose body is not an Event to bad).
 
     Returns (offset after the last complete record, what stopped it: _INCOMPLETE or _CORRUPT).
     """
@@ -541,19 +551,22 @@ def _scan(buf: bytes, pos: int, out: list[ScalarPoint]) -> tuple[int, int]:
                     set_wall(p, wall)
                     append(p)
                     continue
-        _parse_event_into(buf, s, e, out)
+        if not _parse_event_into(buf, s, e, out) and bad is not None:
+            bad.append((s - 12, length + 16, len(out)))
     return pos, _INCOMPLETE
 
 
-def _scan_without_gc(buf: bytes, pos: int, out: list[ScalarPoint]) -> tuple[int, int]:
+def _scan_without_gc(
+    buf: bytes, pos: int, out: list[ScalarPoint], bad: list[tuple[int, int, int]] | None = None
+) -> tuple[int, int]:
     """_scan with the cyclic GC paused: building 100,000s of points otherwise triggers
     collections that cost a third of the time. Callers pass at most a few MB at a time, so
     the pause stays short."""
     if not gc.isenabled():
-        return _scan(buf, pos, out)
+        return _scan(buf, pos, out, bad)
     gc.disable()
     try:
-        return _scan(buf, pos, out)
+        return _scan(buf, pos, out, bad)
     finally:
         gc.enable()
 
@@ -569,33 +582,155 @@ def parse_event_scalars(record: bytes | bytearray | memoryview) -> list[ScalarPo
 # --- readers --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class DataLoss:
+    """Bytes of an event file that could not be read as records: their scalars are lost.
+
+    kind: "damaged" (bytes that are not records, skipped: garbage, a torn write), "truncated"
+    (the file became shorter than what had been read: what was written past its new end is
+    gone) or "incomplete" (a record cut off at the end of a file whose run has ended).
+    """
+
+    path: str
+    kind: str
+    offset: int  # where the lost bytes start
+    size: int  # how many bytes (for "truncated": how much shorter the file became)
+    after_step: int | None  # the step of the last scalar read before them, if known
+
+    def describe(self) -> str:
+        name = Path(self.path).name
+        after = f" after step {self.after_step}" if self.after_step is not None else ""
+        if self.kind == "truncated":
+            return (
+                f"{name} became {self.size} bytes shorter while it was read (truncated or "
+                f"rewritten at byte {self.offset}): scalars written{after} there may be lost; "
+                "reading went on from its new end."
+            )
+        if self.kind == "incomplete":
+            return (
+                f"{name} ends with an incomplete record ({self.size} bytes at byte "
+                f"{self.offset}){after}: its scalars are lost."
+            )
+        return (
+            f"{name}: {self.size} damaged bytes at byte {self.offset}{after} were skipped "
+            "(the scalars in them are lost); the records after them were read."
+        )
+
+
+_ZEROS = b"\x00" * 4
+_NONZERO = re.compile(rb"[^\x00]")
+
+
+def _find_header(buf: bytes, start: int) -> int:
+    """The first position from start where a record header checks out (length within
+    MAX_RECORD_BYTES, length CRC right); else the first position that more data could still
+    make one (len(buf) - 11 at most)."""
+    last = len(buf) - _HEADER
+    i = start
+    while i <= last:
+        # a length under 64 MiB has its four high bytes zero: jump to the next such place
+        j = buf.find(_ZEROS, i + 4)
+        if j < 0 or j - 4 > last:
+            break
+        p = j - 4
+        length, lcrc = _HDR.unpack_from(buf, p)
+        if length <= MAX_RECORD_BYTES and _length_crc(length) == lcrc:
+            return p
+        if length == 0 and lcrc == 0:  # a run of zeros (a hole): jump past it
+            m = _NONZERO.search(buf, p)
+            i = max(p + 1, (m.start() if m else len(buf)) - _HEADER + 1)
+        else:
+            i = p + 1
+    return max(start, len(buf) - _HEADER + 1)
+
+
+def _verify_record(buf: bytes, pos: int) -> int:
+    """_OK if a whole record with a right length CRC and a right data CRC is at pos;
+    _INCOMPLETE if more data is needed to tell; _CORRUPT otherwise."""
+    state, length = _check_header(buf, pos)
+    if state != _OK:
+        return state
+    start = pos + _HEADER
+    (crc,) = _U32.unpack_from(buf, start + length)
+    return _OK if masked_crc32c(buf[start : start + length]) == crc else _CORRUPT
+
+
 class EventFileReader:
     """Follows one event file: each read_new() parses only the whole records added since.
 
-    ``offset`` counts the bytes of whole records consumed; a record still being written stays
-    unread until complete. At a corrupt record header (see the module comment) the reader sets
-    ``corrupt`` and reads the file no further; ``offset`` stays before the bad record.
+    ``offset`` counts the bytes consumed; a record still being written stays unread until
+    complete. Damaged bytes are skipped (see the module comment) and each loss is appended to
+    ``losses`` (the caller takes them from there); ``corrupt`` is true while the reader is
+    inside damaged bytes, looking for the next good record.
     """
 
-    __slots__ = ("corrupt", "offset", "path")
+    __slots__ = ("_last_step", "_loss_start", "_loss_step", "_verify", "losses", "offset", "path")
 
     def __init__(self, path: str | os.PathLike[str], offset: int = 0) -> None:
         self.path = Path(path)
         self.offset = int(offset)
-        self.corrupt = False
+        self.losses: list[DataLoss] = []
+        self._verify = False  # check the data CRC of the next record before trusting it
+        self._loss_start: int | None = None  # start of the damaged bytes being skipped
+        self._loss_step: int | None = None
+        self._last_step: int | None = None
 
     def __repr__(self) -> str:
         return f"EventFileReader({str(self.path)!r}, offset={self.offset})"
+
+    @property
+    def corrupt(self) -> bool:
+        """Inside damaged bytes: reading resumes at the next record that checks out."""
+        return self._loss_start is not None
+
+    def _lose(self, kind: str, offset: int, size: int, step: int | None) -> None:
+        last = self.losses[-1] if self.losses else None
+        if kind == "damaged" and last and last.kind == kind and last.offset + last.size == offset:
+            self.losses[-1] = DataLoss(
+                last.path, kind, last.offset, last.size + size, last.after_step
+            )
+            return  # one stretch of damage, one loss
+        self.losses.append(DataLoss(str(self.path), kind, offset, size, step))
+
+    def _consume(self, buf: bytes, base: int, out: list[ScalarPoint]) -> int:
+        """Parse buf (the file's bytes from offset base), skipping damage; returns how many of
+        its bytes are consumed (the rest waits for more data)."""
+        i = 0
+        while True:
+            if self._verify:
+                state = _verify_record(buf, i)
+                if state == _INCOMPLETE:
+                    return i
+                if state == _CORRUPT:
+                    if self._loss_start is None:
+                        self._loss_start, self._loss_step = base + i, self._last_step
+                    i = _find_header(buf, i + 1)
+                    continue
+                if self._loss_start is not None:
+                    size = base + i - self._loss_start
+                    self._lose("damaged", self._loss_start, size, self._loss_step)
+                    self._loss_start = None
+                self._verify = False
+            n = len(out)
+            bad: list[tuple[int, int, int]] = []
+            i, state = _scan_without_gc(buf, i, out, bad)
+            for start, size, k in bad:  # a whole record whose body is not an Event
+                step = out[k - 1].step if k > n else self._last_step
+                self._lose("damaged", base + start, size, step)
+            if len(out) > n:
+                self._last_step = out[-1].step
+            if state != _CORRUPT:
+                return i
+            self._verify = True  # the record at i is bad: the check above skips it
 
     def read_new(self, max_bytes: int | None = None) -> list[ScalarPoint]:
         """Scalars of the whole records after offset; a missing file gives [].
 
         max_bytes bounds the bytes read in this call, but a call always reads at least one
-        whole record when one is there, however large. A file shorter than offset is left alone.
+        whole record when one is there, however large. A file shorter than offset is reported
+        in ``losses`` and read on from its new end.
         """
         out: list[ScalarPoint] = []
-        if self.corrupt:
-            return out
         try:
             f = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
         except OSError:
@@ -604,9 +739,14 @@ class EventFileReader:
         with f:
             try:
                 size = os.fstat(f.fileno()).st_size
-                f.seek(pos)
+                if size < pos:
+                    self._lose("truncated", size, pos - size, self._last_step)
+                    pos = self.offset = size
+                    self._loss_start = None
+                    self._verify = True  # the new end may cut a record: check what comes
                 if size <= pos:
                     return out
+                f.seek(pos)
                 end = size
                 if max_bytes is not None:
                     end = min(size, pos + max(int(max_bytes), 1))
@@ -619,22 +759,36 @@ class EventFileReader:
                 while pos + len(buf) < end:
                     want = min(end - pos - len(buf), _READ_CHUNK)
                     if len(buf) >= _HEADER:  # a record bigger than a chunk: read all of it
-                        need = _HEADER + _HDR.unpack_from(buf)[0] + _FOOTER - len(buf)
-                        want = min(end - pos - len(buf), max(want, need))
+                        state, length = _check_header(buf[:_HEADER] + bytes(_FOOTER), 0)
+                        if state != _CORRUPT:
+                            need = _HEADER + length + _FOOTER - len(buf)
+                            want = min(end - pos - len(buf), max(want, need))
                     chunk = f.read(want)
                     if not chunk:
                         break
                     buf = buf + chunk if buf else chunk
-                    used, state = _scan_without_gc(buf, 0, out)
+                    used = self._consume(buf, pos, out)
                     pos += used
                     buf = buf[used:]
-                    if state == _CORRUPT:
-                        self.corrupt = True
-                        break
             except OSError:
                 pass
             self.offset = pos
         return out
+
+    def end(self) -> None:
+        """The run that writes the file has ended: bytes left unread are lost for good
+        (damage still being skipped, a record cut off at the end); add them to ``losses``."""
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return
+        if self._loss_start is not None:
+            if size > self._loss_start:
+                self._lose("damaged", self._loss_start, size - self._loss_start, self._loss_step)
+            self._loss_start = None
+        elif size > self.offset:
+            self._lose("incomplete", self.offset, size - self.offset, self._last_step)
+        self.offset = max(self.offset, size)
 
 
 def _version_number(rel_parts: tuple[str, ...]) -> int:
@@ -707,6 +861,19 @@ class EventDirFollower:
         out: list[ScalarPoint] = []
         for reader in self._order:
             out.extend(reader.read_new(max_bytes))
+        return out
+
+    def take_losses(self, *, ended: bool = False) -> list[DataLoss]:
+        """What could not be read since the last call (see DataLoss). ended: the run is over,
+        so what is still unread (a cut-off last record, damage at the end) is lost too."""
+        out: list[DataLoss] = []
+        if ended:
+            self._discover()
+        for reader in self._order:
+            if ended:
+                reader.end()
+            out.extend(reader.losses)
+            reader.losses.clear()
         return out
 
     @property

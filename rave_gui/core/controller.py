@@ -1,22 +1,41 @@
-"""RunController: the GUI's handle on training runs (start, queue, follow, stop, re-attach)."""
+"""RunController: the GUI's handle on training runs (start, queue, follow, stop, re-attach).
+
+Nothing here makes the GUI thread wait on a run: schedule passes (which may probe RAVE and
+launch runs), the reconciliation at start and stopping the runs at close run in the
+background, one engine pass at a time, and report back by signal.
+"""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
-from PyQt6.QtCore import QObject, QTimer
+from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from ..backend.engine import Engine
 from ..backend.errors import RaveGuiError
 from ..backend.follower import reconcile
-from ..backend.manager import LIVE_STATUSES, TrainingManager
+from ..backend.manager import TrainingManager
 from ..backend.ravecmd import RaveInstall
 from ..backend.settings import Settings
+from ..backend.status import LIVE, RunStatus
 from .process import TrainingProcess
 from .signals import AppSignals
-from .worker import run_in_background, wait_for_background
+from .worker import BackgroundTask, run_in_background
 
 SCHEDULE_INTERVAL_MS = 2000
+
+
+@dataclass
+class SchedulePass:
+    """What one background schedule pass found: queued runs that left the queue (with their
+    new status and, for those that failed to start, the reason) and every live run."""
+
+    changed: dict[int, str] = field(default_factory=dict)
+    errors: dict[int, str] = field(default_factory=dict)
+    live: list[int] = field(default_factory=list)
 
 
 class RunController(QObject):
@@ -24,7 +43,12 @@ class RunController(QObject):
 
     Runs are separate process groups: closing the app only stops following them unless the
     user asks to stop them too; on the next start ``attach_existing`` picks them up again.
+    ``begin_shutdown`` closes without blocking: ``shutdown_progress(text)`` says how the
+    stopping goes, ``shutdown_finished`` comes when nothing is left to wait for.
     """
+
+    shutdown_progress = pyqtSignal(str)
+    shutdown_finished = pyqtSignal()
 
     def __init__(
         self,
@@ -40,9 +64,14 @@ class RunController(QObject):
         self.engine = Engine(manager, settings)
         self.threads: dict[int, TrainingProcess] = {}
         self._attaching = False  # runs left from a previous session are being reconciled
+        self._closing = False
+        # One engine pass (schedule, reconcile, stopping at close) at a time, off the GUI thread.
+        self._engine_lock = threading.Lock()
+        self._schedule_task: BackgroundTask | None = None
+        self._schedule_again = False
         self._timer = QTimer(self)
         self._timer.setInterval(SCHEDULE_INTERVAL_MS)
-        self._timer.timeout.connect(self.schedule)
+        self._timer.timeout.connect(self._tick)
         self._timer.start()
 
     # --- settings and RAVE ---------------------------------------------------------------------
@@ -52,6 +81,8 @@ class RunController(QObject):
         self.schedule()
 
     def install(self) -> RaveInstall:
+        """Probe RAVE (cached per executable version; the first probe takes seconds): call it
+        off the GUI thread, as the wizard does with run_in_background."""
         return self.engine.install()
 
     # --- starting ------------------------------------------------------------------------------
@@ -59,32 +90,69 @@ class RunController(QObject):
         """Check, record and start (or queue) a run; raises a RaveGuiError with the reason."""
         exp_id = self.engine.submit(config, start=False)
         self.signals.runs_changed.emit()
-        self.signals.run_status_changed.emit(exp_id, "queued")
+        self.signals.run_status_changed.emit(exp_id, RunStatus.QUEUED)
         self.schedule()
         return exp_id
 
     def schedule(self) -> None:
-        """Start queued runs while slots are free, and follow every live run."""
-        if self._attaching:
+        """Start queued runs while slots are free, and follow every live run: a pass in the
+        background (it may probe RAVE and launch processes); its results come back on the
+        GUI thread. Asked while a pass runs, one more pass follows it (never two at once)."""
+        if self._attaching or self._closing:
             return
-        try:
-            started = self.engine.schedule()
-        except RaveGuiError:
-            started = []
-        for exp_id in started:
-            status = self.manager.get_experiment(exp_id)["status"]
+        if self._schedule_task is not None:
+            self._schedule_again = True
+            return
+        self._schedule_task = run_in_background(
+            self._schedule_pass, self._on_scheduled, self._on_schedule_failed
+        )
+
+    def _tick(self) -> None:
+        if self._schedule_task is None:  # a pass under way is as good as this one
+            self.schedule()
+
+    def _schedule_pass(self) -> SchedulePass:
+        """In the background: one Engine.schedule and what the GUI needs to know of it."""
+        with self._engine_lock:
+            result = SchedulePass()
+            queued = [e["id"] for e in self.manager.list_experiments(status=RunStatus.QUEUED)]
+            try:
+                self.engine.schedule()
+            except RaveGuiError:
+                pass
+            for exp_id in queued:  # started, or failed to start (Engine.schedule says which)
+                exp = self.manager.get_experiment(exp_id)
+                if exp["status"] == RunStatus.QUEUED:
+                    continue
+                result.changed[exp_id] = exp["status"]
+                if exp["status"] == RunStatus.FAILED:
+                    result.errors[exp_id] = exp["error"] or "failed to start"
+            result.live = [e["id"] for e in self.manager.list_experiments(status=list(LIVE))]
+            return result
+
+    def _on_scheduled(self, result: SchedulePass) -> None:
+        self._schedule_task = None
+        for exp_id, status in result.changed.items():
             self.signals.run_status_changed.emit(exp_id, status)
-            if status in LIVE_STATUSES:
+            if status in LIVE:
                 self.signals.run_started.emit(exp_id)
-        for exp in self.manager.list_experiments(status=list(LIVE_STATUSES)):
-            self.follow(exp["id"])
-        failed = [e for e in started if self.manager.get_experiment(e)["status"] == "failed"]
-        for exp_id in failed:
-            err = self.manager.get_experiment(exp_id)["error"] or "failed to start"
+        for exp_id in result.live:
+            self.follow(exp_id)
+        for exp_id, err in result.errors.items():
             self.signals.run_failed.emit(exp_id, err)
+        self._schedule_next()
+
+    def _on_schedule_failed(self, _err: Exception) -> None:
+        self._schedule_task = None  # the next timer tick tries again
+        self._schedule_next()
+
+    def _schedule_next(self) -> None:
+        if self._schedule_again:
+            self._schedule_again = False
+            self.schedule()
 
     def follow(self, exp_id: int) -> None:
-        if exp_id in self.threads:
+        if exp_id in self.threads or self._closing:
             return
         thread = TrainingProcess(self.manager, exp_id, parent=self)
         thread.lines_received.connect(
@@ -95,7 +163,7 @@ class RunController(QObject):
         thread.checkpoints_changed.connect(
             lambda i=exp_id: self.signals.run_checkpoints_changed.emit(i)
         )
-        thread.finished.connect(lambda ok, msg, i=exp_id: self._on_finished(i, ok, msg))
+        thread.ended.connect(lambda ok, msg, i=exp_id: self._on_finished(i, ok, msg))
         self.threads[exp_id] = thread
         thread.start()
 
@@ -106,28 +174,31 @@ class RunController(QObject):
             thread.deleteLater()
         status = self.manager.get_experiment(exp_id)["status"]
         self.signals.run_status_changed.emit(exp_id, status)
-        if status == "completed":
+        if status == RunStatus.COMPLETED:
             self.signals.run_completed.emit(exp_id, message)
-        elif status == "stopped":
+        elif status == RunStatus.STOPPED:
             self.signals.run_stopped.emit(exp_id, message)
-        elif status == "failed":
+        elif status == RunStatus.FAILED:
             self.signals.run_failed.emit(exp_id, message)
         self.schedule()
 
     # --- control -------------------------------------------------------------------------------
     def stop(self, experiment_id: int) -> None:
-        status = self.engine.request_stop(experiment_id)
+        # A run whose process is gone is recorded by its follower thread, off the GUI thread.
+        status = self.engine.request_stop(
+            experiment_id, follow_ended=experiment_id not in self.threads
+        )
         self.signals.run_status_changed.emit(experiment_id, status)
-        if status == "stopped":
+        if status == RunStatus.STOPPED:
             self.signals.run_stopped.emit(experiment_id, "cancelled")
 
     def pause(self, experiment_id: int) -> None:
         self.engine.pause(experiment_id)
-        self.signals.run_status_changed.emit(experiment_id, "paused")
+        self.signals.run_status_changed.emit(experiment_id, RunStatus.PAUSED)
 
     def resume(self, experiment_id: int) -> None:
         self.engine.resume(experiment_id)
-        self.signals.run_status_changed.emit(experiment_id, "running")
+        self.signals.run_status_changed.emit(experiment_id, RunStatus.RUNNING)
 
     def resume_from_checkpoint(self, experiment_id: int, name: str | None = None) -> int:
         new_id = self.engine.resume_from_checkpoint(experiment_id, name, start=False)
@@ -136,7 +207,7 @@ class RunController(QObject):
         return new_id
 
     def active_ids(self) -> list[int]:
-        return [e["id"] for e in self.manager.list_experiments(status=list(LIVE_STATUSES))]
+        return [e["id"] for e in self.manager.list_experiments(status=list(LIVE))]
 
     # --- app start and close -------------------------------------------------------------------
     def attach_existing(self) -> None:
@@ -144,9 +215,11 @@ class RunController(QObject):
         of runs that ended while the app was closed. Reading what those runs wrote meanwhile
         happens off the GUI thread; queued runs wait until it is done."""
         self._attaching = True
-        run_in_background(
-            lambda: reconcile(self.manager), self._on_reconciled, self._on_reconcile_failed
-        )
+        run_in_background(self._reconcile, self._on_reconciled, self._on_reconcile_failed)
+
+    def _reconcile(self) -> tuple[list[int], list[int]]:
+        with self._engine_lock:
+            return reconcile(self.manager)
 
     def _on_reconciled(self, result: tuple[list[int], list[int]]) -> None:
         alive, ended = result
@@ -168,25 +241,69 @@ class RunController(QObject):
         self.schedule()
 
     def shutdown(self, stop_runs: bool) -> None:
-        """Stop following every run (and stop the runs themselves if asked); waits for the
-        follower threads so none outlives the window."""
+        """Stop following every run (and stop the runs themselves if asked), blocking until
+        done, so no follower thread outlives the window. The window uses begin_shutdown."""
+        threads = self._begin_closing()
+        self._close_work(threads, stop_runs)
+        self._closed()
+
+    def begin_shutdown(self, stop_runs: bool) -> None:
+        """shutdown without blocking: the waiting (for an engine pass under way, the
+        follower threads and, if asked, the runs, stopped all at once) happens in the
+        background; shutdown_progress tells how it goes, shutdown_finished when it is over."""
+        threads = self._begin_closing()
+        run_in_background(
+            lambda: self._close_work(threads, stop_runs),
+            lambda _r: self._closed(),
+            lambda _e: self._closed(),
+        )
+
+    def _begin_closing(self) -> list[TrainingProcess]:
+        self._closing = True
         self._timer.stop()
-        if self._attaching:  # let the reconciliation finish writing before the app closes
-            wait_for_background(30_000)
-        if stop_runs:
-            for exp_id in self.active_ids():
+        for thread in self.threads.values():
+            thread.stop_following()  # each ends within a poll
+        return list(self.threads.values())
+
+    def _close_work(self, threads: list[TrainingProcess], stop_runs: bool) -> None:
+        """Any thread: wait for the engine pass under way (reconcile or schedule: it writes
+        the store), the followers, then stop the live runs in parallel."""
+        with self._engine_lock:
+            ids = self.active_ids() if stop_runs else []
+            for exp_id in ids:
                 try:
-                    self.engine.request_stop(exp_id)
+                    self.engine.request_stop(exp_id, follow_ended=False)  # stop() below
                 except RaveGuiError:
                     pass
-        for thread in list(self.threads.values()):
-            thread.stop_following()
-        for exp_id, thread in list(self.threads.items()):
-            thread.wait(10_000)
-            self.threads.pop(exp_id, None)
-        if stop_runs:
-            for exp_id in self.active_ids():
+            n = len(ids)
+            if n:
+                what = "1 run" if n == 1 else f"{n} runs"
+                self.shutdown_progress.emit(f"Stopping {what}… (SIGINT sent, waiting)")
+            for thread in threads:
+                thread.wait(10_000)
+            if not n:
+                return
+            done = 0
+            lock = threading.Lock()
+
+            def stop(exp_id: int) -> None:
+                nonlocal done
                 try:
                     self.engine.stop(exp_id)
                 except RaveGuiError:
                     pass
+                with lock:
+                    done += 1
+                    left = n - done
+                    text = f"Stopping {what}… ({done} stopped, waiting for {left})"
+                self.shutdown_progress.emit(text if left else "Every run is stopped.")
+
+            with ThreadPoolExecutor(max_workers=n, thread_name_prefix="stop-run") as pool:
+                list(pool.map(stop, ids))
+
+    def _closed(self) -> None:
+        for exp_id, thread in list(self.threads.items()):
+            if thread.isFinished():
+                self.threads.pop(exp_id, None)
+                thread.deleteLater()
+        self.shutdown_finished.emit()

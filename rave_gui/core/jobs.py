@@ -1,108 +1,166 @@
-"""ProcessThreads for the one-off RAVE commands: `rave preprocess` and `rave export`."""
+"""Jobs for the one-off RAVE commands, run off the GUI thread through the same backend calls
+as the command line: a new dataset (`rave preprocess`, then its registration) and an export
+(pre-flight and staging, `rave export`, the record of its model)."""
 
 from __future__ import annotations
 
-import os
 import threading
+from pathlib import Path
+from typing import Any
 
-from PyQt6.QtCore import QObject
+from PyQt6.QtCore import QObject, QThread, pyqtSignal
 
 from ..backend import runner
-from ..backend.export import EXPORT_LOG, ExportPlan
-from ..backend.logparse import LogLine, Progress
-from ..backend.preprocess import LOG_NAME, PreprocessMonitor
-from .process import ProcessThread
+from ..backend.errors import CancelledError, RaveGuiError
+from ..backend.export import ExportPlan, cleanup, plan_export, run_export
+from ..backend.manager import TrainingManager
+from ..backend.preprocess import (
+    PREPROCESS_CANCELLED,
+    PreprocessMonitor,
+    PreprocessRequest,
+    PreprocessRun,
+    make_dataset,
+)
+from ..backend.units import format_bytes
 
-STOP_INTERRUPT_S = 3.0  # SIGINT, then SIGTERM after this, then SIGKILL after as long again
-CANCELLED = "Cancelled."
+CANCELLED = PREPROCESS_CANCELLED  # the message of a job the user cancelled
 
 
-class _StoppableThread(ProcessThread):
-    """A ProcessThread whose command can be cancelled: its whole process group is stopped
-    (SIGINT, SIGTERM, SIGKILL) from a helper thread, so neither the GUI nor the following
-    blocks, and ``finished`` reports ``CANCELLED``."""
+class _Job(QThread):
+    """One job in its own thread: ``lines_received`` with (text, level) pairs of the command's
+    output, ``ended(ok, message)`` at the end (``message`` is CANCELLED after :meth:`cancel`).
+    ``pid`` is the command's process group once started."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.cancelled = False
-        self._stopper: threading.Thread | None = None
-        self._lock = threading.Lock()
+    lines_received = pyqtSignal(list)
+    ended = pyqtSignal(bool, str)
 
-    def _launch(self) -> None:
-        super()._launch()
-        if self.cancelled:  # cancelled while starting
-            self._stop_group()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pid: int | None = None
+        self._cancel = threading.Event()
 
     def cancel(self) -> None:
-        """Stop the command and everything it started; ``finished`` follows."""
-        self.cancelled = True
-        self.failure = CANCELLED
-        self._stop_group()
+        """Stop the command and everything it started (its whole process group); ``ended``
+        follows once it is gone."""
+        self._cancel.set()
 
-    def _stop_group(self) -> None:
-        with self._lock:
-            if self.pid is None or self._stopper is not None:
-                return
-            self._stopper = threading.Thread(
-                target=runner.stop_group,
-                args=(self.pid,),
-                kwargs={"interrupt_timeout": STOP_INTERRUPT_S, "term_timeout": STOP_INTERRUPT_S},
-                daemon=True,
-            )
-            self._stopper.start()
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
 
-    def _reason(self) -> str | None:
-        return CANCELLED if self.cancelled else None
+    def _started(self, launched: runner.Launched) -> None:
+        self.pid = launched.pid
 
-    def handle_events(self, events: list) -> None:
-        super().handle_events(events)
-        reason = self._reason()
-        if reason is not None:  # the traceback of the interrupted command is not the cause
-            self.failure = reason
+    def _work(self) -> tuple[bool, str]:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        try:
+            ok, message = self._work()
+        except CancelledError:
+            ok, message = False, CANCELLED
+        except RaveGuiError as err:
+            ok, message = False, str(err)
+        except Exception as err:  # never a silent end: the page waits for ``ended``
+            ok, message = False, f"Unexpected error: {type(err).__name__}: {err}"
+        self.ended.emit(ok, message)
 
 
-class PreprocessThread(_StoppableThread):
-    """Runs `rave preprocess` detached and follows it: ``progress`` gives the percent of the
-    expected chunks and "N chunks of M · dataset length H:MM:SS"; when RAVE reports that it
-    stalled (no file found, a file it cannot decode: it would wait forever) the whole process
-    group is stopped and ``finished(False, reason)`` says why."""
+class PreprocessJob(_Job):
+    """Makes a dataset with :func:`rave_gui.backend.preprocess.make_dataset`: `rave preprocess`
+    detached and followed (``progress`` gives the percent of the expected chunks and "N chunks
+    of M · dataset length H:MM:SS"; a stall is stopped with its reason), then the dataset
+    registered in the project. ``result`` holds the PreprocessRun at the end."""
+
+    progress = pyqtSignal(int, str)
 
     def __init__(
         self,
+        manager: TrainingManager,
+        project_id: int,
         command: list[str],
-        log_folder: str | os.PathLike[str],
+        request: PreprocessRequest,
         *,
-        expected_chunks: int | None = None,
+        name: str | None = None,
+        log_folder: str | Path | None = None,
         monitor: PreprocessMonitor | None = None,
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(command, log_folder, log_name=LOG_NAME, parent=parent)
-        self.monitor = monitor or PreprocessMonitor(expected_chunks)
-        self.stalled: str | None = None
+        super().__init__(parent)
+        self.manager = manager
+        self.project_id = project_id
+        self.command = command
+        self.request = request
+        self.name = name
+        self.log_folder = log_folder
+        self.monitor = monitor or PreprocessMonitor.for_request(request, None)
+        self.result: PreprocessRun | None = None
 
-    def _reason(self) -> str | None:
-        return self.stalled or super()._reason()
+    def _progress(self, monitor: PreprocessMonitor) -> None:
+        if monitor.progress is not None:
+            self.progress.emit(monitor.percent(), monitor.text())
 
-    def handle_events(self, events: list) -> None:
-        bars = [e for e in events if isinstance(e, Progress)]
-        super().handle_events([e for e in events if not isinstance(e, Progress)])
-        if self.monitor.feed(events) and self.stalled is None:
-            self.stalled = self.monitor.stalled
-            self.failure = self.stalled
-            self._stop_group()
-        if bars:
-            self.progress.emit(self.monitor.percent(), self.monitor.text())
+    def _work(self) -> tuple[bool, str]:
+        self.result = make_dataset(
+            self.manager,
+            self.project_id,
+            self.command,
+            self.request,
+            name=self.name,
+            log_folder=self.log_folder,
+            monitor=self.monitor,
+            on_start=self._started,
+            on_lines=self.lines_received.emit,
+            on_progress=self._progress,
+            cancelled=self._cancel.is_set,
+        )
+        return self.result.ok, self.result.message
 
 
-class ExportThread(_StoppableThread):
-    """Runs a planned `rave export` detached (log in its staging folder) and keeps its log
-    lines for :func:`rave_gui.backend.export.finish_export`."""
+class ExportJob(_Job):
+    """One export with the backend's :func:`plan_export` (pre-flight, staging of the chosen
+    checkpoint), :func:`run_export` (`rave export` detached and followed, its model recorded):
+    ``planned(plan)`` once the command is known, then the output lines and ``ended``.
+    ``model`` holds the recorded model at the end."""
 
-    def __init__(self, plan: ExportPlan, parent: QObject | None = None) -> None:
-        super().__init__(plan.argv, plan.staging, log_name=EXPORT_LOG, parent=parent)
+    planned = pyqtSignal(object)
+
+    def __init__(
+        self,
+        manager: TrainingManager,
+        experiment_id: int,
+        checkpoint: str | int = "best",
+        *,
+        parent: QObject | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.experiment_id = experiment_id
+        self.checkpoint = checkpoint
+        self.options = options  # plan_export's keyword arguments
+        self.plan: ExportPlan | None = None
+        self.model: dict[str, Any] | None = None
+
+    def _work(self) -> tuple[bool, str]:
+        plan = plan_export(self.manager, self.experiment_id, self.checkpoint, **self.options)
         self.plan = plan
-        self.log_lines: list[str] = []
-
-    def handle_events(self, events: list) -> None:
-        self.log_lines += [e.text for e in events if isinstance(e, LogLine)]
-        super().handle_events(events)
+        if self.cancelled:  # while it was being checked
+            cleanup(plan)
+            raise CancelledError(CANCELLED)
+        self.planned.emit(plan)
+        model_id = run_export(
+            self.manager,
+            plan,
+            on_start=self._started,
+            on_lines=self.lines_received.emit,
+            cancelled=self._cancel.is_set,
+        )
+        self.model = next(
+            (m for m in self.manager.artifacts.exported_models(plan.experiment_id)
+             if m["id"] == model_id),
+            None,
+        )  # fmt: skip
+        size = format_bytes(self.model["size"]) if self.model else "?"
+        name = Path(self.model["path"]).name if self.model else plan.output_file.name
+        return True, f"Exported {name} ({size})."

@@ -9,25 +9,31 @@ from pathlib import Path
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 
 from ..backend import runner
-from ..backend.errors import RaveGuiError
+from ..backend.errors import DatabaseError, RaveGuiError
 from ..backend.follower import FollowUpdate, RunFollower
-from ..backend.logparse import Failure, LogLine, LogParser, Metrics, Outcome, Progress
+from ..backend.logfollow import LogFollower, lines_of
+from ..backend.logparse import Failure, Outcome
 from ..backend.manager import TrainingManager
 
 POLL_INTERVAL_S = 0.25
-READ_LIMIT = 4 << 20
+RETRY_INTERVAL_S = 2.0  # after an unexpected error while following
+
+
+def describe_error(err: BaseException) -> str:
+    """A message for a person: ours as they are, anything else with its kind."""
+    if isinstance(err, RaveGuiError):
+        return str(err)
+    return f"{type(err).__name__}: {err}"
 
 
 class ProcessThread(QThread):
     """Runs one command detached from the app (own process group, output to a log file in
-    ``folder``) and follows that file: emits ``output`` with new text, ``lines_received``
-    with (text, level) pairs, ``progress`` (percent or -1, text) and, at the end,
-    ``finished(ok, message)``. ``attach`` follows a command started earlier instead."""
+    ``folder``) and follows that file through a LogFollower: emits ``lines_received`` with
+    (text, level) pairs and, at the end, ``ended(ok, message)``. ``attach`` follows a command
+    started earlier instead."""
 
-    output = pyqtSignal(str)
     lines_received = pyqtSignal(list)
-    progress = pyqtSignal(int, str)
-    finished = pyqtSignal(bool, str)  # type: ignore[assignment]  # (ok, message)
+    ended = pyqtSignal(bool, str)  # (ok, message); QThread's own ``finished`` follows it
 
     def __init__(
         self,
@@ -69,64 +75,40 @@ class ProcessThread(QThread):
         self.log_path, self.status_path = launched.log_path, launched.status_path
 
     def handle_events(self, events: list) -> None:
-        lines: list[tuple[str, str]] = []
-        last_progress: Progress | None = None
         for ev in events:
-            if isinstance(ev, LogLine):
-                lines.append((ev.text, ev.level))
-            elif isinstance(ev, Progress):
-                last_progress = ev
-            elif isinstance(ev, Metrics):
-                text = " ".join(f"{k}={v:g}" for k, v in ev.values.items())
-                lines.append((text, "info"))
-            elif isinstance(ev, Outcome):
+            if isinstance(ev, Outcome):
                 self.outcome = ev
             elif isinstance(ev, Failure):
                 self.failure = ev.reason
+        lines = lines_of(events)
         if lines:
             self.lines_received.emit(lines)
-            self.output.emit("\n".join(t for t, _ in lines))
-        if last_progress is not None:
-            pct = -1
-            if last_progress.total:
-                pct = int(100 * (last_progress.batch or 0) / last_progress.total)
-            self.progress.emit(pct, last_progress.text)
 
     def run(self) -> None:
+        # An exception leaving a QThread's run() aborts the whole app (PyQt): none may.
         try:
-            self._launch()
-        except RaveGuiError as err:
-            self.finished.emit(False, str(err))
-            return
-        from ..backend.procinfo import is_same_process
+            self._follow()
+        except Exception as err:  # reported, never raised
+            self.ended.emit(False, describe_error(err))
 
-        parser = LogParser()
-        offset = 0
+    def _follow(self) -> None:
+        self._launch()
+        assert self.log_path is not None
+        follower = LogFollower(
+            self.log_path, pid=self.pid, start_time=self.start_time, status_path=self.status_path
+        )
         while not self._stop_following:
-            alive = is_same_process(self.pid, self.start_time)
-            data = b""
-            try:
-                assert self.log_path is not None
-                with open(self.log_path, "rb") as f:
-                    f.seek(offset)
-                    data = f.read(READ_LIMIT)
-            except FileNotFoundError:
-                pass
-            if data:
-                offset += len(data)
-                self.handle_events(parser.feed(data))
-            if not alive and not data:
-                self.handle_events(parser.flush())
-                st = runner.read_status(self.status_path) or {}
-                self.exit_code = st.get("exit_code")
+            upd = follower.poll()
+            self.handle_events(upd.events)
+            if upd.final:
+                self.exit_code = upd.exit_code
                 ok = self.exit_code == 0 and self.failure is None
                 message = (
                     "done"
                     if ok
-                    else self.failure or st.get("error") or f"exited with code {self.exit_code}"
+                    else self.failure or upd.error or f"exited with code {self.exit_code}"
                 )
-                runner.reap()
-                self.finished.emit(ok, message)
+                self.ended.emit(ok, message)
                 return
             time.sleep(POLL_INTERVAL_S)
 
@@ -134,13 +116,15 @@ class ProcessThread(QThread):
 class TrainingProcess(ProcessThread):
     """Follows one training run through a RunFollower: stores its metric points and
     checkpoints through the backend and emits ``metrics_update`` ({name: [(step, value)]})
-    and ``step_update`` (step, max steps) besides the ProcessThread signals."""
+    and ``step_update`` (step, max steps) besides the ProcessThread signals, ``ended`` when
+    the run ended and its outcome is recorded."""
 
     metrics_update = pyqtSignal(dict)
     step_update = pyqtSignal(int, int)
     checkpoints_changed = pyqtSignal()
     status_changed = pyqtSignal(str)
     run_progress = pyqtSignal(dict)
+    progress = pyqtSignal(int, str)  # (percent or -1, text)
 
     def __init__(
         self, manager: TrainingManager, experiment_id: int, parent: QObject | None = None
@@ -149,11 +133,11 @@ class TrainingProcess(ProcessThread):
         self.manager = manager
         self.experiment_id = experiment_id
         self.follower: RunFollower | None = None
+        self._shown_problem: str | None = None
 
     def _emit(self, upd: FollowUpdate) -> None:
         if upd.lines:
             self.lines_received.emit(upd.lines)
-            self.output.emit("\n".join(t for t, _ in upd.lines))
         if upd.points:
             self.metrics_update.emit(upd.points)
         if upd.checkpoints_changed:
@@ -177,22 +161,50 @@ class TrainingProcess(ProcessThread):
             if step is not None:
                 self.step_update.emit(step, total or 0)
 
+    def _problem(self, text: str) -> None:
+        """Show a problem once (in the run's log view), until it changes or goes away."""
+        if text != self._shown_problem:
+            self._shown_problem = text
+            self.lines_received.emit([(text, "error")])
+
     def run(self) -> None:
+        # Nothing may escape: an exception leaving a QThread's run() aborts the whole app.
         try:
             self.follower = RunFollower(self.manager, self.experiment_id)
-        except RaveGuiError as err:
-            self.finished.emit(False, str(err))
+        except Exception as err:  # reported, never raised
+            self.ended.emit(False, describe_error(err))
             return
+        self._shown_problem = None
+        try:
+            self._follow_run(self.follower)
+        except Exception as err:  # reported, never raised
+            self.ended.emit(False, describe_error(err))
+        finally:
+            self.follower.close()
+
+    def _follow_run(self, follower: RunFollower) -> None:
         while not self._stop_following:
             try:
-                upd = self.follower.poll()
-            except RaveGuiError as err:
-                self.finished.emit(False, str(err))
+                upd = follower.poll()
+            except DatabaseError as err:  # locked, unreadable...: it may pass, the run goes on
+                self._problem(f"{err} (retrying)")
+                time.sleep(RETRY_INTERVAL_S)
+                continue
+            except RaveGuiError as err:  # the experiment is gone...: nothing more to follow
+                self.ended.emit(False, str(err))
                 return
+            except Exception as err:  # a file or database error: say it, retry
+                self._problem(f"Following the run failed: {describe_error(err)} (retrying)")
+                time.sleep(RETRY_INTERVAL_S)
+                continue
+            self._shown_problem = None
             self._emit(upd)
             if upd.finished:
-                status = upd.status or self.manager.get_experiment(self.experiment_id)["status"]
+                status = upd.status or self._exp_status()
                 self.status_changed.emit(status)
-                self.finished.emit(status == "completed", upd.message or status)
+                self.ended.emit(status == "completed", upd.message or status)
                 return
             time.sleep(POLL_INTERVAL_S)
+
+    def _exp_status(self) -> str:
+        return self.manager.get_experiment(self.experiment_id)["status"]

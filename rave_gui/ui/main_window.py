@@ -3,13 +3,11 @@ and a status bar with the active runs and the GPU state."""
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 from PyQt6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PyQt6.QtWidgets import (
-    QApplication,
     QComboBox,
     QFrame,
     QHBoxLayout,
@@ -30,11 +28,13 @@ from ..backend.manager import QUEUED, TrainingManager
 from ..backend.settings import Settings
 from ..core.signals import AppSignals
 from ..core.worker import BackgroundTask, run_in_background, wait_for_background
-from .dialogs.close_dialog import CANCEL, STOP, CloseRunsDialog
+from .dialogs.close_dialog import CANCEL, STOP, CloseRunsDialog, StoppingRunsDialog
 from .dialogs.settings_dialog import SettingsDialog
+from .icons import app_icon, page_icon
 from .pages.datasets_page import DatasetsPage
 from .pages.export_page import ExportPage
 from .pages.projects_page import ProjectsPage
+from .pages.training_page import TrainingPage
 from .wizard.new_training import NewTrainingWizard
 
 ORGANIZATION = APPLICATION = "rave-gui"
@@ -47,15 +47,6 @@ def ui_state() -> QSettings:
     return QSettings(
         QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION
     )
-
-
-def _training_page_class() -> type | None:
-    """The Training page, if this build has it."""
-    if importlib.util.find_spec(f"{__package__}.pages.training_page") is None:
-        return None
-    from .pages.training_page import TrainingPage
-
-    return TrainingPage
 
 
 def gpu_state() -> str:
@@ -89,7 +80,9 @@ class MainWindow(QMainWindow):
         self.project_id: int | None = None
         self._gpu_task: BackgroundTask | None = None
         self._shut_down = False
+        self.stopping_dialog: StoppingRunsDialog | None = None  # while runs stop at close
         self.setWindowTitle("rave-gui")
+        self.setWindowIcon(app_icon())
         self.setObjectName("MainWindow")
 
         # Pages.
@@ -98,24 +91,14 @@ class MainWindow(QMainWindow):
         self.projects_page = ProjectsPage(manager, signals)
         self.datasets_page = DatasetsPage(manager, signals, settings=settings)
         self.export_page = ExportPage(manager, signals, settings=settings)
-        self.training_page: QWidget | None = None
-        style = self.style()
-        entries: list[tuple[str, str, QWidget, QStyle.StandardPixmap]] = [
-            ("projects", "Projects", self.projects_page, QStyle.StandardPixmap.SP_DirHomeIcon),
-            ("datasets", "Datasets", self.datasets_page, QStyle.StandardPixmap.SP_DriveHDIcon),
+        self.training_page = TrainingPage(manager, controller, signals)
+        self.training_page.export_requested.connect(self.export_run)
+        entries: list[tuple[str, str, QWidget]] = [
+            ("projects", "Projects", self.projects_page),
+            ("datasets", "Datasets", self.datasets_page),
+            ("training", "Training", self.training_page),
+            ("export", "Export", self.export_page),
         ]
-        training_cls = _training_page_class()
-        if training_cls is not None:
-            self.training_page = training_cls(manager, controller, signals)
-            entries.append(
-                ("training", "Training", self.training_page, QStyle.StandardPixmap.SP_ComputerIcon)
-            )
-            export_requested = getattr(self.training_page, "export_requested", None)
-            if export_requested is not None:
-                export_requested.connect(self.export_run)
-        entries.append(
-            ("export", "Export", self.export_page, QStyle.StandardPixmap.SP_DialogSaveButton)
-        )
 
         # Sidebar: the project, then the pages.
         self.project_combo = QComboBox()
@@ -125,13 +108,13 @@ class MainWindow(QMainWindow):
         )
         self.project_combo.setMinimumContentsLength(12)
         self.nav = QListWidget()
-        self.nav.setIconSize(QSize(22, 22))
+        self.nav.setIconSize(QSize(24, 24))
         self.nav.setFrameShape(QFrame.Shape.NoFrame)
         self.nav.setSpacing(2)
         self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.page_keys: list[str] = []
-        for page_key, title, page, icon in entries:
-            item = QListWidgetItem(style.standardIcon(icon), title)
+        for page_key, title, page in entries:
+            item = QListWidgetItem(page_icon(page_key), title)
             item.setData(Qt.ItemDataRole.UserRole, page_key)
             item.setSizeHint(QSize(0, 36))
             self.nav.addItem(item)
@@ -207,7 +190,7 @@ class MainWindow(QMainWindow):
         )
         self.new_training_action.setShortcut(QKeySequence("Ctrl+N"))
         self.new_training_action.triggered.connect(lambda: self.new_training())
-        self.settings_action = QAction("&Settings…", self)
+        self.settings_action = QAction(page_icon("settings"), "&Settings…", self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.settings_action.triggered.connect(lambda: self.open_settings())
@@ -348,11 +331,8 @@ class MainWindow(QMainWindow):
     def _training_started(self, experiment_id: int) -> None:
         self.projects_page.refresh()
         self.datasets_page.refresh()
-        if "training" in self.pages:
-            self.show_page("training")
-            select = getattr(self.pages["training"], "select_run", None)
-            if callable(select):
-                select(experiment_id)
+        self.show_page("training")
+        self.training_page.select_run(experiment_id)
         self.update_status()
 
     def export_run(self, experiment_id: int) -> None:
@@ -378,9 +358,7 @@ class MainWindow(QMainWindow):
     def show_about(self) -> QMessageBox:
         box = QMessageBox(self)
         box.setWindowTitle("About rave-gui")
-        box.setIconPixmap(
-            self.style().standardIcon(QStyle.StandardPixmap.SP_MediaVolume).pixmap(48, 48)
-        )
+        box.setIconPixmap(app_icon().pixmap(64, 64))
         box.setText(f"<b>rave-gui {__version__}</b>")
         box.setInformativeText(
             "A desktop app to train RAVE models (acids-ircam's Realtime Audio Variational "
@@ -469,6 +447,9 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             event.accept()
             return
+        if self.stopping_dialog is not None:  # the runs are being stopped: it closes after
+            event.ignore()
+            return
         try:
             n_active = len(self.controller.active_ids())
         except RaveGuiError:
@@ -482,18 +463,33 @@ class MainWindow(QMainWindow):
             stop_runs = choice == STOP
         self.save_state()
         self._status_timer.stop()
+        for page in self.pages.values():
+            shutdown = getattr(page, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
         if stop_runs:
-            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            # Stopping takes up to a minute or more per run: the runs stop together in the
+            # background while the window stays responsive, then it closes.
+            event.ignore()
+            self.stopping_dialog = StoppingRunsDialog(n_active, self)
+            self.controller.shutdown_progress.connect(self.stopping_dialog.set_text)
+            self.controller.shutdown_finished.connect(self._runs_stopped)
+            self.stopping_dialog.show()
             self.statusBar().showMessage("Stopping the runs…")
-        try:
-            for page in self.pages.values():
-                shutdown = getattr(page, "shutdown", None)
-                if callable(shutdown):
-                    shutdown()
-            self.controller.shutdown(stop_runs)
-        finally:
-            if stop_runs:
-                QApplication.restoreOverrideCursor()
+            self.controller.begin_shutdown(True)
+            return
+        self.controller.shutdown(False)
         self._shut_down = True
         wait_for_background(5000)
         event.accept()
+
+    def _runs_stopped(self) -> None:
+        self.controller.shutdown_finished.disconnect(self._runs_stopped)
+        if self.stopping_dialog is not None:
+            self.controller.shutdown_progress.disconnect(self.stopping_dialog.set_text)
+            self.stopping_dialog.hide()
+            self.stopping_dialog.deleteLater()
+            self.stopping_dialog = None
+        self._shut_down = True
+        wait_for_background(5000)
+        self.close()

@@ -53,7 +53,7 @@ def test_real_training_run_stores_validation_losses_lr_and_checkpoints(
     thread = TrainingProcess(tm, exp_id)
     steps: list[int] = []
     thread.step_update.connect(lambda s, _t: steps.append(s))
-    with qtbot.waitSignal(thread.finished, timeout=900_000) as blocker:
+    with qtbot.waitSignal(thread.ended, timeout=900_000) as blocker:
         thread.start()
     thread.wait(10_000)
     ok, message = blocker.args

@@ -1,11 +1,13 @@
 """The app side of a run, in its own process, so a test can SIGKILL it (a crash of the app).
 
     python app_side.py DB RUNS_DIR FIXTURE NAME DURATION
+    python app_side.py DB --follow EXP_ID
 
 Starts a replayed run exactly as the Engine starts `rave train` (see replay_helpers), prints
 ``started EXP_ID PGID``, then follows it with a RunFollower like the app does, printing
 ``points N step S`` after every poll (N: points stored so far by this follower) and
-``finished STATUS`` at the end.
+``finished STATUS`` at the end. With ``--follow`` it follows a run started before, polling
+without a pause (so that a kill lands inside a poll as often as possible).
 """
 
 from __future__ import annotations
@@ -23,13 +25,18 @@ from rave_gui.backend.manager import TrainingManager
 
 
 def main() -> int:
-    db, runs_dir, fixture, name, duration = sys.argv[1:6]
-    manager = TrainingManager(db)
-    run = start_replay_experiment(
-        manager, runs_dir, fixture=fixture, name=name, duration=float(duration)
-    )
-    print(f"started {run.exp_id} {run.pgid}", flush=True)
-    follower = RunFollower(manager, run.exp_id)
+    if sys.argv[2] == "--follow":
+        manager = TrainingManager(sys.argv[1])
+        exp_id, interval = int(sys.argv[3]), 0.0
+    else:
+        db, runs_dir, fixture, name, duration = sys.argv[1:6]
+        manager = TrainingManager(db)
+        run = start_replay_experiment(
+            manager, runs_dir, fixture=fixture, name=name, duration=float(duration)
+        )
+        print(f"started {run.exp_id} {run.pgid}", flush=True)
+        exp_id, interval = run.exp_id, 0.05
+    follower = RunFollower(manager, exp_id)
     n = 0
     while True:
         upd = follower.poll()
@@ -38,7 +45,7 @@ def main() -> int:
         if upd.finished:
             print(f"finished {upd.status}", flush=True)
             return 0
-        time.sleep(0.05)
+        time.sleep(interval)
 
 
 if __name__ == "__main__":

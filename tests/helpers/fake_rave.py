@@ -1,14 +1,72 @@
 """Stand-ins for the `rave` console script in fast tests: real processes that print what the
-real command prints (captured from acids-rave 2.3.1), without torch."""
+real command prints (captured from acids-rave 2.3.1), without torch.
+
+`rave preprocess` here reads PCM .wav files only (no ffmpeg), cuts them into chunks of
+2 × --num_signal samples as RAVE does (shorter files and tails dropped), shows RAVE's
+"dataset length" bar and writes an LMDB ``data.mdb`` with one record per chunk and RAVE's
+``metadata.yaml`` (``n_seconds`` = chunk length × (chunks - 1)). With no file it prints RAVE's
+"No valid file found" line and hangs, as the real one does."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-_EXPORT = """#!{python}
-import os, sys, time
+_PREPROCESS = r"""
+import os, sys, time, wave
 args = sys.argv[1:]
+if args and args[0] == "preprocess":
+    opts, inputs, lazy, i = {}, [], False, 1
+    while i < len(args):
+        if args[i] == "--lazy":
+            lazy, i = True, i + 1
+            continue
+        if args[i] == "--input_path":
+            inputs.append(args[i + 1])
+        else:
+            opts[args[i]] = args[i + 1]
+        i += 2
+    sr = int(opts.get("--sampling_rate", 44100))
+    chunk = 2 * int(opts.get("--num_signal", 131072))
+    files = sorted(
+        os.path.join(d, f)
+        for p in inputs for d, _, fs in os.walk(p) for f in fs if f.endswith((".wav", ".WAV"))
+    )
+    if not files:
+        print(f"No valid file found in {inputs}. Aborting", flush=True)
+        time.sleep(3600)
+    n = 0
+    sys.stderr.write("0it [00:00, ?it/s]")
+    for path in files:
+        with wave.open(path, "rb") as w:
+            frames = w.getnframes() * sr // w.getframerate()
+        for _ in range(frames // chunk):
+            n += 1
+            h, rest = divmod((n - 1) * chunk / sr, 3600)
+            m, sec = divmod(rest, 60)
+            sys.stderr.write(
+                f"\rdataset length: {int(h)}:{int(m):02d}:{sec:09.6f}: : {n}it [00:00, 13.63it/s]"
+            )
+            sys.stderr.flush()
+            time.sleep(0.02)
+    sys.stderr.write("\n")
+    out = opts["--output_path"]
+    os.makedirs(out, exist_ok=True)
+    import lmdb
+    env = lmdb.open(out, map_size=1 << 24)
+    with env.begin(write=True) as txn:
+        for k in range(n):
+            txn.put(f"{k:08d}".encode(), b"x" * 64)
+    env.close()
+    with open(os.path.join(out, "metadata.yaml"), "w") as f:
+        f.write(
+            f"channels: {opts.get('--channels', 1)}\nlazy: {str(lazy).lower()}\n"
+            f"n_seconds: {max(n - 1, 0) * chunk / sr}\nsr: {sr}\n"
+        )
+    sys.exit(0)
+"""
+
+_EXPORT = """
 assert args[0] == "export", args
 opts, streaming, i = {{}}, False, 1
 while i < len(args):
@@ -49,11 +107,14 @@ FAILURES = {
 
 
 def write_fake_rave(folder: Path, behaviour: str = "ok", delay: float = 0.0) -> Path:
-    """A `rave` script for `rave export` that succeeds, or fails the way the real one does."""
+    """A `rave` script: `rave preprocess` (see the module docstring) and `rave export`, which
+    succeeds or fails the way the real one does (``behaviour``)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "rave"
     failure = FAILURES[behaviour]
-    path.write_text(_EXPORT.format(python=sys.executable, delay=delay, failure=failure))
+    path.write_text(
+        f"#!{sys.executable}\n" + _PREPROCESS + _EXPORT.format(delay=delay, failure=failure)
+    )
     path.chmod(0o755)
     return path
 

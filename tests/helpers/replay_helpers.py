@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rave_gui.backend import runner, tfevents
-from rave_gui.backend.manager import RUNNING, TrainingManager
+from rave_gui.backend.engine import new_run_folder
+from rave_gui.backend.manager import LIVE_STATUSES, QUEUED, RUNNING, TrainingManager
 from rave_gui.backend.procinfo import group_members, signal_group
 
 REPLAY_SCRIPT = Path(__file__).resolve().with_name("replay_run.py")
@@ -43,6 +44,8 @@ def replay_argv(
     fail: bool = False,
     workers: int = 0,
     seed: int = 0,
+    tick_every: float = 0.0,
+    interrupt_time: float = 0.0,
 ) -> list[str]:
     argv = [
         sys.executable, str(REPLAY_SCRIPT), str(FIXTURES / fixture),
@@ -50,8 +53,12 @@ def replay_argv(
     ]  # fmt: skip
     if fail:
         argv.append("--fail")
+    if tick_every:
+        argv += ["--tick-every", str(tick_every), "--max-steps", str(MAX_STEPS[fixture])]
     if workers:
         argv += ["--workers", str(workers)]
+    if interrupt_time:
+        argv += ["--interrupt-time", str(interrupt_time)]
     return argv
 
 
@@ -79,10 +86,12 @@ def start_replay_experiment(
     workers: int = 0,
     seed: int = 0,
     dataset_path: str = "/data/db",
+    tick_every: float = 0.0,
+    interrupt_time: float = 0.0,
 ) -> ReplayRun:
     """Record an experiment and start the replay the way the Engine starts `rave train`:
-    start_training, runner.launch into ``<runs dir>/<id>-<name>``, then the process fields and
-    the running status."""
+    start_training, a new run folder of its own (new_run_folder), runner.launch into it, then
+    the process fields and the running status."""
     config = {
         "name": name,
         "dataset_path": dataset_path,
@@ -100,12 +109,12 @@ def start_replay_experiment(
         "ckpt": None,
     }
     exp_id = manager.start_training(config)
-    run_dir = Path(runs_dir) / f"{exp_id}-{name}"
-    manager.experiments.update(exp_id, run_dir=str(run_dir))
+    run_dir, uid = new_run_folder(manager, exp_id, runs_dir)
     argv = replay_argv(
-        fixture, run_dir, name=name, duration=duration, fail=fail, workers=workers, seed=seed
-    )
-    launched = runner.launch(argv, run_dir)
+        fixture, run_dir, name=name, duration=duration, fail=fail, workers=workers, seed=seed,
+        tick_every=tick_every, interrupt_time=interrupt_time,
+    )  # fmt: skip
+    launched = runner.launch(argv, run_dir, run_uid=uid)
     manager.experiments.update(
         exp_id,
         command=argv,
@@ -116,6 +125,73 @@ def start_replay_experiment(
     )
     manager.update_experiment_status(exp_id, RUNNING)
     return ReplayRun(exp_id, launched, run_dir, fixture, argv)
+
+
+_RAVE_DOUBLE = """#!{python}
+# `rave` for tests: `rave train FLAGS` replays a captured run instead of training
+# (replay_run.py; the fixture by --max_steps). Written by replay_helpers.write_replay_rave.
+import os, sys
+args = sys.argv[1:]
+if args[:1] != ["train"]:
+    sys.exit("this test double of rave only knows `rave train`")
+opts, i = {{}}, 1
+while i + 1 < len(args):
+    opts.setdefault(args[i], args[i + 1])
+    i += 2
+steps = int(opts.get("--max_steps", "40"))
+fixture = "run_110steps" if steps == 110 else "run_40steps"
+argv = [{python!r}, {replay!r}, os.path.join({fixtures!r}, fixture), "--out", opts["--out_path"],
+        "--name", opts["--name"], "--duration", {duration!r}, "--tick-every", {tick!r},
+        "--max-steps", str(steps)]
+os.execv(argv[0], argv)
+"""
+
+
+def write_replay_rave(folder: Path, duration: float = 1.5, tick_every: float = 0.25) -> Path:
+    """A `rave` executable for the Engine (with ``use_launcher`` off) and for processes it
+    starts (on-exit hooks): ``rave train`` replays run_40steps (run_110steps for
+    ``--max_steps 110``) in ``duration`` seconds, with launcher-like step lines. Its ``#!``
+    interpreter is this one, so probing it finds the installed acids-rave's configs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "rave"
+    path.write_text(
+        _RAVE_DOUBLE.format(
+            python=sys.executable,
+            replay=str(REPLAY_SCRIPT),
+            fixtures=str(FIXTURES),
+            duration=str(duration),
+            tick=str(tick_every),
+        )
+    )
+    path.chmod(0o755)
+    return path
+
+
+def hook_processes(db_path: str | os.PathLike[str]) -> list[int]:
+    """Pids of the on-exit hooks (`rave-gui runs finish`) running against a database."""
+    import psutil
+
+    db = str(Path(db_path).absolute())
+    found = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        cmd = p.info.get("cmdline") or []
+        if "finish" in cmd and db in cmd:
+            found.append(p.info["pid"])
+    return found
+
+
+def stop_all(manager: TrainingManager, timeout: float = 30.0) -> None:
+    """Teardown of a test whose runs start each other: cancel queued runs, kill every run's
+    process group, let the on-exit hooks already running end, then kill what they started."""
+    for exp in manager.list_experiments(status=QUEUED):
+        manager.stop_training(exp["id"])
+    for exp in manager.list_experiments():
+        if exp["pid"]:
+            kill_group(exp["pid"])
+    wait_until(lambda: not hook_processes(manager.db.path), timeout)
+    for exp in manager.list_experiments(status=list(LIVE_STATUSES)):
+        if exp["pid"]:
+            kill_group(exp["pid"])
 
 
 def kill_group(pgid: int, timeout: float = 5.0) -> None:
@@ -176,9 +252,12 @@ __all__ = [
     "fixtures_available",
     "follow_to_end",
     "group_members",
+    "hook_processes",
     "kill_group",
     "replay_argv",
     "start_replay_experiment",
+    "stop_all",
     "stored_points",
     "wait_until",
+    "write_replay_rave",
 ]

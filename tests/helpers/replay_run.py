@@ -2,7 +2,7 @@
 """Replay a captured `rave train` run as a live process (standard library only).
 
     python replay_run.py FIXTURE_DIR --out OUT [--name NAME] [--duration S] [--fail]
-                         [--workers N] [--seed N]
+                         [--workers N] [--seed N] [--tick-every S --max-steps N]
 
 FIXTURE_DIR is one of ``shared/fixtures/rave/run_*`` (``train.stdout``, ``train.stderr``,
 ``events.out.tfevents.*``, ``config.gin``). The replay behaves like the real command, compressed
@@ -19,9 +19,14 @@ to ``--duration`` seconds:
 ``--fail``: at the first validation (``--fail-at`` of the way) a real-looking traceback ending
 in RAVE's PCA ``ValueError`` is printed on stderr and the process exits 1.
 SIGINT (to the process or its group): ``Detected KeyboardInterrupt, attempting graceful
-shutdown...`` on stderr, exit 0 within about 0.1 s, like RAVE. ``--workers N`` forks N children
-that just sleep in the same process group, like data-loader workers; they end with the run.
+shutdown...`` on stderr, exit 0 within about 0.1 s, like RAVE (``--interrupt-time S``: after
+S seconds, as a real run takes to shut down; a second SIGINT meanwhile is ignored).
+``--workers N`` forks N children that just sleep in the same process group, like data-loader
+workers; they end with the run.
 Pauses (SIGSTOP/SIGCONT) just delay the replay: it sleeps between steps, it does not catch up.
+``--tick-every S --max-steps N``: like rave-gui's launcher, a ``rave-gui: step=K`` line on
+stdout every S seconds while the bars go on (after a whole bar, on a fresh line), K growing
+with the replay up to N.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import shutil
 import signal
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 RUN_HASH = "d744cc98b7"
@@ -140,6 +146,10 @@ class Replay:
         events = self.events_src.read_bytes()
         plan += [(t, "events", b) for t, b in _spread(_chunks(events, rng, 1, 65536), 0.12, 0.92)]
         plan.append((0.50, "checkpoints", None))
+        if self.args.tick_every > 0 and self.args.max_steps > 0:
+            n = int(0.8 * self.args.duration / self.args.tick_every)
+            ticks = [int(self.args.max_steps * (i + 1) / (n + 1)) for i in range(n)]
+            plan += [(t, "tick", k) for t, k in _spread(ticks, 0.10, 0.90)]
         plan += [(t, "err", b) for t, b in _spread(_lines(tail), 0.95, 0.99)]
         if self.args.fail:
             plan = [p for p in plan if p[0] < self.args.fail_at]
@@ -169,8 +179,12 @@ class Replay:
             ckpts.mkdir(exist_ok=True)
             for name in ("epoch-epoch=0001.ckpt", "best.ckpt"):
                 tmp = ckpts / f".{name}.tmp"
-                tmp.write_bytes(b"PK\x03\x04 fake checkpoint " + os.urandom(2048))
+                with zipfile.ZipFile(tmp, "w") as z:  # a complete archive, as torch.save's
+                    z.writestr("archive/data.pkl", b"fake checkpoint " + os.urandom(2048))
                 os.replace(tmp, ckpts / name)
+        elif kind == "tick":
+            self.finish_bar()
+            _write_all(1, f"\nrave-gui: step={payload}\n".encode())
         elif kind == "workers":
             self.start_workers(self.args.workers)
         elif kind == "fail":
@@ -241,6 +255,9 @@ class Replay:
         except KeyboardInterrupt:
             self.finish_bar()
             _write_all(2, INTERRUPT_TEXT.encode())
+            if self.args.interrupt_time > 0:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                time.sleep(self.args.interrupt_time)
             self.stop_workers()
             return 0
         self.stop_workers()
@@ -257,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fail-at", type=float, default=0.45, help="fraction of the run to crash at")
     ap.add_argument("--workers", type=int, default=0, help="sleeping child processes to fork")
     ap.add_argument("--seed", type=int, default=0, help="seed of the chunk sizes")
+    ap.add_argument("--tick-every", type=float, default=0.0, help="seconds between step lines")
+    ap.add_argument("--max-steps", type=int, default=0, help="the step the step lines reach")
+    ap.add_argument(
+        "--interrupt-time", type=float, default=0.0, help="seconds to shut down after SIGINT"
+    )
     args = ap.parse_args(argv)
     # Python's own handler (KeyboardInterrupt), even when started with SIGINT ignored
     signal.signal(signal.SIGINT, signal.default_int_handler)

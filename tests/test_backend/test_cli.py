@@ -57,9 +57,14 @@ def loss_values() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A database with two projects, four runs in different states, metrics and a checkpoint."""
+def store(tmp_path_factory: pytest.TempPathFactory):
+    """A database with two projects, four runs in different states, metrics and a checkpoint.
+    The running one has a live process (CLI commands record the end of runs whose process is
+    gone)."""
     path = tmp_path_factory.mktemp("cli") / "store.sqlite3"
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True
+    )
     tm = TrainingManager(path)
     drums = tm.projects.create("Drums")
     voice = tm.projects.create("Voice")
@@ -79,11 +84,14 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict:
     tm.update_experiment_status(done, "completed", exit_code=0)
     live = tm.start_training({"name": "snare", "project_id": drums})
     tm.update_experiment_status(live, "running")
+    tm.register_process(live, sleeper)
     queued = tm.start_training({"name": "choir", "project_id": voice})
     failed = tm.start_training({"name": "hum", "project_id": voice})
     tm.update_experiment_status(failed, "failed", error="CUDA out of memory")
     tm.close()
-    return {"db": str(path), "done": done, "live": live, "queued": queued, "failed": failed}
+    yield {"db": str(path), "done": done, "live": live, "queued": queued, "failed": failed}
+    sleeper.kill()
+    sleeper.wait()
 
 
 def test_version() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rave_gui.backend.errors import DatabaseError, ValidationError
+from rave_gui.backend.errors import DatabaseError, DiskFullError, ValidationError
 from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.store import db
 
@@ -422,6 +422,26 @@ def test_nested_transaction_joins_the_outer_one(tm: TrainingManager) -> None:
     assert tm.projects.all() == []
 
 
+def test_full_disk_is_a_disk_full_error_and_the_database_stays_usable(tm: TrainingManager) -> None:
+    """SQLite rolls a transaction back by itself when the disk is full: the error must say
+    "disk full" (not "cannot rollback - no transaction is active"), and once there is room
+    again the same connection writes normally."""
+    exp = tm.start_training({"name": "run"})
+    conn = tm.db.conn
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")  # the real SQLITE_FULL, deterministically
+    series = {"loss": (np.arange(20_000), np.ones(20_000), None)}
+    with pytest.raises(DiskFullError, match="is full: free space"):
+        tm.metrics.add_series(exp, series)
+    assert not conn.in_transaction
+    with pytest.raises(DiskFullError):  # a single statement outside a transaction too
+        tm.db.execute("INSERT INTO projects (name, created_at) VALUES (zeroblob(100000), 0)")
+    assert tm.metrics.names(exp) == []
+    conn.execute("PRAGMA max_page_count = 1073741823")  # space freed
+    assert tm.metrics.add_series(exp, series) == 20_000
+    assert tm.metrics.names(exp) == ["loss"]
+
+
 def test_writes_are_visible_to_another_connection_once_committed(tmp_path: Path) -> None:
     path = tmp_path / "a.sqlite3"
     a, b = TrainingManager(path), TrainingManager(path)
@@ -460,5 +480,97 @@ def test_v2_database_gains_the_exported_models_table_with_rows_intact(tmp_path: 
         assert (row["id"], row["streaming"], row["settings"]) == (model, True, {"name": "first"})
         tm.experiments.delete(1)
         assert tm.artifacts.exported_models() == []  # cascaded with its experiment
+    finally:
+        tm.close()
+
+
+def _dump(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
+    tables = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+
+
+def test_v4_database_migrates_intact_and_never_reuses_a_deleted_experiment_id(
+    tmp_path: Path,
+) -> None:
+    """v5 rebuilds the experiments table (AUTOINCREMENT): every row of every table, the
+    status index, the foreign keys of the tables that point at it and the trigger that
+    deletes an experiment's points survive; an id, once deleted, is never given again."""
+    path = tmp_path / "v4.sqlite3"
+    _old_database(path, old=4)
+    conn = db.connect(path, migrate=False)
+    now = time.time()
+    conn.execute("BEGIN")
+    conn.execute(
+        "INSERT INTO experiments (id, project_id, name, dataset_id, config, status, metrics, "
+        "command, run_dir, log_path, pid, process_start_time, exit_code, error, created_at, "
+        "parent_id, updated_at) VALUES (2, 1, 'second', NULL, '{}', 'failed', '{}', '[\"rave\"]', "
+        "'/runs/2-second', '/runs/2-second/train.log', 77, 12.5, 1, 'boom', ?, 1, ?)",
+        (now, now),
+    )
+    conn.execute(
+        "INSERT INTO checkpoints (experiment_id, path, step, size, is_best, mtime) "
+        "VALUES (2, '/runs/2-second/best.ckpt', 10, 3, 1, ?)",
+        (now,),
+    )
+    conn.execute(
+        "INSERT INTO alerts (experiment_id, kind, severity, message, step, created_at) "
+        "VALUES (2, 'nan', 'error', 'loss is NaN', 10, ?)",
+        (now,),
+    )
+    conn.execute("INSERT INTO follow_offsets VALUES (2, 'log', 1234)")
+    conn.execute(
+        "INSERT INTO exported_models (experiment_id, path, created_at) VALUES (2, '/m.ts', ?)",
+        (now,),
+    )
+    conn.execute(
+        "INSERT INTO metric_points (experiment_id, name, step, value, wall_time) "
+        "VALUES (2, 'loss', 1, 0.5, ?)",
+        (now,),
+    )
+    conn.execute("COMMIT")
+    before = _dump(conn)
+    conn.close()
+
+    tm = TrainingManager(path)
+    try:
+        conn = tm.db.conn
+        assert db.schema_version(conn) == db.SCHEMA_VERSION >= 5
+        after = _dump(conn)
+        after.pop("sqlite_sequence", None)
+        assert after == before  # every row of every table, ids included
+        sql = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'experiments'"
+        ).fetchone()[0]
+        assert "AUTOINCREMENT" in sql
+        objects = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert {"experiments_status", "experiments_delete_metrics"} <= objects
+        assert "experiments_v5" not in objects
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert tm.get_experiment(2)["parent_id"] == 1
+
+        tm.experiments.delete(2)  # the highest id: before v5 the next experiment got it again
+        for table in ("checkpoints", "alerts", "follow_offsets", "exported_models"):
+            n = conn.execute(f"SELECT count(*) FROM {table} WHERE experiment_id = 2").fetchone()[0]
+            assert n == 0, table  # the foreign keys cascade to the rebuilt table
+        for table in ("metric_points", "metric_tiles"):  # the trigger came along
+            n = conn.execute(f"SELECT count(*) FROM {table} WHERE experiment_id = 2").fetchone()[0]
+            assert n == 0, table
+        assert len(list(tm.metrics.iter_points(1))) == 5000
+        new = tm.start_training({"name": "second", "project_id": 1})
+        assert new == 3
+        tm.experiments.delete(new)
+        assert tm.start_training({"name": "third", "project_id": 1}) == 4
+    finally:
+        tm.close()
+
+    tm = TrainingManager(path)  # and so across sessions
+    try:
+        assert tm.start_training({"name": "fourth", "project_id": 1}) == 5
     finally:
         tm.close()

@@ -40,10 +40,12 @@ def tm(tmp_path: Path) -> Iterator[TrainingManager]:
 
 
 def make_dataset(folder: Path, metadata: str | None = METADATA) -> Path:
-    """A folder shaped like `rave preprocess` output (metadata.yaml; no audio needed)."""
+    """A folder shaped like `rave preprocess` output (metadata.yaml and data.mdb, empty: no
+    audio needed)."""
     folder.mkdir(parents=True)
     if metadata is not None:
         (folder / "metadata.yaml").write_text(metadata, encoding="utf-8")
+        (folder / "data.mdb").touch()
     return folder
 
 
@@ -160,7 +162,7 @@ def test_register_dataset_reads_rave_metadata(tm: TrainingManager, tmp_path: Pat
     assert ds["sample_rate"] == 44100
     assert ds["channels"] == 1
     assert ds["duration_s"] == pytest.approx(208.05079365079365)
-    assert ds["n_examples"] is None  # no data.mdb in this folder
+    assert ds["n_examples"] is None  # data.mdb is empty, not an LMDB: no count
     assert ds["lazy"] == 0
     assert [d["id"] for d in tm.datasets.all(p)] == [ds_id]
 
@@ -632,18 +634,20 @@ def test_stop_training_resumes_and_stops_a_paused_run(
     assert child.wait(timeout=10) == -signal.SIGINT
 
 
-def test_stop_training_of_a_run_whose_process_is_gone_marks_it_stopped(
+def test_stop_training_of_a_run_whose_process_is_gone_records_what_happened(
     tm: TrainingManager, child: subprocess.Popen
 ) -> None:
+    # Killed before anyone asked it to stop, leaving no exit code and no end marker: the
+    # stop request does not turn that into "stopped".
     exp = tm.start_training({"name": "run"})
     tm.update_experiment_status(exp, "running")
     tm.register_process(exp, child)
     os.killpg(child.pid, signal.SIGKILL)
     child.wait(timeout=10)
-    assert tm.stop_training(exp) == "stopped"
+    assert tm.stop_training(exp) == "failed"
     e = tm.get_experiment(exp)
-    assert e["status"] == "stopped"
-    assert "no longer running" in e["error"]
+    assert e["status"] == "failed"
+    assert "without reporting an exit code" in e["error"]
 
 
 def test_stop_training_does_not_signal_a_reused_pid(tm: TrainingManager) -> None:
@@ -651,7 +655,7 @@ def test_stop_training_does_not_signal_a_reused_pid(tm: TrainingManager) -> None
     exp = tm.start_training({"name": "run"})
     tm.update_experiment_status(exp, "running")
     tm.experiments.update(exp, pid=os.getpid(), process_start_time=time.time() - 86400)
-    assert tm.stop_training(exp) == "stopped"  # and this test process is still alive
+    assert tm.stop_training(exp) == "failed"  # its process is gone; this one still lives
 
 
 def test_stop_training_of_a_finished_run_raises(tm: TrainingManager) -> None:

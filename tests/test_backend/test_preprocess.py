@@ -52,7 +52,7 @@ def test_scan_counts_files_and_durations_from_wav_headers(tmp_path: Path) -> Non
     assert scan.total_s == pytest.approx(19.5)
     assert scan.max_channels == 2
     assert scan.other_files == 1
-    assert scan.summary() == "2 audio files · 19.5 s in all"
+    assert scan.summary() == "2 audio files · 19 s in all"
     # 44.1 kHz chunks of 5.94 s: 7.5 s gives one, 12 s gives two.
     assert scan.chunks(pp.chunk_seconds(44100)) == 3
 
@@ -252,7 +252,7 @@ def test_monitor_reads_chunks_and_length_from_the_bar() -> None:
     assert not mon.feed(parse_bytes(PROGRESS))
     assert (mon.chunks, round(mon.seconds, 2)) == (36, 208.05)
     assert mon.percent() == 100
-    assert mon.text() == "36 chunks of 36 · dataset length 0:03:28"
+    assert mon.text() == "36 chunks of 36 · dataset length 3 min 28 s"
     assert pp.PreprocessMonitor().percent() == -1
 
 
@@ -269,7 +269,7 @@ def test_lazy_progress_is_the_share_of_the_audio_measured(tmp_path: Path) -> Non
     req = _request([tmp_path / "a"], tmp_path / "db", lazy=True)
     mon = pp.PreprocessMonitor.for_request(req, pp.scan_audio([tmp_path / "a"]))
     mon.feed(parse_bytes(b"dataset length: 0:01:00: : 2it [00:00, 5.5it/s]\r"))
-    assert (mon.percent(), mon.text()) == (50, "2 files of 4 · dataset length 0:01:00")
+    assert (mon.percent(), mon.text()) == (50, "2 files of 4 · dataset length 1 min 00 s")
 
 
 @pytest.mark.parametrize(
@@ -338,10 +338,36 @@ def test_removing_dataset_files_never_touches_anything_else(tmp_path: Path) -> N
     pp.discard_output(tmp_path / "never-created")  # no error
 
 
-def test_format_helpers() -> None:
-    assert pp.format_seconds(42.49) == "42.5 s"
-    assert pp.format_seconds(3723.4) == "1:02:03"
-    assert pp.format_bytes(None) == "–"
-    assert pp.format_bytes(512) == "512 B"
-    assert pp.format_bytes(120_718_811) == "120.7 MB"
-    assert pp.format_bytes(3.2e12) == "3.2 TB"
+def test_removing_a_dataset_is_its_registration_then_its_files(tmp_path: Path) -> None:
+    from rave_gui.backend.errors import InUseError
+    from rave_gui.backend.manager import TrainingManager
+
+    tm = TrainingManager(tmp_path / "db.sqlite3")
+    project = tm.projects.default_id()
+    used = _dataset(tmp_path / "used", 10.0, 3)
+    (used / "notes.txt").write_text("recorded in room B")
+    used_id = tm.datasets.register(project, used)
+    exp = tm.start_training({"name": "r", "project_id": project, "dataset_id": used_id})
+    tm.stop_training(exp)
+    assert pp.remove_dataset(tm, used_id, delete_files=True) == [used / "notes.txt"]
+    assert tm.datasets.all() == []
+    assert tm.get_experiment(exp)["dataset_id"] is None  # detached, history kept
+    assert sorted(p.name for p in used.iterdir()) == ["notes.txt"]
+
+    kept = _dataset(tmp_path / "kept", 10.0, 3)
+    assert pp.remove_dataset(tm, tm.datasets.register(project, kept)) == []
+    assert tm.datasets.all() == [] and (kept / "data.mdb").exists()
+
+    shared = _dataset(tmp_path / "shared", 10.0, 3)
+    mine = tm.datasets.register(project, shared)
+    tm.datasets.register(tm.projects.create("Other"), shared)
+    with pytest.raises(InUseError, match="another project uses the same folder"):
+        pp.remove_dataset(tm, mine, delete_files=True)
+    assert len(tm.datasets.all()) == 2 and (shared / "data.mdb").exists()  # nothing removed
+
+    busy = tm.datasets.register(project, _dataset(tmp_path / "busy", 10.0, 3))
+    tm.start_training({"name": "live", "project_id": project, "dataset_id": busy})
+    with pytest.raises(InUseError, match="active run"):
+        pp.remove_dataset(tm, busy, delete_files=True)
+    assert (tmp_path / "busy" / "data.mdb").exists()
+    tm.close()

@@ -163,3 +163,30 @@ def test_signals_to_the_group_are_recorded(tmp_path, launched, sig, exit_code):
     assert st["signals"] == [sig]
     assert st["exit_code"] == exit_code
     assert group_members(run.pid) == []
+
+
+# The on-exit command reports what it sees: the status file, its own session, its output file.
+ON_EXIT = """
+import json, os, sys
+status = json.load(open(sys.argv[1]))
+run_session = status["supervisor_pid"]  # the supervisor leads the run's session
+print("on-exit saw", status["state"], status.get("exit_code"),
+      "own session" if os.getsid(0) != run_session else "run's session", flush=True)
+"""
+
+
+@pytest.mark.parametrize("command_exists", [True, False])
+def test_on_exit_runs_after_the_status_is_written_detached(tmp_path, launched, command_exists):
+    folder = tmp_path / "run"
+    status = folder / "train.supervisor.json"
+    on_exit = [sys.executable, "-c", ON_EXIT, str(status)]
+    argv = [sys.executable, "-c", "print('working')"] if command_exists else [str(tmp_path / "no")]
+    run = launched(argv, folder, on_exit=on_exit)
+    st = _wait_exited(run, 20)
+    err = folder / "supervisor.err"
+    _wait_for_text(err, b"on-exit saw", 10)
+    text = err.read_text()
+    code = 0 if command_exists else 127
+    assert f"on-exit saw exited {code} own session" in text
+    assert st["exit_code"] == code
+    assert "on-exit" not in run.log_path.read_text()  # the run's log stays the run's

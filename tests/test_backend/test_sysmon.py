@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from types import SimpleNamespace
 
+import psutil
 import pytest
 
 from rave_gui.backend import sysmon
@@ -123,6 +125,15 @@ def test_gpu_summary_lists_each_gpu_load(monkeypatch: pytest.MonkeyPatch):
     assert sysmon.gpu_summary(one) == "1 GPU, 45%"
 
 
+SPIN = "import time\nend = time.time() + 30\nwhile time.time() < end:\n    pass\n"
+# A sleeping parent whose one child spins on a core: a run's launcher and its busy worker.
+SLEEPER_WITH_BUSY_CHILD = (
+    "import subprocess, sys, time\n"
+    f"subprocess.Popen([sys.executable, '-c', {SPIN!r}])\n"
+    "time.sleep(30)\n"
+)
+
+
 def test_process_monitor_sums_a_process_tree_and_forgets_it_when_gone():
     child = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(30)"], stdin=subprocess.DEVNULL
@@ -133,15 +144,42 @@ def test_process_monitor_sums_a_process_tree_and_forgets_it_when_gone():
         assert u is not None
         assert u.n_processes >= 2  # this test process and its child
         assert u.rss > 10 * 1024**2
-        assert u.cpu_percent >= 0.0
     finally:
         child.kill()
         child.wait()
     assert mon.usage(child.pid) is None
 
 
-def test_format_bytes():
-    assert sysmon.format_bytes(None) == "–"
-    assert sysmon.format_bytes(512) == "512 B"
-    assert sysmon.format_bytes(1536) == "1.5 KiB"
-    assert sysmon.format_bytes(80 * 1024**3) == "80.0 GiB"
+def test_cpu_is_measured_a_busy_descendant_counts_a_sleeping_process_does_not():
+    busy = subprocess.Popen(
+        [sys.executable, "-c", SLEEPER_WITH_BUSY_CHILD],
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # its own group: the spinning grandchild is killed with it
+    )
+    idle = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"], stdin=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not psutil.Process(busy.pid).children():
+            assert time.monotonic() < deadline, "the busy child did not start"
+            time.sleep(0.05)
+        mon = sysmon.ProcessMonitor()
+        assert mon.usage(busy.pid) is not None  # the first reading starts each measurement
+        assert mon.usage(idle.pid) is not None
+        sysmon.sample()
+        time.sleep(1.5)
+        tree, quiet, machine = mon.usage(busy.pid), mon.usage(idle.pid), sysmon.sample()
+        assert tree is not None and quiet is not None
+        ncpu = psutil.cpu_count() or 1
+        assert tree.n_processes == 2
+        # One core spinning: about 100 % alone, and still a clear share on a loaded machine.
+        assert 25.0 < tree.cpu_percent <= 100.0 * ncpu + 5.0
+        assert quiet.cpu_percent < 5.0
+        # Machine-wide, the spinning core shows as at least half a core's share.
+        assert 50.0 / ncpu <= machine.cpu_percent <= 100.0
+    finally:
+        os.killpg(busy.pid, signal.SIGKILL)
+        busy.wait()
+        idle.kill()
+        idle.wait()

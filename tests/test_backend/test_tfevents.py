@@ -7,6 +7,7 @@ import math
 import os
 import random
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from rave_gui.backend.tfevents import (
     MAX_RECORD_BYTES,
+    DataLoss,
     EventDirFollower,
     EventFileReader,
     ScalarPoint,
@@ -447,7 +449,7 @@ def test_iter_records_from_an_offset():
     assert iter_records(data, len(data)) == ([], len(data))
 
 
-def test_corrupt_length_crc_stops_reading_and_keeps_the_offset(tmp_path):
+def test_corrupt_length_crc_is_skipped_reported_and_reading_goes_on(tmp_path):
     path = tmp_path / "events.out.tfevents.1.h.1.0"
     first = frame_record(event([value("a", simple=1.0)], step=1))
     bad = bytearray(frame_record(event([value("a", simple=2.0)], step=2)))
@@ -456,10 +458,13 @@ def test_corrupt_length_crc_stops_reading_and_keeps_the_offset(tmp_path):
     assert iter_records(bytes(path.read_bytes())) == ([first[12:-4]], len(first))
     reader = EventFileReader(path)
     assert [p.value for p in reader.read_new()] == [1.0]
-    assert reader.offset == len(first) and reader.corrupt
+    assert reader.corrupt and reader.losses == []  # still inside the damage: more may come
     with open(path, "ab") as f:
         f.write(frame_record(event([value("a", simple=3.0)], step=3)))
-    assert reader.read_new() == [] and reader.offset == len(first)
+    assert [p.value for p in reader.read_new()] == [3.0]
+    assert not reader.corrupt and reader.offset == path.stat().st_size
+    assert reader.losses == [DataLoss(str(path), "damaged", len(first), len(bad), 1)]
+    assert "after step 1" in reader.losses[0].describe()
 
 
 def test_absurd_length_is_corrupt_not_incomplete(tmp_path):
@@ -467,11 +472,142 @@ def test_absurd_length_is_corrupt_not_incomplete(tmp_path):
     first = frame_record(event([value("a", simple=1.0)], step=1))
     length = struct.pack("<Q", MAX_RECORD_BYTES + 1)
     huge = length + struct.pack("<I", masked_crc32c(length)) + b"\x00" * 100
-    path.write_bytes(first + huge)
+    last = frame_record(event([value("a", simple=2.0)], step=2))
+    path.write_bytes(first + huge + last)
     assert iter_records(path.read_bytes()) == ([first[12:-4]], len(first))
     reader = EventFileReader(path)
-    assert len(reader.read_new()) == 1
-    assert reader.corrupt and reader.offset == len(first)
+    assert [p.step for p in reader.read_new()] == [1, 2]
+    assert not reader.corrupt and reader.offset == path.stat().st_size
+    assert reader.losses == [DataLoss(str(path), "damaged", len(first), len(huge), 1)]
+
+
+def test_shrunk_file_is_reported_and_read_on_from_its_new_end(tmp_path):
+    reader = EventFileReader(tmp_path / "nope")
+    assert reader.read_new() == [] and reader.offset == 0 and reader.losses == []
+    path = tmp_path / "events.out.tfevents.1.h.1.0"
+    write_scalar_events(path, [ScalarPoint("a", i, float(i), 1.0) for i in range(1, 11)])
+    reader = EventFileReader(path)
+    assert len(reader.read_new()) == 10
+    size = path.stat().st_size
+    os.truncate(path, size // 2)  # cut inside a record
+    assert reader.read_new() == []
+    assert reader.losses == [DataLoss(str(path), "truncated", size // 2, size - size // 2, 10)]
+    assert "shorter" in reader.losses[0].describe()
+    reader.losses.clear()
+    with open(path, "ab") as f:  # the writer goes on (appending) after the cut
+        f.write(frame_record(encode_scalar_event(ScalarPoint("a", 11, 11.0, 2.0))))
+    assert [p.step for p in reader.read_new()] == [11]
+    assert reader.offset == path.stat().st_size and reader.losses == []
+
+
+def test_zero_hole_after_a_truncation_is_skipped(tmp_path):
+    """A writer not in append mode goes on at its own position after a truncation: the file
+    gets a hole of zeros, then records again."""
+    path = tmp_path / "events.out.tfevents.1.h.1.0"
+    write_scalar_events(path, [ScalarPoint("a", i, float(i), 1.0) for i in range(1, 6)])
+    reader = EventFileReader(path)
+    assert len(reader.read_new()) == 5
+    old = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.truncate(10)
+        assert reader.read_new() == []
+        f.seek(old + 300_000)
+        f.write(frame_record(encode_scalar_event(ScalarPoint("a", 6, 6.0, 2.0))))
+    assert [p.step for p in reader.read_new()] == [6]
+    kinds = [(loss.kind, loss.offset) for loss in reader.losses]
+    assert kinds == [("truncated", 10), ("damaged", 10)]
+    assert reader.losses[1].size == old + 300_000 - 10
+
+
+def _damaged_copy(data: bytes, start: int, length: int, seed: int) -> bytes:
+    garbage = random.Random(seed).randbytes(length)
+    return data[:start] + garbage + data[start + length :]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_damage_inside_a_real_file_loses_only_the_records_it_covers(tmp_path, seed):
+    """Garbage written over scalar records: exactly the records it touches are lost, as one
+    loss, and the rest of the file is read, in one go or followed while written."""
+    data = fixture_path(RUN_110).read_bytes()
+    records, _ = iter_records(data)
+    bounds = [0]
+    for r in records:
+        bounds.append(bounds[-1] + 16 + len(r))
+    rng = random.Random(seed)
+    small = [i for i, r in enumerate(records) if len(r) < 100 and i > 2]
+    first = rng.choice(small[: len(small) // 2])  # garbage over scalar records, from a header
+    start = bounds[first] + rng.randrange(0, 12)
+    length = rng.randrange(20, 600)
+    damaged = _damaged_copy(data, start, length, seed)
+    kept = [
+        r for r, a, b in zip(records, bounds, bounds[1:], strict=False)
+        if b <= start or a >= start + length
+    ]  # fmt: skip
+    expected = [p for r in kept for p in parse_event_scalars(r)]
+    path = tmp_path / "events.out.tfevents.1795382599.vm.7190.0"
+    path.write_bytes(damaged)
+    reader = EventFileReader(path)
+    assert reader.read_new() == expected
+    (loss,) = reader.losses
+    first_lost = max(a for a in bounds if a <= start)
+    first_kept = min(a for a in bounds if a >= start + length)
+    assert (loss.kind, loss.offset, loss.offset + loss.size) == ("damaged", first_lost, first_kept)
+    # followed while written in random pieces: the same points, the same loss
+    path.write_bytes(b"")
+    reader = EventFileReader(path)
+    got = []
+    pos = 0
+    with open(path, "ab") as f:
+        while pos < len(damaged):
+            n = rng.choice([1, 7, 13, 100, 4096, 70_000])
+            f.write(damaged[pos : pos + n])
+            f.flush()
+            pos += n
+            got.extend(reader.read_new())
+    assert got == expected
+    assert reader.losses == [loss]
+
+
+def test_garbage_appended_at_the_end_is_lost_when_the_run_ends(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    path = run / "events.out.tfevents.1.h.1.0"
+    write_scalar_events(path, [ScalarPoint("a", i, float(i), 1.0) for i in range(1, 47)])
+    size = path.stat().st_size
+    with open(path, "ab") as f:
+        f.write(random.Random(0).randbytes(5000))
+    follower = EventDirFollower(run)
+    assert len(follower.poll()) == 46
+    assert follower.take_losses() == []  # more may come after the damage while the run goes on
+    (loss,) = follower.take_losses(ended=True)
+    assert (loss.kind, loss.offset, loss.size, loss.after_step) == ("damaged", size, 5000, 46)
+    assert follower.take_losses(ended=True) == []  # said once
+
+
+def test_record_cut_off_at_the_end_is_lost_when_the_run_ends(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    path = run / "events.out.tfevents.1.h.1.0"
+    write_scalar_events(path, [ScalarPoint("a", i, float(i), 1.0) for i in range(1, 4)])
+    with open(path, "ab") as f:
+        f.write(frame_record(encode_scalar_event(ScalarPoint("a", 4, 4.0, 1.0)))[:-3])
+    follower = EventDirFollower(run)
+    assert [p.step for p in follower.poll()] == [1, 2, 3]
+    assert follower.take_losses() == []
+    (loss,) = follower.take_losses(ended=True)
+    assert (loss.kind, loss.after_step) == ("incomplete", 3)
+
+
+def test_skipping_megabytes_of_garbage_is_fast(tmp_path):
+    path = tmp_path / "events.out.tfevents.1.h.1.0"
+    garbage = random.Random(0).randbytes(4 << 20) + bytes(4 << 20)  # random, then a zero hole
+    last = frame_record(encode_scalar_event(ScalarPoint("a", 2, 2.0, 1.0)))
+    path.write_bytes(garbage + last)
+    reader = EventFileReader(path)
+    t0 = time.perf_counter()
+    assert [p.step for p in reader.read_new()] == [2]
+    assert time.perf_counter() - t0 < 5.0
+    assert [(loss.offset, loss.size) for loss in reader.losses] == [(0, len(garbage))]
 
 
 def test_trailing_partial_record_waits_until_complete(tmp_path):
@@ -488,15 +624,6 @@ def test_trailing_partial_record_waits_until_complete(tmp_path):
         f.write(rec[20:])
     assert [p.step for p in reader.read_new()] == [2]
     assert reader.offset == path.stat().st_size
-
-
-def test_missing_file_and_shrunk_file_give_nothing(tmp_path):
-    reader = EventFileReader(tmp_path / "nope")
-    assert reader.read_new() == [] and reader.offset == 0
-    path = tmp_path / "events.out.tfevents.1.h.1.0"
-    write_scalar_events(path, [ScalarPoint("a", 1, 1.0, 1.0)])
-    reader = EventFileReader(path, offset=path.stat().st_size + 100)
-    assert reader.read_new() == [] and reader.offset == path.stat().st_size + 100
 
 
 # --- following a file while it is written ------------------------------------------------------

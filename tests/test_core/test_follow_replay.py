@@ -84,7 +84,7 @@ def test_training_process_thread_emits_live_signals(qtbot, manager, replay):
     thread.step_update.connect(lambda step, total: steps.append((step, total)))
     thread.progress.connect(lambda pct, text: progress.append((pct, text)))
     try:
-        with qtbot.waitSignal(thread.finished, timeout=int(FOLLOW_TIMEOUT_S * 1000)) as blocker:
+        with qtbot.waitSignal(thread.ended, timeout=int(FOLLOW_TIMEOUT_S * 1000)) as blocker:
             thread.start()
     finally:
         thread.stop_following()
@@ -152,7 +152,7 @@ def test_stop_requested_while_a_thread_follows(qtbot, manager, replay):
     thread.status_changed.connect(statuses.append)
     thread.step_update.connect(lambda step, _total: steps.append(step))
     try:
-        with qtbot.waitSignal(thread.finished, timeout=int(FOLLOW_TIMEOUT_S * 1000)) as blocker:
+        with qtbot.waitSignal(thread.ended, timeout=int(FOLLOW_TIMEOUT_S * 1000)) as blocker:
             thread.start()
             qtbot.waitUntil(lambda: bool(steps), timeout=5000)  # a validation was followed
             assert Engine(manager, Settings()).request_stop(run.exp_id) == "stopping"

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from replay_helpers import fixtures_available, kill_group, replay_argv
+from replay_helpers import fixtures_available, stop_all, wait_until, write_replay_rave
 
 from rave_gui.backend import engine as engine_mod
 from rave_gui.backend.engine import Engine
@@ -26,22 +26,19 @@ def dataset(tmp_path: Path) -> Path:
     db = tmp_path / "db"
     db.mkdir()
     (db / "metadata.yaml").write_text("channels: 1\nlazy: false\nn_seconds: 208.0\nsr: 44100\n")
+    (db / "data.mdb").touch()
     return db
 
 
 @pytest.fixture
-def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    # The process double replays a real captured run instead of training (see replay_run.py).
-    def fake_argv(settings, _install, use_launcher=True):
-        return replay_argv("run_40steps", settings.out_path, name=settings.name, duration=1.5)
-
-    monkeypatch.setattr(engine_mod, "train_argv", fake_argv)
+def engine(tmp_path: Path):
+    # The `rave` double replays a real captured run instead of training (see replay_run.py);
+    # the runs' on-exit hooks (other processes) start queued runs with it too.
+    rave = write_replay_rave(tmp_path / "bin", duration=1.5)
     tm = TrainingManager(tmp_path / "q.sqlite3")
-    eng = Engine(tm, Settings(rave_executable=str(RAVE), max_concurrent_runs=1))
+    eng = Engine(tm, Settings(rave_executable=str(rave), max_concurrent_runs=1, use_launcher=False))
     yield eng
-    for exp in tm.list_experiments():
-        if exp["pid"]:
-            kill_group(exp["pid"])
+    stop_all(tm)
     tm.close()
 
 
@@ -54,7 +51,7 @@ def _follow_to_end(tm: TrainingManager, exp_id: int, timeout: float = 60) -> str
 
 
 def test_second_run_waits_in_the_queue_until_the_first_ends(engine: Engine, dataset: Path):
-    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40}
+    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40, "val_every": 10}
     first = engine.submit({**cfg, "name": "first"})
     second = engine.submit({**cfg, "name": "second"})
     tm = engine.manager
@@ -62,27 +59,55 @@ def test_second_run_waits_in_the_queue_until_the_first_ends(engine: Engine, data
     assert tm.get_experiment(second)["status"] == "queued"
     assert engine.schedule() == []  # no free slot yet
     assert _follow_to_end(tm, first) == "completed"
-    assert engine.schedule() == [second]
+    # the slot is free: this schedule() or the first run's on-exit hook starts the second
+    started = engine.schedule()
+    assert wait_until(lambda: tm.get_experiment(second)["status"] != "queued", 20)
+    assert started in ([second], [])
     assert tm.get_experiment(second)["status"] == "running"
     assert _follow_to_end(tm, second) == "completed"
+    assert engine.schedule() == []  # it was started once
 
 
 def test_a_larger_limit_runs_queued_runs_together(engine: Engine, dataset: Path):
     engine.settings.max_concurrent_runs = 2
-    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40}
+    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40, "val_every": 10}
     ids = [engine.submit({**cfg, "name": f"run{i}"}) for i in range(3)]
     statuses = [engine.manager.get_experiment(i)["status"] for i in ids]
     assert statuses == ["running", "running", "queued"]
 
 
 def test_cancelling_a_queued_run_never_starts_it(engine: Engine, dataset: Path):
-    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40}
+    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40, "val_every": 10}
     first = engine.submit({**cfg, "name": "first"})
     second = engine.submit({**cfg, "name": "second"})
     assert engine.request_stop(second) == "stopped"
     assert _follow_to_end(engine.manager, first) == "completed"
     assert engine.schedule() == []
     assert engine.manager.get_experiment(second)["pid"] is None
+
+
+def test_a_run_cancelled_while_it_is_being_started_is_not_left_running(
+    engine: Engine, dataset: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The GUI schedules in the background: the user may cancel a queued run while a pass is
+    starting it (the pre-flight and RAVE probe take time). The start is undone."""
+    from rave_gui.backend.procinfo import is_alive
+
+    tm = engine.manager
+    real = engine_mod.preflight
+
+    def cancel_after_preflight(settings, install):
+        real(settings, install)
+        for exp in tm.list_experiments(status="queued"):  # none yet during submit's check
+            tm.stop_training(exp["id"])
+
+    monkeypatch.setattr(engine_mod, "preflight", cancel_after_preflight)
+    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40, "val_every": 10}
+    exp_id = engine.submit({**cfg, "name": "cancelled"}, start=False)
+    assert engine.schedule() == []
+    exp = tm.get_experiment(exp_id)
+    assert exp["status"] == "stopped" and exp["error"] is None  # cancelled, not failed
+    assert exp["pid"] is not None and not is_alive(exp["pid"])  # started, then stopped
 
 
 def test_preflight_problems_are_reported_before_anything_is_recorded(
@@ -102,7 +127,7 @@ def test_preflight_problems_are_reported_before_anything_is_recorded(
 def test_resume_from_checkpoint_is_a_new_linked_run_that_keeps_the_original_files(
     engine: Engine, dataset: Path
 ):
-    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40}
+    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40, "val_every": 10}
     first = engine.submit({**cfg, "name": "first"})
     tm = engine.manager
     assert _follow_to_end(tm, first) == "completed"

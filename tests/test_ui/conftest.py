@@ -16,7 +16,6 @@ from PyQt6.QtCore import QSettings
 from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.settings import Settings
 from rave_gui.core.signals import AppSignals
-from rave_gui.core.worker import wait_for_background
 
 RAVE = Path(sys.executable).with_name("rave")
 
@@ -28,7 +27,6 @@ def _private_qsettings(tmp_path: Path) -> Iterator[Path]:
     for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
         QSettings.setPath(fmt, QSettings.Scope.UserScope, str(folder))
     yield folder
-    wait_for_background(10_000)
 
 
 @pytest.fixture
@@ -75,10 +73,12 @@ def window(qtbot, manager, controller, signals, settings):
 def make_dataset(
     folder: Path, *, sr: int = 44100, channels: int = 1, seconds: float = 208.05
 ) -> Path:
-    """A folder that passes dataset validation (metadata.yaml only: no audio inside)."""
+    """A folder that passes dataset validation (metadata.yaml and an empty data.mdb: no
+    audio inside)."""
     folder.mkdir(parents=True, exist_ok=True)
     meta = {"channels": channels, "lazy": False, "n_seconds": seconds, "sr": sr}
     (folder / "metadata.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
+    (folder / "data.mdb").touch()
     return folder
 
 

@@ -36,14 +36,14 @@ def test_register_a_dataset_shows_its_contents(qtbot, page, manager, project_id,
     assert not dialog.ok_button.isEnabled()
     dialog.set_path(str(fake_dataset))
     assert dialog.path_error.error() == ""
-    assert dialog.info_label.text().startswith("44,100 Hz · 1 channel · 0:03:28")
+    assert dialog.info_label.text().startswith("44,100 Hz · 1 channel · 3 min 28 s")
     assert dialog.name_edit.text() == "strings"
     dialog.ok_button.click()
     assert not page.is_empty_state()
     qtbot.waitUntil(lambda: _cells(page)[2] != "–")  # the size is measured off the GUI thread
     name, path, size, sr, channels, duration, examples, n_exp = _cells(page)
     assert (name, sr, channels, duration, examples, n_exp) == (
-        "strings", "44,100 Hz", "1", "0:03:28", "–", "0",
+        "strings", "44,100 Hz", "1", "3 min 28 s", "–", "0",
     )  # fmt: skip
     assert path == str(fake_dataset.resolve())
     assert size == f"{(fake_dataset / 'metadata.yaml').stat().st_size} B"
@@ -194,7 +194,7 @@ def test_the_demo_makes_preprocesses_and_registers_a_dataset(qtbot, page, manage
 
 
 def test_deleting_a_dataset_can_remove_its_files_only(
-    page, manager, project_id, tmp_path, dataset_factory
+    qtbot, page, manager, project_id, tmp_path, dataset_factory
 ):
     folder = dataset_factory(tmp_path / "violin")
     (folder / "data.mdb").write_bytes(b"\0" * 4096)
@@ -207,9 +207,11 @@ def test_deleting_a_dataset_can_remove_its_files_only(
     assert "stays on disk, or its dataset files" in box.informativeText()
     assert box.delete_files_button.isEnabled()
     box.delete_files_button.click()
+    qtbot.waitUntil(lambda: "files deleted" in page.message.text(), timeout=10_000)
     assert manager.datasets.all(project_id) == []
     assert sorted(p.name for p in folder.iterdir()) == ["source-notes.txt"]
     assert "files deleted (1 other item(s) in the folder kept)" in page.message.text()
+    assert page.proxy.rowCount() == 0 and page.removing == 0
 
 
 def test_files_shared_with_another_project_are_never_deleted(

@@ -12,13 +12,12 @@ from rave_gui.backend.manager import TrainingManager
 from rave_gui.core.signals import AppSignals
 from rave_gui.ui.models.experiments_model import (
     COL,
-    ID_ROLE,
     ExperimentsFilterModel,
     ExperimentsModel,
-    format_duration,
     format_step_short,
 )
-from rave_gui.ui.widgets.status_delegate import STATUS_ROLE, StatusDelegate
+from rave_gui.ui.models.roles import Role
+from rave_gui.ui.widgets.status_delegate import StatusDelegate
 
 
 @pytest.fixture
@@ -27,11 +26,12 @@ def setup(qtbot, manager: TrainingManager):
     project = manager.projects.default_id()
     ids = [manager.start_training({"name": f"run {i}", "max_steps": 1000}) for i in range(3)]
     signals = AppSignals()
-    model = ExperimentsModel(manager, signals)
-    model.set_project(project)
-    proxy = ExperimentsFilterModel()
-    proxy.setSourceModel(model)
+    # The view owns the models, as the Training page does: deleted with it, never before it.
     view = QTableView()
+    model = ExperimentsModel(manager, signals, view)
+    model.set_project(project)
+    proxy = ExperimentsFilterModel(view)
+    proxy.setSourceModel(model)
     view.setModel(proxy)
     view.setItemDelegateForColumn(COL["status"], StatusDelegate(view))
     qtbot.addWidget(view)
@@ -50,7 +50,7 @@ def _select(view: QTableView, proxy: ExperimentsFilterModel, exp_id: int) -> Non
 
 def _selected_id(view: QTableView, proxy: ExperimentsFilterModel) -> int | None:
     rows = view.selectionModel().selectedRows()
-    return rows[0].data(ID_ROLE) if rows else None
+    return rows[0].data(Role.KEY) if rows else None
 
 
 def test_rows_show_the_projects_runs_newest_first(setup):
@@ -59,7 +59,7 @@ def test_rows_show_the_projects_runs_newest_first(setup):
     assert model.ids() == list(reversed(ids))
     idx = model.index(0, COL["status"])
     assert idx.data() == "queued"
-    assert idx.data(STATUS_ROLE) == "queued"
+    assert idx.data(Role.STATUS) == "queued"
     assert model.index(0, COL["step"]).data() == "0 / 1,000"
 
 
@@ -94,11 +94,11 @@ def test_a_status_change_updates_only_its_row_and_keeps_selection_and_scroll(qtb
     project = manager.projects.default_id()
     ids = [manager.start_training({"name": f"r{i:03d}", "max_steps": 10}) for i in range(120)]
     signals = AppSignals()
-    model = ExperimentsModel(manager, signals)
-    model.set_project(project)
-    proxy = ExperimentsFilterModel()
-    proxy.setSourceModel(model)
     view = QTableView()
+    model = ExperimentsModel(manager, signals, view)
+    model.set_project(project)
+    proxy = ExperimentsFilterModel(view)
+    proxy.setSourceModel(model)
     view.setModel(proxy)
     qtbot.addWidget(view)
     view.resize(500, 300)
@@ -210,11 +210,6 @@ def test_set_project_switches_lists(manager):
 
 
 def test_formatting():
-    assert format_duration(None) == "–"
-    assert format_duration(45) == "45 s"
-    assert format_duration(75) == "1 min 15 s"
-    assert format_duration(3725) == "1 h 02 min"
-    assert format_duration(2 * 86400 + 3600) == "2 d 01 h"
     assert format_step_short(300_000, 1_000_000) == "300k / 1M"
     assert format_step_short(None, None) == "–"
     assert format_step_short(12, None) == "12"

@@ -7,6 +7,7 @@ from PyQt6.QtWidgets import QApplication
 
 from rave_gui import __version__
 from rave_gui.ui.main_window import MainWindow, ui_state
+from rave_gui.ui.pages.training_page import TrainingPage
 from rave_gui.ui.wizard.new_training import NewTrainingWizard
 
 
@@ -29,11 +30,20 @@ def test_pages_are_listed_in_the_sidebar_and_view_menu(window):
     assert window.page_actions["projects"].isChecked()
 
 
-def test_training_page_is_included_when_it_exists(window):
-    import importlib.util
-
-    has_page = importlib.util.find_spec("rave_gui.ui.pages.training_page") is not None
-    assert ("training" in window.page_keys) is has_page
+def test_a_started_run_is_shown_on_the_training_page(window, manager, signals):
+    assert window.page_keys == ["projects", "datasets", "training", "export"]
+    assert isinstance(window.pages["training"], TrainingPage)
+    other = manager.start_training({"name": "other", "project_id": window.project_id})
+    exp = manager.start_training({"name": "fresh", "project_id": window.project_id})
+    signals.runs_changed.emit()  # as the controller does when it has queued a run
+    wizard = window.new_training()
+    assert wizard is not None
+    assert window.training_page.select_run(other)
+    wizard.training_started.emit(exp)  # what the wizard says once it has started the run
+    assert window.current_page_key() == "training"
+    assert window.stack.currentWidget() is window.training_page
+    assert window.training_page.current_id == exp == window.training_page.selected_id()
+    wizard.reject()
 
 
 def test_last_page_project_and_geometry_are_restored(qtbot, manager, controller, signals, settings):

@@ -72,7 +72,7 @@ def test_files_and_total_duration_are_shown_before_starting(open_dialog, tmp_pat
         _wav(tmp_path / "cello" / "audio" / f"take{i}.wav", 14.0)
     (tmp_path / "cello" / "audio" / "notes.txt").write_text("bowing")
     dialog = open_dialog([tmp_path / "cello" / "audio"])
-    assert dialog.scan_label.text() == "3 audio files · 42.0 s in all"
+    assert dialog.scan_label.text() == "3 audio files · 42 s in all"
     assert dialog.name_edit.text() == "cello"  # "audio" says nothing: its parent's name
     assert dialog.output_edit.text() == str(data_dir() / "datasets" / "cello")
     assert "about 6 examples of 5.94 s" in dialog.estimate_label.text()

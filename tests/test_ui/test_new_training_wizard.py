@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from PyQt6.QtWidgets import QWizard
 
+from rave_gui.backend.errors import ValidationError
 from rave_gui.backend.manager import ACTIVE_STATUSES, FINAL_STATUSES
-from rave_gui.backend.ravecmd import first_phase_steps, learning_rate_at
+from rave_gui.backend.ravecmd import TrainSettings, first_phase_steps, learning_rate_at
 from rave_gui.ui.wizard.new_training import NewTrainingWizard
 
 NEXT = QWizard.WizardButton.NextButton
@@ -64,7 +65,7 @@ def test_registering_a_dataset_from_the_wizard_selects_it(qtbot, wizard, fake_da
     assert page.dataset()["path"] == str(fake_dataset.resolve())
     assert page.error_label.error() == ""
     assert wizard.button(NEXT).isEnabled()
-    assert "0:03:28" in page.info_label.text()
+    assert "3 min 28 s" in page.info_label.text()
 
 
 def test_a_dataset_folder_gone_since_registration_is_refused(
@@ -159,6 +160,10 @@ def test_parameters_page_checks_each_field(qtbot, manager, project_id, wizard, f
 
     p.val_every_spin.setValue(600_000)
     assert "never happens" in p.val_error.error()
+    with pytest.raises(ValidationError) as refused:  # the backend's own check, word for word
+        TrainSettings("x", "", max_steps=p.max_steps_spin.value(), val_every=600_000).validate()
+    assert p.val_error.error() == str(refused.value)
+    assert p.steps_error.error() == ""  # said once, beside the value to change
     p.val_every_spin.setValue(10_000)
     assert wizard.button(NEXT).isEnabled()
 
@@ -226,7 +231,8 @@ def test_confirmation_shows_every_choice_and_the_exact_command(
         assert pair in pairs, " ".join(argv)
     out = argv[argv.index("--out_path") + 1]
     assert Path(out).parent == Path(settings.runs_dir)
-    assert Path(out).name == "1-my_run"
+    # the id and the random part are given when the run is recorded (see runfolder)
+    assert Path(out).name == "<id>-my_run-<random>"
     labels = [
         wizard.confirm_page.summary.itemAt(i).widget().text()
         for i in range(wizard.confirm_page.summary.count())
@@ -292,3 +298,24 @@ def test_finished_wizard_starts_a_real_run(qtbot, manager, controller, project_i
     qtbot.waitUntil(
         lambda: manager.get_experiment(exp_id)["status"] in FINAL_STATUSES, timeout=60_000
     )
+
+
+def test_the_number_fields_stop_where_pre_flight_does(wizard):
+    from rave_gui.backend.ravecmd import MAX_BATCH, MAX_STEPS, MAX_WORKERS, TrainSettings
+
+    p = wizard.params_page
+    maxima = {
+        "max_steps": p.max_steps_spin.maximum(),
+        "val_every": p.val_every_spin.maximum(),
+        "save_every": p.save_every_spin.maximum(),
+        "batch": p.batch_spin.maximum(),
+        "workers": p.workers_spin.maximum(),
+    }
+    assert maxima == {
+        "max_steps": MAX_STEPS,
+        "val_every": MAX_STEPS,
+        "save_every": MAX_STEPS,
+        "batch": MAX_BATCH,
+        "workers": MAX_WORKERS,
+    }
+    TrainSettings(name="x", dataset_path="/data/db", **maxima).validate()  # all accepted

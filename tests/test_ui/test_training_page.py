@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from PyQt6.QtCore import QPoint
-from PyQt6.QtWidgets import QMessageBox
+from PyQt6.QtWidgets import QMessageBox, QToolButton
 
 from rave_gui.backend.errors import InvalidTransitionError
 from rave_gui.backend.manager import TrainingManager
@@ -139,6 +139,46 @@ def test_actions_are_enabled_only_where_the_status_allows_them(page: TrainingPag
     )
     page.signals.run_checkpoints_changed.emit(exp)
     assert _enabled(page) == {"resume_from_checkpoint"}
+
+
+# What each status enables on the page, written out: (without a checkpoint, with one).
+BUTTONS: dict[str, tuple[set[str], set[str]]] = {
+    "queued": ({"stop"}, {"stop"}),
+    "running": ({"stop", "pause"}, {"stop", "pause"}),
+    "paused": ({"stop", "resume"}, {"stop", "resume"}),
+    "stopping": (set(), set()),
+    "completed": (set(), {"resume_from_checkpoint", "export"}),
+    "stopped": (set(), {"resume_from_checkpoint", "export"}),
+    "failed": (set(), {"resume_from_checkpoint"}),
+}
+_PATH_TO = {"running": ["running"], "paused": ["running", "paused"]}
+_PATH_TO["stopping"] = ["running", "stopping"]
+
+
+@pytest.mark.parametrize("status", list(BUTTONS))
+@pytest.mark.parametrize("has_checkpoint", [False, True], ids=["no-ckpt", "ckpt"])
+def test_each_status_enables_its_buttons(page: TrainingPage, manager, status, has_checkpoint):
+    if status in ("completed", "stopped", "failed"):
+        exp = manager.experiments.import_record({"name": "r"}, status=status)
+    else:
+        exp = manager.start_training({"name": "r"})
+        for step in _PATH_TO.get(status, []):
+            manager.update_experiment_status(exp, step)
+    if has_checkpoint:
+        manager.artifacts.sync_checkpoints(exp, [{"path": "/runs/r/epoch-1.ckpt", "step": 17}])
+    page.set_project(manager.projects.default_id())
+    assert page.status_badge.text() == status
+    expected = BUTTONS[status][has_checkpoint]
+    assert _enabled(page) | ({"export"} if page.export_action.isEnabled() else set()) == expected
+    buttons = [
+        b for b in page.toolbar.findChildren(QToolButton) if b.defaultAction() in page.run_actions
+    ]
+    assert len(buttons) == len(page.run_actions)
+    assert {b.defaultAction() for b in buttons if b.isEnabled()} == {
+        a for a in page.run_actions if a.isEnabled()
+    }
+    no_ckpt_tip = page.resume_ckpt_action.toolTip() == "This run saved no checkpoint to resume from"
+    assert no_ckpt_tip == (status in ("completed", "stopped", "failed") and not has_checkpoint)
 
 
 def test_resume_from_checkpoint_selects_the_new_run(page: TrainingPage, manager):
@@ -287,12 +327,12 @@ def test_system_panel_shows_the_machine_and_gpu_rows(qtbot, page: TrainingPage):
         assert panel.no_gpu_label.text() == "no NVIDIA GPU found"
         assert panel.no_gpu_label.isVisible()
     assert "cores" in panel.cpu_bar.format()
-    assert " / " in panel.ram_bar.format() and "GiB" in panel.ram_bar.format()
+    assert " / " in panel.ram_bar.format() and " GB" in panel.ram_bar.format()
     gpu = sysmon.GpuSample(0, "NVIDIA H100", 45.0, 10 * 1024**3, 80 * 1024**3, 61.0, 150.0, 700.0)
     panel.show_sample(sysmon.SystemSample(s.time, (gpu,), None, 12.0, 16, 1, 2))
     assert not panel.no_gpu_label.isVisible()
     w = panel._gpu_widgets[0]
     assert w["name"].text() == "GPU 0 · NVIDIA H100"
     assert w["util"].format() == "45 %" and w["util"].value() == 450
-    assert w["mem"].format() == "10.0 GiB / 80.0 GiB"
+    assert w["mem"].format() == "10.7 GB / 85.9 GB"  # decimal units, as everywhere
     assert w["misc"].text() == "61 °C   ·   150 / 700 W"

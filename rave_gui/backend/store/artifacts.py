@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InUseError, NotFoundError, ValidationError
-from ..status import ACTIVE_STATUSES
+from ..status import Action, refusal
 from .db import Database
 from .experiments import ExperimentStore
 from .rows import all_rows
@@ -69,11 +69,8 @@ class ArtifactStore:
         bytes freed. Only files recorded as this experiment's checkpoints are touched, and
         never while its process may still write or resume from them."""
         exp = self.experiments.get(experiment_id)
-        if exp["status"] in ACTIVE_STATUSES:
-            raise InUseError(
-                f"Experiment {exp['name']!r} is {exp['status']}: stop it before deleting "
-                "checkpoints."
-            )
+        if reason := refusal(exp["status"], Action.DELETE_CHECKPOINTS):
+            raise InUseError(f"Experiment {exp['name']!r} {reason}")
         known = {str(Path(c["path"])): c for c in self.checkpoints(experiment_id)}
         wanted = [str(Path(p)) for p in paths]
         unknown = [p for p in wanted if p not in known]

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..datasets import read_dataset
 from ..errors import DuplicateNameError, InUseError, NotFoundError
-from ..status import ACTIVE_STATUSES
+from ..status import ACTIVE
 from .db import Database
 from .names import check_name
 from .projects import ProjectStore
@@ -93,7 +93,7 @@ class DatasetStore:
             n_exp, n_active = conn.execute(
                 "SELECT count(*), coalesce(sum(status IN (?, ?, ?, ?)), 0) FROM experiments "
                 "WHERE dataset_id = ?",
-                (*ACTIVE_STATUSES, dataset_id),
+                (*ACTIVE, dataset_id),
             ).fetchone()
             if n_active:
                 raise InUseError(f"Dataset {ds['name']!r} is used by {n_active} active run(s).")

@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import DatabaseError
+from ..errors import DatabaseError, DiskFullError, ValidationError
 
 BUSY_TIMEOUT_MS = 10_000
+SQLITE_MAX_INT = 2**63 - 1  # SQLite's integers (ids among them) are signed 64-bit
 
 # Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
 # Never edit a released entry: add a new one.
@@ -207,6 +208,50 @@ def _migrate_v4(conn: sqlite3.Connection) -> None:
     )
 
 
+# v5: experiment ids are never reused (AUTOINCREMENT), so nothing named after an id (a run
+# folder, another database's records) can be mistaken for a later experiment. SQLite needs a
+# table rebuild for that; foreign keys are off during migrations, so the tables that reference
+# experiments(id) keep their rows and refer to the new table once it has the old name.
+_V5_TABLE = """
+CREATE TABLE experiments_v5 (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id         INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name               TEXT NOT NULL,
+    dataset_id         INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+    config             TEXT NOT NULL DEFAULT '{}',
+    status             TEXT NOT NULL,
+    started_at         REAL,
+    completed_at       REAL,
+    metrics            TEXT NOT NULL DEFAULT '{}',
+    command            TEXT,
+    run_dir            TEXT,
+    log_path           TEXT,
+    pid                INTEGER,
+    process_start_time REAL,
+    exit_code          INTEGER,
+    error              TEXT,
+    created_at         REAL NOT NULL,
+    parent_id          INTEGER REFERENCES experiments(id) ON DELETE SET NULL,
+    updated_at         REAL,
+    UNIQUE (project_id, name)
+);
+INSERT INTO experiments_v5 (id, project_id, name, dataset_id, config, status, started_at,
+    completed_at, metrics, command, run_dir, log_path, pid, process_start_time, exit_code,
+    error, created_at, parent_id, updated_at)
+    SELECT id, project_id, name, dataset_id, config, status, started_at, completed_at, metrics,
+    command, run_dir, log_path, pid, process_start_time, exit_code, error, created_at,
+    parent_id, updated_at FROM experiments;
+DROP TABLE experiments;
+ALTER TABLE experiments_v5 RENAME TO experiments;
+CREATE INDEX experiments_status ON experiments(status)
+"""
+
+
+def _migrate_v5(conn: sqlite3.Connection) -> None:
+    _run_script(conn, _V5_TABLE)
+    conn.execute(_V4_TRIGGER)  # dropped with the old table
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(conn: sqlite3.Connection) -> None:
         _run_script(conn, sql)
@@ -219,14 +264,21 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migrate_v2,
     _script(_V3),
     _migrate_v4,
+    _migrate_v5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def _translate(path: Path, err: sqlite3.Error) -> DatabaseError:
+def database_error(path: Path, err: sqlite3.Error) -> DatabaseError:
+    """The DatabaseError, with a message a person can act on, for an SQLite failure."""
     text = str(err)
     if "not a database" in text or "file is encrypted" in text:
         return DatabaseError(f"{path} is not a rave-gui database (not an SQLite file).")
+    if "malformed" in text or "corrupt" in text:
+        return DatabaseError(
+            f"The database {path} is damaged ({text}): restore a backup of it, or start a new "
+            "database with --db."
+        )
     if "readonly" in text or "read-only" in text:
         return DatabaseError(
             f"The database {path} is read-only: make the file and its folder writable, "
@@ -235,6 +287,11 @@ def _translate(path: Path, err: sqlite3.Error) -> DatabaseError:
     if "unable to open" in text:
         return DatabaseError(
             f"Cannot open the database {path}: check that its folder exists and is writable."
+        )
+    if "disk is full" in text or "disk full" in text:
+        return DiskFullError(
+            f"The disk holding the database {path} is full: free space on it (nothing was "
+            "written; try again once there is room)."
         )
     if "locked" in text or "busy" in text:
         return DatabaseError(f"The database {path} is locked by another program; try again.")
@@ -265,7 +322,7 @@ def connect(path: str | os.PathLike[str], *, migrate: bool = True) -> sqlite3.Co
             path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
     except sqlite3.Error as err:
-        raise _translate(path, err) from err
+        raise database_error(path, err) from err
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -277,7 +334,7 @@ def connect(path: str | os.PathLike[str], *, migrate: bool = True) -> sqlite3.Co
             _migrate(conn, path)
     except sqlite3.Error as err:
         conn.close()
-        raise _translate(path, err) from err
+        raise database_error(path, err) from err
     except DatabaseError:
         conn.close()
         raise
@@ -312,7 +369,7 @@ def _migrate(conn: sqlite3.Connection, path: Path, target: int | None = None) ->
                     conn.execute(f"PRAGMA user_version = {version}")
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
     finally:
         conn.execute("PRAGMA foreign_keys = ON")
@@ -321,6 +378,17 @@ def _migrate(conn: sqlite3.Connection, path: Path, target: int | None = None) ->
 def migrate_to(conn: sqlite3.Connection, version: int) -> None:
     """Bring a database to exactly ``version`` (tests use it to build old databases)."""
     _migrate(conn, Path("?"), target=version)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is left of a failed transaction. SQLite has already rolled it back by
+    itself after some errors (a full disk, out of memory): a second ROLLBACK would fail with
+    "no transaction is active" and hide the real error."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 class Database:
@@ -353,23 +421,37 @@ class Database:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as err:
-            raise _translate(self.path, err) from err
+            raise database_error(self.path, err) from err
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as err:
+            _rollback(conn)
+            if isinstance(err, sqlite3.Error):
+                raise database_error(self.path, err) from err
             raise
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as err:
-            conn.execute("ROLLBACK")
-            raise _translate(self.path, err) from err
+            _rollback(conn)
+            raise database_error(self.path, err) from err
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Reads inside report an SQLite failure (a damaged file, a lock) as DatabaseError."""
+        try:
+            yield
+        except sqlite3.Error as err:
+            raise database_error(self.path, err) from err
 
     def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
         try:
             return self.conn.execute(sql, params)
-        except sqlite3.OperationalError as err:
-            raise _translate(self.path, err) from err
+        except sqlite3.Error as err:
+            raise database_error(self.path, err) from err
+        except OverflowError as err:  # a Python int beyond SQLite's 64-bit integers
+            raise ValidationError(
+                f"A number is too large for the database (the largest is {SQLITE_MAX_INT})."
+            ) from err
 
     def close(self) -> None:
         with self._lock:

@@ -7,14 +7,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import (
-    DuplicateNameError,
-    InUseError,
-    InvalidTransitionError,
-    NotFoundError,
-    ValidationError,
-)
-from ..status import FINAL_STATUSES, LIVE_STATUSES, QUEUED, RUNNING, STATUSES, TRANSITIONS
+from ..errors import DuplicateNameError, InUseError, NotFoundError, ValidationError
+from ..status import FINAL, QUEUED, RUNNING, STATUSES, Action, RunStatus, check_transition, refusal
 from .datasets import DatasetStore
 from .db import Database
 from .names import check_name
@@ -118,11 +112,8 @@ class ExperimentStore:
             params.append(project_id)
         if status:
             statuses = [status] if isinstance(status, str) else list(status)
-            unknown = [s for s in statuses if s not in STATUSES]
-            if unknown:
-                raise ValidationError(
-                    f"Unknown status {unknown[0]!r}; use one of: {', '.join(STATUSES)}."
-                )
+            for s in statuses:
+                RunStatus.parse(s)
             where.append(f"e.status IN ({', '.join('?' * len(statuses))})")
             params += statuses
         if dataset_id is not None:
@@ -174,24 +165,20 @@ class ExperimentStore:
     ) -> None:
         """Move an experiment to ``status``; only legal transitions are accepted
         (queued → running → paused/stopping → completed/stopped/failed)."""
-        if status not in STATUSES:
-            raise ValidationError(f"Unknown status {status!r}; use one of: {', '.join(STATUSES)}.")
+        status = RunStatus.parse(status)
         with self.db.transaction() as conn:
             exp = self.get(experiment_id)
             current = exp["status"]
             if status == current:
                 return
-            if status not in TRANSITIONS[current]:
-                raise InvalidTransitionError(
-                    f"Experiment {exp['name']!r} is {current}; it cannot become {status}."
-                )
+            check_transition(current, status, exp["name"])
             now = time.time()
             sets = ["status = ?", "updated_at = ?"]
             params: list[Any] = [status, now]
             if status == RUNNING and exp["started_at"] is None:
                 sets.append("started_at = ?")
                 params.append(now)
-            if status in FINAL_STATUSES:
+            if status in FINAL:
                 sets.append("completed_at = ?")
                 params.append(now)
             if error is not None:
@@ -253,8 +240,8 @@ class ExperimentStore:
         disk stay). An active run must be stopped first."""
         with self.db.transaction() as conn:
             exp = self.get(experiment_id)
-            if exp["status"] in LIVE_STATUSES:
-                raise InUseError(f"Experiment {exp['name']!r} is {exp['status']}: stop it first.")
+            if reason := refusal(exp["status"], Action.DELETE):
+                raise InUseError(f"Experiment {exp['name']!r} {reason}")
             conn.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
 
     def set_summary(self, experiment_id: int, summary: dict[str, Any]) -> None:

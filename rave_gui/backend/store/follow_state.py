@@ -10,12 +10,14 @@ class FollowState:
         self.db = db
 
     def offsets(self, experiment_id: int) -> dict[str, int]:
-        return {
-            r[0]: int(r[1])
-            for r in self.db.execute(
-                "SELECT path, offset FROM follow_offsets WHERE experiment_id = ?", (experiment_id,)
-            )
-        }
+        with self.db.guard():
+            return {
+                r[0]: int(r[1])
+                for r in self.db.execute(
+                    "SELECT path, offset FROM follow_offsets WHERE experiment_id = ?",
+                    (experiment_id,),
+                )
+            }
 
     def offset(self, experiment_id: int, key: str = "log") -> int | None:
         """How far a follower has read a run's file (``"log"``: its log), None if not yet."""

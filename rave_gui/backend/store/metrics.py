@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,14 +43,21 @@ class SeriesStats:
 
 
 def iter_points(
-    conn: sqlite3.Connection, experiment_id: int, name: str | None = None
+    conn: sqlite3.Connection,
+    experiment_id: int,
+    name: str | None = None,
+    after_step: int | None = None,
 ) -> Iterator[tuple[str, int, float, float | None]]:
-    """Every stored point (name, step, value, wall_time) in name then step order."""
+    """Every stored point (name, step, value, wall_time) in name then step order (only those
+    after ``after_step`` when given)."""
     sql = "SELECT name, step, value, wall_time FROM metric_points WHERE experiment_id = ?"
     params: tuple = (experiment_id,)
     if name is not None:
         sql += " AND name = ?"
         params += (name,)
+    if after_step is not None:
+        sql += " AND step > ?"
+        params += (after_step,)
     cur = conn.execute(sql + " ORDER BY name, step", params)
     while rows := cur.fetchmany(10_000):
         for n, s, v, w in rows:
@@ -105,7 +112,7 @@ def series_stats(
 
 
 def merge_summary(
-    summary: dict, series: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    summary: dict, series: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]]
 ) -> dict:
     """Fold per-name arrays (steps, values, walls) into an experiment's small JSON summary:
     the current step and, per metric, the last value (at the highest step), min and max."""
@@ -223,14 +230,17 @@ class MetricStore:
     def build_tiles(self, experiment_id: int) -> None:
         """Bring every series' reduction tiles up to date now (after a bulk import, so the
         first plot of the run is as fast as the next ones)."""
-        for name in series_names(self.db.conn, experiment_id):
-            update_tiles(self.db.conn, experiment_id, name)
+        with self.db.guard():
+            for name in series_names(self.db.conn, experiment_id):
+                update_tiles(self.db.conn, experiment_id, name)
 
     def names(self, experiment_id: int) -> list[str]:
-        return series_names(self.db.conn, experiment_id)
+        with self.db.guard():
+            return series_names(self.db.conn, experiment_id)
 
     def stats(self, experiment_id: int) -> list[SeriesStats]:
-        return series_stats(self.db.conn, experiment_id)
+        with self.db.guard():
+            return series_stats(self.db.conn, experiment_id)
 
     def reduced(
         self,
@@ -240,12 +250,23 @@ class MetricStore:
         end: int | None = None,
         buckets: int = 2000,
     ) -> list[Bucket]:
-        return reduce_series(self.db.conn, experiment_id, name, start, end, buckets)
+        with self.db.guard():
+            return reduce_series(self.db.conn, experiment_id, name, start, end, buckets)
 
     def iter_points(
-        self, experiment_id: int, name: str | None = None
+        self, experiment_id: int, name: str | None = None, after_step: int | None = None
     ) -> Iterator[tuple[str, int, float, float | None]]:
-        return iter_points(self.db.conn, experiment_id, name)
+        """Every stored point (name, step, value, wall_time), in name then step order, read
+        lazily (an SQLite failure on the way is reported as DatabaseError)."""
+        with self.db.guard():
+            known = self.db.execute("SELECT 1 FROM experiments WHERE id = ?", (experiment_id,))
+            if known.fetchone() is None:
+                raise NotFoundError(f"There is no experiment with id {experiment_id}.")
+        return self._guarded(iter_points(self.db.conn, experiment_id, name, after_step))
+
+    def _guarded(self, items: Iterator[Any]) -> Iterator[Any]:
+        with self.db.guard():
+            yield from items
 
     def step_at_time(self, experiment_id: int, wall_time: float) -> int | None:
         """The highest step logged at or before ``wall_time`` (to date a checkpoint file)."""

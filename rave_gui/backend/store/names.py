@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-import re
+import unicodedata
 
 from ..errors import ValidationError
 
 NAME_MAX = 120
-_BAD_NAME = re.compile(r"[/\\\x00-\x1f\x7f:*?\"<>|]")
+# A name holds letters (any script, with their accents), digits, spaces and these signs; the
+# rest (/ \ : * ? " < > | and control characters) cannot be in a file name on every system.
+NAME_PUNCTUATION = "!#$%&'()+,-.;=@[]^_`{}~"
+_NAME_SIGNS = " " + NAME_PUNCTUATION
+
+
+def _name_char_ok(ch: str) -> bool:
+    if ch in _NAME_SIGNS:
+        return True
+    category = unicodedata.category(ch)
+    return category[0] in "LM" or category == "Nd"  # letters, their marks, digits
 
 
 def check_name(name: object, what: str) -> str:
@@ -17,11 +27,11 @@ def check_name(name: object, what: str) -> str:
     name = name.strip()
     if len(name) > NAME_MAX:
         raise ValidationError(f"The {what} name is longer than {NAME_MAX} characters.")
-    bad = _BAD_NAME.search(name)
-    if bad:
+    bad = next((ch for ch in name if not _name_char_ok(ch)), None)
+    if bad is not None:
         raise ValidationError(
-            f"The {what} name {name!r} contains {bad.group()!r}; use letters, digits, spaces, "
-            "dots, dashes and underscores."
+            f"The {what} name {name!r} contains {bad!r}; use letters, digits, spaces and "
+            f"these signs: {' '.join(NAME_PUNCTUATION)}"
         )
     if name.startswith((".", "-")):
         raise ValidationError(f"The {what} name {name!r} cannot start with '.' or '-'.")

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from ..errors import DuplicateNameError, InUseError, NotFoundError
-from ..status import ACTIVE_STATUSES
+from ..status import ACTIVE
 from .db import Database
 from .names import check_name
 from .rows import all_rows, one
@@ -30,9 +30,18 @@ class ProjectStore:
             return int(cur.lastrowid or 0)
 
     def default_id(self) -> int:
-        """The first project, creating a project named "Default" in an empty database."""
+        """The first project, creating a project named "Default" in an empty database (in one
+        transaction: two programs opening a new database at once get the same project)."""
         row = one(self.db, "SELECT id FROM projects ORDER BY id LIMIT 1")
-        return int(row["id"]) if row else self.create(DEFAULT_PROJECT)
+        if row:
+            return int(row["id"])
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO projects (name, description, created_at) VALUES (?, '', ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                (DEFAULT_PROJECT, time.time()),
+            )
+            return int(conn.execute("SELECT id FROM projects ORDER BY id LIMIT 1").fetchone()[0])
 
     def get(self, project_id: int) -> dict[str, Any]:
         row = one(self.db, "SELECT * FROM projects WHERE id = ?", (project_id,))
@@ -41,7 +50,6 @@ class ProjectStore:
         return row
 
     def find(self, name_or_id: str | int) -> dict[str, Any]:
-        """A project by id or by name."""
         if isinstance(name_or_id, int) or str(name_or_id).isdigit():
             row = one(self.db, "SELECT * FROM projects WHERE id = ?", (int(name_or_id),))
             if row:
@@ -81,7 +89,7 @@ class ProjectStore:
             n_exp, n_active = conn.execute(
                 "SELECT count(*), coalesce(sum(status IN (?, ?, ?, ?)), 0) FROM experiments "
                 "WHERE project_id = ?",
-                (*ACTIVE_STATUSES, project_id),
+                (*ACTIVE, project_id),
             ).fetchone()
             if n_active:
                 raise InUseError(

@@ -1,4 +1,4 @@
-"""Turning SQLite rows into plain records."""
+"""Turning SQLite rows into plain records, with SQLite failures reported as DatabaseError."""
 
 from __future__ import annotations
 
@@ -13,11 +13,14 @@ def as_dict(cur: sqlite3.Cursor, row: tuple) -> dict[str, Any]:
 
 
 def one(db: Database, sql: str, params: tuple = ()) -> dict[str, Any] | None:
-    cur = db.execute(sql, params)
-    row = cur.fetchone()
+    with db.guard():
+        cur = db.execute(sql, params)
+        row = cur.fetchone()
     return None if row is None else as_dict(cur, row)
 
 
 def all_rows(db: Database, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
-    cur = db.execute(sql, tuple(params))
-    return [as_dict(cur, r) for r in cur.fetchall()]
+    with db.guard():
+        cur = db.execute(sql, tuple(params))
+        rows = cur.fetchall()
+    return [as_dict(cur, r) for r in rows]

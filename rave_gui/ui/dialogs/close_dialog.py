@@ -1,4 +1,4 @@
-"""Asking what to do with running trainings when the window closes."""
+"""Asking what to do with running trainings when the window closes, and showing them stop."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from PyQt6.QtWidgets import (
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QStyle,
     QVBoxLayout,
@@ -86,3 +87,35 @@ class CloseRunsDialog(QDialog):
     def choice(self) -> str:
         """KEEP, STOP or CANCEL."""
         return self._choice
+
+
+class StoppingRunsDialog(QDialog):
+    """A small window-modal note while the runs stop at close ("Stopping 2 runs… (SIGINT
+    sent, waiting)"): a busy bar and the latest word from the controller. It cannot be
+    dismissed; the window closes it when the runs are stopped."""
+
+    def __init__(self, n_runs: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Stopping runs")
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setWindowFlag(Qt.WindowType.WindowCloseButtonHint, False)
+        runs = "the run" if n_runs == 1 else f"{n_runs} runs"
+        self.label = QLabel(f"Stopping {runs}…")
+        self.label.setWordWrap(True)
+        bar = QProgressBar()
+        bar.setRange(0, 0)  # busy: how long RAVE takes to stop is not known
+        bar.setTextVisible(False)
+        note = QLabel("Each run is interrupted gracefully; its last checkpoint is kept.")
+        note.setEnabled(False)  # the palette's dimmed text
+        note.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addWidget(bar)
+        layout.addWidget(note)
+        self.setMinimumWidth(380)
+
+    def set_text(self, text: str) -> None:
+        self.label.setText(text)
+
+    def reject(self) -> None:
+        pass  # Escape: the runs are being stopped, there is nothing to cancel

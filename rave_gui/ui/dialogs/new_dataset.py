@@ -36,17 +36,15 @@ from ...backend.preprocess import (
     PreflightReport,
     PreprocessMonitor,
     PreprocessRequest,
-    check_result,
     default_log_folder,
     default_output_folder,
-    discard_output,
-    format_bytes,
     launch_command,
     preflight,
     preprocess_argv,
     scan_audio,
 )
-from ...core.jobs import CANCELLED, PreprocessThread
+from ...backend.units import format_bytes, format_duration
+from ...core.jobs import CANCELLED, PreprocessJob
 from ...core.worker import run_in_background
 from ..widgets.feedback import ERROR, WARNING, FieldError
 from ..widgets.log_view import LogView
@@ -82,7 +80,7 @@ class NewDatasetDialog(QDialog):
         self.state = IDLE
         self.scan: AudioScan | None = None
         self.report: PreflightReport | None = None
-        self.thread: PreprocessThread | None = None
+        self.job: PreprocessJob | None = None
         self.request: PreprocessRequest | None = None
         self.registered_id: int | None = None
         self.result_message = ""
@@ -385,8 +383,9 @@ class NewDatasetDialog(QDialog):
         self.cancel_button.setText("Cancel preprocessing" if running else "Cancel")
 
     # --- running -------------------------------------------------------------------------------
-    def start(self) -> PreprocessThread | None:
-        """Check once more and start `rave preprocess` (returns its thread)."""
+    def start(self) -> PreprocessJob | None:
+        """Check once more and start the job that runs `rave preprocess` and registers its
+        dataset (returned)."""
         if self.state != IDLE or self.scan is None:
             return None
         self._check()
@@ -410,18 +409,22 @@ class NewDatasetDialog(QDialog):
         self.log_view.append_lines([("$ " + " ".join(argv), "info")])
         for w in (self.progress_bar, self.progress_label, self.log_view):
             w.show()
-        thread = PreprocessThread(
+        job = PreprocessJob(
+            self.manager,
+            self.project_id,
             command,
-            default_log_folder(request.output_path),
+            request,
+            name=self.name_edit.text().strip(),
+            log_folder=default_log_folder(request.output_path),
             monitor=PreprocessMonitor.for_request(request, self.scan),
             parent=self,
         )
-        thread.lines_received.connect(self.log_view.append_lines)
-        thread.progress.connect(self._on_progress)
-        thread.finished.connect(self._on_finished)
-        self.thread = thread
-        thread.start()
-        return thread
+        job.lines_received.connect(self.log_view.append_lines)
+        job.progress.connect(self._on_progress)
+        job.ended.connect(self._on_finished)
+        self.job = job
+        job.start()
+        return job
 
     def _on_progress(self, percent: int, text: str) -> None:
         if percent >= 0:
@@ -430,47 +433,31 @@ class NewDatasetDialog(QDialog):
         self.progress_label.setText(text)
 
     def _on_finished(self, ok: bool, message: str) -> None:
-        thread, self.thread = self.thread, None
-        if thread is not None:
-            thread.wait(10_000)
-            thread.deleteLater()
-        request = self.request
-        assert request is not None
+        job, self.job = self.job, None
+        if job is not None:
+            job.wait(10_000)
+            job.deleteLater()
+        run = job.result if job is not None else None
         self.progress_bar.setRange(0, 100)
         if not ok:
-            discard_output(request.output_path)
             if message == CANCELLED:
                 text = "Cancelled: nothing was registered."
+            elif run is not None and run.info is not None and run.dataset_id is None:
+                text = f"{message} Register it with “Register a preprocessed folder”."
+            elif message.startswith(("rave preprocess", "The dataset")):
+                text = message
             else:
-                text = (
-                    message
-                    if message.startswith("rave preprocess")
-                    else (f"rave preprocess failed: {message}")
-                )
+                text = f"rave preprocess failed: {message}"
             self._failed(text)
             return
-        try:
-            info = check_result(request.output_path, num_signal=request.num_signal)
-        except RaveGuiError as err:  # the empty dataset RAVE writes silently, and the like
-            discard_output(request.output_path)
-            self._failed(str(err))
-            return
-        try:
-            dataset_id = self.manager.datasets.register(
-                self.project_id, info.path, self.name_edit.text().strip()
-            )
-        except RaveGuiError as err:
-            self._failed(
-                f"The dataset was written to {info.path} but could not be registered: {err} "
-                "Register it with “Register a preprocessed folder”."
-            )
-            return
+        assert run is not None and run.info is not None and run.dataset_id is not None
+        info, dataset_id = run.info, run.dataset_id
         self.state = DONE
         self.registered_id = dataset_id
         self.result_message = "done"
         self.progress_bar.setValue(100)
         self.progress_label.setText(
-            f"Done: {info.n_examples or 0:,} examples, {_duration(info.duration_s)}."
+            f"Done: {info.n_examples or 0:,} examples, {format_duration(info.duration_s)}."
         )
         self._update()
         self.preprocess_finished.emit(True, "done")
@@ -493,9 +480,9 @@ class NewDatasetDialog(QDialog):
 
     def cancel(self) -> None:
         """Stop a running preprocess (its whole process group); ``preprocess_finished`` follows."""
-        if self.thread is not None:
+        if self.job is not None:
             self.progress_label.setText("Stopping…")
-            self.thread.cancel()
+            self.job.cancel()
 
     def cancel_or_close(self) -> None:
         if self.is_running():
@@ -505,10 +492,10 @@ class NewDatasetDialog(QDialog):
 
     def shutdown(self) -> None:
         """Stop the command and wait for its thread (closing the window, ending a test)."""
-        thread = self.thread
-        if thread is not None:
-            thread.cancel()
-            thread.wait(20_000)
+        job = self.job
+        if job is not None:
+            job.cancel()
+            job.wait(20_000)
 
     def reject(self) -> None:
         if self.is_running():
@@ -535,13 +522,6 @@ def _name_for(folder: Path) -> str:
 def _safe_folder(name: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-.")
     return safe or "dataset"
-
-
-def _duration(seconds: float) -> str:
-    total = round(seconds)
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}"
 
 
 __all__ = ["NewDatasetDialog"]

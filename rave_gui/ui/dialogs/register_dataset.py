@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (
 from ...backend.datasets import DatasetInfo, read_dataset
 from ...backend.errors import RaveGuiError, ValidationError
 from ...backend.manager import TrainingManager, check_name
-from ..models.record_table import fmt_duration
+from ...backend.units import format_bytes, format_duration
 from ..widgets.feedback import FieldError
 
 # Folder names `rave preprocess` users often give that say nothing about the sounds inside.
@@ -33,8 +33,8 @@ def describe(info: DatasetInfo) -> str:
     examples = "? examples" if info.n_examples is None else f"{info.n_examples:,} examples"
     channels = "1 channel" if info.channels == 1 else f"{info.channels} channels"
     return (
-        f"{info.sample_rate:,} Hz · {channels} · {fmt_duration(info.duration_s)} · "
-        f"{examples} · {info.size_bytes / 1e6:,.1f} MB"
+        f"{info.sample_rate:,} Hz · {channels} · {format_duration(info.duration_s)} · "
+        f"{examples} · {format_bytes(info.size_bytes)}"
     )
 
 

@@ -11,31 +11,23 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from PyQt6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    QTimer,
-)
+from PyQt6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer
 
 from ...backend.errors import NotFoundError
-from ...backend.manager import LIVE_STATUSES, TrainingManager, best_value
+from ...backend.manager import TrainingManager, best_value
+from ...backend.status import LIVE
+from ...backend.units import format_datetime, format_duration, format_value
 from ...core.signals import AppSignals
-from ..widgets.status_delegate import STATUS_ROLE
+from .columns import Column, ColumnTableModel, column_index
+from .columns import Index as _Index
+from .roles import Role
 
-ID_ROLE = Qt.ItemDataRole.UserRole + 1  # the experiment id of a row (any column)
-SORT_ROLE = Qt.ItemDataRole.UserRole + 3  # a value that sorts right (numbers, times)
 TICK_MS = 1000  # running times tick once a second
-
-_Index = QModelIndex | QPersistentModelIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +68,7 @@ class RunRow:
 
     @property
     def is_live(self) -> bool:
-        return self.status in LIVE_STATUSES
+        return self.status in LIVE
 
     def duration(self, now: float | None = None) -> float | None:
         """Seconds from start to end, or to now while the run lives."""
@@ -87,23 +79,6 @@ class RunRow:
         else:
             end = self.completed_at
         return max(0.0, end - self.started_at)
-
-
-def format_duration(seconds: float | None) -> str:
-    """3725 -> "1 h 02 min"; 75 -> "1 min 15 s"; None -> "–"."""
-    if seconds is None or seconds != seconds:
-        return "–"
-    s = int(seconds)
-    if s < 60:
-        return f"{s} s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m} min {s:02d} s"
-    h, m = divmod(m, 60)
-    if h < 24:
-        return f"{h} h {m:02d} min"
-    d, h = divmod(h, 24)
-    return f"{d} d {h:02d} h"
 
 
 def format_time(ts: float | None, *, short: bool = False) -> str:
@@ -117,7 +92,7 @@ def format_time(ts: float | None, *, short: bool = False) -> str:
         return dt.strftime("today %H:%M")
     if short and dt.year == now.year:
         return dt.strftime("%b %d %H:%M")
-    return dt.strftime("%Y-%m-%d %H:%M")
+    return format_datetime(ts)
 
 
 def format_count(n: int | None) -> str:
@@ -146,63 +121,76 @@ def format_step_short(step: int | None, max_steps: int | None) -> str:
     return f"{done} / {format_count(max_steps)}" if max_steps else done
 
 
-def format_value(v: float | None) -> str:
-    if v is None:
-        return "–"
-    return f"{v:.4g}"
-
-
-@dataclass(frozen=True)
-class Column:
-    """One table column, described once: its title and how it shows and sorts a row."""
-
-    key: str
-    title: str
-    display: Callable[[RunRow], str]
-    sort: Callable[[RunRow], Any]
-    align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft
-
-
 def _num_sort(v: float | None) -> float:
     return math.inf if v is None else float(v)
 
 
+def _run_tooltip(row: RunRow) -> str:
+    lines = [row.name]
+    if row.dataset_name:
+        lines.append(f"Dataset: {row.dataset_name}")
+    lines.append(f"Status: {row.status}")
+    if row.error:
+        lines.append(f"Reason: {row.error}")
+    return "\n".join(lines)
+
+
+def _step_tooltip(row: RunRow) -> str | None:
+    if not row.max_steps:
+        return None
+    step = row.step or 0
+    return f"step {format_step(step, row.max_steps)} ({100.0 * step / row.max_steps:.1f} %)"
+
+
 _RIGHT = Qt.AlignmentFlag.AlignRight
-COLUMNS: tuple[Column, ...] = (
-    Column("name", "Name", lambda r: r.name, lambda r: r.name.lower()),
-    Column("status", "Status", lambda r: r.status, lambda r: r.status),
+COLUMNS: tuple[Column[RunRow], ...] = (
     Column(
-        "started",
+        "Name",
+        lambda r: r.name,
+        str,
+        sort=lambda r: r.name.lower(),
+        tooltip=_run_tooltip,
+        name="name",
+    ),
+    Column("Status", lambda r: r.status, str, tooltip=_run_tooltip, name="status"),
+    Column(
         "Started",
-        lambda r: format_time(r.started_at, short=True),
-        lambda r: r.started_at if r.started_at is not None else r.created_at,
+        lambda r: r.started_at,
+        lambda t: format_time(t, short=True),
+        sort=lambda r: r.started_at if r.started_at is not None else r.created_at,
+        tooltip=lambda r: format_time(r.started_at),
+        name="started",
     ),
     Column(
-        "duration",
         "Duration",
-        lambda r: format_duration(r.duration()),
-        lambda r: _num_sort(r.duration()),
-        _RIGHT,
+        lambda r: r.duration(),
+        format_duration,
+        sort=lambda r: _num_sort(r.duration()),
+        align=_RIGHT,
+        name="duration",
     ),
     Column(
-        "step",
         "Step",
-        lambda r: format_step_short(r.step, r.max_steps),
-        lambda r: _num_sort(r.step),
-        _RIGHT,
+        lambda r: (r.step, r.max_steps),
+        lambda v: format_step_short(*v),
+        sort=lambda r: _num_sort(r.step),
+        tooltip=_step_tooltip,
+        align=_RIGHT,
+        name="step",
     ),
     Column(
-        "best",
         "Best val.",
-        lambda r: format_value(r.best_validation),
-        lambda r: _num_sort(r.best_validation),
-        _RIGHT,
+        lambda r: r.best_validation,
+        format_value,
+        sort=lambda r: _num_sort(r.best_validation),
+        align=_RIGHT,
+        name="best",
     ),
 )
-COL = {c.key: i for i, c in enumerate(COLUMNS)}
+COL = column_index(COLUMNS)
 
 
-class ExperimentsModel(QAbstractTableModel):
+class ExperimentsModel(ColumnTableModel[RunRow]):
     """The experiments of one project, kept current by the AppSignals."""
 
     def __init__(
@@ -211,10 +199,9 @@ class ExperimentsModel(QAbstractTableModel):
         signals: AppSignals | None = None,
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(parent)
+        super().__init__(COLUMNS, parent)
         self.manager = manager
         self.project_id: int | None = None
-        self._rows: list[RunRow] = []
         self._row_of: dict[int, int] = {}
         self._tick = QTimer(self)
         self._tick.setInterval(TICK_MS)
@@ -228,56 +215,13 @@ class ExperimentsModel(QAbstractTableModel):
             for sig in (signals.run_completed, signals.run_stopped, signals.run_failed):
                 sig.connect(self._on_finished)
 
-    # --- Qt model API --------------------------------------------------------------------------
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+    # --- ColumnTableModel ----------------------------------------------------------------------
+    def record_key(self, record: RunRow) -> int:
+        return record.id
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
-            if role == Qt.ItemDataRole.DisplayRole:
-                return COLUMNS[section].title
-            if role == Qt.ItemDataRole.TextAlignmentRole:
-                return COLUMNS[section].align | Qt.AlignmentFlag.AlignVCenter
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        row = self._rows[index.row()]
-        col = COLUMNS[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return col.display(row)
-        if role == SORT_ROLE:
-            return col.sort(row)
-        if role == ID_ROLE:
-            return row.id
-        if role == STATUS_ROLE:
-            return row.status if col.key == "status" else None
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return col.align | Qt.AlignmentFlag.AlignVCenter
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(row, col.key)
-        return None
-
-    def _tooltip(self, row: RunRow, key: str) -> str | None:
-        if key in ("name", "status"):
-            lines = [row.name]
-            if row.dataset_name:
-                lines.append(f"Dataset: {row.dataset_name}")
-            lines.append(f"Status: {row.status}")
-            if row.error:
-                lines.append(f"Reason: {row.error}")
-            return "\n".join(lines)
-        if key == "step" and row.max_steps:
-            step = row.step or 0
-            return f"step {format_step(step, row.max_steps)} ({100.0 * step / row.max_steps:.1f} %)"
-        if key == "started":
-            return format_time(row.started_at)
+    def extra_data(self, record: RunRow, column: Column[RunRow], role: int) -> Any:
+        if role == Role.STATUS:
+            return record.status if column.name == "status" else None
         return None
 
     # --- access --------------------------------------------------------------------------------
@@ -418,7 +362,7 @@ class ExperimentsModel(QAbstractTableModel):
         changed = [
             c
             for c, col in enumerate(COLUMNS)
-            if col.display(old) != col.display(new) or col.sort(old) != col.sort(new)
+            if col.display(old) != col.display(new) or col.sort_key(old) != col.sort_key(new)
         ]
         if not changed and (old.error, old.dataset_name) != (new.error, new.dataset_name):
             changed = [COL["name"], COL["status"]]  # tooltips
@@ -442,14 +386,14 @@ class ExperimentsModel(QAbstractTableModel):
 
 
 class ExperimentsFilterModel(QSortFilterProxyModel):
-    """Sorts by SORT_ROLE and keeps rows matching a text (name, dataset, status, reason) and
+    """Sorts by Role.SORT and keeps rows matching a text (name, dataset, status, reason) and
     a set of statuses."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._text = ""
         self._statuses: frozenset[str] | None = None
-        self.setSortRole(SORT_ROLE)
+        self.setSortRole(Role.SORT)
         self.setDynamicSortFilter(True)
         self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
 
@@ -489,8 +433,8 @@ class ExperimentsFilterModel(QSortFilterProxyModel):
         return True
 
     def lessThan(self, left: _Index, right: _Index) -> bool:
-        a = left.data(SORT_ROLE)
-        b = right.data(SORT_ROLE)
+        a = left.data(Role.SORT)
+        b = right.data(Role.SORT)
         try:
             return bool(a < b)
         except TypeError:
@@ -499,7 +443,7 @@ class ExperimentsFilterModel(QSortFilterProxyModel):
     def experiment_id(self, proxy_row: int) -> int | None:
         if not 0 <= proxy_row < self.rowCount():
             return None
-        return self.index(proxy_row, 0).data(ID_ROLE)
+        return self.index(proxy_row, 0).data(Role.KEY)
 
     def proxy_row_of(self, experiment_id: int) -> int | None:
         model = self.sourceModel()
@@ -515,13 +459,9 @@ class ExperimentsFilterModel(QSortFilterProxyModel):
 __all__ = [
     "COL",
     "COLUMNS",
-    "ID_ROLE",
-    "SORT_ROLE",
     "ExperimentsFilterModel",
     "ExperimentsModel",
     "RunRow",
-    "format_duration",
     "format_step",
     "format_time",
-    "format_value",
 ]

@@ -2,92 +2,39 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from PyQt6.QtCore import (
-    QAbstractTableModel,
     QItemSelectionModel,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
 )
 from PyQt6.QtGui import QFont
 from PyQt6.QtWidgets import QAbstractItemView
 
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-KEY_ROLE = Qt.ItemDataRole.UserRole + 2
-
-_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-
-Index = QModelIndex | QPersistentModelIndex
-
-
-def dash(value: Any) -> str:
-    return "–" if value is None or value == "" else str(value)
+from .columns import Column, ColumnTableModel
+from .roles import Role
 
 
 def fmt_int(value: Any) -> str:
     return "–" if value is None else f"{int(value):,}"
 
 
-def fmt_duration(seconds: Any) -> str:
-    """h:mm:ss (hours not wrapped at 24)."""
-    if seconds is None or (isinstance(seconds, float) and not math.isfinite(seconds)):
-        return "–"
-    total = round(float(seconds))
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}"
-
-
-def fmt_date(ts: Any) -> str:
-    if ts is None:
-        return "–"
-    return dt.datetime.fromtimestamp(float(ts)).strftime("%Y-%m-%d %H:%M")
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column: its title, the record's value (used for sorting) and how it is shown."""
-
-    title: str
-    value: Callable[[dict[str, Any]], Any]
-    text: Callable[[Any], str] = dash
-    numeric: bool = False
-    tooltip: Callable[[dict[str, Any]], str | None] | None = None
-    align: Qt.AlignmentFlag | None = field(default=None)
-
-    def alignment(self) -> Qt.AlignmentFlag:
-        if self.align is not None:
-            return self.align
-        return _RIGHT if self.numeric else _LEFT
-
-
-def key(name: str) -> Callable[[dict[str, Any]], Any]:
-    return lambda record: record.get(name)
-
-
-class RecordTableModel(QAbstractTableModel):
+class RecordTableModel(ColumnTableModel[dict[str, Any]]):
     """Rows are records (dicts with a unique ``key`` field). ``set_records`` updates rows in
     place, removes the ones gone and appends new ones, so views keep selection and scroll."""
 
     def __init__(
         self,
-        columns: Sequence[Column],
+        columns: Sequence[Column[dict[str, Any]]],
         key_field: str = "id",
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.columns = list(columns)
+        super().__init__(columns, parent)
         self.key_field = key_field
-        self._rows: list[dict[str, Any]] = []
         self.emphasized: Callable[[dict[str, Any]], bool] | None = None
 
     # --- content -------------------------------------------------------------------------------
@@ -140,45 +87,11 @@ class RecordTableModel(QAbstractTableModel):
                 [Qt.ItemDataRole.FontRole],
             )
 
-    # --- QAbstractTableModel -------------------------------------------------------------------
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+    # --- ColumnTableModel ----------------------------------------------------------------------
+    def record_key(self, record: dict[str, Any]) -> Any:
+        return record[self.key_field]
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.columns):
-            col = self.columns[section]
-            if role == Qt.ItemDataRole.DisplayRole:
-                return col.title
-            if role == Qt.ItemDataRole.TextAlignmentRole:
-                return col.alignment()
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        record = self._rows[index.row()]
-        col = self.columns[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return col.text(col.value(record))
-        if role == SORT_ROLE:
-            value = col.value(record)
-            if col.numeric:
-                try:
-                    return float("-inf") if value is None else float(value)
-                except (TypeError, ValueError):
-                    return float("-inf")
-            return "" if value is None else str(value).casefold()
-        if role == KEY_ROLE:
-            return record[self.key_field]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return col.tooltip(record) if col.tooltip else None
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return col.alignment()
+    def extra_data(self, record: dict[str, Any], column: Column[dict[str, Any]], role: int) -> Any:
         if role == Qt.ItemDataRole.FontRole and self.emphasized and self.emphasized(record):
             font = QFont()
             font.setBold(True)
@@ -191,7 +104,7 @@ class RecordFilterProxy(QSortFilterProxyModel):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.setSortRole(SORT_ROLE)
+        self.setSortRole(Role.SORT)
         self.setFilterKeyColumn(-1)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setDynamicSortFilter(True)

@@ -28,21 +28,20 @@ from ...backend.demo import synthesize_audio
 from ...backend.errors import RaveGuiError
 from ...backend.manager import TrainingManager
 from ...backend.paths import data_dir
-from ...backend.preprocess import discard_output, format_bytes, remove_dataset_files
+from ...backend.preprocess import discard_output, remove_dataset
 from ...backend.settings import Settings, load_settings
+from ...backend.units import format_bytes, format_duration
 from ...core.signals import AppSignals
 from ...core.worker import run_in_background
 from ..dialogs.confirm import ConfirmBox
 from ..dialogs.name_dialog import NameDialog
 from ..dialogs.new_dataset import NewDatasetDialog
 from ..dialogs.register_dataset import RegisterDatasetDialog
+from ..models.columns import Column, key
 from ..models.record_table import (
-    Column,
     RecordFilterProxy,
     RecordTableModel,
-    fmt_duration,
     fmt_int,
-    key,
     select_record,
     selected_record,
 )
@@ -54,7 +53,7 @@ DATASET_COLUMNS = (
     Column("Size on disk", key("size_bytes"), format_bytes, numeric=True),
     Column("Sample rate", key("sample_rate"), lambda v: "–" if v is None else f"{v:,} Hz", True),
     Column("Channels", key("channels"), fmt_int, numeric=True),
-    Column("Duration", key("duration_s"), fmt_duration, numeric=True),
+    Column("Duration", key("duration_s"), format_duration, numeric=True),
     Column("Examples", key("n_examples"), fmt_int, numeric=True),
     Column("Experiments", key("n_experiments"), fmt_int, numeric=True),
 )
@@ -119,6 +118,7 @@ class DatasetsPage(QWidget):
         self.model, self.proxy = dataset_model(self)
         self.new_dataset_dialog: NewDatasetDialog | None = None
         self.demo_running = False
+        self.removing = 0  # removals deleting files, off the GUI thread
         self._sizes: dict[str, int] = {}  # dataset path -> bytes on disk (measured off-thread)
         self._sizing = False
 
@@ -313,7 +313,7 @@ class DatasetsPage(QWidget):
     def _update_buttons(self) -> None:
         has = self.selected_dataset() is not None
         self.rename_button.setEnabled(has)
-        self.remove_button.setEnabled(has)
+        self.remove_button.setEnabled(has and not self.removing)
         has_project = self.project_id is not None
         for b in (
             self.register_button,
@@ -414,44 +414,56 @@ class DatasetsPage(QWidget):
         box.setDefaultButton(cancel)
         box.setEscapeButton(cancel)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dataset_id, name, path = ds["id"], ds["name"], ds["path"]
+        dataset_id, name = ds["id"], ds["name"]
 
         def finished(_result: int) -> None:
             clicked = box.clickedButton()
             if clicked is box.accept_button:
-                self._remove(dataset_id, name, detach=bool(n_exp))
+                self._remove(dataset_id, name)
             elif clicked is box.delete_files_button:
-                self._remove(dataset_id, name, detach=bool(n_exp), delete_path=path)
+                self._remove(dataset_id, name, delete_files=True)
 
         box.finished.connect(finished)
         box.open()
         return box
 
-    def _remove(
-        self, dataset_id: int, name: str, *, detach: bool, delete_path: str | None = None
-    ) -> None:
-        try:
-            self.manager.datasets.delete(dataset_id, detach_experiments=detach)
-        except RaveGuiError as err:
-            self.message.show_message(str(err), ERROR)
-            return
-        if delete_path is None:
-            self.message.show_message(f"Dataset {name!r} removed; its files are kept.", INFO)
-        else:
+    def _remove(self, dataset_id: int, name: str, *, delete_files: bool = False) -> None:
+        """Remove the registration through the backend; deleting the files runs off the GUI
+        thread (a large dataset takes a while), the message follows when it is done."""
+        if not delete_files:
             try:
-                left = remove_dataset_files(delete_path)
-            except OSError as err:
-                self.message.show_message(
-                    f"Dataset {name!r} removed, but its files could not all be deleted: "
-                    f"{err.strerror or err}.",
-                    ERROR,
-                )
-            else:
-                self._sizes.pop(delete_path, None)
-                kept = f" ({len(left)} other item(s) in the folder kept)" if left else ""
-                self.message.show_message(
-                    f"Dataset {name!r} removed and its files deleted{kept}.", INFO
-                )
+                remove_dataset(self.manager, dataset_id)
+            except RaveGuiError as err:
+                self.message.show_message(str(err), ERROR)
+                return
+            self.message.show_message(f"Dataset {name!r} removed; its files are kept.", INFO)
+            self._changed_after_removal()
+            return
+        manager = self.manager
+        self.removing += 1
+        self.message.show_message(f"Removing {name!r} and deleting its files…", INFO)
+        self._update_buttons()
+        for r in self.model.records():  # its size is measured again if the folder stays
+            if r["id"] == dataset_id:
+                self._sizes.pop(r["path"], None)
+        run_in_background(
+            lambda: remove_dataset(manager, dataset_id, delete_files=True),
+            lambda left: self._files_removed(name, left),
+            self._remove_failed,
+        )
+
+    def _files_removed(self, name: str, left: list[Path]) -> None:
+        self.removing -= 1
+        kept = f" ({len(left)} other item(s) in the folder kept)" if left else ""
+        self.message.show_message(f"Dataset {name!r} removed and its files deleted{kept}.", INFO)
+        self._changed_after_removal()
+
+    def _remove_failed(self, err: Exception) -> None:
+        self.removing -= 1
+        self.message.show_message(str(err), ERROR)
+        self._changed_after_removal()  # the registration may be gone even so
+
+    def _changed_after_removal(self) -> None:
         self.refresh()
         self.datasets_changed.emit()
 

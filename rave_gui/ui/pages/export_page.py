@@ -29,31 +29,25 @@ from PyQt6.QtWidgets import (
 
 from ...backend.errors import RaveGuiError
 from ...backend.export import (
-    ExportError,
     ExportPlan,
     checkpoint_label,
-    cleanup,
     default_model_name,
     default_output_dir,
-    finish_export,
     model_path,
-    plan_export,
     scan_checkpoints,
 )
-from ...backend.manager import ACTIVE_STATUSES, TrainingManager
-from ...backend.preprocess import format_bytes
+from ...backend.manager import TrainingManager
 from ...backend.settings import Settings, load_settings
-from ...core.jobs import CANCELLED, ExportThread
+from ...backend.status import Action, allowed_actions
+from ...backend.units import format_bytes, format_datetime
+from ...core.jobs import CANCELLED, ExportJob
 from ...core.signals import AppSignals
-from ...core.worker import run_in_background
 from ..dialogs.confirm import ConfirmBox, ask_confirmation
+from ..models.columns import Column, key
 from ..models.record_table import (
-    Column,
     RecordFilterProxy,
     RecordTableModel,
-    fmt_date,
     fmt_int,
-    key,
 )
 from ..widgets.feedback import ERROR, INFO, FieldError, MessageBar
 from ..widgets.log_view import LogView
@@ -69,14 +63,14 @@ CHECKPOINT_COLUMNS = (
     Column("Step", key("step"), fmt_int, numeric=True),
     Column("Epoch", key("epoch"), fmt_int, numeric=True),
     Column("Size", key("size"), format_bytes, numeric=True),
-    Column("Saved", key("mtime"), fmt_date, numeric=True),
+    Column("Saved", key("mtime"), format_datetime, numeric=True),
 )
 MODEL_COLUMNS = (
     Column("Model", lambda r: Path(r["path"]).name, tooltip=lambda r: _model_tooltip(r)),
     Column("Size", key("size"), format_bytes, numeric=True),
     Column("Streaming", lambda r: "yes" if r.get("streaming") else "no"),
     Column("From checkpoint", lambda r: r["settings"].get("checkpoint_label") or "–"),
-    Column("Exported", key("created_at"), fmt_date, numeric=True),
+    Column("Exported", key("created_at"), format_datetime, numeric=True),
     Column("Folder", lambda r: str(Path(r["path"]).parent), tooltip=lambda r: r["path"]),
 )
 
@@ -125,9 +119,7 @@ class ExportPage(QWidget):
         self.project_id: int | None = None
         self.experiment: dict[str, Any] | None = None
         self.checkpoints: list[dict[str, Any]] = []
-        self.thread: ExportThread | None = None
-        self.plan: ExportPlan | None = None
-        self.planning = False
+        self.job: ExportJob | None = None
         self.last_message = ""
         self._name_touched = False
         self._output_touched = False
@@ -348,7 +340,7 @@ class ExportPage(QWidget):
         if exp_id != previous:
             self._name_touched = self._output_touched = False
             self.error_label.set_error(None)
-            if self.thread is None:
+            if self.job is None:
                 self.log_view.clear()
         self.ckpt_model.set_records(self.checkpoints)
         chosen = self.ckpt_combo.currentData() if exp_id == previous else None
@@ -370,9 +362,8 @@ class ExportPage(QWidget):
         self._checkpoint_changed()
 
     def _load_models(self) -> None:
-        models = (
-            self.manager.artifacts.exported_models(self.experiment["id"]) if self.experiment else []
-        )
+        exp = self.experiment
+        models = self.manager.artifacts.exported_models(exp["id"]) if exp else []
         self.models_model.set_records(models)
         self.models_empty.setVisible(not models)
 
@@ -447,8 +438,10 @@ class ExportPage(QWidget):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        busy = self.thread is not None or self.planning
-        live = self.experiment is not None and self.experiment["status"] in ACTIVE_STATUSES
+        busy = self.job is not None
+        live = self.experiment is not None and Action.DELETE_CHECKPOINTS not in allowed_actions(
+            self.experiment["status"], has_checkpoint=True
+        )
         selected = self.ckpt_table.selectionModel().selectedRows()
         self.delete_button.setEnabled(bool(selected) and not live and not busy)
         self.delete_button.setToolTip(
@@ -461,8 +454,8 @@ class ExportPage(QWidget):
             and bool(self.output_edit.text().strip())
             and bool(self.name_edit.text().strip())
         )
-        self.export_button.setEnabled(self.thread is not None or (ready and not busy))
-        self.export_button.setText("Cancel export" if self.thread is not None else "Export")
+        self.export_button.setEnabled(busy or ready)
+        self.export_button.setText("Cancel export" if busy else "Export")
         for w in (
             self.run_combo,
             self.ckpt_combo,
@@ -478,112 +471,72 @@ class ExportPage(QWidget):
         return (self.settings or load_settings()).resolved_rave()
 
     def _export_clicked(self) -> None:
-        if self.thread is not None:
+        if self.job is not None:
             self.cancel_export()
         else:
             self.start_export()
 
     def start_export(self) -> None:
-        """Check the export off the GUI thread (it asks RAVE's Python about nn-tilde), then run
-        `rave export` followed in an ExportThread; ``export_finished`` follows."""
+        """Start an ExportJob: it checks the export and stages the checkpoint (off the GUI
+        thread: it asks RAVE's Python about nn-tilde), runs `rave export` and records the
+        model; this page shows its progress and result. ``export_finished`` follows."""
         exp, ckpt = self.experiment, self.selected_checkpoint()
-        if exp is None or ckpt is None or self.thread is not None or self.planning:
+        if exp is None or ckpt is None or self.job is not None:
             return
         self.error_label.set_error(None)
         self.message.clear()
-        self.planning = True
         self.status_label.setText("Checking…")
+        job = ExportJob(
+            self.manager,
+            exp["id"],
+            ckpt["path"],
+            streaming=self.streaming_check.isChecked(),
+            output_dir=self.output_edit.text().strip(),
+            name=self.name_edit.text().strip(),
+            rave_executable=self.rave_executable(),
+            parent=self,
+        )
+        job.planned.connect(self._planned)
+        job.lines_received.connect(self.log_view.append_lines)
+        job.ended.connect(self._export_done)
+        self.job = job
         self._update_buttons()
-        manager, exp_id = self.manager, exp["id"]
-        streaming = self.streaming_check.isChecked()
-        output, name = self.output_edit.text().strip(), self.name_edit.text().strip()
-        rave = self.rave_executable()
-
-        def plan() -> ExportPlan:
-            return plan_export(
-                manager,
-                exp_id,
-                ckpt["path"],
-                streaming=streaming,
-                output_dir=output,
-                name=name,
-                rave_executable=rave,
-            )
-
-        run_in_background(plan, self._planned, self._plan_failed)
-
-    def _plan_failed(self, err: Exception) -> None:
-        self.planning = False
-        self.status_label.setText("")
-        text = str(err) if isinstance(err, RaveGuiError) else f"Cannot export: {err}"
-        self.error_label.set_error(text)
-        self.last_message = text
-        self._update_buttons()
-        self.export_finished.emit(False, text)
+        job.start()
 
     def _planned(self, plan: ExportPlan) -> None:
-        self.planning = False
-        self.plan = plan
         self.log_view.clear()
         self.log_view.append_lines([("$ " + " ".join(plan.argv), "info")])
-        thread = ExportThread(plan, parent=self)
-        thread.lines_received.connect(self.log_view.append_lines)
-        thread.finished.connect(self._export_done)
-        self.thread = thread
         self.progress.show()
         self.status_label.setText(f"Exporting {plan.output_file.name}…")
-        self._update_buttons()
-        thread.start()
 
     def cancel_export(self) -> None:
-        if self.thread is not None:
+        if self.job is not None:
             self.status_label.setText("Stopping…")
-            self.thread.cancel()
+            self.job.cancel()
 
-    def _export_done(self, _ok: bool, message: str) -> None:
-        thread, self.thread = self.thread, None
-        plan, self.plan = self.plan, None
+    def _export_done(self, ok: bool, message: str) -> None:
+        job, self.job = self.job, None
         self.progress.hide()
-        if thread is None or plan is None:
+        if job is None:
             return
-        thread.wait(10_000)
-        try:
-            if message == CANCELLED:
-                raise ExportError("Export cancelled.")
-            model_id = finish_export(
-                self.manager,
-                plan,
-                exit_code=thread.exit_code,
-                outcome=thread.outcome,
-                failure=thread.failure,
-                lines=thread.log_lines,
-            )
-        except RaveGuiError as err:
-            cleanup(plan)
-            text = str(err)
-            self.error_label.set_error(text)
-            self.status_label.setText("Failed." if message != CANCELLED else "Cancelled.")
-            ok = False
-        else:
-            model = next(
-                (m for m in self.manager.artifacts.exported_models(plan.experiment_id)
-                 if m["id"] == model_id),
-                None,
-            )  # fmt: skip
-            size = format_bytes(model["size"]) if model else "?"
-            text = f"Exported {Path(model['path']).name if model else plan.name} ({size})."
+        job.wait(10_000)
+        if ok:
             self.status_label.setText("Done.")
-            self.message.show_message(
-                f"{text} Load it in nn~ or the RAVE VST: {plan.output_file}", INFO
-            )
-            ok = True
-        thread.deleteLater()
-        self.last_message = text
-        self._name_touched = False
+            target = job.model["path"] if job.model else message
+            self.message.show_message(f"{message} Load it in nn~ or the RAVE VST: {target}", INFO)
+        else:
+            cancelled = message == CANCELLED
+            message = "Export cancelled." if cancelled else message
+            self.error_label.set_error(message)
+            self.status_label.setText("Cancelled." if cancelled else "Failed.")
+        job.deleteLater()
+        self.last_message = message
+        if ok:
+            self._name_touched = False
         self._load_models()
         self._checkpoint_changed()
         self._update_buttons()
-        self.export_finished.emit(ok, text)
+        self.export_finished.emit(ok, message)
 
     # --- deleting checkpoints ------------------------------------------------------------------
     def selected_checkpoints(self) -> list[dict[str, Any]]:
@@ -645,11 +598,11 @@ class ExportPage(QWidget):
         self.signals.run_checkpoints_changed.emit(exp_id)
 
     def shutdown(self) -> None:
-        """Stop an export still running and wait for its thread (the window is closing)."""
-        thread = self.thread
-        if thread is not None:
-            thread.cancel()
-            thread.wait(20_000)
+        """Stop an export still running and wait for its job (the window is closing)."""
+        job = self.job
+        if job is not None:
+            job.cancel()
+            job.wait(20_000)
 
 
 __all__ = ["ExportPage"]

@@ -21,27 +21,26 @@ from PyQt6.QtWidgets import (
 
 from ...backend.errors import RaveGuiError
 from ...backend.manager import TrainingManager
+from ...backend.units import format_datetime
 from ...core.signals import AppSignals
 from ..dialogs.confirm import ConfirmBox, ask_confirmation
 from ..dialogs.name_dialog import NameDialog
+from ..models.columns import Column, key
 from ..models.record_table import (
-    KEY_ROLE,
-    Column,
     RecordFilterProxy,
     RecordTableModel,
-    fmt_date,
     fmt_int,
-    key,
     select_record,
     selected_record,
 )
+from ..models.roles import Role
 from ..widgets.feedback import ERROR, INFO, MessageBar
 
 PROJECT_COLUMNS = (
     Column("Project", key("name"), tooltip=lambda r: r.get("description") or None),
     Column("Experiments", key("n_experiments"), fmt_int, numeric=True),
     Column("Datasets", key("n_datasets"), fmt_int, numeric=True),
-    Column("Created", key("created_at"), fmt_date, numeric=True),
+    Column("Created", key("created_at"), format_datetime, numeric=True),
 )
 
 
@@ -164,7 +163,7 @@ class ProjectsPage(QWidget):
             b.setEnabled(has)
 
     def _on_double_click(self, index: QModelIndex) -> None:
-        self.project_activated.emit(int(index.data(KEY_ROLE)))
+        self.project_activated.emit(int(index.data(Role.KEY)))
 
     # --- actions -------------------------------------------------------------------------------
     def activate_selected(self) -> None:

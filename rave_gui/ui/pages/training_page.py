@@ -34,26 +34,27 @@ from PyQt6.QtWidgets import (
 )
 
 from ...backend.errors import RaveGuiError
-from ...backend.manager import (
-    ACTIVE_STATUSES,
+from ...backend.manager import TrainingManager
+from ...backend.status import (
+    ACTIVE,
     COMPLETED,
     FAILED,
-    FINAL_STATUSES,
-    LIVE_STATUSES,
+    FINAL,
+    LIVE,
     PAUSED,
     QUEUED,
-    RUNNING,
     STATUSES,
     STOPPED,
-    TrainingManager,
+    Action,
+    allowed_actions,
 )
+from ...backend.units import format_duration, format_rate
 from ...core.signals import AppSignals
 from ..models.experiments_model import (
     COL,
     ExperimentsFilterModel,
     ExperimentsModel,
     RunRow,
-    format_duration,
     format_step,
     format_time,
 )
@@ -74,27 +75,12 @@ class RunActions(Protocol):
     def resume_from_checkpoint(self, experiment_id: int) -> int: ...
 
 
-# Which action each status allows. Resuming from a checkpoint also needs a checkpoint.
-CAN_STOP = (QUEUED, RUNNING, PAUSED)
-CAN_PAUSE = (RUNNING,)
-CAN_RESUME = (PAUSED,)
-CAN_RESUME_FROM_CHECKPOINT = (COMPLETED, STOPPED, FAILED)
-CAN_EXPORT = (COMPLETED, STOPPED)  # and a checkpoint
-
 STATUS_FILTERS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     ("All runs", None),
-    ("Active", ACTIVE_STATUSES),
-    ("Finished", FINAL_STATUSES),
+    ("Active", ACTIVE),
+    ("Finished", FINAL),
     *((s.capitalize(), (s,)) for s in STATUSES),
 )
-
-
-def format_rate(rate: float | None) -> str:
-    if rate is None or rate <= 0 or rate != rate:
-        return "–"
-    if rate >= 1:
-        return f"{rate:.2f} steps/s"
-    return f"{1 / rate:.2f} s/step"
 
 
 class TrainingPage(QWidget):
@@ -180,6 +166,13 @@ class TrainingPage(QWidget):
             self.resume_ckpt_action,
             self.export_action,
         )
+        self._action_of: dict[Action, QAction] = {
+            Action.STOP: self.stop_action,
+            Action.PAUSE: self.pause_action,
+            Action.RESUME: self.resume_action,
+            Action.RESUME_FROM_CHECKPOINT: self.resume_ckpt_action,
+            Action.EXPORT: self.export_action,
+        }
 
     def _build_left(self) -> QWidget:
         self.filter_edit = QLineEdit()
@@ -433,7 +426,7 @@ class TrainingPage(QWidget):
 
     def _update_count(self, *_args: Any) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        active = sum(1 for i in range(total) if self.model.run(i).status in ACTIVE_STATUSES)
+        active = sum(1 for i in range(total) if self.model.run(i).status in ACTIVE)
         text = f"{total} run{'s' if total != 1 else ''}"
         if shown != total:
             text = f"{shown} of {text} shown"
@@ -463,7 +456,7 @@ class TrainingPage(QWidget):
                 self.log_view.clear()
             elif log_path or not self._current or self._current["status"] != QUEUED:
                 # a live run: only what its follower has read; the rest comes as live lines
-                live = self._current is not None and self._current["status"] in LIVE_STATUSES
+                live = self._current is not None and self._current["status"] in LIVE
                 end = (self.manager.follow_state.offset(experiment_id) or 0) if live else None
                 self.log_view.load_tail(log_path, end)
             else:
@@ -603,16 +596,15 @@ class TrainingPage(QWidget):
     # --- actions -------------------------------------------------------------------------------
     def _update_actions(self) -> None:
         row = self._row()
-        status = row.status if row is not None else None
-        has = self.controller is not None and status is not None
-        self.stop_action.setEnabled(has and status in CAN_STOP)
-        self.pause_action.setEnabled(has and status in CAN_PAUSE)
-        self.resume_action.setEnabled(has and status in CAN_RESUME)
-        self.resume_ckpt_action.setEnabled(
-            has and status in CAN_RESUME_FROM_CHECKPOINT and self._has_checkpoints
-        )
-        self.export_action.setEnabled(status in CAN_EXPORT and self._has_checkpoints)
-        if has and status in CAN_RESUME_FROM_CHECKPOINT and not self._has_checkpoints:
+        allowed = allowed_actions(row.status, self._has_checkpoints) if row else frozenset()
+        if self.controller is None:  # "Export…" only opens the Export page; the rest need it
+            allowed &= {Action.EXPORT}
+        for action, qaction in self._action_of.items():
+            qaction.setEnabled(action in allowed)
+        with_checkpoint = allowed_actions(row.status, True) if row else frozenset()
+        if self.controller is not None and Action.RESUME_FROM_CHECKPOINT in (
+            with_checkpoint - allowed
+        ):
             self.resume_ckpt_action.setToolTip("This run saved no checkpoint to resume from")
         else:
             self.resume_ckpt_action.setToolTip(
@@ -676,7 +668,7 @@ class TrainingPage(QWidget):
         row = self._row()
         if row is None:
             return
-        if row.status in LIVE_STATUSES and not self._confirm(
+        if row.status in LIVE and not self._confirm(
             "Stop run",
             f"Stop {row.name!r}? It is interrupted gracefully; its newest checkpoint is kept "
             "and it can be resumed from it later.",

@@ -43,6 +43,7 @@ from PyQt6.QtWidgets import (
 
 from ...backend.manager import TrainingManager
 from ...backend.store.tiles import buckets_to_xy
+from ...backend.units import format_value
 from ...core.signals import AppSignals
 
 MIN_DRAW_INTERVAL_MS = 250  # at most 4 full draws a second
@@ -136,14 +137,6 @@ class StepFormatter(Formatter):
 
     def __call__(self, x: float, pos: Any = None) -> str:
         return format_step_tick(x, pos, self._tick_step)
-
-
-def format_value(v: float) -> str:
-    if v != v:
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return f"{v:.4g}"
 
 
 # --- reading the store off the GUI thread -----------------------------------------------------

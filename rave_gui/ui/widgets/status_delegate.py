@@ -6,18 +6,20 @@ from PyQt6.QtCore import QModelIndex, QRectF, QSize, Qt
 from PyQt6.QtGui import QColor, QFontMetrics, QPainter
 from PyQt6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from ...backend.status import RunStatus
+from ..models.roles import Role
+
 # One colour per status, readable on light and dark palettes alike (text colour is chosen by
 # the badge's lightness).
 STATUS_COLORS: dict[str, str] = {
-    "queued": "#7f8c8d",
-    "running": "#1f7ae0",
-    "paused": "#e0a800",
-    "stopping": "#e67e22",
-    "completed": "#23a55a",
-    "stopped": "#8a7fb8",
-    "failed": "#d64541",
+    RunStatus.QUEUED: "#7f8c8d",
+    RunStatus.RUNNING: "#1f7ae0",
+    RunStatus.PAUSED: "#e0a800",
+    RunStatus.STOPPING: "#e67e22",
+    RunStatus.COMPLETED: "#23a55a",
+    RunStatus.STOPPED: "#8a7fb8",
+    RunStatus.FAILED: "#d64541",
 }
-STATUS_ROLE = Qt.ItemDataRole.UserRole + 2  # the model gives the raw status string here
 
 _PAD_X = 8
 _PAD_Y = 2
@@ -36,10 +38,10 @@ def badge_text_color(background: QColor) -> QColor:
 
 
 class StatusDelegate(QStyledItemDelegate):
-    """Paints the status text of STATUS_ROLE inside a rounded, coloured badge."""
+    """Paints the status text of Role.STATUS inside a rounded, coloured badge."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        status = index.data(STATUS_ROLE)
+        status = index.data(Role.STATUS)  # the model gives the raw status string here
         if not status:
             super().paint(painter, option, index)
             return

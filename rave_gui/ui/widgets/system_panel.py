@@ -12,7 +12,8 @@ from PyQt6.QtGui import QFont, QHideEvent, QShowEvent
 from PyQt6.QtWidgets import QGridLayout, QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget
 
 from ...backend import sysmon
-from ...backend.sysmon import ProcessUsage, SystemSample, format_bytes
+from ...backend.sysmon import ProcessUsage, SystemSample
+from ...backend.units import format_bytes
 from ...core.worker import run_in_background
 
 INTERVAL_MS = 2000

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QItemSelectionModel, Qt, pyqtSignal
@@ -35,6 +34,9 @@ from ...backend.datasets import read_dataset
 from ...backend.errors import RaveGuiError, ValidationError
 from ...backend.manager import TrainingManager, check_name
 from ...backend.ravecmd import (
+    MAX_BATCH,
+    MAX_STEPS,
+    MAX_WORKERS,
     RaveConfig,
     RaveInstall,
     TrainSettings,
@@ -42,9 +44,10 @@ from ...backend.ravecmd import (
     learning_rate_at,
     train_argv,
 )
+from ...backend.runfolder import folder_preview
+from ...backend.units import format_bytes, format_duration
 from ...core.worker import run_in_background
 from ..dialogs.register_dataset import RegisterDatasetDialog
-from ..models.record_table import fmt_duration
 from ..pages.datasets_page import configure_table, dataset_model
 from ..widgets.feedback import INFO, FieldError
 
@@ -78,11 +81,6 @@ def learning_rate_note(version: str, phase: int | None, max_steps: int) -> str:
     else:
         text += " After the phase it stays at 1e-4 and adversarial training starts."
     return text
-
-
-def _safe(name: str) -> str:
-    # As the engine names run folders: <runs dir>/<id>-<safe name>.
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "run"
 
 
 def _spin(low: int, high: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
@@ -205,7 +203,7 @@ class DatasetPage(QWizardPage):
             examples = "?" if ds["n_examples"] is None else f"{ds['n_examples']:,}"
             self.info_label.setText(
                 f"{ds['name']}: {ds['sample_rate']:,} Hz, {channels}, "
-                f"{fmt_duration(ds['duration_s'])} of audio, {examples} examples\n{ds['path']}"
+                f"{format_duration(ds['duration_s'])} of audio, {examples} examples\n{ds['path']}"
             )
             self.error_label.set_error(None)
         self.completeChanged.emit()
@@ -388,17 +386,17 @@ class ParametersPage(QWizardPage):
         self.name_edit.setPlaceholderText("a name for this run, unique in the project")
         self.name_error = FieldError(self)
 
-        self.max_steps_spin = _spin(1, 2_000_000_000, DEFAULT_MAX_STEPS, 10_000)
-        self.batch_spin = _spin(1, 4096, DEFAULT_BATCH)
-        self.val_every_spin = _spin(1, 2_000_000_000, DEFAULT_VAL_EVERY, 1000, " steps")
-        self.save_every_spin = _spin(0, 2_000_000_000, 0, 10_000, " steps")
+        self.max_steps_spin = _spin(1, MAX_STEPS, DEFAULT_MAX_STEPS, 10_000)
+        self.batch_spin = _spin(1, MAX_BATCH, DEFAULT_BATCH)
+        self.val_every_spin = _spin(1, MAX_STEPS, DEFAULT_VAL_EVERY, 1000, " steps")
+        self.save_every_spin = _spin(0, MAX_STEPS, 0, 10_000, " steps")
         self.save_every_spin.setSpecialValueText(
             f"RAVE's default (every {RAVE_SAVE_EVERY:,} steps)"
         )
         self.device_combo = QComboBox()
         self.device_combo.setMinimumWidth(160)
         self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.workers_spin = _spin(0, 256, min(8, os.cpu_count() or 1))
+        self.workers_spin = _spin(0, MAX_WORKERS, min(8, os.cpu_count() or 1))
         self.ema_edit = QLineEdit()
         self.ema_edit.setPlaceholderText("off (e.g. 0.999)")
         self.ema_edit.setMaximumWidth(220)
@@ -475,7 +473,7 @@ class ParametersPage(QWizardPage):
         except Exception:  # no sysmon, or NVML failing in an unexpected way: CPU only
             gpus = []
         for gpu in gpus:
-            memory = f", {gpu.memory_total / 2**30:.0f} GiB" if gpu.memory_total else ""
+            memory = f", {format_bytes(gpu.memory_total)}" if gpu.memory_total else ""
             self.device_combo.addItem(f"GPU {gpu.index}: {gpu.name}{memory}", gpu.index)
         if gpus:
             self.device_combo.setCurrentIndex(1)
@@ -557,8 +555,8 @@ class ParametersPage(QWizardPage):
             gpu=self.gpu(),
         )
         checks = {
-            "steps": {"max_steps": base.max_steps},
-            "val": {"val_every": base.val_every},
+            "steps": {"max_steps": base.max_steps, "val_every": 1},
+            "val": {"val_every": base.val_every, "max_steps": base.max_steps},
             "save": {"save_every": base.save_every},
             "batch": {"batch": base.batch},
             "workers": {"workers": base.workers},
@@ -579,11 +577,6 @@ class ParametersPage(QWizardPage):
             except ValidationError as err:
                 errors["overrides"] = f"Line {n}: {err}"
                 break
-        if base.val_every > base.max_steps and "val" not in errors:
-            errors["val"] = (
-                f"Validation every {base.val_every:,} steps never happens in a "
-                f"{base.max_steps:,}-step run, so no best checkpoint would be saved."
-            )
         return errors
 
     def _changed(self) -> None:
@@ -682,7 +675,7 @@ class ConfirmPage(QWizardPage):
                 "Dataset",
                 f"{ds.get('name')} — {ds.get('sample_rate', 0):,} Hz, "
                 f"{s.channels} channel{'' if s.channels == 1 else 's'}, "
-                f"{fmt_duration(ds.get('duration_s'))} ({ds.get('path')})",
+                f"{format_duration(ds.get('duration_s'))} ({ds.get('path')})",
             ),
             ("Configuration", cfg.base_config() or "–"),
             ("Modifiers", ", ".join(cfg.modifiers()) or "none"),
@@ -699,7 +692,7 @@ class ConfirmPage(QWizardPage):
             ("Workers", str(s.workers)),
             ("EMA", "off" if s.ema is None else str(s.ema)),
             ("Gin overrides", "\n".join(s.overrides) or "none"),
-            ("Run folder", str(w.run_folder(s))),
+            ("Run folder", w.run_folder(s)),
         ]
         for label, value in rows:
             v = QLabel(value)
@@ -790,18 +783,13 @@ class NewTrainingWizard(QWizard):
             ema=ema,
         )
         if for_command:
-            s.out_path = str(self.run_folder(s))
+            s.out_path = self.run_folder(s)
         return s
 
-    def run_folder(self, s: TrainSettings) -> Path:
-        """Where the run will write: ``<runs dir>/<id>-<name>``, with the id the experiment
-        will get (one more than the highest so far)."""
-        try:
-            ids = [e["id"] for e in self.manager.list_experiments()]
-        except RaveGuiError:
-            ids = []
-        next_id = max(ids, default=0) + 1
-        return Path(self.controller.settings.resolved_runs_dir()) / f"{next_id}-{_safe(s.name)}"
+    def run_folder(self, s: TrainSettings) -> str:
+        """Where the run will write, as the engine names it once the run is recorded:
+        ``<runs dir>/<id>-<name>-<random>`` (the id and random part are not known yet)."""
+        return folder_preview(self.controller.settings.resolved_runs_dir(), s.name)
 
     def command_line(self) -> str:
         if self.install is None:

@@ -1,0 +1,151 @@
+"""LogFollower: follows one detached command (started by :func:`runner.launch`) through its log
+file and its supervisor's status file: new bytes parsed into events, then how it ended."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import runner
+from .logparse import Event, LogLine, LogParser, Metrics
+from .procinfo import is_same_process
+
+READ_LIMIT = 4 << 20  # bytes of log read per poll at most (catching up stays responsive)
+
+
+def status_path_of(log_path: str | os.PathLike[str]) -> Path:
+    """The supervisor's status file written beside ``log_path`` (see :func:`runner.launch`)."""
+    p = Path(log_path)
+    return p.with_name(p.stem + "." + runner.STATUS_NAME)
+
+
+def lines_of(events: list[Event]) -> list[tuple[str, str]]:
+    """The (text, level) lines to show for parsed events: log lines, and metrics as
+    ``key=value`` text."""
+    lines: list[tuple[str, str]] = []
+    for ev in events:
+        if isinstance(ev, LogLine):
+            lines.append((ev.text, ev.level))
+        elif isinstance(ev, Metrics):
+            lines.append((" ".join(f"{k}={v:g}" for k, v in ev.values.items()), "info"))
+    return lines
+
+
+@dataclass
+class LogPoll:
+    """What one :meth:`LogFollower.poll` found.
+
+    ``final`` is set once: the process is gone, everything it wrote was read and the parser
+    was flushed (its last events are in ``events``). ``exit_code``, ``error`` and ``signals``
+    come from the supervisor's status file then (``exit_code`` None when it reported none:
+    the supervisor itself was killed)."""
+
+    events: list[Event] = field(default_factory=list)
+    final: bool = False
+    exit_code: int | None = None
+    error: str | None = None
+    signals: list[str] = field(default_factory=list)
+
+
+class LogFollower:
+    """Reads what a detached command wrote since the last poll, in whole segments (lines and
+    ``\\r``-ended bar updates), at most ``read_limit`` bytes a poll, and parses them.
+
+    The process is identified by pid and start time (a reused pid is not it). When it is gone
+    (or ``poll(alive=False)`` says so), the rest of the log is read, the unterminated tail
+    included, then the parser is flushed and the end reported. ``offset`` may be set (stored
+    offsets of an earlier follower); the parser's events are handed back as they are."""
+
+    def __init__(
+        self,
+        log_path: str | os.PathLike[str],
+        *,
+        pid: int | None = None,
+        start_time: float | None = None,
+        status_path: str | os.PathLike[str] | None = None,
+        offset: int = 0,
+        read_limit: int = READ_LIMIT,
+    ) -> None:
+        self.log_path = Path(log_path)
+        self.status_path = Path(status_path) if status_path else status_path_of(log_path)
+        self.pid = pid
+        self.start_time = start_time
+        self.offset = offset
+        self.read_limit = read_limit
+        self.parser = LogParser()
+        self.ended: LogPoll | None = None  # the final poll, once the end was seen
+
+    @classmethod
+    def of(cls, launched: runner.Launched, **kwargs) -> LogFollower:
+        """A follower of a command just started by :func:`runner.launch`."""
+        return cls(
+            launched.log_path,
+            pid=launched.pid,
+            start_time=launched.start_time,
+            status_path=launched.status_path,
+            **kwargs,
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self.ended is not None
+
+    def alive(self) -> bool:
+        """Whether the followed process still runs (the same process: pid and start time)."""
+        return is_same_process(self.pid, self.start_time)
+
+    def drained(self) -> bool:
+        """Everything written to the log so far has been read."""
+        try:
+            return self.offset >= os.path.getsize(self.log_path)
+        except OSError:
+            return True
+
+    def read(self, *, final: bool = False) -> list[Event]:
+        """Parse the next whole segments of the log (with ``final``, a read that reaches the
+        end of the file takes the unterminated tail too: nothing more will come)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read(self.read_limit)
+        except FileNotFoundError:  # the supervisor has not created it yet
+            return []
+        if not data:
+            return []
+        full = len(data) >= self.read_limit
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1  # feed whole segments only
+        if (final and not full) or (cut == 0 and full):
+            cut = len(data)  # the end of the log, or one segment longer than a read
+        elif cut == 0:
+            return []
+        self.offset += cut
+        return self.parser.feed(data[:cut])
+
+    def poll(self, alive: bool | None = None) -> LogPoll:
+        """Read and parse what is new; when the process is gone and the log drained, flush the
+        parser and report the end. ``alive`` overrides the process check (a caller that knows
+        better, e.g. a run recorded as ended elsewhere)."""
+        if self.ended is not None:
+            return LogPoll(
+                final=True,
+                exit_code=self.ended.exit_code,
+                error=self.ended.error,
+                signals=list(self.ended.signals),
+            )
+        if alive is None:
+            alive = self.alive()  # checked before reading: what it wrote before dying is read
+        upd = LogPoll(events=self.read(final=not alive))
+        if not alive and self.drained():
+            upd.events += self.parser.flush()
+            runner.reap()
+            st = runner.read_status(self.status_path) or {}
+            upd.final = True
+            upd.exit_code = st.get("exit_code") if st.get("state") == "exited" else None
+            upd.error = st.get("error")
+            upd.signals = list(st.get("signals") or [])
+            self.ended = upd
+        return upd
+
+
+__all__ = ["READ_LIMIT", "LogFollower", "LogPoll", "lines_of", "status_path_of"]
