@@ -57,7 +57,7 @@ def bench_plot() -> None:
     n = 1_000_000
     with tempfile.TemporaryDirectory() as tmp:
         tm = TrainingManager(Path(tmp) / "bench.sqlite3")
-        exp = tm.import_experiment({"name": "1M"}, status="completed")
+        exp = tm.experiments.import_record({"name": "1M"}, status="completed")
         steps = np.arange(n, dtype=np.int64)
         rng = np.random.default_rng(0)
         series = {
@@ -74,7 +74,7 @@ def bench_plot() -> None:
         series["validation"] = (vs, 4 * np.exp(-vs / 3e5) + 3, None)
         series["lr_generator"] = (steps, np.maximum(1e-4, 1e-3 - 9e-4 * steps / n), None)
         t0 = time.perf_counter()
-        tm.add_metric_series(exp, series)
+        tm.metrics.add_series(exp, series)
         total = sum(s[0].size for s in series.values())
         print(f"stored {total:,} points in {time.perf_counter() - t0:.1f} s")
 

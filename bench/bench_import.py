@@ -51,12 +51,12 @@ def main() -> None:
         print(f"runs import (read + store + summary + tiles): {dt:.2f} s, {n / dt:,.0f} points/s")
         t0 = time.perf_counter()
         for tag in TAGS:
-            tm.reduced_series(exp, tag, buckets=2000)
+            tm.metrics.reduced(exp, tag, buckets=2000)
         dt = time.perf_counter() - t0
         print(f"first reduced read of all {len(TAGS)} series: {dt:.2f} s")
         t0 = time.perf_counter()
         for tag in TAGS:
-            tm.reduced_series(exp, tag, buckets=2000)
+            tm.metrics.reduced(exp, tag, buckets=2000)
         dt = time.perf_counter() - t0
         print(f"reduced read of all {len(TAGS)} series afterwards: {dt * 1000:.0f} ms")
         tm.close()

@@ -34,7 +34,7 @@ def main() -> None:
             exp = tm.start_training({"name": f"live_{batch}"})
             t0 = time.perf_counter()
             for i in range(0, N, batch):
-                tm.add_metric_points(exp, pts[i : i + batch])
+                tm.metrics.add_points(exp, pts[i : i + batch])
             dt = time.perf_counter() - t0
             print(
                 f"live writes, {batch:>6} points a transaction: {N / dt:>10,.0f} points/s "
@@ -43,7 +43,7 @@ def main() -> None:
 
         exp = tm.start_training({"name": "bulk_tuples"})
         t0 = time.perf_counter()
-        tm.add_metric_points(exp, pts)
+        tm.metrics.add_points(exp, pts)
         dt = time.perf_counter() - t0
         print(f"bulk import, one transaction (tuples):  {N / dt:>10,.0f} points/s ({dt:.2f} s)")
 
@@ -53,19 +53,19 @@ def main() -> None:
         values[123_456] = math.nan
         values[654_321] = 1e6
         t0 = time.perf_counter()
-        tm.add_metric_series(exp, {"loss": (steps, values, steps * 0.01)})
+        tm.metrics.add_series(exp, {"loss": (steps, values, steps * 0.01)})
         dt = time.perf_counter() - t0
         print(f"bulk import, one transaction (arrays):  {N / dt:>10,.0f} points/s ({dt:.2f} s)")
 
         t0 = time.perf_counter()
-        tm.reduced_series(exp, "loss", buckets=2000)
+        tm.metrics.reduced(exp, "loss", buckets=2000)
         dt = (time.perf_counter() - t0) * 1000
         print(f"first reduced read after the bulk import (builds the tiles): {dt:.0f} ms")
         for buckets in (2000, 500):
             times = []
             for _ in range(5):
                 t0 = time.perf_counter()
-                out = tm.reduced_series(exp, "loss", buckets=buckets)
+                out = tm.metrics.reduced(exp, "loss", buckets=buckets)
                 times.append(time.perf_counter() - t0)
             assert any(b.nan_step == 123_456 for b in out)
             assert max(b.max_value for b in out) == 1e6
@@ -75,7 +75,7 @@ def main() -> None:
                 f"({len(out)} buckets; NaN and spike kept)"
             )
         t0 = time.perf_counter()
-        out = tm.reduced_series(exp, "loss", 400_000, 420_000, buckets=2000)
+        out = tm.metrics.reduced(exp, "loss", 400_000, 420_000, buckets=2000)
         dt = (time.perf_counter() - t0) * 1000
         print(f"zoomed read (20k steps -> 2000 buckets): {dt:.1f} ms ({len(out)} buckets)")
         size = (Path(tmp) / "bench.sqlite3").stat().st_size

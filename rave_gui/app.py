@@ -23,7 +23,7 @@ def _message(err: BaseException, db_path: Any) -> str:
     if isinstance(err, sqlite3.Error):
         from pathlib import Path
 
-        from .backend.db import database_error
+        from .backend.store.db import database_error
 
         return str(database_error(Path(str(db_path)), err))
     return str(err)

@@ -42,7 +42,7 @@ def _dump_json(obj: Any, out: IO[str]) -> None:
 
 def run_id(text: str) -> int:
     """An experiment id argument: a whole number SQLite can hold (argparse reports the rest)."""
-    from .backend.db import SQLITE_MAX_INT
+    from .backend.store.db import SQLITE_MAX_INT
 
     try:
         value = int(text)
@@ -82,7 +82,7 @@ def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
     from .backend.manager import best_value
 
     tm = _catch_up(args)
-    project_id = tm.find_project(args.project)["id"] if args.project else None
+    project_id = tm.projects.find(args.project)["id"] if args.project else None
     exps = tm.list_experiments(project_id, status=args.status, search=args.search)
     if args.json:
         _dump_json([_experiment_public(e) for e in exps], out)
@@ -113,8 +113,8 @@ def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
 def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
     tm = _catch_up(args, [args.id])
     exp = tm.get_experiment(args.id)
-    stats = tm.metric_stats(args.id)
-    checkpoints = tm.list_checkpoints(args.id)
+    stats = tm.metrics.stats(args.id)
+    checkpoints = tm.artifacts.checkpoints(args.id)
     if args.json:
         data = _experiment_public(exp)
         data["series"] = [
@@ -244,7 +244,7 @@ def _umask() -> int:
 def cmd_runs_export(args: argparse.Namespace, out: IO[str]) -> int:
     tm = _catch_up(args, [args.id])
     exp = tm.get_experiment(args.id)
-    points = tm.iter_metric_points(args.id)
+    points = tm.metrics.iter_points(args.id)
     if not args.output:
         _write_points(args, exp, points, out)
         return 0
@@ -343,7 +343,7 @@ def _wait_for(
                     failed |= _print_outcome(tm, exp_id, out)
                     engine.schedule()  # its on-exit hook does it too; whoever comes first
                     last_scan = -math.inf
-            nothing_left = not every or not tm.count_experiments(list(LIVE_STATUSES))
+            nothing_left = not every or not tm.experiments.count(list(LIVE_STATUSES))
             if not followers and not pending and nothing_left:
                 break
             time.sleep(FOLLOW_INTERVAL_S)
@@ -363,7 +363,7 @@ def _wait_for(
 def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
     engine = _engine(args)
     tm = engine.manager
-    project_id = tm.find_project(args.project)["id"] if args.project else None
+    project_id = tm.projects.find(args.project)["id"] if args.project else None
     config = {
         "name": args.name,
         "project_id": project_id,
@@ -381,8 +381,8 @@ def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
     if args.out:
         config["out_path"] = str(args.out)
     if project_id is None:
-        project_id = tm.default_project_id()
-    registered = [d for d in tm.list_datasets(project_id)]
+        project_id = tm.projects.default_id()
+    registered = [d for d in tm.datasets.all(project_id)]
     from pathlib import Path
 
     wanted = str(Path(args.dataset).expanduser().resolve())
@@ -391,7 +391,7 @@ def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
         config["dataset_id"] = match[0]["id"]
     else:
         try:
-            config["dataset_id"] = tm.register_dataset(project_id, wanted)
+            config["dataset_id"] = tm.datasets.register(project_id, wanted)
         except RaveGuiError:
             pass  # pre-flight reports the dataset problem with the other ones
     config["project_id"] = project_id
@@ -412,7 +412,7 @@ def cmd_runs_follow(args: argparse.Namespace, out: IO[str]) -> int:
     tm = _manager(args)
     if args.id is not None:
         tm.get_experiment(args.id)  # an unknown id is an error
-    elif not tm.count_experiments(list(LIVE_STATUSES)):
+    elif not tm.experiments.count(list(LIVE_STATUSES)):
         out.write("No live runs.\n")
         return 0
     ids = None if args.id is None else [args.id]
@@ -465,20 +465,20 @@ def cmd_runs_import(args: argparse.Namespace, out: IO[str]) -> int:
     from .backend.engine import import_run
 
     tm = _manager(args)
-    project_id = tm.find_project(args.project)["id"] if args.project else None
+    project_id = tm.projects.find(args.project)["id"] if args.project else None
     exp_id = import_run(tm, args.folder, project_id=project_id, name=args.name)
     exp = tm.get_experiment(exp_id)
-    n = sum(s.count for s in tm.metric_stats(exp_id))
+    n = sum(s.count for s in tm.metrics.stats(exp_id))
     out.write(
         f"imported experiment {exp_id} {exp['name']!r}: {exp['status']}, {n} metric points, "
-        f"{len(tm.list_checkpoints(exp_id))} checkpoints\n"
+        f"{len(tm.artifacts.checkpoints(exp_id))} checkpoints\n"
     )
     return 0
 
 
 def cmd_projects_list(args: argparse.Namespace, out: IO[str]) -> int:
     tm = _manager(args)
-    projects = tm.list_projects()
+    projects = tm.projects.all()
     if args.json:
         _dump_json(projects, out)
         return 0
@@ -509,7 +509,7 @@ def cmd_uninstall_desktop_entry(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _project_id(tm, project: str | None) -> int:
-    return tm.find_project(project)["id"] if project else tm.default_project_id()
+    return tm.projects.find(project)["id"] if project else tm.projects.default_id()
 
 
 def _rave(args: argparse.Namespace) -> str:
@@ -528,15 +528,15 @@ def cmd_datasets_list(args: argparse.Namespace, out: IO[str]) -> int:
     from .backend.units import format_duration
 
     tm = _manager(args)
-    project_id = tm.find_project(args.project)["id"] if args.project else None
-    datasets = tm.list_datasets(project_id)
+    project_id = tm.projects.find(args.project)["id"] if args.project else None
+    datasets = tm.datasets.all(project_id)
     if args.json:
         _dump_json(datasets, out)
         return 0
     if not datasets:
         out.write("No datasets.\n")
         return 0
-    projects = {p["id"]: p["name"] for p in tm.list_projects()}
+    projects = {p["id"]: p["name"] for p in tm.projects.all()}
     rows = [("ID", "NAME", "PROJECT", "RATE", "CH", "LENGTH", "EXAMPLES", "PATH")]
     for d in datasets:
         rows.append(
@@ -558,7 +558,7 @@ def cmd_datasets_list(args: argparse.Namespace, out: IO[str]) -> int:
 def _dataset_line(tm, dataset_id: int) -> str:
     from .backend.units import format_duration
 
-    d = tm.get_dataset(dataset_id)
+    d = tm.datasets.get(dataset_id)
     length = "-" if d["duration_s"] is None else format_duration(d["duration_s"])
     examples = "?" if d["n_examples"] is None else f"{d['n_examples']:,}"
     return f"dataset {d['id']} {d['name']!r}: {examples} examples, {length} ({d['path']})\n"
@@ -566,7 +566,7 @@ def _dataset_line(tm, dataset_id: int) -> str:
 
 def cmd_datasets_add(args: argparse.Namespace, out: IO[str]) -> int:
     tm = _manager(args)
-    dataset_id = tm.register_dataset(_project_id(tm, args.project), args.folder, args.name)
+    dataset_id = tm.datasets.register(_project_id(tm, args.project), args.folder, args.name)
     out.write("registered " + _dataset_line(tm, dataset_id))
     return 0
 
@@ -596,7 +596,7 @@ def cmd_datasets_create(args: argparse.Namespace, out: IO[str]) -> int:
     project_id = _project_id(tm, args.project)
     output = Path(args.output).expanduser().resolve()
     name = check_name(args.name if args.name is not None else output.name, "dataset")
-    if any(d["name"] == name for d in tm.list_datasets(project_id)):
+    if any(d["name"] == name for d in tm.datasets.all(project_id)):
         raise ValidationError(
             f"This project already has a dataset named {name!r}: give another with --name."
         )
@@ -692,7 +692,7 @@ def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
         cleanup(plan)
         sys.stderr.write("rave-gui: export cancelled\n")
         return 130
-    model = next(m for m in tm.list_exported_models(args.id) if m["id"] == model_id)
+    model = next(m for m in tm.artifacts.exported_models(args.id) if m["id"] == model_id)
     out.write(f"exported model {model_id}: {model['path']} ({format_bytes(model['size'])})\n")
     return 0
 
@@ -894,8 +894,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _sqlite_message(args: argparse.Namespace, err: sqlite3.Error) -> str:
-    from .backend.db import database_error
     from .backend.paths import resolve_db_path
+    from .backend.store.db import database_error
 
     try:
         path = resolve_db_path(getattr(args, "db", None))

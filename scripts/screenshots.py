@@ -114,7 +114,7 @@ def _run_folder(fixture: Path, runs: Path, name: str) -> Path:
 def _realistic_sizes(manager) -> None:
     """Placeholder datasets take on disk what their audio would (16-bit samples; the LMDB
     file is extended sparsely, its records stay readable), so "Size on disk" reads true."""
-    for ds in manager.list_datasets():
+    for ds in manager.datasets.all():
         mdb = Path(ds["path"]) / "data.mdb"
         want = int((ds["duration_s"] or 0) * (ds["sample_rate"] or 0) * (ds["channels"] or 1) * 2)
         if mdb.is_file() and mdb.stat().st_size < min(want, 1 << 20):
@@ -129,12 +129,12 @@ def _date_checkpoints(manager, exp_id: int) -> None:
 
     from rave_gui.backend.export import scan_checkpoints
 
-    validation = [(v, w) for _n, _s, v, w in manager.iter_metric_points(exp_id, "validation")]
-    last = max((w for _n, _s, _v, w in manager.iter_metric_points(exp_id) if w), default=None)
+    validation = [(v, w) for _n, _s, v, w in manager.metrics.iter_points(exp_id, "validation")]
+    last = max((w for _n, _s, _v, w in manager.metrics.iter_points(exp_id) if w), default=None)
     if not validation or last is None:
         return
     best_wall = min(validation)[1]
-    for c in manager.list_checkpoints(exp_id):
+    for c in manager.artifacts.checkpoints(exp_id):
         wall = best_wall if c["is_best"] else last
         if wall:
             os.utime(c["path"], (wall, wall))
@@ -145,14 +145,14 @@ def _exported_model(manager, exp_id: int, runs: Path) -> None:
     """A model exported from a run, as the Export page records it (a sparse placeholder)."""
     exp = manager.get_experiment(exp_id)
     best = next(
-        (c for c in manager.list_checkpoints(exp_id) if c["is_best"]),
+        (c for c in manager.artifacts.checkpoints(exp_id) if c["is_best"]),
         None,
     )
     out = Path(exp["run_dir"]) / "exports" / f"{exp['name']}_streaming.ts"
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as f:
         f.truncate(42_363_815)
-    manager.add_exported_model(
+    manager.artifacts.add_exported_model(
         exp_id,
         str(out),
         size=out.stat().st_size,
@@ -167,20 +167,20 @@ def build_database(tmp: Path):
     from rave_gui.backend.manager import FAILED, RUNNING, STOPPED, TrainingManager
 
     manager = TrainingManager(tmp / "data" / "rave-gui.sqlite3")
-    cello = manager.create_project("Cello studies")
-    manager.create_project("Field recordings")
-    manager.create_project("Modular synth")
+    cello = manager.projects.create("Cello studies")
+    manager.projects.create("Field recordings")
+    manager.projects.create("Modular synth")
 
     data = tmp / "datasets"
     real = _preprocessed_dataset(data / "cello")
     cello_db = real or _metadata_dataset(data / "cello" / "cello-db", 208.05, 44100, 1, 36)
-    ds_cello = manager.register_dataset(cello, cello_db, "cello-db")
-    ds_bowed = manager.register_dataset(
+    ds_cello = manager.datasets.register(cello, cello_db, "cello-db")
+    ds_bowed = manager.datasets.register(
         cello,
         _metadata_dataset(data / "bowed-strings", 4_352.6, 44100, 1, 737),
         "bowed strings",
     )
-    manager.register_dataset(
+    manager.datasets.register(
         cello, _metadata_dataset(data / "stereo-takes", 9_817.3, 48000, 2, 1_665), "stereo takes"
     )
 
@@ -205,7 +205,7 @@ def build_database(tmp: Path):
                     f.write((folder / part).read_bytes())
         config = manager.get_experiment(exp_id)["config"]
         config.update(configs=["v2_small"], batch=2, workers=0, gpu=-1, channels=1, **args)
-        manager.update_experiment(exp_id, log_path=str(log), config=config)
+        manager.experiments.update(exp_id, log_path=str(log), config=config)
         imported.append(exp_id)
     for exp_id in imported:
         _date_checkpoints(manager, exp_id)
@@ -224,13 +224,13 @@ def build_database(tmp: Path):
         error="ValueError: n_components=128 must be between 0 and min(n_samples, n_features)=64",
         exit_code=1,
     )
-    manager.update_experiment(failed, started_at=now - 7_400, completed_at=now - 7_266)
+    manager.experiments.update(failed, started_at=now - 7_400, completed_at=now - 7_266)
     stopped = manager.start_training(
         {"name": "causal-noise", "project_id": cello, "dataset_id": ds_cello, **base}
     )
     manager.update_experiment_status(stopped, RUNNING)
     manager.update_experiment_status(stopped, STOPPED, exit_code=0)
-    manager.update_experiment(stopped, started_at=now - 18_000, completed_at=now - 6_480)
+    manager.experiments.update(stopped, started_at=now - 18_000, completed_at=now - 6_480)
     return manager, cello, imported
 
 
@@ -356,7 +356,7 @@ def render(out: Path) -> list[Path]:
 
     # An empty project's Datasets page (the empty state), light.
     app.setPalette(light)
-    empty = manager.find_project("Modular synth")["id"]
+    empty = manager.projects.find("Modular synth")["id"]
     signals = AppSignals()
     controller = RunController(manager, signals, settings)
     window = MainWindow(manager, controller, signals, settings)

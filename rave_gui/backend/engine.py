@@ -75,11 +75,11 @@ class Engine:
         config.pop(UID_KEY, None)  # a new run gets a folder (and uid) of its own
         name = check_name(config.get("name"), "experiment")
         if config.get("dataset_id") is not None and not config.get("dataset_path"):
-            config["dataset_path"] = self.manager.get_dataset(int(config["dataset_id"]))["path"]
+            config["dataset_path"] = self.manager.datasets.get(int(config["dataset_id"]))["path"]
         settings = TrainSettings.from_config(config, name=name)
         install = self.install()
         project_id = config.get("project_id")
-        project_id = self.manager.default_project_id() if project_id is None else int(project_id)
+        project_id = self.manager.projects.default_id() if project_id is None else int(project_id)
         clash = self.manager.list_experiments(project_id, search=None)
         if any(e["name"] == name for e in clash):
             raise ValidationError(f"An experiment named {name!r} already exists in this project.")
@@ -93,14 +93,14 @@ class Engine:
         try:
             new_run_folder(self.manager, exp_id, settings.out_path)
         except RaveGuiError:
-            self.manager.delete_experiment(exp_id)  # nothing is recorded for a run that cannot be
+            self.manager.experiments.delete(exp_id)  # nothing is recorded for a run that cannot be
             raise
         if start:
             self.schedule()
         return exp_id
 
     def live_count(self) -> int:
-        return self.manager.count_experiments(list(LIVE_STATUSES))
+        return self.manager.experiments.count(list(LIVE_STATUSES))
 
     def schedule(self, wait: float = SCHEDULE_WAIT_S) -> list[int]:
         """Start queued experiments (oldest first) while fewer than the allowed number run.
@@ -161,7 +161,7 @@ class Engine:
         launched = runner.launch(
             argv, run_dir, cwd=run_dir, run_uid=uid, on_exit=self.on_exit_argv(experiment_id)
         )
-        self.manager.update_experiment(
+        self.manager.experiments.update(
             experiment_id,
             command=argv,
             run_dir=str(run_dir),
@@ -310,7 +310,7 @@ class Engine:
             self.manager.update_experiment_status(new_id, STOPPED, error=str(err))
             raise ProcessError(f"Cannot copy the checkpoint to resume from: {err}") from err
         new_config = dict(new_exp["config"], ckpt=str(copy_dir), resumed_from=str(newest))
-        self.manager.update_experiment(new_id, config=new_config)
+        self.manager.experiments.update(new_id, config=new_config)
         if start:
             self.schedule()
         return new_id
@@ -335,7 +335,7 @@ def new_run_folder(
     uid, as the experiment's run folder. Returns the folder and the uid."""
     exp = manager.get_experiment(experiment_id)
     run_dir, uid = create_run_folder(runs_dir, experiment_id, exp["name"], database=manager.db.path)
-    manager.update_experiment(
+    manager.experiments.update(
         experiment_id, run_dir=str(run_dir), config={**exp["config"], UID_KEY: uid}
     )
     return run_dir, uid
@@ -427,7 +427,7 @@ def import_run(
         )
     m = _RUN_FOLDER.match(src.name)
     base_name = name or (m.group("name") if m else src.name)
-    project_id = manager.default_project_id() if project_id is None else project_id
+    project_id = manager.projects.default_id() if project_id is None else project_id
     taken = {e["name"] for e in manager.list_experiments(project_id)}
     final_name, i = base_name, 2
     while name is None and final_name in taken:
@@ -505,25 +505,25 @@ def import_run(
         v.append(p.value)
         w.append(p.wall_time)
     with manager.db.transaction():  # all or nothing
-        exp_id = manager.import_experiment(
+        exp_id = manager.experiments.import_record(
             config,
             status=status,
             started_at=started,
             completed_at=None if status == RUNNING else ended,
             **fields,
         )
-        manager.add_metric_series(exp_id, by_tag)
-        manager.set_offsets(exp_id, events_follower.offsets)
-        manager.build_tiles(exp_id)
+        manager.metrics.add_series(exp_id, by_tag)
+        manager.follow_state.set_offsets(exp_id, events_follower.offsets)
+        manager.metrics.build_tiles(exp_id)
         for c in ckpts:
-            c["step"] = manager.step_at_time(exp_id, c["mtime"])
-        manager.sync_checkpoints(exp_id, ckpts)
+            c["step"] = manager.metrics.step_at_time(exp_id, c["mtime"])
+        manager.artifacts.sync_checkpoints(exp_id, ckpts)
         if max_step is not None:
             summary = manager.get_experiment(exp_id)["metrics"]
             summary["step"] = max_step
-            manager.set_summary(exp_id, summary)
+            manager.experiments.set_summary(exp_id, summary)
         for loss in losses:
-            manager.add_alert(exp_id, DATA_LOST, "warning", loss.describe(), loss.after_step)
+            manager.alerts.add(exp_id, DATA_LOST, "warning", loss.describe(), loss.after_step)
     return exp_id
 
 

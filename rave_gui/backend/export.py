@@ -62,15 +62,15 @@ def scan_checkpoints(manager: TrainingManager, experiment_id: int) -> list[dict[
     run_dir = Path(exp["run_dir"]) if exp["run_dir"] else None
     if run_dir is not None and run_dir.is_dir():
         found = find_checkpoints(run_dir)
-        known = {c["path"]: c for c in manager.list_checkpoints(experiment_id)}
+        known = {c["path"]: c for c in manager.artifacts.checkpoints(experiment_id)}
         for c in found:
             old = known.get(c["path"])
             if old is not None and old["mtime"] == c["mtime"] and old["step"] is not None:
                 c["step"] = old["step"]
             else:
-                c["step"] = manager.step_at_time(experiment_id, c["mtime"])
-        manager.sync_checkpoints(experiment_id, found)
-    rows = manager.list_checkpoints(experiment_id)
+                c["step"] = manager.metrics.step_at_time(experiment_id, c["mtime"])
+        manager.artifacts.sync_checkpoints(experiment_id, found)
+    rows = manager.artifacts.checkpoints(experiment_id)
     for r in rows:
         r["epoch"] = _epoch_of(r["path"])
         r["is_best"] = bool(r["is_best"])
@@ -397,7 +397,7 @@ def finish_export(
         path = written if written is not None and written.is_file() else plan.output_file
         if exit_code != 0 or failure or not path.is_file():
             raise ExportError(explain_failure(failure, lines, exit_code))
-        return manager.add_exported_model(
+        return manager.artifacts.add_exported_model(
             plan.experiment_id,
             str(path),
             size=path.stat().st_size,

@@ -191,7 +191,7 @@ class RunFollower:
         exp = manager.get_experiment(experiment_id)
         self.exp = exp
         self.parser = LogParser()
-        offsets = manager.get_offsets(experiment_id)
+        offsets = manager.follow_state.offsets(experiment_id)
         self.log_offset = offsets.pop(LOG_KEY, 0)
         self.log_path = Path(exp["log_path"]) if exp["log_path"] else None
         self.status_path = (
@@ -282,7 +282,7 @@ class RunFollower:
         points another follower stored meanwhile go into ``upd`` (so the app still sees them)."""
         if self._store_failed:  # what this follower read waits to be stored: it is ahead
             return
-        offsets = self.manager.get_offsets(self.experiment_id)
+        offsets = self.manager.follow_state.offsets(self.experiment_id)
         log_offset = offsets.pop(LOG_KEY, 0)
         if log_offset != self.log_offset:  # another follower read on: its bytes are done
             self.log_offset = log_offset
@@ -296,7 +296,7 @@ class RunFollower:
         for name, m in self.exp["metrics"].get("metrics", {}).items():
             last, stored = self._reported.get(name), m.get("last_step")
             if stored is not None and (last is None or stored > last):
-                pts = self.manager.iter_metric_points(self.experiment_id, name, last)
+                pts = self.manager.metrics.iter_points(self.experiment_id, name, last)
                 upd.points[name] = [(s, v) for _n, s, v, _w in pts]
                 self._reported[name] = stored
         summary = self.exp["metrics"]
@@ -404,7 +404,7 @@ class RunFollower:
             summary["last_error"] = self._last_error
         if self._exit_line_code is not None:
             summary["exit_line_code"] = self._exit_line_code
-        self.manager.set_summary(self.experiment_id, summary)
+        self.manager.experiments.set_summary(self.experiment_id, summary)
 
     def _note_losses(self, upd: FollowUpdate, losses: list[DataLoss]) -> None:
         for loss in losses:
@@ -423,12 +423,12 @@ class RunFollower:
         try:
             with self.manager.db.transaction():  # points and offsets together: each read once
                 if self._pending:
-                    self.manager.add_metric_points(self.experiment_id, self._pending)
-                self.manager.set_offsets(self.experiment_id, offsets)
+                    self.manager.metrics.add_points(self.experiment_id, self._pending)
+                self.manager.follow_state.set_offsets(self.experiment_id, offsets)
                 if self._markers_changed:
                     self._write_markers()
                 for text, step in self._alerts:
-                    self.manager.add_alert(self.experiment_id, DATA_LOST, "warning", text, step)
+                    self.manager.alerts.add(self.experiment_id, DATA_LOST, "warning", text, step)
                 self._save_step(final=self._final)
         except DatabaseError as err:
             self._store_problem(upd, err)
@@ -480,14 +480,14 @@ class RunFollower:
             return
         self._last_ckpt_scan = now
         found = find_checkpoints(self.run_dir)
-        known = {c["path"]: c for c in self.manager.list_checkpoints(self.experiment_id)}
+        known = {c["path"]: c for c in self.manager.artifacts.checkpoints(self.experiment_id)}
         for c in found:
             old = known.get(c["path"])
             if old is not None and old["mtime"] == c["mtime"] and old["step"] is not None:
                 c["step"] = old["step"]
             else:
-                c["step"] = self.manager.step_at_time(self.experiment_id, c["mtime"])
-        if self.manager.sync_checkpoints(self.experiment_id, found):
+                c["step"] = self.manager.metrics.step_at_time(self.experiment_id, c["mtime"])
+        if self.manager.artifacts.sync_checkpoints(self.experiment_id, found):
             upd.checkpoints_changed = True
 
     # --- the run's process ---------------------------------------------------------------------
@@ -578,7 +578,7 @@ class RunFollower:
         summary = self.manager.get_experiment(self.experiment_id)["metrics"]
         if self.step > (summary.get("step") or 0):
             summary["step"] = self.step
-            self.manager.set_summary(self.experiment_id, summary)
+            self.manager.experiments.set_summary(self.experiment_id, summary)
 
     def _progress(self, upd: FollowUpdate) -> FollowUpdate:
         upd.step = self.step
@@ -696,7 +696,7 @@ def _unread(manager: TrainingManager, exp: dict) -> bool:
         size = os.path.getsize(exp["log_path"])
     except OSError:
         return False
-    return (manager.follow_offset(exp["id"], LOG_KEY) or 0) < size
+    return (manager.follow_state.offset(exp["id"], LOG_KEY) or 0) < size
 
 
 def _norm(offsets: dict[str, int]) -> dict[str, int]:
@@ -739,9 +739,9 @@ def reconcile(manager: TrainingManager) -> tuple[list[int], list[int]]:
         ended.append(exp["id"])
     for exp in manager.list_experiments(status=list(FINAL_STATUSES)):
         if _unread(manager, exp):
-            before = manager.follow_offset(exp["id"], LOG_KEY)
+            before = manager.follow_state.offset(exp["id"], LOG_KEY)
             follow_to_end(manager, exp["id"], timeout=5.0)
-            if manager.follow_offset(exp["id"], LOG_KEY) != before:
+            if manager.follow_state.offset(exp["id"], LOG_KEY) != before:
                 ended.append(exp["id"])
     return alive, ended
 

@@ -800,7 +800,7 @@ def make_dataset(
         discard_output(request.output_path)
         return run
     try:
-        run.dataset_id = manager.register_dataset(project_id, run.info.path, name or None)
+        run.dataset_id = manager.datasets.register(project_id, run.info.path, name or None)
     except RaveGuiError as err:
         run.ok = False
         run.message = (
@@ -816,17 +816,17 @@ def remove_dataset(
     detached and keep their history; an active run refuses it), then, with ``delete_files``,
     the dataset's own files (:func:`remove_dataset_files`; returns what else the folder held,
     kept). Files another registration uses are never deleted (InUseError, nothing removed)."""
-    ds = manager.get_dataset(dataset_id)
+    ds = manager.datasets.get(dataset_id)
     if delete_files:
         others = [
-            d for d in manager.list_datasets() if d["path"] == ds["path"] and d["id"] != dataset_id
+            d for d in manager.datasets.all() if d["path"] == ds["path"] and d["id"] != dataset_id
         ]
         if others:
             raise InUseError(
                 f"The files of {ds['name']!r} cannot be deleted: another project uses the same "
                 f"folder ({ds['path']})."
             )
-    manager.delete_dataset(dataset_id, detach_experiments=True)
+    manager.datasets.delete(dataset_id, detach_experiments=True)
     if not delete_files:
         return []
     try:

@@ -157,7 +157,7 @@ class ExportJob(_Job):
             cancelled=self._cancel.is_set,
         )
         self.model = next(
-            (m for m in self.manager.list_exported_models(plan.experiment_id)
+            (m for m in self.manager.artifacts.exported_models(plan.experiment_id)
              if m["id"] == model_id),
             None,
         )  # fmt: skip

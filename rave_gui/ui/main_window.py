@@ -268,9 +268,9 @@ class MainWindow(QMainWindow):
     def set_project(self, project_id: int) -> None:
         """Make ``project_id`` the current project: every page shows it."""
         try:
-            self.manager.get_project(project_id)
+            self.manager.projects.get(project_id)
         except RaveGuiError:
-            project_id = self.manager.default_project_id()
+            project_id = self.manager.projects.default_id()
         changed = project_id != self.project_id
         self.project_id = project_id
         self._reload_projects()
@@ -285,7 +285,7 @@ class MainWindow(QMainWindow):
     def _reload_projects(self) -> None:
         """Refill the project selector, keeping the current project selected."""
         try:
-            projects = self.manager.list_projects()
+            projects = self.manager.projects.all()
         except RaveGuiError:
             return
         self.project_combo.blockSignals(True)
@@ -307,10 +307,10 @@ class MainWindow(QMainWindow):
         current = self.project_id
         try:
             if current is not None:
-                self.manager.get_project(current)
+                self.manager.projects.get(current)
         except RaveGuiError:
             current = None
-        self.set_project(current if current is not None else self.manager.default_project_id())
+        self.set_project(current if current is not None else self.manager.projects.default_id())
         self.projects_page.refresh()
 
     def _update_title(self) -> None:
@@ -378,7 +378,7 @@ class MainWindow(QMainWindow):
             return
         try:
             active = len(self.controller.active_ids())
-            queued = self.manager.count_experiments(QUEUED)
+            queued = self.manager.experiments.count(QUEUED)
         except RaveGuiError:
             active, queued = 0, 0
         text = (
@@ -421,7 +421,7 @@ class MainWindow(QMainWindow):
             self.nav.setCurrentRow(0)
 
     def _default_project(self) -> int:
-        return self.manager.default_project_id()
+        return self.manager.projects.default_id()
 
     def save_state(self) -> None:
         state = ui_state()

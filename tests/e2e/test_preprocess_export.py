@@ -60,7 +60,7 @@ def test_preprocess_of_synthesized_audio_is_registered(rave_executable, tm, tmp_
     assert result.exit_code == 0
     info = result.info
     assert info is not None and info.n_examples == 12
-    ds = tm.get_dataset(tm.register_dataset(tm.default_project_id(), info.path, "synth"))
+    ds = tm.datasets.get(tm.datasets.register(tm.projects.default_id(), info.path, "synth"))
     assert (ds["sample_rate"], ds["channels"], ds["n_examples"]) == (44100, 1, 12)
     assert ds["duration_s"] == pytest.approx(11 * pp.chunk_seconds(44100))  # RAVE's n_seconds
     assert group_members(_group_of(result)) == []
@@ -80,8 +80,8 @@ def test_files_too_short_give_a_clear_error_and_nothing_registered(
     assert not result.ok and result.exit_code == 0
     assert "empty dataset" in result.message and "at least 5.9 s each" in result.message
     with pytest.raises(DatasetError, match="n_seconds: 0"):
-        tm.register_dataset(tm.default_project_id(), out)
-    assert tm.list_datasets() == []
+        tm.datasets.register(tm.projects.default_id(), out)
+    assert tm.datasets.all() == []
 
 
 def test_a_folder_of_non_audio_files_is_refused_and_never_hangs(rave_executable, tmp_path) -> None:
@@ -177,7 +177,7 @@ def test_best_checkpoint_of_a_real_run_exports_to_a_recorded_model(
     started = time.monotonic()
     model_id = ex.run_export(manager, plan, timeout=600)
     elapsed = time.monotonic() - started
-    model = next(m for m in manager.list_exported_models(exp_id) if m["id"] == model_id)
+    model = next(m for m in manager.artifacts.exported_models(exp_id) if m["id"] == model_id)
     path = Path(model["path"])
     assert path == tmp_path / "models" / "tiny.ts"
     assert path.is_file() and path.stat().st_size == model["size"] > 1_000_000
@@ -208,7 +208,7 @@ def test_the_export_page_exports_a_given_step_streaming(
         page.start_export()
     ok, text = blocker.args
     assert ok, text
-    model = manager.list_exported_models(exp_id)[0]
+    model = manager.artifacts.exported_models(exp_id)[0]
     assert model["streaming"] is True and model["path"].endswith("_streaming.ts")
     assert model["checkpoint"] == step_ckpt["path"]
     assert Path(model["path"]).is_file()

@@ -59,15 +59,15 @@ def test_real_training_run_stores_validation_losses_lr_and_checkpoints(
     ok, message = blocker.args
     exp = tm.get_experiment(exp_id)
     assert (ok, exp["status"]) == (True, "completed"), (message, exp["error"])
-    names = set(tm.metric_names(exp_id))
+    names = set(tm.metrics.names(exp_id))
     assert "validation" in names
     assert "lr_generator" in names
     assert set(LOSS_TERMS) <= names
-    validation = [s for n, s, _v, _w in tm.iter_metric_points(exp_id, "validation")]
+    validation = [s for n, s, _v, _w in tm.metrics.iter_points(exp_id, "validation")]
     assert len(validation) >= 2 and all(s > 0 for s in validation)  # real global steps
-    lr = [v for _n, _s, v, _w in tm.iter_metric_points(exp_id, "lr_generator")]
+    lr = [v for _n, _s, v, _w in tm.metrics.iter_points(exp_id, "lr_generator")]
     assert lr and all(0.99e-4 <= v <= 1.01e-3 for v in lr)  # float32 in the event file
-    assert tm.list_checkpoints(exp_id), "no checkpoint recorded"
+    assert tm.artifacts.checkpoints(exp_id), "no checkpoint recorded"
     assert steps and max(steps) >= 40
     assert exp["exit_code"] == 0
 

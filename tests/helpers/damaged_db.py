@@ -16,7 +16,7 @@ def make_store(path: Path, n: int = 40, points: int = 2000) -> TrainingManager:
     for i in range(n):
         exp = tm.start_training({"name": f"run {i}", "notes": "x" * 3000})
         steps = np.arange(points)
-        tm.add_metric_series(exp, {"loss": (steps, np.linspace(1, 0, points), None)})
+        tm.metrics.add_series(exp, {"loss": (steps, np.linspace(1, 0, points), None)})
     return tm
 
 

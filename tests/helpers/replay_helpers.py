@@ -115,7 +115,7 @@ def start_replay_experiment(
         tick_every=tick_every, interrupt_time=interrupt_time,
     )  # fmt: skip
     launched = runner.launch(argv, run_dir, run_uid=uid)
-    manager.update_experiment(
+    manager.experiments.update(
         exp_id,
         command=argv,
         run_dir=str(run_dir),
@@ -227,7 +227,7 @@ def fixture_points(fixture: str) -> list[tuple[str, int, object]]:
 
 def stored_points(manager: TrainingManager, exp_id: int) -> list[tuple[str, int, object]]:
     """Every stored point of an experiment: (name, step, value), sorted."""
-    return sorted((n, s, _key(v)) for n, s, v, _w in manager.iter_metric_points(exp_id))
+    return sorted((n, s, _key(v)) for n, s, v, _w in manager.metrics.iter_points(exp_id))
 
 
 def follow_to_end(follower, timeout: float, interval: float = 0.05) -> list:

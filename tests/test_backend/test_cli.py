@@ -66,19 +66,19 @@ def store(tmp_path_factory: pytest.TempPathFactory):
         [sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True
     )
     tm = TrainingManager(path)
-    drums = tm.create_project("Drums")
-    voice = tm.create_project("Voice")
+    drums = tm.projects.create("Drums")
+    voice = tm.projects.create("Voice")
     done = tm.start_training({"name": "kick v2", "project_id": drums, "config": "v2_small"})
     tm.update_experiment_status(done, "running")
     steps = np.array(LOSS_STEPS)
-    tm.add_metric_series(
+    tm.metrics.add_series(
         done,
         {
             "loss": (steps, loss_values(), 1_700_000_000.0 + steps),
             "validation": (np.array([100, 200, 300]), np.array([0.9, 0.4, 0.6]), None),
         },
     )
-    tm.sync_checkpoints(
+    tm.artifacts.sync_checkpoints(
         done, [{"path": "/runs/kick/best.ckpt", "step": 200, "size": 1234, "is_best": True}]
     )
     tm.update_experiment_status(done, "completed", exit_code=0)

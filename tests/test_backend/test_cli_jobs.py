@@ -95,7 +95,7 @@ def test_datasets_add_registers_a_folder_and_list_shows_it(capsys, db, preproces
     header, row = out.splitlines()
     assert header.split() == ["ID", "NAME", "PROJECT", "RATE", "CH", "LENGTH", "EXAMPLES", "PATH"]
     tm = TrainingManager(db)
-    default = tm.get_project(tm.default_project_id())["name"]
+    default = tm.projects.get(tm.projects.default_id())["name"]
     tm.close()
     assert row.split()[:6] == ["1", "strings", default, "44100", "1", "23"]
     assert row.split()[-2:] == ["5", str(preprocessed)]
@@ -105,14 +105,14 @@ def test_datasets_add_registers_a_folder_and_list_shows_it(capsys, db, preproces
     assert ds["sample_rate"] == 44100 and ds["channels"] == 1
     assert ds["duration_s"] == pytest.approx(4 * 2 * 131072 / 44100)
     tm = TrainingManager(db)
-    assert [d["name"] for d in tm.list_datasets()] == ["strings"]
+    assert [d["name"] for d in tm.datasets.all()] == ["strings"]
     tm.close()
 
 
 def test_datasets_add_under_another_name_and_project(capsys, db, preprocessed) -> None:
     tm = TrainingManager(db)
-    default = tm.get_project(tm.default_project_id())["name"]
-    tm.create_project("cello")
+    default = tm.projects.get(tm.projects.default_id())["name"]
+    tm.projects.create("cello")
     tm.close()
     code, out, _ = cli(
         capsys, "datasets", "add", str(preprocessed), "--project", "cello", "--name", "bows",
@@ -169,7 +169,7 @@ def test_datasets_create_preprocesses_with_progress_and_registers(
     assert progress[-1].startswith("9 chunks of 9 · dataset length") and "(100%)" in progress[-1]
     assert lines[-1] == f"registered dataset 1 'takes': 9 examples, 47 s ({out_dir})"
     tm = TrainingManager(db)
-    (ds,) = tm.list_datasets()
+    (ds,) = tm.datasets.all()
     tm.close()
     assert ds["name"] == "takes" and ds["path"] == str(out_dir) and ds["n_examples"] == 9
     assert (out_dir / "metadata.yaml").is_file() and (out_dir / "data.mdb").is_file()
@@ -189,7 +189,7 @@ def test_datasets_create_refused_by_the_preflight_starts_nothing(
     assert err.startswith("rave-gui: error: Every file is shorter than")
     assert not out_dir.exists()
     tm = TrainingManager(db)
-    assert tm.list_datasets() == []
+    assert tm.datasets.all() == []
     tm.close()
 
 
@@ -216,7 +216,7 @@ def run(db: Path, tmp_path: Path) -> tuple[int, Path]:
     run_dir = tmp_path / "runs" / "1-cello_v1"
     folder = make_run(run_dir)
     exp = tm.start_training({"name": "cello v1"})
-    tm.update_experiment(exp, run_dir=str(run_dir))
+    tm.experiments.update(exp, run_dir=str(run_dir))
     tm.update_experiment_status(exp, RUNNING)
     tm.update_experiment_status(exp, COMPLETED)
     ckpts = folder / "version_0" / "checkpoints"
@@ -226,7 +226,7 @@ def run(db: Path, tmp_path: Path) -> tuple[int, Path]:
         ("best.ckpt", 1011.0),
     ):
         os.utime(ckpts / name, (mtime, mtime))
-    tm.add_metric_points(exp, [("validation", 10, 0.5, 995.0), ("validation", 20, 0.4, 1005.0)])
+    tm.metrics.add_points(exp, [("validation", 10, 0.5, 995.0), ("validation", 20, 0.4, 1005.0)])
     tm.close()
     return exp, folder
 
@@ -245,7 +245,7 @@ def test_export_of_a_step_records_the_model(capsys, db, rave, run, tmp_path) -> 
         f"exported model 1: {target} (10.0 kB)",
     ]
     tm = TrainingManager(db)
-    (model,) = tm.list_exported_models(exp)
+    (model,) = tm.artifacts.exported_models(exp)
     tm.close()
     assert model["path"] == str(target) and target.stat().st_size == 10_000
     assert model["streaming"] is True and model["settings"]["checkpoint_step"] == 10
@@ -275,7 +275,7 @@ def test_a_failed_export_is_an_error_with_its_cause(capsys, db, run, tmp_path) -
     assert code == 1
     assert err.startswith("rave-gui: error: The checkpoint does not fit the run's config.gin")
     tm = TrainingManager(db)
-    assert tm.list_exported_models(exp) == []
+    assert tm.artifacts.exported_models(exp) == []
     tm.close()
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rave_gui.backend import db
 from rave_gui.backend.errors import DatabaseError, DiskFullError, ValidationError
 from rave_gui.backend.manager import TrainingManager
+from rave_gui.backend.store import db
 
 NOBODY = 65534
 
@@ -98,9 +98,9 @@ def test_a_writer_waits_for_another_writer_instead_of_failing(tmp_path: Path) ->
     t.start()
     try:
         began = time.monotonic()
-        tm.create_project("waited")  # blocks on the lock, then succeeds
+        tm.projects.create("waited")  # blocks on the lock, then succeeds
         assert time.monotonic() - began >= 0.25
-        assert [p["name"] for p in tm.list_projects()] == ["waited"]
+        assert [p["name"] for p in tm.projects.all()] == ["waited"]
     finally:
         t.join()
         holder.close()
@@ -110,9 +110,11 @@ def test_a_writer_waits_for_another_writer_instead_of_failing(tmp_path: Path) ->
 def test_foreign_keys_cascade_experiment_rows(tm: TrainingManager) -> None:
     exp = tm.start_training({"name": "run"})
     tm.update_training_metrics(exp, {"step": 1, "loss": 0.5})
-    tm.add_alert(exp, "nan", "error", "loss is NaN", 1)
-    tm.sync_checkpoints(exp, [{"path": "/x/best.ckpt", "step": 1, "size": 3, "is_best": True}])
-    tm.delete_experiment(exp)
+    tm.alerts.add(exp, "nan", "error", "loss is NaN", 1)
+    tm.artifacts.sync_checkpoints(
+        exp, [{"path": "/x/best.ckpt", "step": 1, "size": 3, "is_best": True}]
+    )
+    tm.experiments.delete(exp)
     conn = tm.db.conn
     for table in ("metric_points", "alerts", "checkpoints"):
         assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
@@ -171,8 +173,8 @@ def test_database_one_version_old_is_migrated_with_rows_intact(tmp_path: Path) -
     tm = TrainingManager(path)
     try:
         assert db.schema_version(tm.db.conn) == db.SCHEMA_VERSION
-        assert tm.get_project(1)["name"] == "Old"
-        ds = tm.get_dataset(1)
+        assert tm.projects.get(1)["name"] == "Old"
+        ds = tm.datasets.get(1)
         assert (ds["name"], ds["path"], ds["sample_rate"], ds["n_examples"]) == (
             "drums",
             "/data/drums",
@@ -185,7 +187,7 @@ def test_database_one_version_old_is_migrated_with_rows_intact(tmp_path: Path) -
         assert exp["dataset_name"] == "drums"
         assert exp["config"] == {"config": "v2_small", "max_steps": 5000}
         assert exp["pid"] == 4242
-        points = list(tm.iter_metric_points(1, "loss"))
+        points = list(tm.metrics.iter_points(1, "loss"))
         assert [p[1] for p in points] == old["steps"].tolist()
         got = np.array([p[2] for p in points])
         np.testing.assert_array_equal(got, old["values"])  # NaN and +-inf come back as such
@@ -195,13 +197,13 @@ def test_database_one_version_old_is_migrated_with_rows_intact(tmp_path: Path) -
         ).fetchone()[0]
         assert n_tiles > 0
         # ... and read back reduced like new ones: spike, infinities and NaN all kept.
-        buckets = tm.reduced_series(1, "loss", buckets=10)
+        buckets = tm.metrics.reduced(1, "loss", buckets=10)
         assert 1 <= len(buckets) <= 10
         assert max(b.max_value for b in buckets) == math.inf
         assert min(b.min_value for b in buckets) == -math.inf
         assert [b.nan_step for b in buckets if b.nan_step is not None] == [4000]
         finite = np.where(np.isfinite(old["values"]), old["values"], np.nan)
-        zoom = tm.reduced_series(1, "loss", 1000, 1999, buckets=4)
+        zoom = tm.metrics.reduced(1, "loss", 1000, 1999, buckets=4)
         assert max(b.max_value for b in zoom) == np.nanmax(finite[1000:2000]) == 1e9
         assert any(b.max_step == 1234 for b in zoom)
         # New rows can be added next to the migrated ones.
@@ -333,7 +335,7 @@ def _as_other_user(fn: Callable[[], str]) -> str:
 
 def _open_and_write(path: Path) -> str:
     tm = TrainingManager(path)
-    tm.create_project("x")
+    tm.projects.create("x")
     return "opened and wrote"
 
 
@@ -391,17 +393,17 @@ def test_failed_multi_series_write_stores_nothing(tm: TrainingManager) -> None:
     tm.update_training_metrics(exp, {"step": 1, "loss": 1.0})
     before = tm.get_experiment(exp)["metrics"]
     with pytest.raises(ValidationError, match="differ in length"):
-        tm.add_metric_series(
+        tm.metrics.add_series(
             exp,
             {
                 "good": (np.arange(100), np.ones(100), None),
                 "bad": (np.arange(3), np.ones(2), None),
             },
         )
-    assert [p[0] for p in tm.iter_metric_points(exp)] == ["loss"]
-    assert tm.metric_names(exp) == ["loss"]
+    assert [p[0] for p in tm.metrics.iter_points(exp)] == ["loss"]
+    assert tm.metrics.names(exp) == ["loss"]
     assert tm.get_experiment(exp)["metrics"] == before
-    assert tm.reduced_series(exp, "good") == []
+    assert tm.metrics.reduced(exp, "good") == []
 
 
 def test_transaction_rolls_back_every_statement_on_error(tm: TrainingManager) -> None:
@@ -409,15 +411,15 @@ def test_transaction_rolls_back_every_statement_on_error(tm: TrainingManager) ->
         conn.execute("INSERT INTO projects (name, description, created_at) VALUES ('a', '', 0)")
         conn.execute("INSERT INTO projects (name, description, created_at) VALUES ('b', '', 0)")
         raise RuntimeError("boom")
-    assert tm.list_projects() == []
+    assert tm.projects.all() == []
     assert not tm.db.conn.in_transaction
 
 
 def test_nested_transaction_joins_the_outer_one(tm: TrainingManager) -> None:
     with pytest.raises(RuntimeError), tm.db.transaction():
-        tm.create_project("inner")  # opens its own transaction: joins the outer one
+        tm.projects.create("inner")  # opens its own transaction: joins the outer one
         raise RuntimeError("boom")
-    assert tm.list_projects() == []
+    assert tm.projects.all() == []
 
 
 def test_full_disk_is_a_disk_full_error_and_the_database_stays_usable(tm: TrainingManager) -> None:
@@ -430,14 +432,14 @@ def test_full_disk_is_a_disk_full_error_and_the_database_stays_usable(tm: Traini
     conn.execute(f"PRAGMA max_page_count = {pages}")  # the real SQLITE_FULL, deterministically
     series = {"loss": (np.arange(20_000), np.ones(20_000), None)}
     with pytest.raises(DiskFullError, match="is full: free space"):
-        tm.add_metric_series(exp, series)
+        tm.metrics.add_series(exp, series)
     assert not conn.in_transaction
     with pytest.raises(DiskFullError):  # a single statement outside a transaction too
         tm.db.execute("INSERT INTO projects (name, created_at) VALUES (zeroblob(100000), 0)")
-    assert tm.metric_names(exp) == []
+    assert tm.metrics.names(exp) == []
     conn.execute("PRAGMA max_page_count = 1073741823")  # space freed
-    assert tm.add_metric_series(exp, series) == 20_000
-    assert tm.metric_names(exp) == ["loss"]
+    assert tm.metrics.add_series(exp, series) == 20_000
+    assert tm.metrics.names(exp) == ["loss"]
 
 
 def test_writes_are_visible_to_another_connection_once_committed(tmp_path: Path) -> None:
@@ -447,7 +449,7 @@ def test_writes_are_visible_to_another_connection_once_committed(tmp_path: Path)
         exp = a.start_training({"name": "shared"})
         a.update_training_metrics(exp, {"step": 3, "loss": 0.25})
         assert b.get_experiment(exp)["name"] == "shared"
-        assert list(b.iter_metric_points(exp)) == [
+        assert list(b.metrics.iter_points(exp)) == [
             ("loss", 3, 0.25, pytest.approx(time.time(), abs=60))
         ]
     finally:
@@ -469,15 +471,15 @@ def test_v2_database_gains_the_exported_models_table_with_rows_intact(tmp_path: 
     try:
         assert db.schema_version(tm.db.conn) == db.SCHEMA_VERSION >= 3
         assert tm.get_experiment(1)["name"] == "first"
-        assert tm.list_exported_models(1) == []
-        model = tm.add_exported_model(
+        assert tm.artifacts.exported_models(1) == []
+        model = tm.artifacts.add_exported_model(
             1, "/models/first.ts", size=42, streaming=True, checkpoint="/runs/best.ckpt",
             settings={"name": "first"},
         )  # fmt: skip
-        (row,) = tm.list_exported_models(1)
+        (row,) = tm.artifacts.exported_models(1)
         assert (row["id"], row["streaming"], row["settings"]) == (model, True, {"name": "first"})
-        tm.delete_experiment(1)
-        assert tm.list_exported_models() == []  # cascaded with its experiment
+        tm.experiments.delete(1)
+        assert tm.artifacts.exported_models() == []  # cascaded with its experiment
     finally:
         tm.close()
 
@@ -552,17 +554,17 @@ def test_v4_database_migrates_intact_and_never_reuses_a_deleted_experiment_id(
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert tm.get_experiment(2)["parent_id"] == 1
 
-        tm.delete_experiment(2)  # the highest id: before v5 the next experiment got it again
+        tm.experiments.delete(2)  # the highest id: before v5 the next experiment got it again
         for table in ("checkpoints", "alerts", "follow_offsets", "exported_models"):
             n = conn.execute(f"SELECT count(*) FROM {table} WHERE experiment_id = 2").fetchone()[0]
             assert n == 0, table  # the foreign keys cascade to the rebuilt table
         for table in ("metric_points", "metric_tiles"):  # the trigger came along
             n = conn.execute(f"SELECT count(*) FROM {table} WHERE experiment_id = 2").fetchone()[0]
             assert n == 0, table
-        assert len(list(tm.iter_metric_points(1))) == 5000
+        assert len(list(tm.metrics.iter_points(1))) == 5000
         new = tm.start_training({"name": "second", "project_id": 1})
         assert new == 3
-        tm.delete_experiment(new)
+        tm.experiments.delete(new)
         assert tm.start_training({"name": "third", "project_id": 1}) == 4
     finally:
         tm.close()

@@ -128,7 +128,7 @@ def test_full_run_folder_disk_keeps_the_supervisor_and_run_alive_and_records_why
     manager = TrainingManager(tmp_path / "rave-gui.db")
     try:
         exp_id = manager.start_training({"name": "full"})
-        manager.update_experiment(
+        manager.experiments.update(
             exp_id,
             run_dir=str(run_dir),
             log_path=str(run.log_path),
@@ -144,7 +144,7 @@ def test_full_run_folder_disk_keeps_the_supervisor_and_run_alive_and_records_why
         exp = manager.get_experiment(exp_id)
         assert (exp["status"], exp["exit_code"]) == ("failed", 3)
         assert exp["error"] == st["error"]
-        (alert,) = manager.list_alerts(exp_id)
+        (alert,) = manager.alerts.for_run(exp_id)
         assert (alert["kind"], alert["severity"], alert["message"]) == (
             "data_lost",
             "warning",

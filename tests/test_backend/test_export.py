@@ -30,7 +30,7 @@ def tm(tmp_path: Path):
 
 def _experiment(tm: TrainingManager, run_dir: Path, status: str = COMPLETED) -> int:
     exp = tm.start_training({"name": "cello v1"})
-    tm.update_experiment(exp, run_dir=str(run_dir))
+    tm.experiments.update(exp, run_dir=str(run_dir))
     tm.update_experiment_status(exp, RUNNING)
     if status != RUNNING:
         tm.update_experiment_status(exp, status)
@@ -51,7 +51,7 @@ def run(tm: TrainingManager, tmp_path: Path) -> tuple[int, Path]:
         ("best.ckpt", 1011.0),
     ):
         os.utime(ckpts / name, (mtime, mtime))
-    tm.add_metric_points(exp, [("validation", 10, 0.5, 995.0), ("validation", 20, 0.4, 1005.0)])
+    tm.metrics.add_points(exp, [("validation", 10, 0.5, 995.0), ("validation", 20, 0.4, 1005.0)])
     return exp, rave_folder
 
 
@@ -85,7 +85,7 @@ def test_checkpoints_are_listed_with_step_epoch_size_and_best(tm, run) -> None:
     assert by_name["best.ckpt"]["size"] == 999
     assert ex.checkpoint_label(by_name["best.ckpt"]) == "best (step 20)"
     assert ex.checkpoint_label(by_name["epoch-epoch=0000.ckpt"]) == "step 10"
-    assert len(tm.list_checkpoints(exp)) == 3  # the store follows the disk
+    assert len(tm.artifacts.checkpoints(exp)) == 3  # the store follows the disk
     (folder / "version_0" / "checkpoints" / "epoch-epoch=0000.ckpt").unlink()
     assert len(ex.scan_checkpoints(tm, exp)) == 2
 
@@ -121,7 +121,7 @@ def test_a_chosen_checkpoint_is_exported_alone_and_recorded(tm, run, tmp_path: P
     assert [Path(p).name for p in seen] == ["epoch-epoch=0000.ckpt", "config.gin"]
     assert not plan.staging.exists()
     assert original.exists()
-    (model,) = tm.list_exported_models(exp)
+    (model,) = tm.artifacts.exported_models(exp)
     assert model["id"] == model_id
     assert model["path"] == str(plan.output_file)
     assert model["size"] == plan.output_file.stat().st_size == 10_000
@@ -144,7 +144,7 @@ def test_export_failures_are_told_as_their_cause(tm, run, tmp_path: Path) -> Non
         assert cause in str(err.value)
         assert "Traceback" not in str(err.value)
         assert not plan.staging.exists()
-    assert tm.list_exported_models(exp) == []
+    assert tm.artifacts.exported_models(exp) == []
 
 
 def test_preflight_lists_what_to_fix(tm, run, tmp_path: Path, monkeypatch) -> None:
@@ -211,11 +211,11 @@ def test_deleting_checkpoints_frees_disk_and_forgets_them(tm, run) -> None:
     exp, folder = run
     cks = ex.scan_checkpoints(tm, exp)
     old = [c["path"] for c in cks if not c["is_best"]]
-    assert tm.delete_checkpoints(exp, old) == 1000 + 1001
-    assert [Path(c["path"]).name for c in tm.list_checkpoints(exp)] == ["best.ckpt"]
+    assert tm.artifacts.delete_checkpoints(exp, old) == 1000 + 1001
+    assert [Path(c["path"]).name for c in tm.artifacts.checkpoints(exp)] == ["best.ckpt"]
     assert sorted(p.name for p in (folder / "version_0" / "checkpoints").iterdir()) == ["best.ckpt"]
     with pytest.raises(NotFoundError, match="is not a checkpoint"):
-        tm.delete_checkpoints(exp, [str(folder / "config.gin")])
+        tm.artifacts.delete_checkpoints(exp, [str(folder / "config.gin")])
     assert (folder / "config.gin").exists()
 
 
@@ -225,5 +225,5 @@ def test_checkpoints_of_a_live_run_are_never_deleted(tm, tmp_path: Path) -> None
     exp = _experiment(tm, run_dir, status=RUNNING)
     cks = ex.scan_checkpoints(tm, exp)
     with pytest.raises(InUseError, match="stop it before deleting"):
-        tm.delete_checkpoints(exp, [c["path"] for c in cks])
+        tm.artifacts.delete_checkpoints(exp, [c["path"] for c in cks])
     assert len(list((folder / "version_0" / "checkpoints").iterdir())) == 3

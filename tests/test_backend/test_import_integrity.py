@@ -81,7 +81,7 @@ from rave_gui.backend.engine import import_run
 from rave_gui.backend.manager import TrainingManager
 
 manager = TrainingManager(sys.argv[1])
-manager.default_project_id()
+manager.projects.default_id()
 
 def killed(*_args, **_kwargs):  # the experiment and its points are written by now
     os.kill(os.getpid(), signal.SIGKILL)
@@ -107,7 +107,7 @@ def test_import_killed_midway_leaves_no_experiment(tmp_path, run_folder):
         assert manager.list_experiments() == []
         assert manager.db.execute("SELECT count(*) FROM metric_points").fetchone()[0] == 0
         exp_id = import_run(manager, run_folder)  # and the next import works
-        assert len(list(manager.iter_metric_points(exp_id))) == len(read_scalars(run_folder))
+        assert len(list(manager.metrics.iter_points(exp_id))) == len(read_scalars(run_folder))
     finally:
         manager.close()
 
@@ -117,7 +117,7 @@ def test_import_on_a_full_database_disk_leaves_nothing(manager, tmp_path):
     (run / "version_0").mkdir(parents=True)
     points = [ScalarPoint("loss", i, 1.0 / (i + 1), 1e9 + i) for i in range(20_000)]
     write_scalar_events(run / "version_0" / "events.out.tfevents.1.h.1.0", points)
-    manager.default_project_id()
+    manager.projects.default_id()
     conn = manager.db.conn
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count = {pages + 2}")  # room for the experiment row only
@@ -126,7 +126,7 @@ def test_import_on_a_full_database_disk_leaves_nothing(manager, tmp_path):
     assert manager.list_experiments() == []
     conn.execute("PRAGMA max_page_count = 1073741823")
     exp_id = import_run(manager, run)
-    assert len(list(manager.iter_metric_points(exp_id))) == 20_000
+    assert len(list(manager.metrics.iter_points(exp_id))) == 20_000
 
 
 def test_import_of_a_damaged_event_file_reads_past_the_damage_and_says_so(manager, run_folder):
@@ -141,7 +141,7 @@ def test_import_of_a_damaged_event_file_reads_past_the_damage_and_says_so(manage
     cut, lost = scalar_records[len(scalar_records) // 2]  # garbage inside a scalar's header
     events.write_bytes(data[: cut + 5] + random.Random(1).randbytes(300) + data[cut + 5 :])
     exp_id = import_run(manager, run_folder)
-    stored = len(list(manager.iter_metric_points(exp_id)))
+    stored = len(list(manager.metrics.iter_points(exp_id)))
     assert stored == len(read_scalars(FIXTURES / "run_40steps" / EVENTS)) - lost
-    (alert,) = manager.list_alerts(exp_id)
+    (alert,) = manager.alerts.for_run(exp_id)
     assert alert["kind"] == "data_lost" and "damaged bytes" in alert["message"]

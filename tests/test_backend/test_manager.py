@@ -65,69 +65,69 @@ def child() -> Iterator[subprocess.Popen]:
 
 
 def test_project_create_rename_list(tm: TrainingManager) -> None:
-    a = tm.create_project("  Drums  ", "kits")
-    b = tm.create_project("bass")
-    assert tm.get_project(a)["name"] == "Drums"  # trimmed
-    assert tm.get_project(a)["description"] == "kits"
-    tm.rename_project(a, "Percussion")
-    assert [p["name"] for p in tm.list_projects()] == ["bass", "Percussion"]
-    assert tm.find_project("Percussion")["id"] == a
-    assert tm.find_project(str(b))["id"] == b
-    tm.rename_project(a, "Percussion")  # renaming to its own name is fine
+    a = tm.projects.create("  Drums  ", "kits")
+    b = tm.projects.create("bass")
+    assert tm.projects.get(a)["name"] == "Drums"  # trimmed
+    assert tm.projects.get(a)["description"] == "kits"
+    tm.projects.rename(a, "Percussion")
+    assert [p["name"] for p in tm.projects.all()] == ["bass", "Percussion"]
+    assert tm.projects.find("Percussion")["id"] == a
+    assert tm.projects.find(str(b))["id"] == b
+    tm.projects.rename(a, "Percussion")  # renaming to its own name is fine
 
 
 def test_project_duplicate_name_raises(tm: TrainingManager) -> None:
-    a = tm.create_project("Drums")
-    b = tm.create_project("Bass")
+    a = tm.projects.create("Drums")
+    b = tm.projects.create("Bass")
     with pytest.raises(DuplicateNameError, match="Drums"):
-        tm.create_project("Drums")
+        tm.projects.create("Drums")
     with pytest.raises(DuplicateNameError):
-        tm.rename_project(b, "Drums")
-    assert tm.get_project(a)["name"] == "Drums"
-    assert tm.get_project(b)["name"] == "Bass"
+        tm.projects.rename(b, "Drums")
+    assert tm.projects.get(a)["name"] == "Drums"
+    assert tm.projects.get(b)["name"] == "Bass"
 
 
 @pytest.mark.parametrize("name", ["", "   ", None, "a/b", "x" * 500, ".hidden"])
 def test_project_bad_name_raises_validation_error(tm: TrainingManager, name: object) -> None:
     with pytest.raises(ValidationError):
-        tm.create_project(name)  # type: ignore[arg-type]
-    assert tm.list_projects() == []
+        tm.projects.create(name)  # type: ignore[arg-type]
+    assert tm.projects.all() == []
 
 
 def test_unknown_project_raises_not_found(tm: TrainingManager) -> None:
     with pytest.raises(NotFoundError):
-        tm.get_project(99)
+        tm.projects.get(99)
     with pytest.raises(NotFoundError):
-        tm.find_project("nope")
+        tm.projects.find("nope")
     with pytest.raises(NotFoundError):
-        tm.rename_project(99, "x")
+        tm.projects.rename(99, "x")
     with pytest.raises(NotFoundError):
-        tm.delete_project(99)
+        tm.projects.delete(99)
 
 
 def test_delete_empty_project(tm: TrainingManager, tmp_path: Path) -> None:
-    p = tm.create_project("Empty")
-    ds = tm.register_dataset(p, make_dataset(tmp_path / "ds"))
-    tm.delete_project(p)
-    assert tm.list_projects() == []
+    p = tm.projects.create("Empty")
+    ds = tm.datasets.register(p, make_dataset(tmp_path / "ds"))
+    tm.projects.delete(p)
+    assert tm.projects.all() == []
     with pytest.raises(NotFoundError):
-        tm.get_dataset(ds)
+        tm.datasets.get(ds)
     assert (tmp_path / "ds" / "metadata.yaml").exists()  # files on disk stay
 
 
 def test_delete_project_with_experiments_needs_explicit_consent(tm: TrainingManager) -> None:
-    p = tm.create_project("P")
-    keep = tm.create_project("Keep")
+    p = tm.projects.create("P")
+    keep = tm.projects.create("Keep")
     exp = tm.start_training({"name": "done", "project_id": p})
     other = tm.start_training({"name": "other", "project_id": keep})
     for e in (exp, other):
         tm.update_experiment_status(e, "failed")
         tm.update_training_metrics(e, {"step": 10, "loss": 0.5})
     with pytest.raises(InUseError, match="1 experiment"):
-        tm.delete_project(p)
+        tm.projects.delete(p)
     assert tm.get_experiment(exp)["name"] == "done"
 
-    tm.delete_project(p, delete_experiments=True)
+    tm.projects.delete(p, delete_experiments=True)
     with pytest.raises(NotFoundError):
         tm.get_experiment(exp)
     conn = tm.db.conn
@@ -135,16 +135,16 @@ def test_delete_project_with_experiments_needs_explicit_consent(tm: TrainingMana
         "SELECT count(*) FROM metric_points WHERE experiment_id = ?", (exp,)
     ).fetchone() == (0,)
     # The other project's experiment and points are untouched.
-    assert [pt[1] for pt in tm.iter_metric_points(other)] == [10]
+    assert [pt[1] for pt in tm.metrics.iter_points(other)] == [10]
 
 
 @pytest.mark.parametrize("status", ["queued", "running", "paused", "stopping"])
 def test_delete_project_with_an_active_run_is_refused(tm: TrainingManager, status: str) -> None:
-    p = tm.create_project("P")
+    p = tm.projects.create("P")
     exp = tm.start_training({"name": "live", "project_id": p})
     _walk_to(tm, exp, status)
     with pytest.raises(InUseError, match="active"):
-        tm.delete_project(p, delete_experiments=True)
+        tm.projects.delete(p, delete_experiments=True)
     assert tm.get_experiment(exp)["status"] == status
 
 
@@ -152,11 +152,11 @@ def test_delete_project_with_an_active_run_is_refused(tm: TrainingManager, statu
 
 
 def test_register_dataset_reads_rave_metadata(tm: TrainingManager, tmp_path: Path) -> None:
-    p = tm.create_project("P")
+    p = tm.projects.create("P")
     text = FIXTURE_METADATA.read_text() if FIXTURE_METADATA.exists() else METADATA
     folder = make_dataset(tmp_path / "drums_db", text)
-    ds_id = tm.register_dataset(p, folder)
-    ds = tm.get_dataset(ds_id)
+    ds_id = tm.datasets.register(p, folder)
+    ds = tm.datasets.get(ds_id)
     assert ds["name"] == "drums_db"
     assert ds["path"] == str(folder.resolve())
     assert ds["sample_rate"] == 44100
@@ -164,7 +164,7 @@ def test_register_dataset_reads_rave_metadata(tm: TrainingManager, tmp_path: Pat
     assert ds["duration_s"] == pytest.approx(208.05079365079365)
     assert ds["n_examples"] is None  # data.mdb is empty, not an LMDB: no count
     assert ds["lazy"] == 0
-    assert [d["id"] for d in tm.list_datasets(p)] == [ds_id]
+    assert [d["id"] for d in tm.datasets.all(p)] == [ds_id]
 
 
 def _write_lmdb(folder: Path, batches: int, per_batch: int = 10) -> int:
@@ -189,7 +189,7 @@ def test_register_dataset_counts_lmdb_examples(
     folder = make_dataset(tmp_path / "db")
     entries = _write_lmdb(folder, batches)
     assert entries == sum(10 - b for b in range(batches))
-    ds = tm.get_dataset(tm.register_dataset(tm.create_project("P"), folder))
+    ds = tm.datasets.get(tm.datasets.register(tm.projects.create("P"), folder))
     assert ds["n_examples"] == entries
 
 
@@ -253,58 +253,58 @@ def test_register_unusable_dataset_raises_dataset_error(
         make_dataset(folder, text)
         if setup == "binary":
             (folder / "metadata.yaml").write_bytes(b"\xff\xfe\x00sr")
-    p = tm.create_project("P")
+    p = tm.projects.create("P")
     with pytest.raises(DatasetError, match=message) as info:
-        tm.register_dataset(p, folder)
+        tm.datasets.register(p, folder)
     assert str(folder) in str(info.value)
-    assert tm.list_datasets() == []
+    assert tm.datasets.all() == []
 
 
 def test_register_dataset_twice_raises(tm: TrainingManager, tmp_path: Path) -> None:
-    p = tm.create_project("P")
-    q = tm.create_project("Q")
+    p = tm.projects.create("P")
+    q = tm.projects.create("Q")
     folder = make_dataset(tmp_path / "ds")
-    tm.register_dataset(p, folder)
+    tm.datasets.register(p, folder)
     with pytest.raises(DuplicateNameError, match="already registered"):
-        tm.register_dataset(p, folder, name="another name")
+        tm.datasets.register(p, folder, name="another name")
     with pytest.raises(DuplicateNameError, match="already has a dataset"):
-        tm.register_dataset(p, make_dataset(tmp_path / "x" / "ds"))
-    tm.register_dataset(q, folder)  # another project may register it too
-    assert len(tm.list_datasets()) == 2
+        tm.datasets.register(p, make_dataset(tmp_path / "x" / "ds"))
+    tm.datasets.register(q, folder)  # another project may register it too
+    assert len(tm.datasets.all()) == 2
 
 
 def test_rename_dataset(tm: TrainingManager, tmp_path: Path) -> None:
-    p = tm.create_project("P")
-    a = tm.register_dataset(p, make_dataset(tmp_path / "a"))
-    tm.register_dataset(p, make_dataset(tmp_path / "b"))
-    tm.rename_dataset(a, "kicks")
-    assert tm.get_dataset(a)["name"] == "kicks"
+    p = tm.projects.create("P")
+    a = tm.datasets.register(p, make_dataset(tmp_path / "a"))
+    tm.datasets.register(p, make_dataset(tmp_path / "b"))
+    tm.datasets.rename(a, "kicks")
+    assert tm.datasets.get(a)["name"] == "kicks"
     with pytest.raises(DuplicateNameError):
-        tm.rename_dataset(a, "b")
+        tm.datasets.rename(a, "b")
     with pytest.raises(ValidationError):
-        tm.rename_dataset(a, " ")
+        tm.datasets.rename(a, " ")
 
 
 def test_delete_dataset_with_experiments_needs_detach(tm: TrainingManager, tmp_path: Path) -> None:
-    p = tm.create_project("P")
-    ds = tm.register_dataset(p, make_dataset(tmp_path / "ds"))
+    p = tm.projects.create("P")
+    ds = tm.datasets.register(p, make_dataset(tmp_path / "ds"))
     exp = tm.start_training({"name": "run", "project_id": p, "dataset_id": ds})
     with pytest.raises(InUseError, match="active"):
-        tm.delete_dataset(ds, detach_experiments=True)  # queued counts as active
+        tm.datasets.delete(ds, detach_experiments=True)  # queued counts as active
     tm.update_experiment_status(exp, "stopped")
     with pytest.raises(InUseError, match="detach"):
-        tm.delete_dataset(ds)
-    tm.delete_dataset(ds, detach_experiments=True)
+        tm.datasets.delete(ds)
+    tm.datasets.delete(ds, detach_experiments=True)
     with pytest.raises(NotFoundError):
-        tm.get_dataset(ds)
+        tm.datasets.get(ds)
     e = tm.get_experiment(exp)
     assert e["dataset_id"] is None
     assert e["config"]["dataset_id"] == ds  # the config keeps what the run was started with
 
 
 def test_dataset_of_another_project_is_refused(tm: TrainingManager, tmp_path: Path) -> None:
-    p, q = tm.create_project("P"), tm.create_project("Q")
-    ds = tm.register_dataset(p, make_dataset(tmp_path / "ds"))
+    p, q = tm.projects.create("P"), tm.projects.create("Q")
+    ds = tm.datasets.register(p, make_dataset(tmp_path / "ds"))
     with pytest.raises(ValidationError, match="another project"):
         tm.start_training({"name": "run", "project_id": q, "dataset_id": ds})
 
@@ -334,7 +334,7 @@ def test_start_training_returns_a_queued_experiment_with_its_config(tm: Training
 
 
 def test_experiment_name_is_unique_only_within_its_project(tm: TrainingManager) -> None:
-    p, q = tm.create_project("P"), tm.create_project("Q")
+    p, q = tm.projects.create("P"), tm.projects.create("Q")
     tm.start_training({"name": "run", "project_id": p})
     with pytest.raises(DuplicateNameError, match="run"):
         tm.start_training({"name": "run", "project_id": p})
@@ -365,7 +365,7 @@ def test_unknown_experiment_raises_not_found(tm: TrainingManager) -> None:
         lambda: tm.update_experiment_status(5, "running"),
         lambda: tm.update_training_metrics(5, {"step": 1, "loss": 1.0}),
         lambda: tm.stop_training(5),
-        lambda: tm.delete_experiment(5),
+        lambda: tm.experiments.delete(5),
     ):
         with pytest.raises(NotFoundError):
             call()
@@ -373,9 +373,9 @@ def test_unknown_experiment_raises_not_found(tm: TrainingManager) -> None:
 
 @pytest.fixture
 def catalogue(tm: TrainingManager, tmp_path: Path) -> dict[str, int]:
-    p = tm.create_project("Drums")
-    q = tm.create_project("Voice")
-    ds = tm.register_dataset(p, make_dataset(tmp_path / "kicks"))
+    p = tm.projects.create("Drums")
+    q = tm.projects.create("Voice")
+    ds = tm.datasets.register(p, make_dataset(tmp_path / "kicks"))
     ids = {
         "a": tm.start_training(
             {"name": "kick_v2", "project_id": p, "dataset_id": ds, "config": "V2_Small"}
@@ -530,7 +530,7 @@ def test_update_training_metrics_stores_a_step(tm: TrainingManager) -> None:
     assert tm.update_training_metrics(exp, {"step": 10, "loss": 0.5, "validation": 0.7}) == 2
     assert tm.update_training_metrics(exp, {"step": 20, "loss": 0.25, "validation": 0.9}) == 2
     assert tm.update_training_metrics(exp, {"loss": 0.125}) == 1  # at the current step (20)
-    pts = [(n, s, v) for n, s, v, _w in tm.iter_metric_points(exp)]
+    pts = [(n, s, v) for n, s, v, _w in tm.metrics.iter_points(exp)]
     assert pts == [
         ("loss", 10, 0.5),
         ("loss", 20, 0.125),
@@ -542,7 +542,7 @@ def test_update_training_metrics_stores_a_step(tm: TrainingManager) -> None:
     assert summary["metrics"]["validation"]["last"] == 0.9
     assert summary["metrics"]["validation"]["min"] == 0.7
     assert mgr.best_value(summary) == 0.7
-    assert tm.metric_names(exp) == ["loss", "validation"]
+    assert tm.metrics.names(exp) == ["loss", "validation"]
 
 
 def test_update_training_metrics_rejects_non_numbers(tm: TrainingManager) -> None:
@@ -553,13 +553,13 @@ def test_update_training_metrics_rejects_non_numbers(tm: TrainingManager) -> Non
         tm.update_training_metrics(exp, {"step": "ten", "loss": 0.5})
     with pytest.raises(ValidationError):
         tm.update_training_metrics(exp, [("loss", 0.5)])  # type: ignore[arg-type]
-    assert list(tm.iter_metric_points(exp)) == []
+    assert list(tm.metrics.iter_points(exp)) == []
 
 
 def test_update_training_metrics_keeps_nan_and_inf(tm: TrainingManager) -> None:
     exp = tm.start_training({"name": "run"})
     tm.update_training_metrics(exp, {"step": 1, "a": "nan", "b": math.inf, "c": -math.inf})
-    values = {n: v for n, _s, v, _w in tm.iter_metric_points(exp)}
+    values = {n: v for n, _s, v, _w in tm.metrics.iter_points(exp)}
     assert math.isnan(values["a"])
     assert values["b"] == math.inf
     assert values["c"] == -math.inf
@@ -570,7 +570,7 @@ def test_summary_forgets_a_rewritten_extreme(tm: TrainingManager) -> None:
     tm.update_training_metrics(exp, {"step": 1, "loss": 1.0})
     tm.update_training_metrics(exp, {"step": 2, "loss": 50.0})
     tm.update_training_metrics(exp, {"step": 2, "loss": 2.0})  # the same step logged again
-    assert tm.metric_stats(exp)[0].max_value == 2.0
+    assert tm.metrics.stats(exp)[0].max_value == 2.0
     assert tm.get_experiment(exp)["metrics"]["metrics"]["loss"]["max"] == 2.0
 
 
@@ -654,7 +654,7 @@ def test_stop_training_does_not_signal_a_reused_pid(tm: TrainingManager) -> None
     # The recorded pid is alive but started at another time: it is not our process.
     exp = tm.start_training({"name": "run"})
     tm.update_experiment_status(exp, "running")
-    tm.update_experiment(exp, pid=os.getpid(), process_start_time=time.time() - 86400)
+    tm.experiments.update(exp, pid=os.getpid(), process_start_time=time.time() - 86400)
     assert tm.stop_training(exp) == "failed"  # its process is gone; this one still lives
 
 
@@ -683,17 +683,17 @@ def test_delete_experiment_refuses_a_live_run(tm: TrainingManager) -> None:
     exp = tm.start_training({"name": "run"})
     tm.update_experiment_status(exp, "running")
     with pytest.raises(InUseError, match="stop it first"):
-        tm.delete_experiment(exp)
+        tm.experiments.delete(exp)
     tm.update_experiment_status(exp, "completed")
-    tm.delete_experiment(exp)
+    tm.experiments.delete(exp)
     assert tm.list_experiments() == []
 
 
 def test_update_experiment_refuses_unknown_fields(tm: TrainingManager) -> None:
     exp = tm.start_training({"name": "run"})
     with pytest.raises(ValidationError, match="status"):
-        tm.update_experiment(exp, status="completed")
-    tm.update_experiment(exp, command=["rave", "train", "--name", "run"], run_dir="/runs/x")
+        tm.experiments.update(exp, status="completed")
+    tm.experiments.update(exp, command=["rave", "train", "--name", "run"], run_dir="/runs/x")
     e = tm.get_experiment(exp)
     assert e["command"] == ["rave", "train", "--name", "run"]
     assert e["run_dir"] == "/runs/x"
@@ -708,40 +708,40 @@ def test_sync_checkpoints_adds_updates_and_forgets(tm: TrainingManager) -> None:
         {"path": "/r/v0/checkpoints/epoch-0001.ckpt", "step": 100, "size": 10, "mtime": 1.0},
         {"path": "/r/v0/checkpoints/best.ckpt", "step": 100, "size": 10, "is_best": True},
     ]
-    assert tm.sync_checkpoints(exp, first) == 2
-    assert tm.sync_checkpoints(exp, first) == 0  # nothing new
+    assert tm.artifacts.sync_checkpoints(exp, first) == 2
+    assert tm.artifacts.sync_checkpoints(exp, first) == 0  # nothing new
     second = [
         {"path": "/r/v0/checkpoints/best.ckpt", "step": 200, "size": 12, "is_best": True},
         {"path": "/r/v0/checkpoints/epoch-0002.ckpt", "step": 200, "size": 11, "mtime": 2.0},
     ]
-    assert tm.sync_checkpoints(exp, second) == 1
-    rows = {c["path"]: c for c in tm.list_checkpoints(exp)}
+    assert tm.artifacts.sync_checkpoints(exp, second) == 1
+    rows = {c["path"]: c for c in tm.artifacts.checkpoints(exp)}
     assert set(rows) == {"/r/v0/checkpoints/best.ckpt", "/r/v0/checkpoints/epoch-0002.ckpt"}
     assert rows["/r/v0/checkpoints/best.ckpt"]["step"] == 200
     assert rows["/r/v0/checkpoints/best.ckpt"]["size"] == 12
     assert rows["/r/v0/checkpoints/best.ckpt"]["is_best"] == 1
     assert rows["/r/v0/checkpoints/epoch-0002.ckpt"]["is_best"] == 0
-    assert tm.sync_checkpoints(exp, []) == 0
-    assert tm.list_checkpoints(exp) == []
+    assert tm.artifacts.sync_checkpoints(exp, []) == 0
+    assert tm.artifacts.checkpoints(exp) == []
 
 
 def test_alerts_are_stored_in_order(tm: TrainingManager) -> None:
     exp = tm.start_training({"name": "run"})
-    a = tm.add_alert(exp, "nan", "error", "loss became NaN at step 120", 120)
-    b = tm.add_alert(exp, "plateau", "info", "validation flat for 5000 steps")
-    alerts = tm.list_alerts(exp)
+    a = tm.alerts.add(exp, "nan", "error", "loss became NaN at step 120", 120)
+    b = tm.alerts.add(exp, "plateau", "info", "validation flat for 5000 steps")
+    alerts = tm.alerts.for_run(exp)
     assert [x["id"] for x in alerts] == [a, b]
     assert (alerts[0]["kind"], alerts[0]["severity"], alerts[0]["step"]) == ("nan", "error", 120)
     assert alerts[1]["step"] is None
     assert alerts[0]["acknowledged"] == 0
     with pytest.raises(ValidationError, match="severity"):
-        tm.add_alert(exp, "x", "fatal", "?")
+        tm.alerts.add(exp, "x", "fatal", "?")
     with pytest.raises(NotFoundError):
-        tm.add_alert(999, "x", "info", "?")
+        tm.alerts.add(999, "x", "info", "?")
 
 
 def test_follow_offsets_round_trip(tm: TrainingManager) -> None:
     exp = tm.start_training({"name": "run"})
-    tm.set_offsets(exp, {"/r/stdout.log": 100, "/r/events": 7})
-    tm.set_offsets(exp, {"/r/stdout.log": 250})
-    assert tm.get_offsets(exp) == {"/r/stdout.log": 250, "/r/events": 7}
+    tm.follow_state.set_offsets(exp, {"/r/stdout.log": 100, "/r/events": 7})
+    tm.follow_state.set_offsets(exp, {"/r/stdout.log": 250})
+    assert tm.follow_state.offsets(exp) == {"/r/stdout.log": 250, "/r/events": 7}

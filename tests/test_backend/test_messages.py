@@ -20,7 +20,6 @@ import pytest
 from rave_gui import cli
 from rave_gui.backend import sysmon
 from rave_gui.backend.datasets import read_dataset
-from rave_gui.backend.db import SQLITE_MAX_INT, connect
 from rave_gui.backend.errors import DatabaseError, DatasetError, PreflightError, ValidationError
 from rave_gui.backend.manager import NAME_PUNCTUATION, TrainingManager, check_name
 from rave_gui.backend.paths import resolve_db_path
@@ -33,6 +32,7 @@ from rave_gui.backend.ravecmd import (
     preflight,
 )
 from rave_gui.backend.settings import Settings, load_settings, read_settings, save_settings
+from rave_gui.backend.store.db import SQLITE_MAX_INT, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = ROOT / "tests" / "helpers"
@@ -78,15 +78,15 @@ def test_every_read_of_a_damaged_database_is_a_database_error(
         with pytest.raises(DatabaseError, match=r"is damaged .*malformed.*--db"):
             read()
     with pytest.raises(DatabaseError, match="is damaged"):
-        tm.add_metric_points(20, [("loss", 5000, 1.0, None)])
+        tm.metrics.add_points(20, [("loss", 5000, 1.0, None)])
     tm.close()
     tm = TrainingManager(damaged_metrics)
     assert tm.get_experiment(20)["name"] == "run 19"
     reads: list[Callable[[], object]] = [
-        lambda: tm.metric_stats(20),
-        lambda: tm.reduced_series(20, "loss"),
-        lambda: list(tm.iter_metric_points(20)),
-        lambda: tm.add_metric_points(20, [("loss", 10, 1.0, None)]),
+        lambda: tm.metrics.stats(20),
+        lambda: tm.metrics.reduced(20, "loss"),
+        lambda: list(tm.metrics.iter_points(20)),
+        lambda: tm.metrics.add_points(20, [("loss", 10, 1.0, None)]),
     ]
     for read in reads:
         with pytest.raises(DatabaseError, match=str(damaged_metrics)):
@@ -316,7 +316,7 @@ def test_cli_shows_settings_warnings(capsys: pytest.CaptureFixture[str], tmp_pat
 def _first_project(tm: TrainingManager, barrier: threading.Barrier, results: list) -> None:
     barrier.wait()
     try:
-        results.append(tm.default_project_id())
+        results.append(tm.projects.default_id())
     except Exception as err:
         results.append(err)
 
@@ -345,9 +345,9 @@ def test_programs_creating_the_default_project_at_once_get_the_same_one(tmp_path
 
 def test_default_project_is_the_first_existing_one(tmp_path: Path) -> None:
     tm = TrainingManager(tmp_path / "s.sqlite3")
-    drums = tm.create_project("Drums")
-    assert tm.default_project_id() == drums
-    assert [p["name"] for p in tm.list_projects()] == ["Drums"]
+    drums = tm.projects.create("Drums")
+    assert tm.projects.default_id() == drums
+    assert [p["name"] for p in tm.projects.all()] == ["Drums"]
     tm.close()
 
 
@@ -372,8 +372,8 @@ def test_a_dataset_without_data_mdb_is_refused(tmp_path: Path) -> None:
     )
     tm = TrainingManager(tmp_path / "s.sqlite3")
     with pytest.raises(DatasetError, match=r"no data\.mdb"):
-        tm.register_dataset(tm.default_project_id(), folder)
-    assert tm.list_datasets() == []
+        tm.datasets.register(tm.projects.default_id(), folder)
+    assert tm.datasets.all() == []
     tm.close()
 
 

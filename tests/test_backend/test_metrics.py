@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rave_gui.backend import metrics
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.metrics import TILE_BASE, Bucket
+from rave_gui.backend.store import tiles
+from rave_gui.backend.store.tiles import TILE_BASE, Bucket
 
 SETTINGS = settings(
     max_examples=30,
@@ -188,7 +188,7 @@ def window(draw: st.DrawFn, steps: np.ndarray) -> tuple[int | None, int | None, 
 def read(
     tm: TrainingManager, exp: int, name: str, start: int | None, end: int | None, buckets: int
 ) -> list[Bucket]:
-    return tm.reduced_series(exp, name, start, end, buckets=buckets)
+    return tm.metrics.reduced(exp, name, start, end, buckets=buckets)
 
 
 def check_read(
@@ -217,7 +217,7 @@ def test_reduced_series_matches_brute_force(
 ) -> None:
     steps, values = pts
     exp = new_experiment(store)
-    store.add_metric_series(exp, {"loss": (steps, values, None)})
+    store.metrics.add_series(exp, {"loss": (steps, values, None)})
     for _ in range(4):
         start, end, buckets = data.draw(window(steps))
         check_read(store, exp, "loss", steps, values, start, end, buckets)
@@ -232,7 +232,7 @@ def test_reduced_series_matches_brute_force_at_every_level(
     values = np.cumsum(rng.normal(size=steps.size))
     values[rng.choice(steps.size, 30, replace=False)] = rng.choice(SPECIALS, 30)
     exp = new_experiment(store)
-    store.add_metric_series(exp, {"loss": (steps, values, None)})
+    store.metrics.add_series(exp, {"loss": (steps, values, None)})
     for start, end in [(None, None), (0, 2_999_999), (123_457, 2_345_678), (1_000_000, 1_065_535)]:
         check_read(store, exp, "loss", steps, values, start, end, buckets)
 
@@ -246,7 +246,7 @@ def test_spike_and_every_nan_survive_every_zoom_level(store: TrainingManager) ->
     values[nans] = math.nan
     values[neg_inf] = -math.inf
     exp = new_experiment(store)
-    store.add_metric_series(exp, {"loss": (steps, values, None)})
+    store.metrics.add_series(exp, {"loss": (steps, values, None)})
     views = [(None, None, b) for b in (1, 2, 10, 640, 2000, 5000)]
     for centre in (spike, *nans, neg_inf):
         for half in (0, 5, 300, 20_000, 10**6):
@@ -267,7 +267,7 @@ def test_spike_and_every_nan_survive_every_zoom_level(store: TrainingManager) ->
                 assert holder[0].nan_step is not None
                 assert holder[0].nan_step <= s
                 assert s in reported or any(t < s and t >= holder[0].first_step for t in reported)
-        x, y = metrics.buckets_to_xy(out)
+        x, y = tiles.buckets_to_xy(out)
         assert np.all(np.diff(x) > 0)
         assert np.isnan(y).any() == any(lo <= s <= hi for s in nans)
 
@@ -283,7 +283,7 @@ def test_batched_writes_give_the_same_reduction_as_one_bulk_write(
     steps, values = pts
     n = steps.size
     bulk = new_experiment(store)
-    store.add_metric_series(bulk, {"loss": (steps, values, None)})
+    store.metrics.add_series(bulk, {"loss": (steps, values, None)})
 
     cuts = sorted(set(data.draw(st.lists(st.integers(1, max(1, n - 1)), max_size=20))))
     bounds = list(zip([0, *cuts], [*cuts, n], strict=True))
@@ -297,7 +297,7 @@ def test_batched_writes_give_the_same_reduction_as_one_bulk_write(
         a, b = batches[i]
         a = max(0, a - overlap)
         if data.draw(st.booleans()):  # as (name, step, value, wall) tuples or as arrays
-            store.add_metric_points(
+            store.metrics.add_points(
                 batched,
                 [
                     ("loss", int(s), float(v), None)
@@ -305,7 +305,7 @@ def test_batched_writes_give_the_same_reduction_as_one_bulk_write(
                 ],
             )
         else:
-            store.add_metric_series(batched, {"loss": (steps[a:b], values[a:b], None)})
+            store.metrics.add_series(batched, {"loss": (steps[a:b], values[a:b], None)})
         if k % read_every == 0:
             read(store, batched, "loss", None, None, data.draw(st.sampled_from([1, 13, 2000])))
 
@@ -316,8 +316,8 @@ def test_batched_writes_give_the_same_reduction_as_one_bulk_write(
             store, bulk, "loss", start, end, buckets
         )
         check_read(store, batched, "loss", steps, values, start, end, buckets)
-    pts_b = list(store.iter_metric_points(batched))
-    pts_a = list(store.iter_metric_points(bulk))
+    pts_b = list(store.metrics.iter_points(batched))
+    pts_a = list(store.metrics.iter_points(bulk))
     assert [p[:2] for p in pts_b] == [p[:2] for p in pts_a]
     assert all(same(p[2], q[2]) for p, q in zip(pts_a, pts_b, strict=True))
 
@@ -329,7 +329,7 @@ def test_rewritten_points_replace_old_values_in_reduced_reads(
 ) -> None:
     steps, values = pts
     exp = new_experiment(store)
-    store.add_metric_series(exp, {"loss": (steps, values, None)})
+    store.metrics.add_series(exp, {"loss": (steps, values, None)})
     read(store, exp, "loss", None, None, 7)  # tiles built from the first values
     seed = data.draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
@@ -337,14 +337,14 @@ def test_rewritten_points_replace_old_values_in_reduced_reads(
     pick = np.sort(rng.choice(steps.size, size=k, replace=False))
     new = rng.normal(size=k) * 1e-3
     new[rng.random(k) < 0.1] = math.nan
-    store.add_metric_series(exp, {"loss": (steps[pick], new, None)})
+    store.metrics.add_series(exp, {"loss": (steps[pick], new, None)})
     final = values.copy()
     final[pick] = new
     for start, end, buckets in [(None, None, b) for b in (1, 5, 2000)] + [
         data.draw(window(steps)) for _ in range(2)
     ]:
         check_read(store, exp, "loss", steps, final, start, end, buckets)
-    (stats,) = store.metric_stats(exp)
+    (stats,) = store.metrics.stats(exp)
     ref = summarize(steps, final)
     assert same(stats.min_value, ref["min_value"])
     assert same(stats.max_value, ref["max_value"])
@@ -353,11 +353,15 @@ def test_rewritten_points_replace_old_values_in_reduced_reads(
 
 def test_duplicate_steps_in_one_write_keep_the_last_value(tm: TrainingManager) -> None:
     exp = new_experiment(tm)
-    tm.add_metric_series(
+    tm.metrics.add_series(
         exp, {"loss": (np.array([5, 3, 5, 4]), np.array([9.0, 1.0, 2.0, 3.0]), None)}
     )
-    assert [(s, v) for _n, s, v, _w in tm.iter_metric_points(exp)] == [(3, 1.0), (4, 3.0), (5, 2.0)]
-    (b,) = tm.reduced_series(exp, "loss", buckets=1)
+    assert [(s, v) for _n, s, v, _w in tm.metrics.iter_points(exp)] == [
+        (3, 1.0),
+        (4, 3.0),
+        (5, 2.0),
+    ]
+    (b,) = tm.metrics.reduced(exp, "loss", buckets=1)
     assert (b.max_value, b.last_value) == (3.0, 2.0)
 
 
@@ -367,8 +371,8 @@ def test_duplicate_steps_in_one_write_keep_the_last_value(tm: TrainingManager) -
 def test_nan_and_inf_are_stored_and_come_back_as_such(tm: TrainingManager) -> None:
     exp = new_experiment(tm)
     vals = [0.5, math.nan, math.inf, -math.inf, 1e308, -0.0, 5e-324]
-    tm.add_metric_points(exp, [("loss", i, v, 1000.0 + i) for i, v in enumerate(vals)])
-    got = list(tm.iter_metric_points(exp, "loss"))
+    tm.metrics.add_points(exp, [("loss", i, v, 1000.0 + i) for i, v in enumerate(vals)])
+    got = list(tm.metrics.iter_points(exp, "loss"))
     assert [p[1] for p in got] == list(range(len(vals)))
     for (_n, _s, v, _w), want in zip(got, vals, strict=True):
         assert same(v, want)
@@ -378,23 +382,23 @@ def test_nan_and_inf_are_stored_and_come_back_as_such(tm: TrainingManager) -> No
 
 def test_wall_time_may_be_missing(tm: TrainingManager) -> None:
     exp = new_experiment(tm)
-    tm.add_metric_series(
+    tm.metrics.add_series(
         exp, {"loss": (np.array([1, 2]), np.array([1.0, 2.0]), np.array([math.nan, 7.0]))}
     )
-    tm.add_metric_points(exp, [("lr", 1, 1e-3, None)])
-    assert [p[3] for p in tm.iter_metric_points(exp)] == [None, 7.0, None]
+    tm.metrics.add_points(exp, [("lr", 1, 1e-3, None)])
+    assert [p[3] for p in tm.metrics.iter_points(exp)] == [None, 7.0, None]
 
 
 def test_summary_keeps_last_min_and_max(tm: TrainingManager) -> None:
     exp = new_experiment(tm)
-    tm.add_metric_series(
+    tm.metrics.add_series(
         exp,
         {
             "validation": (np.array([10, 20, 30]), np.array([0.9, 0.4, 0.6]), None),
             "loss": (np.array([10, 20]), np.array([math.nan, math.inf]), None),
         },
     )
-    tm.add_metric_points(exp, [("validation", 25, 0.1, None), ("validation", 5, 2.0, None)])
+    tm.metrics.add_points(exp, [("validation", 25, 0.1, None), ("validation", 5, 2.0, None)])
     summary = tm.get_experiment(exp)["metrics"]
     assert summary["step"] == 30
     v = summary["metrics"]["validation"]
@@ -413,10 +417,10 @@ def test_series_stats_per_metric(tm: TrainingManager) -> None:
     steps = np.arange(0, 50_000, 3, dtype=np.int64)
     values = rng.normal(size=steps.size)
     values[[5, 500]] = [math.nan, -math.inf]
-    tm.add_metric_series(
+    tm.metrics.add_series(
         exp, {"a": (steps, values, None), "b": (np.array([7]), np.array([math.nan]), None)}
     )
-    stats = {s.name: s for s in tm.metric_stats(exp)}
+    stats = {s.name: s for s in tm.metrics.stats(exp)}
     assert list(stats) == ["a", "b"]
     a = stats["a"]
     assert (a.count, a.first_step, a.last_step) == (steps.size, 0, int(steps[-1]))
@@ -430,9 +434,9 @@ def test_series_stats_per_metric(tm: TrainingManager) -> None:
 
 def test_reduced_series_edge_cases(tm: TrainingManager) -> None:
     exp = new_experiment(tm)
-    assert tm.reduced_series(exp, "none") == []
+    assert tm.metrics.reduced(exp, "none") == []
     tm.update_training_metrics(exp, {"step": 100, "loss": 1.5})
-    (b,) = tm.reduced_series(exp, "loss")
+    (b,) = tm.metrics.reduced(exp, "loss")
     assert (b.first_step, b.last_step, b.min_value, b.max_value, b.nan_step) == (
         100,
         100,
@@ -440,18 +444,18 @@ def test_reduced_series_edge_cases(tm: TrainingManager) -> None:
         1.5,
         None,
     )
-    assert tm.reduced_series(exp, "loss", 200, 300) == []
-    assert tm.reduced_series(exp, "loss", 300, 200) == []
+    assert tm.metrics.reduced(exp, "loss", 200, 300) == []
+    assert tm.metrics.reduced(exp, "loss", 300, 200) == []
     with pytest.raises(ValueError):
-        tm.reduced_series(exp, "loss", buckets=0)
+        tm.metrics.reduced(exp, "loss", buckets=0)
 
 
 def test_bucket_points_include_the_nan(tm: TrainingManager) -> None:
     exp = new_experiment(tm)
-    tm.add_metric_series(
+    tm.metrics.add_series(
         exp, {"x": (np.arange(6), np.array([1.0, 5.0, math.nan, -2.0, 0.0, 3.0]), None)}
     )
-    (b,) = tm.reduced_series(exp, "x", buckets=1)
+    (b,) = tm.metrics.reduced(exp, "x", buckets=1)
     pts = b.points()
     assert [s for s, _ in pts] == [0, 1, 2, 3, 5]
     assert math.isnan(dict(pts)[2])

@@ -343,29 +343,29 @@ def test_removing_a_dataset_is_its_registration_then_its_files(tmp_path: Path) -
     from rave_gui.backend.manager import TrainingManager
 
     tm = TrainingManager(tmp_path / "db.sqlite3")
-    project = tm.default_project_id()
+    project = tm.projects.default_id()
     used = _dataset(tmp_path / "used", 10.0, 3)
     (used / "notes.txt").write_text("recorded in room B")
-    used_id = tm.register_dataset(project, used)
+    used_id = tm.datasets.register(project, used)
     exp = tm.start_training({"name": "r", "project_id": project, "dataset_id": used_id})
     tm.stop_training(exp)
     assert pp.remove_dataset(tm, used_id, delete_files=True) == [used / "notes.txt"]
-    assert tm.list_datasets() == []
+    assert tm.datasets.all() == []
     assert tm.get_experiment(exp)["dataset_id"] is None  # detached, history kept
     assert sorted(p.name for p in used.iterdir()) == ["notes.txt"]
 
     kept = _dataset(tmp_path / "kept", 10.0, 3)
-    assert pp.remove_dataset(tm, tm.register_dataset(project, kept)) == []
-    assert tm.list_datasets() == [] and (kept / "data.mdb").exists()
+    assert pp.remove_dataset(tm, tm.datasets.register(project, kept)) == []
+    assert tm.datasets.all() == [] and (kept / "data.mdb").exists()
 
     shared = _dataset(tmp_path / "shared", 10.0, 3)
-    mine = tm.register_dataset(project, shared)
-    tm.register_dataset(tm.create_project("Other"), shared)
+    mine = tm.datasets.register(project, shared)
+    tm.datasets.register(tm.projects.create("Other"), shared)
     with pytest.raises(InUseError, match="another project uses the same folder"):
         pp.remove_dataset(tm, mine, delete_files=True)
-    assert len(tm.list_datasets()) == 2 and (shared / "data.mdb").exists()  # nothing removed
+    assert len(tm.datasets.all()) == 2 and (shared / "data.mdb").exists()  # nothing removed
 
-    busy = tm.register_dataset(project, _dataset(tmp_path / "busy", 10.0, 3))
+    busy = tm.datasets.register(project, _dataset(tmp_path / "busy", 10.0, 3))
     tm.start_training({"name": "live", "project_id": project, "dataset_id": busy})
     with pytest.raises(InUseError, match="active run"):
         pp.remove_dataset(tm, busy, delete_files=True)

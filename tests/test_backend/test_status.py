@@ -144,7 +144,7 @@ def test_the_engine_refuses_what_the_status_does_not_allow(engine, status, call,
     if status == "queued":
         exp = tm.start_training({"name": "r"})
     else:
-        exp = tm.import_experiment({"name": "r"}, status=status)
+        exp = tm.experiments.import_record({"name": "r"}, status=status)
     with pytest.raises(ValidationError, match=message):
         getattr(engine, call)(exp)
     assert tm.get_experiment(exp)["status"] == status  # nothing changed

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from replay_helpers import follow_to_end, kill_group, wait_until
 
-from rave_gui.backend import db as db_module
 from rave_gui.backend import runner
 from rave_gui.backend.follower import RunFollower
 from rave_gui.backend.manager import RUNNING, TrainingManager
 from rave_gui.backend.procinfo import group_members
+from rave_gui.backend.store import db as db_module
 from rave_gui.backend.tfevents import (
     ScalarPoint,
     encode_scalar_event,
@@ -57,7 +57,7 @@ def started(manager: TrainingManager, runs_dir: Path):
         argv = [sys.executable, "-c", textwrap.dedent(script), str(run_dir), *args]
         launched = runner.launch(argv, run_dir)
         groups.append(launched.pid)
-        manager.update_experiment(
+        manager.experiments.update(
             exp_id,
             command=argv,
             run_dir=str(run_dir),
@@ -79,7 +79,7 @@ def _ended(launched: runner.Launched) -> None:
 
 
 def _stored(manager: TrainingManager, exp_id: int) -> list[tuple[str, int]]:
-    return sorted((n, s) for n, s, _v, _w in manager.iter_metric_points(exp_id))
+    return sorted((n, s) for n, s, _v, _w in manager.metrics.iter_points(exp_id))
 
 
 # --- a full database disk ----------------------------------------------------------------------
@@ -97,7 +97,7 @@ def test_full_database_keeps_every_point_waiting_and_writes_them_once_freed(mana
     assert first.points_waiting == N_POINTS and first.points == {}
     assert [t for t, level in first.lines if level == "error"] == [first.store_error]
     assert not first.finished and manager.get_experiment(exp_id)["status"] == "running"
-    assert _stored(manager, exp_id) == [] and manager.get_offsets(exp_id) == {}
+    assert _stored(manager, exp_id) == [] and manager.follow_state.offsets(exp_id) == {}
     again = follower.poll()  # still full: the same points wait, said once
     assert again.points_waiting == N_POINTS and not again.finished
     assert [t for t, level in again.lines if level == "error"] == []
@@ -213,7 +213,7 @@ def test_damaged_and_truncated_event_file_while_followed(manager, started, tmp_p
     upd = follower.poll()
     assert upd.points["loss"] == [(i, float(i)) for i in range(18, 47)]
     assert _stored(manager, exp_id) == [("loss", i) for i in range(1, 47)]
-    (alert,) = manager.list_alerts(exp_id)
+    (alert,) = manager.alerts.for_run(exp_id)
     assert (alert["kind"], alert["severity"], alert["step"]) == ("data_lost", "warning", 17)
     assert "1000 damaged bytes" in alert["message"] and "after step 17" in alert["message"]
     assert any(t.startswith("Data lost: ") and level == "warning" for t, level in upd.lines)
@@ -226,7 +226,7 @@ def test_damaged_and_truncated_event_file_while_followed(manager, started, tmp_p
         f.write(b"".join(_record(i) for i in range(47, 52)))
     follower.poll()
     assert _stored(manager, exp_id)[-5:] == [("loss", i) for i in range(47, 52)]
-    alerts = manager.list_alerts(exp_id)
+    alerts = manager.alerts.for_run(exp_id)
     assert len(alerts) == 2 and "became" in alerts[1]["message"] and alerts[1]["step"] == 46
 
     # a record cut off when the run ends: lost, and said so
@@ -236,7 +236,7 @@ def test_damaged_and_truncated_event_file_while_followed(manager, started, tmp_p
     follow_to_end(follower, 10)
     exp = manager.get_experiment(exp_id)
     assert exp["status"] == "completed"
-    alerts = manager.list_alerts(exp_id)
+    alerts = manager.alerts.for_run(exp_id)
     assert len(alerts) == 3 and "incomplete record" in alerts[2]["message"]
     assert alerts[2]["step"] == 51
 

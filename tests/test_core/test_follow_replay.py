@@ -36,7 +36,7 @@ def _emitted(updates) -> list[tuple[str, int]]:
 
 
 def _checkpoint_names(manager, exp_id) -> dict[str, dict]:
-    return {c["path"].rsplit("/", 1)[-1]: c for c in manager.list_checkpoints(exp_id)}
+    return {c["path"].rsplit("/", 1)[-1]: c for c in manager.artifacts.checkpoints(exp_id)}
 
 
 def _status_file(run) -> dict:

@@ -123,7 +123,7 @@ def test_runs_started_without_a_window_record_their_end_and_start_the_queue(
         assert exp["exit_code"] == 0
         assert stored_points(manager, exp_id) == expected  # every point, each once
         assert exp["metrics"]["step"] == MAX_STEPS["run_40steps"]
-        assert {Path(c["path"]).name for c in manager.list_checkpoints(exp_id)} == {
+        assert {Path(c["path"]).name for c in manager.artifacts.checkpoints(exp_id)} == {
             "best.ckpt",
             "epoch-epoch=0001.ckpt",
         }

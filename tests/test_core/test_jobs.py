@@ -72,7 +72,7 @@ def _wav(path: Path, seconds: float, sr: int = 44100) -> Path:
 def _preprocess_job(tm, command: list[str], out: Path, **kwargs) -> PreprocessJob:
     request = PreprocessRequest([str(out.parent / "audio")], str(out))
     return PreprocessJob(
-        tm, tm.default_project_id(), command, request, log_folder=out.parent / "log", **kwargs
+        tm, tm.projects.default_id(), command, request, log_folder=out.parent / "log", **kwargs
     )
 
 
@@ -95,7 +95,7 @@ def test_a_stalled_preprocess_is_stopped_with_its_workers(
     assert not ok
     assert reason in message and "stopped" in message
     assert job.pid is not None and _wait_gone(job.pid)
-    assert tm.list_datasets() == []
+    assert tm.datasets.all() == []
 
 
 def test_a_preprocess_job_shows_progress_and_registers_the_dataset(qtbot, tm, tmp_path) -> None:
@@ -118,7 +118,7 @@ def test_a_preprocess_job_shows_progress_and_registers_the_dataset(qtbot, tm, tm
     assert seen[-1][0] == 100 and seen[-1][1].startswith("9 chunks of 9 · dataset length")
     assert all(0 <= p <= 100 for p, _t in seen)
     assert not any("dataset length" in t for t, _level in lines)  # bars: progress, not lines
-    (ds,) = tm.list_datasets()
+    (ds,) = tm.datasets.all()
     assert ds["id"] == job.result.dataset_id
     assert ds["name"] == "takes" and ds["path"] == str(out)
     assert ds["n_examples"] == 9 and ds["sample_rate"] == 44100
@@ -136,12 +136,12 @@ def test_cancel_stops_the_whole_group_and_leaves_nothing(qtbot, tm, tmp_path) ->
     assert blocker.args == [False, CANCELLED]
     assert job.result is not None and job.result.cancelled
     assert _wait_gone(job.pid)
-    assert tm.list_datasets() == [] and not out.exists()
+    assert tm.datasets.all() == [] and not out.exists()
 
 
 def _completed_run(tm: TrainingManager, root: Path) -> int:
     exp = tm.start_training({"name": "cello"})
-    tm.update_experiment(exp, run_dir=str(root))
+    tm.experiments.update(exp, run_dir=str(root))
     make_run(root)
     tm.update_experiment_status(exp, "running")
     tm.update_experiment_status(exp, "completed")
@@ -163,7 +163,7 @@ def test_an_export_job_plans_runs_and_records_the_model(qtbot, tm, tmp_path) -> 
     assert blocker.args == [True, "Exported m.ts (10.0 kB)."]
     assert plans == [job.plan] and job.plan.argv[:2] == [str(rave), "export"]
     assert any("all good ! model exported to" in t for t, _level in lines)
-    (model,) = tm.list_exported_models(exp)
+    (model,) = tm.artifacts.exported_models(exp)
     assert model == job.model and model["path"] == str(out / "m.ts")
     assert not job.plan.staging.exists()
 
@@ -193,4 +193,4 @@ def test_a_cancelled_export_leaves_no_process_no_staging_and_no_model(qtbot, tm,
     assert blocker.args == [False, CANCELLED]
     assert _wait_gone(job.pid)
     assert not job.plan.staging.exists()
-    assert tm.list_exported_models(exp) == []
+    assert tm.artifacts.exported_models(exp) == []

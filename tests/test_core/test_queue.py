@@ -131,7 +131,7 @@ def test_resume_from_checkpoint_is_a_new_linked_run_that_keeps_the_original_file
     first = engine.submit({**cfg, "name": "first"})
     tm = engine.manager
     assert _follow_to_end(tm, first) == "completed"
-    originals = [Path(c["path"]) for c in tm.list_checkpoints(first)]
+    originals = [Path(c["path"]) for c in tm.artifacts.checkpoints(first)]
     assert originals
     new = engine.resume_from_checkpoint(first)
     exp = tm.get_experiment(new)

@@ -121,7 +121,7 @@ def test_crash_between_points_and_offsets_reads_nothing_twice(manager, replay, m
     def crash(*_args, **_kwargs):
         raise RuntimeError("the app died here")
 
-    monkeypatch.setattr(manager, "set_offsets", crash)
+    monkeypatch.setattr(manager.follow_state, "set_offsets", crash)
     with pytest.raises(RuntimeError):
         follower.poll()
     monkeypatch.undo()
@@ -153,7 +153,7 @@ def test_reconcile_records_runs_that_ended_unwatched(manager, replay):
     exp = manager.get_experiment(done.exp_id)
     assert (exp["status"], exp["exit_code"], exp["error"]) == ("completed", 0, None)
     assert stored_points(manager, done.exp_id) == fixture_points("run_40steps")
-    assert {c["path"].rsplit("/", 1)[-1] for c in manager.list_checkpoints(done.exp_id)} == {
+    assert {c["path"].rsplit("/", 1)[-1] for c in manager.artifacts.checkpoints(done.exp_id)} == {
         "best.ckpt",
         "epoch-epoch=0001.ckpt",
     }
@@ -187,7 +187,7 @@ def test_reused_pid_is_not_taken_for_the_run(manager, runs_dir, tmp_path):
             + (FIXTURES / "run_40steps" / "train.stderr").read_bytes()
         )
         exp_id = manager.start_training({"name": "old", "max_steps": 40})
-        manager.update_experiment(
+        manager.experiments.update(
             exp_id,
             run_dir=str(run_dir),
             log_path=str(log),
@@ -224,7 +224,7 @@ def test_ended_run_whose_log_stops_mid_line_is_finalized(manager, runs_dir):
     log = run_dir / "train.log"
     log.write_bytes(stdout[:cut])
     exp_id = manager.start_training({"name": "cut", "max_steps": 40})
-    manager.update_experiment(
+    manager.experiments.update(
         exp_id, run_dir=str(run_dir), log_path=str(log), pid=gone.pid, process_start_time=1.0
     )
     manager.update_experiment_status(exp_id, "running")

@@ -135,7 +135,7 @@ def test_a_new_run_named_like_a_deleted_one_gets_a_new_id_and_folder(
     old_id, _ = _train(eng, dataset, "demo", 110)
     old = eng.manager.get_experiment(old_id)
     old_log = Path(old["log_path"]).read_bytes()
-    eng.manager.delete_experiment(old_id)  # the newest: its id was given again before the fix
+    eng.manager.experiments.delete(old_id)  # the newest: its id was given again before the fix
 
     new_id, updates = _train(eng, dataset, "demo", 40)
     assert new_id == old_id + 1
@@ -180,7 +180,7 @@ def test_follower_refuses_files_that_are_not_its_run(manager, replay, how: str) 
     assert theirs == fixture_points("run_110steps")
 
     exp_id = manager.start_training({"name": "mine", "max_steps": 40, UID_KEY: "f" * 32})
-    manager.update_experiment(
+    manager.experiments.update(
         exp_id,
         run_dir=str(other.run_dir),
         log_path=str(other.launched.log_path),
@@ -198,7 +198,7 @@ def test_follower_refuses_files_that_are_not_its_run(manager, replay, how: str) 
     assert str(other.run_dir) in exp["error"]
     assert ("belongs to experiment" if how.startswith("another") else IDENTITY_NAME) in exp["error"]
     assert stored_points(manager, exp_id) == []
-    assert manager.get_offsets(exp_id) == {}
+    assert manager.follow_state.offsets(exp_id) == {}
     assert stored_points(manager, other.exp_id) == theirs
 
 
@@ -251,7 +251,7 @@ def test_stopping_a_run_that_completed_unwatched_records_it_completed_with_every
     exp = manager.get_experiment(run.exp_id)
     assert (exp["status"], exp["exit_code"], exp["error"]) == ("completed", 0, None)
     assert stored_points(manager, run.exp_id) == fixture_points("run_110steps")  # all 46
-    assert {Path(c["path"]).name for c in manager.list_checkpoints(run.exp_id)} == {
+    assert {Path(c["path"]).name for c in manager.artifacts.checkpoints(run.exp_id)} == {
         "best.ckpt",
         "epoch-epoch=0001.ckpt",
     }
@@ -311,12 +311,12 @@ def test_an_old_ended_run_in_a_shared_folder_does_not_read_what_was_written_afte
     log = folder / "train.log"
     log.write_bytes(b"")
     exp_id = manager.start_training({"name": "demo", "max_steps": 40})
-    manager.update_experiment(exp_id, run_dir=str(folder), log_path=str(log))
+    manager.experiments.update(exp_id, run_dir=str(folder), log_path=str(log))
     manager.update_experiment_status(exp_id, "stopped")
     later = time.time() + 10
     log.write_bytes(b"Epoch 0: 10/10 another run's progress\n" * 10)
     os.utime(log, (later, later))
     assert reconcile(manager) == ([], [])
-    assert manager.follow_offset(exp_id) is None
+    assert manager.follow_state.offset(exp_id) is None
     upd = RunFollower(manager, exp_id).poll()
     assert upd.finished and upd.lines == []

@@ -68,7 +68,7 @@ def test_the_experiments_table_is_described_as_data_and_answers_the_same_roles(
     ]  # fmt: skip
     exp = manager.start_training({"name": "Drums", "max_steps": 1000})
     model = ExperimentsModel(manager)
-    model.set_project(manager.default_project_id())
+    model.set_project(manager.projects.default_id())
     assert isinstance(model, ColumnTableModel)
     step = model.index(0, COL["step"])
     assert step.data() == "0 / 1,000" and step.data(Role.KEY) == exp

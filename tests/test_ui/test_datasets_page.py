@@ -9,7 +9,7 @@ from rave_gui.ui.pages.datasets_page import DatasetsPage
 
 @pytest.fixture
 def project_id(manager) -> int:
-    return manager.default_project_id()
+    return manager.projects.default_id()
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_register_a_dataset_shows_its_contents(qtbot, page, manager, project_id,
     )  # fmt: skip
     assert path == str(fake_dataset.resolve())
     assert size == f"{(fake_dataset / 'metadata.yaml').stat().st_size} B"
-    assert manager.list_datasets(project_id)[0]["name"] == "strings"
+    assert manager.datasets.all(project_id)[0]["name"] == "strings"
 
 
 def test_a_real_preprocessed_dataset_counts_its_examples(page, real_dataset):
@@ -86,7 +86,7 @@ def test_generic_folder_names_get_a_better_suggestion(page, tmp_path, dataset_fa
 
 
 def test_registering_the_same_folder_twice_is_refused(page, manager, project_id, fake_dataset):
-    manager.register_dataset(project_id, fake_dataset)
+    manager.datasets.register(project_id, fake_dataset)
     page.refresh()
     dialog = page.register_dataset(str(fake_dataset))
     dialog.name_edit.setText("other name")
@@ -96,31 +96,31 @@ def test_registering_the_same_folder_twice_is_refused(page, manager, project_id,
 
 
 def test_rename_a_dataset(page, manager, project_id, fake_dataset):
-    ds = manager.register_dataset(project_id, fake_dataset)
+    ds = manager.datasets.register(project_id, fake_dataset)
     page.refresh()
     page.select_dataset(ds)
     dialog = page.rename_selected()
     dialog.name_edit.setText("violins")
     dialog.ok_button.click()
-    assert manager.get_dataset(ds)["name"] == "violins"
+    assert manager.datasets.get(ds)["name"] == "violins"
     assert _cells(page)[0] == "violins"
 
 
 def test_remove_an_unused_dataset(page, manager, project_id, fake_dataset):
-    ds = manager.register_dataset(project_id, fake_dataset)
+    ds = manager.datasets.register(project_id, fake_dataset)
     page.refresh()
     page.select_dataset(ds)
     box = page.remove_selected()
     assert "stays on disk" in box.informativeText()
     assert box.accept_button.text() == "Remove registration"
     box.accept_button.click()
-    assert manager.list_datasets(project_id) == []
+    assert manager.datasets.all(project_id) == []
     assert page.is_empty_state()
     assert fake_dataset.exists()
 
 
 def test_removing_a_used_dataset_detaches_only_if_agreed(page, manager, project_id, fake_dataset):
-    ds = manager.register_dataset(project_id, fake_dataset)
+    ds = manager.datasets.register(project_id, fake_dataset)
     exp = manager.start_training({"name": "r", "project_id": project_id, "dataset_id": ds})
     manager.stop_training(exp)
     page.refresh()
@@ -137,13 +137,13 @@ def test_removing_a_used_dataset_detaches_only_if_agreed(page, manager, project_
 
 
 def test_a_dataset_of_an_active_run_is_kept(page, manager, project_id, fake_dataset):
-    ds = manager.register_dataset(project_id, fake_dataset)
+    ds = manager.datasets.register(project_id, fake_dataset)
     manager.start_training({"name": "r", "project_id": project_id, "dataset_id": ds})
     page.refresh()
     page.select_dataset(ds)
     page.remove_selected().accept_button.click()
     assert "active run" in page.message.text()
-    assert manager.get_dataset(ds)["name"] == "strings"
+    assert manager.datasets.get(ds)["name"] == "strings"
 
 
 # --- new datasets from audio, the demo, deleting files ----------------------------------------
@@ -178,7 +178,7 @@ def test_the_demo_makes_preprocesses_and_registers_a_dataset(qtbot, page, manage
     assert dialog.folders() == [str(data_dir() / "demo" / "audio")]
     with qtbot.waitSignal(dialog.registered, timeout=180_000):
         pass
-    (ds,) = manager.list_datasets(project_id)
+    (ds,) = manager.datasets.all(project_id)
     assert ds["name"] == "demo"
     assert (ds["n_examples"], ds["channels"], ds["sample_rate"]) == (36, 1, 44100)
     assert len(list((data_dir() / "demo" / "audio").glob("demo_*.wav"))) == 12
@@ -187,10 +187,10 @@ def test_the_demo_makes_preprocesses_and_registers_a_dataset(qtbot, page, manage
     page.try_demo()
     assert "already in this project" in page.message.text()
     # Another project gets the same files registered at once, without preprocessing again.
-    other = manager.create_project("Other")
+    other = manager.projects.create("Other")
     page.set_project(other)
     page.try_demo()
-    assert [d["name"] for d in manager.list_datasets(other)] == ["demo"]
+    assert [d["name"] for d in manager.datasets.all(other)] == ["demo"]
 
 
 def test_deleting_a_dataset_can_remove_its_files_only(
@@ -200,7 +200,7 @@ def test_deleting_a_dataset_can_remove_its_files_only(
     (folder / "data.mdb").write_bytes(b"\0" * 4096)
     (folder / "lock.mdb").write_bytes(b"\0" * 64)
     (folder / "source-notes.txt").write_text("recorded in room B")
-    ds = manager.register_dataset(project_id, folder)
+    ds = manager.datasets.register(project_id, folder)
     page.refresh()
     page.select_dataset(ds)
     box = page.remove_selected()
@@ -208,7 +208,7 @@ def test_deleting_a_dataset_can_remove_its_files_only(
     assert box.delete_files_button.isEnabled()
     box.delete_files_button.click()
     qtbot.waitUntil(lambda: "files deleted" in page.message.text(), timeout=10_000)
-    assert manager.list_datasets(project_id) == []
+    assert manager.datasets.all(project_id) == []
     assert sorted(p.name for p in folder.iterdir()) == ["source-notes.txt"]
     assert "files deleted (1 other item(s) in the folder kept)" in page.message.text()
     assert page.proxy.rowCount() == 0 and page.removing == 0
@@ -217,9 +217,9 @@ def test_deleting_a_dataset_can_remove_its_files_only(
 def test_files_shared_with_another_project_are_never_deleted(
     page, manager, project_id, fake_dataset
 ):
-    other = manager.create_project("Other")
-    manager.register_dataset(other, fake_dataset)
-    ds = manager.register_dataset(project_id, fake_dataset)
+    other = manager.projects.create("Other")
+    manager.datasets.register(other, fake_dataset)
+    ds = manager.datasets.register(project_id, fake_dataset)
     page.refresh()
     page.select_dataset(ds)
     box = page.remove_selected()

@@ -23,7 +23,7 @@ from rave_gui.ui.widgets.status_delegate import StatusDelegate
 @pytest.fixture
 def setup(qtbot, manager: TrainingManager):
     """A model over a project with three runs, a proxy and a view showing it."""
-    project = manager.default_project_id()
+    project = manager.projects.default_id()
     ids = [manager.start_training({"name": f"run {i}", "max_steps": 1000}) for i in range(3)]
     signals = AppSignals()
     # The view owns the models, as the Training page does: deleted with it, never before it.
@@ -83,7 +83,7 @@ def test_a_deleted_run_is_removed_with_remove_rows(qtbot, setup):
     resets = []
     model.modelReset.connect(lambda: resets.append(1))
     with qtbot.waitSignal(model.rowsRemoved, timeout=1000):
-        manager.delete_experiment(ids[0])
+        manager.experiments.delete(ids[0])
         signals.runs_changed.emit()
     assert model.ids() == [ids[2], ids[1]]
     assert _selected_id(view, proxy) == ids[2]
@@ -91,7 +91,7 @@ def test_a_deleted_run_is_removed_with_remove_rows(qtbot, setup):
 
 
 def test_a_status_change_updates_only_its_row_and_keeps_selection_and_scroll(qtbot, manager):
-    project = manager.default_project_id()
+    project = manager.projects.default_id()
     ids = [manager.start_training({"name": f"r{i:03d}", "max_steps": 10}) for i in range(120)]
     signals = AppSignals()
     view = QTableView()
@@ -196,8 +196,8 @@ def test_sorting_uses_raw_values(setup):
 
 
 def test_set_project_switches_lists(manager):
-    default = manager.default_project_id()
-    other = manager.create_project("Other")
+    default = manager.projects.default_id()
+    other = manager.projects.create("Other")
     manager.start_training({"name": "elsewhere", "project_id": other})
     manager.start_training({"name": "here"})
     model = ExperimentsModel(manager)
@@ -216,13 +216,13 @@ def test_formatting():
 
 
 def test_duration_of_a_finished_run_is_fixed(manager):
-    exp = manager.import_experiment(
+    exp = manager.experiments.import_record(
         {"name": "old"},
         status="completed",
         started_at=time.time() - 1000,
         completed_at=time.time() - 880,
     )
     model = ExperimentsModel(manager)
-    model.set_project(manager.default_project_id())
+    model.set_project(manager.projects.default_id())
     row = model.row_of(exp)
     assert model.index(row, COL["duration"]).data() == "2 min 00 s"

@@ -22,14 +22,14 @@ from fake_rave import make_run, write_fake_rave  # noqa: E402
 
 @pytest.fixture
 def project_id(manager) -> int:
-    return manager.default_project_id()
+    return manager.projects.default_id()
 
 
 def _run(manager, project_id, root: Path, name: str, status: str = COMPLETED) -> int:
     run_dir = root / f"{name}-dir"
     make_run(run_dir, name=name)
     exp = manager.start_training({"name": name, "project_id": project_id})
-    manager.update_experiment(exp, run_dir=str(run_dir))
+    manager.experiments.update(exp, run_dir=str(run_dir))
     manager.update_experiment_status(exp, RUNNING)
     if status != RUNNING:
         manager.update_experiment_status(exp, status)
@@ -87,7 +87,7 @@ def test_export_runs_and_lists_the_model(qtbot, page, manager, project_id, tmp_p
     ok, text = blocker.args
     assert ok, text
     assert text == "Exported cello-late_streaming.ts (10.0 kB)."
-    (model,) = manager.list_exported_models(exp)
+    (model,) = manager.artifacts.exported_models(exp)
     assert model["checkpoint"] == other and model["streaming"] is True
     cells = _cells(page.models_table, 0)
     assert cells[:3] == ["cello-late_streaming.ts", "10.0 kB", "yes"]
@@ -109,7 +109,7 @@ def test_an_export_failure_shows_its_cause(qtbot, page, manager, project_id, tmp
     assert "needs the nn-tilde package" in text
     assert page.error_label.error() == text
     assert "Traceback" not in text
-    assert manager.list_exported_models(exp) == []
+    assert manager.artifacts.exported_models(exp) == []
 
 
 def test_a_refused_export_says_what_to_fix(qtbot, page, manager, project_id, tmp_path):
@@ -138,7 +138,7 @@ def test_deleting_old_checkpoints_says_how_much_is_freed(
     assert box.accept_button.text() == "Delete 2.0 kB"
     box.accept_button.click()
     assert all(not Path(p).exists() for p in old)
-    assert [Path(c["path"]).name for c in manager.list_checkpoints(exp)] == ["best.ckpt"]
+    assert [Path(c["path"]).name for c in manager.artifacts.checkpoints(exp)] == ["best.ckpt"]
     assert "Deleted 2 checkpoints: 2.0 kB freed." in page.message.text()
     assert page.ckpt_proxy.rowCount() == 1
 
@@ -158,7 +158,7 @@ def test_export_is_a_page_and_a_training_page_action(qtbot, window, manager, tmp
     assert "export" in window.page_keys
     assert window.nav.item(window.page_keys.index("export")).text() == "Export"
     training = window.training_page
-    manager.sync_checkpoints(exp, [{"path": "/x/best.ckpt", "is_best": True}])
+    manager.artifacts.sync_checkpoints(exp, [{"path": "/x/best.ckpt", "is_best": True}])
     window.show_page("training")
     training.refresh()
     assert training.select_run(exp)

@@ -47,7 +47,7 @@ def test_a_started_run_is_shown_on_the_training_page(window, manager, signals):
 
 
 def test_last_page_project_and_geometry_are_restored(qtbot, manager, controller, signals, settings):
-    pid = manager.create_project("Second")
+    pid = manager.projects.create("Second")
     first = _new_window(qtbot, manager, controller, signals, settings)
     first.resize(1200, 760)
     first.set_project(pid)
@@ -69,10 +69,10 @@ def test_qsettings_are_not_the_users(_private_qsettings):
 
 
 def test_project_selector_scopes_the_pages(qtbot, window, manager, tmp_path, dataset_factory):
-    a = manager.default_project_id()
-    b = manager.create_project("Brass")
-    manager.register_dataset(a, dataset_factory(tmp_path / "a_set"))
-    manager.register_dataset(b, dataset_factory(tmp_path / "b_set"))
+    a = manager.projects.default_id()
+    b = manager.projects.create("Brass")
+    manager.datasets.register(a, dataset_factory(tmp_path / "a_set"))
+    manager.datasets.register(b, dataset_factory(tmp_path / "b_set"))
     window.refresh_current_page()
     window.show_page("datasets")
     page = window.datasets_page
@@ -87,7 +87,7 @@ def test_project_selector_scopes_the_pages(qtbot, window, manager, tmp_path, dat
 
 
 def test_projects_page_chooses_renames_and_deletes_the_current_project(window, manager):
-    pid = manager.create_project("Piano")
+    pid = manager.projects.create("Piano")
     window.refresh_current_page()
     window.projects_page.select_project(pid)
     window.projects_page.open_button.click()
@@ -108,13 +108,13 @@ def test_creating_a_project_makes_it_current(window, manager):
     dialog.name_edit.setText("Field recordings")
     dialog.ok_button.click()
     assert window.project_combo.currentText() == "Field recordings"
-    assert window.project_id == manager.find_project("Field recordings")["id"]
+    assert window.project_id == manager.projects.find("Field recordings")["id"]
 
 
 def test_f5_refreshes_the_current_page(qtbot, window, manager, fake_dataset):
     window.show_page("datasets")
     assert window.datasets_page.is_empty_state()
-    manager.register_dataset(window.project_id, fake_dataset)  # behind the page's back
+    manager.datasets.register(window.project_id, fake_dataset)  # behind the page's back
     window.activateWindow()
     qtbot.keyClick(window.datasets_page, Qt.Key.Key_F5)
     assert not window.datasets_page.is_empty_state()

@@ -79,8 +79,8 @@ def test_points_received_through_signals_appear(qtbot, plot: MetricsPlot, manage
 
 
 def test_a_finished_runs_whole_history_is_read_from_the_store(qtbot, plot, manager):
-    exp = manager.import_experiment({"name": "done"}, status="completed")
-    manager.add_metric_points(
+    exp = manager.experiments.import_record({"name": "done"}, status="completed")
+    manager.metrics.add_points(
         exp,
         [("validation", s, 1.0 / (s + 1), None) for s in range(0, 1000, 100)]
         + [("regularization", s, 0.1, None) for s in range(1000)]
@@ -102,13 +102,13 @@ def test_a_finished_runs_whole_history_is_read_from_the_store(qtbot, plot, manag
 
 
 def test_a_million_point_series_is_drawn_reduced_keeping_nan_and_spike(qtbot, plot, manager):
-    exp = manager.import_experiment({"name": "long"}, status="completed")
+    exp = manager.experiments.import_record({"name": "long"}, status="completed")
     n = 1_000_000
     steps = np.arange(n, dtype=np.int64)
     values = 1.0 + np.sin(steps / 20_000.0) * 0.2 + np.random.default_rng(0).random(n) * 0.05
     values[333_333] = math.nan
     values[777_777] = 1e6
-    manager.add_metric_series(exp, {"fullband_spectral_distance": (steps, values, None)})
+    manager.metrics.add_series(exp, {"fullband_spectral_distance": (steps, values, None)})
     plot.set_experiment(exp)
     _settle(qtbot, plot, timeout=60000)
     x, y = plot.line_data("fullband_spectral_distance")
@@ -124,10 +124,10 @@ def test_a_million_point_series_is_drawn_reduced_keeping_nan_and_spike(qtbot, pl
 
 
 def test_zoom_rereads_the_visible_range_at_full_resolution(qtbot, plot, manager):
-    exp = manager.import_experiment({"name": "zoom"}, status="completed")
+    exp = manager.experiments.import_record({"name": "zoom"}, status="completed")
     n = 200_000
     steps = np.arange(n, dtype=np.int64)
-    manager.add_metric_series(exp, {"regularization": (steps, np.cos(steps / 1000.0), None)})
+    manager.metrics.add_series(exp, {"regularization": (steps, np.cos(steps / 1000.0), None)})
     plot.set_experiment(exp)
     _settle(qtbot, plot, timeout=30000)
     assert plot.line_data("regularization")[0].size < 5000

@@ -42,7 +42,7 @@ def rave_exe() -> str:
 
 @pytest.fixture
 def project_id(manager) -> int:
-    return manager.default_project_id()
+    return manager.projects.default_id()
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_files_all_shorter_than_a_chunk_are_refused_with_the_length_needed(
 
 
 def test_a_taken_name_is_refused(open_dialog, manager, project_id, tmp_path, dataset_factory):
-    manager.register_dataset(project_id, dataset_factory(tmp_path / "x"), "cello")
+    manager.datasets.register(project_id, dataset_factory(tmp_path / "x"), "cello")
     _wav(tmp_path / "cello" / "a.wav", 20.0)
     dialog = open_dialog([tmp_path / "cello"])
     assert "already has a dataset named 'cello'" in dialog.problem_label.error()
@@ -132,7 +132,7 @@ def test_real_preprocess_registers_what_metadata_yaml_says(
         assert not dialog.start_button.isEnabled()
         assert dialog.cancel_button.text() == "Cancel preprocessing"
     assert blocker.args == [True, "done"], dialog.result_message
-    (ds,) = manager.list_datasets(project_id)
+    (ds,) = manager.datasets.all(project_id)
     assert registered == [ds["id"]]
     assert ds["name"] == "strings"
     assert (ds["sample_rate"], ds["channels"], ds["n_examples"]) == (44100, 1, 4)
@@ -157,7 +157,7 @@ def test_an_empty_dataset_is_explained_and_not_registered(
     assert "empty dataset" in message and "n_seconds: 0" in message
     assert "at least 5.9 s each" in message
     assert dialog.error_label.error() == message
-    assert manager.list_datasets(project_id) == []
+    assert manager.datasets.all(project_id) == []
     assert not (data_dir() / "datasets" / "short").exists()  # nothing unusable left behind
     assert dialog.isVisible()
 
@@ -173,6 +173,6 @@ def test_cancel_stops_preprocess_and_registers_nothing(
         qtbot.waitUntil(lambda: thread.pid is not None, timeout=10_000)
         dialog.cancel_button.click()
     assert blocker.args == [False, "Cancelled: nothing was registered."]
-    assert manager.list_datasets(project_id) == []
+    assert manager.datasets.all(project_id) == []
     assert group_members(thread.pid) == []
     assert not (data_dir() / "datasets" / "long").exists()

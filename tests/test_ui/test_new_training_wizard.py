@@ -21,7 +21,7 @@ FINISH = QWizard.WizardButton.FinishButton
 
 @pytest.fixture
 def project_id(manager) -> int:
-    return manager.default_project_id()
+    return manager.projects.default_id()
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_a_dataset_folder_gone_since_registration_is_refused(
     manager, project_id, wizard, tmp_path, dataset_factory
 ):
     folder = dataset_factory(tmp_path / "gone")
-    manager.register_dataset(project_id, folder)
+    manager.datasets.register(project_id, folder)
     wizard.dataset_page.reload()
     (folder / "metadata.yaml").unlink()
     assert wizard.button(NEXT).isEnabled()
@@ -82,7 +82,7 @@ def test_a_dataset_folder_gone_since_registration_is_refused(
 
 
 def test_config_page_lists_the_installed_configs(qtbot, manager, project_id, wizard, fake_dataset):
-    manager.register_dataset(project_id, fake_dataset)
+    manager.datasets.register(project_id, fake_dataset)
     wizard.dataset_page.reload()
     _to_config_page(qtbot, wizard)
     page = wizard.config_page
@@ -104,7 +104,7 @@ def test_config_page_shows_a_missing_rave_and_cannot_continue(
     from dataclasses import replace
 
     controller.set_settings(replace(controller.settings, rave_executable=str(tmp_path / "nope")))
-    manager.register_dataset(project_id, fake_dataset)
+    manager.datasets.register(project_id, fake_dataset)
     wiz = NewTrainingWizard(manager, controller, project_id)
     qtbot.addWidget(wiz)
     wiz.show()
@@ -117,7 +117,7 @@ def test_config_page_shows_a_missing_rave_and_cannot_continue(
 
 
 def test_parameters_page_checks_each_field(qtbot, manager, project_id, wizard, fake_dataset):
-    manager.register_dataset(project_id, fake_dataset)
+    manager.datasets.register(project_id, fake_dataset)
     manager.start_training({"name": "taken", "project_id": project_id})
     wizard.dataset_page.reload()
     _to_params_page(qtbot, wizard)
@@ -171,7 +171,7 @@ def test_parameters_page_checks_each_field(qtbot, manager, project_id, wizard, f
 def test_parameters_page_explains_the_learning_rate(
     qtbot, manager, project_id, wizard, fake_dataset
 ):
-    manager.register_dataset(project_id, fake_dataset)
+    manager.datasets.register(project_id, fake_dataset)
     wizard.dataset_page.reload()
     _to_params_page(qtbot, wizard)
     note = wizard.params_page.lr_label.text()
@@ -198,7 +198,7 @@ def test_first_phase_follows_includes_and_overrides(controller):
 def test_confirmation_shows_every_choice_and_the_exact_command(
     qtbot, manager, project_id, wizard, fake_dataset, settings
 ):
-    manager.register_dataset(project_id, fake_dataset)
+    manager.datasets.register(project_id, fake_dataset)
     wizard.dataset_page.reload()
     _to_params_page(qtbot, wizard)
     wizard.config_page.set_modifier("causal")
@@ -251,7 +251,7 @@ def test_finish_shows_a_preflight_refusal_and_stays_open(
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     controller.set_settings(replace(controller.settings, runs_dir=str(blocker / "runs")))
-    manager.register_dataset(project_id, fake_dataset)
+    manager.datasets.register(project_id, fake_dataset)
     wiz = NewTrainingWizard(manager, controller, project_id)
     qtbot.addWidget(wiz)
     wiz.show()
@@ -267,7 +267,7 @@ def test_finish_shows_a_preflight_refusal_and_stays_open(
 
 
 def test_finished_wizard_starts_a_real_run(qtbot, manager, controller, project_id, real_dataset):
-    dataset_id = manager.register_dataset(project_id, real_dataset)
+    dataset_id = manager.datasets.register(project_id, real_dataset)
     wiz = NewTrainingWizard(manager, controller, project_id)
     qtbot.addWidget(wiz)
     wiz.show()

@@ -10,7 +10,7 @@ from rave_gui.ui.pages.projects_page import ProjectsPage
 
 @pytest.fixture
 def page(qtbot, manager, signals):
-    manager.default_project_id()
+    manager.projects.default_id()
     p = ProjectsPage(manager, signals)
     qtbot.addWidget(p)
     p.show()
@@ -28,12 +28,12 @@ def test_create_a_project(qtbot, page, manager):
     with qtbot.waitSignal(page.project_activated) as activated:
         dialog.ok_button.click()
     assert "Strings" in _names(page)
-    assert manager.find_project("Strings")["id"] == activated.args[0]
+    assert manager.projects.find("Strings")["id"] == activated.args[0]
     assert page.selected_project()["name"] == "Strings"
 
 
 def test_bad_and_duplicate_names_are_shown_in_the_dialog(page, manager):
-    manager.create_project("Drums")
+    manager.projects.create("Drums")
     dialog = page.new_project()
     dialog.name_edit.setText("a:b")
     assert "':'" in dialog.error_label.error()
@@ -42,25 +42,25 @@ def test_bad_and_duplicate_names_are_shown_in_the_dialog(page, manager):
     dialog.ok_button.click()
     assert dialog.isVisible()
     assert "already exists" in dialog.error_label.error()
-    assert len(manager.list_projects()) == 2
+    assert len(manager.projects.all()) == 2
 
 
 def test_rename_a_project(page, manager):
-    pid = manager.create_project("Old name")
+    pid = manager.projects.create("Old name")
     page.refresh()
     page.select_project(pid)
     dialog = page.rename_selected()
     assert dialog.name_edit.text() == "Old name"
     dialog.name_edit.setText("New name")
     dialog.ok_button.click()
-    assert manager.get_project(pid)["name"] == "New name"
+    assert manager.projects.get(pid)["name"] == "New name"
     assert "New name" in _names(page)
     assert "Old name" not in _names(page)
 
 
 def test_delete_says_what_goes_with_the_project(page, manager, fake_dataset):
-    pid = manager.create_project("Voice")
-    manager.register_dataset(pid, fake_dataset)
+    pid = manager.projects.create("Voice")
+    manager.datasets.register(pid, fake_dataset)
     for name in ("a", "b"):
         manager.stop_training(manager.start_training({"name": name, "project_id": pid}))
     page.refresh()
@@ -75,28 +75,28 @@ def test_delete_says_what_goes_with_the_project(page, manager, fake_dataset):
     assert "Files on disk are kept" in details
     box.accept_button.click()
     assert "Voice" not in _names(page)
-    assert all(p["name"] != "Voice" for p in manager.list_projects())
+    assert all(p["name"] != "Voice" for p in manager.projects.all())
     assert fake_dataset.exists()
 
 
 def test_cancelling_the_delete_keeps_the_project(page, manager):
-    pid = manager.create_project("Keep me")
+    pid = manager.projects.create("Keep me")
     page.refresh()
     page.select_project(pid)
     box = page.delete_selected()
     box.button(box.StandardButton.Cancel).click()
-    assert manager.get_project(pid)["name"] == "Keep me"
+    assert manager.projects.get(pid)["name"] == "Keep me"
 
 
 def test_a_project_with_an_active_run_is_not_deleted(page, manager):
-    pid = manager.create_project("Busy")
+    pid = manager.projects.create("Busy")
     exp = manager.start_training({"name": "live", "project_id": pid})
     manager.update_experiment_status(exp, RUNNING)
     page.refresh()
     page.select_project(pid)
     page.delete_selected().accept_button.click()
     assert "1 active run" in page.message.text()
-    assert manager.get_project(pid)["name"] == "Busy"
+    assert manager.projects.get(pid)["name"] == "Busy"
 
 
 def test_buttons_need_a_selection(page):

@@ -82,7 +82,7 @@ def _imported_real_run(manager: TrainingManager, tmp_path: Path) -> int:
     log.write_bytes(
         (FIXTURE / "train.stdout").read_bytes() + (FIXTURE / "train.stderr").read_bytes()
     )
-    exp = manager.import_experiment(
+    exp = manager.experiments.import_record(
         {"name": "long", "max_steps": 110, "config": "v2_small"},
         status="completed",
         started_at=time.time() - 600,
@@ -90,7 +90,7 @@ def _imported_real_run(manager: TrainingManager, tmp_path: Path) -> int:
         log_path=str(log),
     )
     points = [(p.tag, p.step, p.value, p.wall_time) for p in read_scalars(FIXTURE)]
-    manager.add_metric_points(exp, points)
+    manager.metrics.add_points(exp, points)
     return exp
 
 
@@ -107,7 +107,7 @@ def _enabled(page: TrainingPage) -> set[str]:
 def test_project_runs_are_listed_and_the_newest_is_shown(page: TrainingPage, manager):
     first = manager.start_training({"name": "first", "max_steps": 500})
     newest = manager.start_training({"name": "newest", "max_steps": 500})
-    page.set_project(manager.default_project_id())
+    page.set_project(manager.projects.default_id())
     assert page.model.rowCount() == 2
     assert page.current_id == newest
     assert page.name_label.text() == "newest"
@@ -119,7 +119,7 @@ def test_project_runs_are_listed_and_the_newest_is_shown(page: TrainingPage, man
 
 def test_actions_are_enabled_only_where_the_status_allows_them(page: TrainingPage, manager):
     exp = manager.start_training({"name": "r", "max_steps": 100})
-    page.set_project(manager.default_project_id())
+    page.set_project(manager.projects.default_id())
     assert _enabled(page) == {"stop"}  # queued
     manager.update_experiment_status(exp, "running")
     page.signals.run_status_changed.emit(exp, "running")
@@ -134,7 +134,9 @@ def test_actions_are_enabled_only_where_the_status_allows_them(page: TrainingPag
     assert page.fake.calls[-1] == ("stop", exp)
     assert page.model.index(page.model.row_of(exp), COL["status"]).data() == "stopped"
     assert _enabled(page) == set()  # no checkpoint to resume from
-    manager.sync_checkpoints(exp, [{"path": "/runs/r/best.ckpt", "step": 50, "is_best": True}])
+    manager.artifacts.sync_checkpoints(
+        exp, [{"path": "/runs/r/best.ckpt", "step": 50, "is_best": True}]
+    )
     page.signals.run_checkpoints_changed.emit(exp)
     assert _enabled(page) == {"resume_from_checkpoint"}
 
@@ -157,14 +159,14 @@ _PATH_TO["stopping"] = ["running", "stopping"]
 @pytest.mark.parametrize("has_checkpoint", [False, True], ids=["no-ckpt", "ckpt"])
 def test_each_status_enables_its_buttons(page: TrainingPage, manager, status, has_checkpoint):
     if status in ("completed", "stopped", "failed"):
-        exp = manager.import_experiment({"name": "r"}, status=status)
+        exp = manager.experiments.import_record({"name": "r"}, status=status)
     else:
         exp = manager.start_training({"name": "r"})
         for step in _PATH_TO.get(status, []):
             manager.update_experiment_status(exp, step)
     if has_checkpoint:
-        manager.sync_checkpoints(exp, [{"path": "/runs/r/epoch-1.ckpt", "step": 17}])
-    page.set_project(manager.default_project_id())
+        manager.artifacts.sync_checkpoints(exp, [{"path": "/runs/r/epoch-1.ckpt", "step": 17}])
+    page.set_project(manager.projects.default_id())
     assert page.status_badge.text() == status
     expected = BUTTONS[status][has_checkpoint]
     assert _enabled(page) | ({"export"} if page.export_action.isEnabled() else set()) == expected
@@ -180,9 +182,9 @@ def test_each_status_enables_its_buttons(page: TrainingPage, manager, status, ha
 
 
 def test_resume_from_checkpoint_selects_the_new_run(page: TrainingPage, manager):
-    exp = manager.import_experiment({"name": "old", "max_steps": 110}, status="stopped")
-    manager.sync_checkpoints(exp, [{"path": "/runs/old/epoch-1.ckpt", "step": 17}])
-    page.set_project(manager.default_project_id())
+    exp = manager.experiments.import_record({"name": "old", "max_steps": 110}, status="stopped")
+    manager.artifacts.sync_checkpoints(exp, [{"path": "/runs/old/epoch-1.ckpt", "step": 17}])
+    page.set_project(manager.projects.default_id())
     page.select_run(exp)
     new_id = page.resume_selected_from_checkpoint()
     assert new_id is not None and new_id != exp
@@ -193,7 +195,7 @@ def test_resume_from_checkpoint_selects_the_new_run(page: TrainingPage, manager)
 def test_an_action_the_controller_refuses_shows_its_message(qtbot, page: TrainingPage, manager):
     exp = manager.start_training({"name": "r", "max_steps": 100})
     manager.update_experiment_status(exp, "running")
-    page.set_project(manager.default_project_id())
+    page.set_project(manager.projects.default_id())
     page.fake.fail_with = InvalidTransitionError("Experiment 'r' is already stopping.")
     page.pause_action.trigger()
     assert page.last_error == "Experiment 'r' is already stopping."
@@ -207,7 +209,7 @@ def test_an_action_the_controller_refuses_shows_its_message(qtbot, page: Trainin
 def test_stop_asks_for_confirmation(monkeypatch, page: TrainingPage, manager):
     exp = manager.start_training({"name": "r", "max_steps": 100})
     manager.update_experiment_status(exp, "running")
-    page.set_project(manager.default_project_id())
+    page.set_project(manager.projects.default_id())
     page.confirm_actions = True
     answers = []
 
@@ -224,7 +226,7 @@ def test_stop_asks_for_confirmation(monkeypatch, page: TrainingPage, manager):
 def test_live_signals_update_progress_speed_eta_log_and_plot(qtbot, page: TrainingPage, manager):
     exp = manager.start_training({"name": "live", "max_steps": 1000})
     manager.update_experiment_status(exp, "running")
-    page.set_project(manager.default_project_id())
+    page.set_project(manager.projects.default_id())
     s = page.signals
     s.run_progress.emit(exp, {"step": 250, "max_steps": 1000, "percent": 25.0, "rate": 2.0})
     assert page.progress_bar.value() == 250
@@ -242,7 +244,7 @@ def test_live_signals_update_progress_speed_eta_log_and_plot(qtbot, page: Traini
 
 def test_a_finished_imported_run_shows_its_whole_history(qtbot, page, manager, tmp_path):
     exp = _imported_real_run(manager, tmp_path)
-    page.set_project(manager.default_project_id())
+    page.set_project(manager.projects.default_id())
     assert page.current_id == exp
     assert page.status_badge.text() == "completed"
     assert page.progress_bar.value() == 1000
@@ -263,7 +265,7 @@ def test_filters_narrow_the_table(page: TrainingPage, manager):
     a = manager.start_training({"name": "drums v2"})
     b = manager.start_training({"name": "voice v3"})
     manager.update_experiment_status(b, "running")
-    page.set_project(manager.default_project_id())
+    page.set_project(manager.projects.default_id())
     page.filter_edit.setText("drums")
     assert page.proxy.rowCount() == 1 and page.proxy.experiment_id(0) == a
     page.filter_edit.clear()
@@ -279,7 +281,7 @@ def test_filters_narrow_the_table(page: TrainingPage, manager):
 
 def test_context_menu_offers_the_run_actions(page: TrainingPage, manager):
     manager.start_training({"name": "r"})
-    page.set_project(manager.default_project_id())
+    page.set_project(manager.projects.default_id())
     rect = page.table.visualRect(page.proxy.index(0, 0))
     page._context_menu(rect.center())
     texts = [a.text() for a in page._menu.actions() if not a.isSeparator()]
@@ -291,24 +293,24 @@ def test_context_menu_offers_the_run_actions(page: TrainingPage, manager):
 
 def test_new_runs_appear_and_a_deleted_selected_run_moves_the_selection(page, manager):
     exp = manager.start_training({"name": "soon gone"})
-    page.set_project(manager.default_project_id())
+    page.set_project(manager.projects.default_id())
     assert page.current_id == exp
     new = manager.start_training({"name": "new"})
     page.signals.runs_changed.emit()
     assert page.model.row_of(new) is not None
     assert page.current_id == exp  # the selection stays
-    manager.delete_experiment(exp)
+    manager.experiments.delete(exp)
     page.signals.runs_changed.emit()
     assert page.current_id == new == page.selected_id()  # the neighbour, shown and selected
     assert page.name_label.text() == "new"
-    manager.delete_experiment(new)
+    manager.experiments.delete(new)
     page.signals.runs_changed.emit()
     assert page.current_id is None
     assert page.name_label.text() == "No run selected"
 
 
 def test_an_empty_project_says_how_to_start(page: TrainingPage, manager):
-    page.set_project(manager.default_project_id())
+    page.set_project(manager.projects.default_id())
     assert page.current_id is None
     assert "No runs in this project yet" in page.info_label.text()
     assert _enabled(page) == set()

@@ -167,7 +167,7 @@ class RegisterDatasetDialog(QDialog):
 
     def _register(self) -> None:
         try:
-            self.registered_id = self.manager.register_dataset(
+            self.registered_id = self.manager.datasets.register(
                 self.project_id, self.path_edit.text().strip(), self.name_edit.text()
             )
         except RaveGuiError as err:

@@ -266,8 +266,8 @@ class DatasetsPage(QWidget):
         if self.project_id is None:
             return
         try:
-            project = self.manager.get_project(self.project_id)
-            records = self.manager.list_datasets(self.project_id)
+            project = self.manager.projects.get(self.project_id)
+            records = self.manager.datasets.all(self.project_id)
         except RaveGuiError as err:
             self.message.show_message(str(err), ERROR)
             return
@@ -349,7 +349,7 @@ class DatasetsPage(QWidget):
         dataset_id = ds["id"]
 
         def rename(name: str) -> None:
-            self.manager.rename_dataset(dataset_id, name)
+            self.manager.datasets.rename(dataset_id, name)
 
         dialog = NameDialog(
             self,
@@ -380,7 +380,7 @@ class DatasetsPage(QWidget):
         n_exp = int(ds["n_experiments"] or 0)
         shared = [
             d
-            for d in self.manager.list_datasets()
+            for d in self.manager.datasets.all()
             if d["path"] == ds["path"] and d["id"] != ds["id"]
         ]
         size = ds.get("size_bytes")
@@ -512,7 +512,7 @@ class DatasetsPage(QWidget):
         return root / "audio", root / "dataset"
 
     def _demo_name(self) -> str:
-        taken = {d["name"] for d in self.manager.list_datasets(self.project_id)}
+        taken = {d["name"] for d in self.manager.datasets.all(self.project_id)}
         name, i = "demo", 2
         while name in taken:
             name, i = f"demo-{i}", i + 1
@@ -525,7 +525,7 @@ class DatasetsPage(QWidget):
         if self.project_id is None or self.demo_running:
             return
         audio, dataset = self.demo_folders()
-        registered = {d["path"] for d in self.manager.list_datasets(self.project_id)}
+        registered = {d["path"] for d in self.manager.datasets.all(self.project_id)}
         try:
             info = read_dataset(dataset)
         except RaveGuiError:
@@ -535,7 +535,7 @@ class DatasetsPage(QWidget):
                 self.message.show_message("The demo dataset is already in this project.", INFO)
                 return
             try:
-                dataset_id = self.manager.register_dataset(
+                dataset_id = self.manager.datasets.register(
                     self.project_id, info.path, self._demo_name()
                 )
             except RaveGuiError as err:

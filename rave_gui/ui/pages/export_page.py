@@ -362,7 +362,8 @@ class ExportPage(QWidget):
         self._checkpoint_changed()
 
     def _load_models(self) -> None:
-        models = self.manager.list_exported_models(self.experiment["id"]) if self.experiment else []
+        exp = self.experiment
+        models = self.manager.artifacts.exported_models(exp["id"]) if exp else []
         self.models_model.set_records(models)
         self.models_empty.setVisible(not models)
 
@@ -584,7 +585,7 @@ class ExportPage(QWidget):
 
     def _delete(self, exp_id: int, paths: list[str]) -> None:
         try:
-            freed = self.manager.delete_checkpoints(exp_id, paths)
+            freed = self.manager.artifacts.delete_checkpoints(exp_id, paths)
         except RaveGuiError as err:
             self.message.show_message(str(err), ERROR)
             self._load_run()

@@ -145,7 +145,7 @@ class ProjectsPage(QWidget):
 
     def refresh(self) -> None:
         try:
-            self.model.set_records(self.manager.list_projects())
+            self.model.set_records(self.manager.projects.all())
         except RaveGuiError as err:
             self.message.show_message(str(err), ERROR)
         self._update_buttons()
@@ -175,7 +175,7 @@ class ProjectsPage(QWidget):
         """Ask for a name and create the project (opened non-blocking; returned for tests)."""
 
         def create(name: str) -> int:
-            return self.manager.create_project(name)
+            return self.manager.projects.create(name)
 
         dialog = NameDialog(
             self, "New project", "Name of the new project:", create, ok_text="Create"
@@ -199,7 +199,7 @@ class ProjectsPage(QWidget):
         pid = project["id"]
 
         def rename(name: str) -> None:
-            self.manager.rename_project(pid, name)
+            self.manager.projects.rename(pid, name)
 
         dialog = NameDialog(
             self,
@@ -251,7 +251,7 @@ class ProjectsPage(QWidget):
 
     def _delete(self, project_id: int, name: str) -> None:
         try:
-            self.manager.delete_project(project_id, delete_experiments=True)
+            self.manager.projects.delete(project_id, delete_experiments=True)
         except RaveGuiError as err:
             self.message.show_message(str(err), ERROR)
             return

@@ -457,12 +457,12 @@ class TrainingPage(QWidget):
             elif log_path or not self._current or self._current["status"] != QUEUED:
                 # a live run: only what its follower has read; the rest comes as live lines
                 live = self._current is not None and self._current["status"] in LIVE
-                end = (self.manager.follow_offset(experiment_id) or 0) if live else None
+                end = (self.manager.follow_state.offset(experiment_id) or 0) if live else None
                 self.log_view.load_tail(log_path, end)
             else:
                 self.log_view.clear()  # queued: no output yet
         self._has_checkpoints = bool(
-            experiment_id is not None and self.manager.list_checkpoints(experiment_id)
+            experiment_id is not None and self.manager.artifacts.checkpoints(experiment_id)
         )
         self._update_details()
 
@@ -590,7 +590,7 @@ class TrainingPage(QWidget):
 
     def _on_checkpoints_changed(self, experiment_id: int) -> None:
         if experiment_id == self.current_id:
-            self._has_checkpoints = bool(self.manager.list_checkpoints(experiment_id))
+            self._has_checkpoints = bool(self.manager.artifacts.checkpoints(experiment_id))
             self._update_actions()
 
     # --- actions -------------------------------------------------------------------------------

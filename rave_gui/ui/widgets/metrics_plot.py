@@ -42,7 +42,7 @@ from PyQt6.QtWidgets import (
 )
 
 from ...backend.manager import TrainingManager
-from ...backend.metrics import buckets_to_xy
+from ...backend.store.tiles import buckets_to_xy
 from ...backend.units import format_value
 from ...core.signals import AppSignals
 
@@ -215,7 +215,7 @@ class _Loader(QObject):
         results = []
         for r in self._take():
             try:
-                buckets = self.manager.reduced_series(
+                buckets = self.manager.metrics.reduced(
                     r.experiment_id, r.name, r.start, r.end, r.buckets
                 )
                 x, y = buckets_to_xy(buckets)
@@ -448,7 +448,7 @@ class MetricsPlot(QWidget):
         self.toolbar.set_history_buttons()
         if experiment_id is not None:
             try:
-                names = self.manager.metric_names(experiment_id)
+                names = self.manager.metrics.names(experiment_id)
             except Exception as err:  # a database error: shown on the plot
                 names = []
                 self._error = str(err)

@@ -160,7 +160,7 @@ class DatasetPage(QWizardPage):
     def reload(self, select: int | None = None) -> None:
         previous = select if select is not None else self.dataset_id()
         try:
-            records = self._wizard.manager.list_datasets(self._wizard.project_id)
+            records = self._wizard.manager.datasets.all(self._wizard.project_id)
         except RaveGuiError as err:
             records = []
             self.error_label.set_error(str(err))
@@ -664,7 +664,7 @@ class ConfirmPage(QWizardPage):
         s = w.train_settings()
         ds = w.dataset_page.dataset() or {}
         try:
-            project = w.manager.get_project(w.project_id)["name"]
+            project = w.manager.projects.get(w.project_id)["name"]
         except RaveGuiError:
             project = str(w.project_id)
         cfg = w.config_page

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import DatabaseError, DiskFullError, ValidationError
+from ..errors import DatabaseError, DiskFullError, ValidationError
 
 BUSY_TIMEOUT_MS = 10_000
 SQLITE_MAX_INT = 2**63 - 1  # SQLite's integers (ids among them) are signed 64-bit
@@ -150,7 +150,7 @@ def _run_script(conn: sqlite3.Connection, sql: str) -> None:
 def _migrate_v2(conn: sqlite3.Connection) -> None:
     _run_script(conn, _V2)
     # Existing points get their tiles, so old runs read back reduced like new ones.
-    from .metrics import rebuild_tiles
+    from .tiles import rebuild_tiles
 
     rebuild_tiles(conn)
 

@@ -1,4 +1,4 @@
-"""Metric series storage: one row a point, min/max tiles for reduced reads, summaries.
+"""Metric points and their min/max tile pyramid: writing series, reduced reads.
 
 Points live in ``metric_points`` keyed by (experiment, name, step). Beside them, each series
 keeps a pyramid of tiles (``metric_tiles``): level k covers ``TILE_BASE ** k`` steps per tile and
@@ -16,10 +16,9 @@ SQLite stores a float NaN as NULL: a point's ``value`` is NULL exactly when it i
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,17 +54,6 @@ class Bucket:
         if self.nan_step is not None:
             pts[self.nan_step] = math.nan
         return sorted(pts.items())
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesStats:
-    name: str
-    count: int
-    first_step: int
-    last_step: int
-    last_value: float
-    min_value: float
-    max_value: float
 
 
 def _nan_to_none(v: float) -> float | None:
@@ -519,111 +507,3 @@ def buckets_to_xy(bs: list[Bucket]) -> tuple[np.ndarray, np.ndarray]:
             xs.append(s)
             ys.append(v)
     return np.asarray(xs, dtype=np.int64), np.asarray(ys, dtype=np.float64)
-
-
-def iter_points(
-    conn: sqlite3.Connection,
-    experiment_id: int,
-    name: str | None = None,
-    after_step: int | None = None,
-) -> Iterator[tuple[str, int, float, float | None]]:
-    """Every stored point (name, step, value, wall_time) in name then step order (only those
-    after ``after_step`` when given)."""
-    sql = "SELECT name, step, value, wall_time FROM metric_points WHERE experiment_id = ?"
-    params: tuple = (experiment_id,)
-    if name is not None:
-        sql += " AND name = ?"
-        params += (name,)
-    if after_step is not None:
-        sql += " AND step > ?"
-        params += (after_step,)
-    cur = conn.execute(sql + " ORDER BY name, step", params)
-    while rows := cur.fetchmany(10_000):
-        for n, s, v, w in rows:
-            yield n, s, _none_to_nan(v), w
-
-
-def series_names(conn: sqlite3.Connection, experiment_id: int) -> list[str]:
-    rows = conn.execute(
-        "SELECT name FROM metric_series WHERE experiment_id = ? ORDER BY name", (experiment_id,)
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def series_stats(
-    conn: sqlite3.Connection, experiment_id: int, only: str | None = None
-) -> list[SeriesStats]:
-    """Per series (or just the one named ``only``): number of points, first and last step,
-    last, min and max value."""
-    out = []
-    names = series_names(conn, experiment_id) if only is None else [only]
-    for name in names:
-        update_tiles(conn, experiment_id, name)
-        rng = step_range(conn, experiment_id, name)
-        if rng is None:
-            continue
-        first, last = rng
-        count = conn.execute(
-            "SELECT count(*) FROM metric_points WHERE experiment_id = ? AND name = ?",
-            (experiment_id, name),
-        ).fetchone()[0]
-        last_value = conn.execute(
-            "SELECT value FROM metric_points WHERE experiment_id = ? AND name = ? AND step = ?",
-            (experiment_id, name, last),
-        ).fetchone()[0]
-        mn, mx = conn.execute(
-            "SELECT min(min_value), max(max_value) FROM metric_tiles "
-            "WHERE experiment_id = ? AND name = ? AND level = ?",
-            (experiment_id, name, TILE_LEVELS),
-        ).fetchone()
-        out.append(
-            SeriesStats(
-                name=name,
-                count=int(count),
-                first_step=int(first),
-                last_step=int(last),
-                last_value=_none_to_nan(last_value),
-                min_value=_none_to_nan(mn),
-                max_value=_none_to_nan(mx),
-            )
-        )
-    return out
-
-
-def merge_summary(
-    summary: dict, series: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]]
-) -> dict:
-    """Fold per-name arrays (steps, values, walls) into an experiment's small JSON summary:
-    the current step and, per metric, the last value (at the highest step), min and max."""
-    metrics: dict[str, dict] = summary.setdefault("metrics", {})
-    step = summary.get("step")
-    for name, (steps, values, _walls) in series.items():
-        if steps.size == 0:
-            continue
-        i_last = int(np.argmax(steps))  # first occurrence; a later equal step replaces it
-        i_last = int(np.flatnonzero(steps == steps[i_last])[-1])
-        s_last, v_last = int(steps[i_last]), float(values[i_last])
-        m = metrics.get(name)
-        if m is None:
-            m = metrics[name] = {"last": v_last, "last_step": s_last, "min": None, "max": None}
-        elif s_last >= m["last_step"]:
-            m["last"], m["last_step"] = v_last, s_last
-        ok = ~np.isnan(values)
-        if ok.any():
-            vals = np.where(ok, values, np.inf)
-            i = int(np.argmin(vals))
-            if m["min"] is None or vals[i] < m["min"]:
-                m["min"], m["min_step"] = float(vals[i]), int(steps[i])
-            vals = np.where(ok, values, -np.inf)
-            i = int(np.argmax(vals))
-            if m["max"] is None or vals[i] > m["max"]:
-                m["max"], m["max_step"] = float(vals[i]), int(steps[i])
-        if step is None or s_last > step:
-            step = s_last
-    if step is not None:
-        summary["step"] = step
-    return summary
-
-
-def dumps(obj: object) -> str:
-    return json.dumps(obj, separators=(",", ":"))

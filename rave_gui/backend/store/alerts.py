@@ -1,0 +1,38 @@
+"""AlertStore: warnings raised about a run (health checks, lost data), kept with the run."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..errors import ValidationError
+from .db import Database
+from .experiments import ExperimentStore
+from .rows import all_rows
+
+SEVERITIES = ("info", "warning", "error")
+
+
+class AlertStore:
+    def __init__(self, db: Database, experiments: ExperimentStore) -> None:
+        self.db = db
+        self.experiments = experiments
+
+    def add(
+        self, experiment_id: int, kind: str, severity: str, message: str, step: int | None = None
+    ) -> int:
+        if severity not in SEVERITIES:
+            raise ValidationError(f"Unknown alert severity {severity!r}.")
+        with self.db.transaction() as conn:
+            self.experiments.get(experiment_id)
+            cur = conn.execute(
+                "INSERT INTO alerts (experiment_id, kind, severity, message, step, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (experiment_id, kind, severity, message, step, time.time()),
+            )
+            return int(cur.lastrowid or 0)
+
+    def for_run(self, experiment_id: int) -> list[dict[str, Any]]:
+        return all_rows(
+            self.db, "SELECT * FROM alerts WHERE experiment_id = ? ORDER BY id", (experiment_id,)
+        )

@@ -1,0 +1,105 @@
+"""DatasetStore: registered preprocessed RAVE datasets (the files stay where they are)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from ..datasets import read_dataset
+from ..errors import DuplicateNameError, InUseError, NotFoundError
+from ..status import ACTIVE
+from .db import Database
+from .names import check_name
+from .projects import ProjectStore
+from .rows import all_rows, one
+
+
+class DatasetStore:
+    def __init__(self, db: Database, projects: ProjectStore) -> None:
+        self.db = db
+        self.projects = projects
+
+    def register(
+        self, project_id: int, path: str | os.PathLike[str], name: str | None = None
+    ) -> int:
+        """Register a preprocessed RAVE dataset folder (validated; its metadata is read)."""
+        info = read_dataset(path)
+        name = check_name(name if name is not None else info.path.name, "dataset")
+        with self.db.transaction() as conn:
+            self.projects.get(project_id)
+            if conn.execute(
+                "SELECT 1 FROM datasets WHERE project_id = ? AND name = ?", (project_id, name)
+            ).fetchone():
+                raise DuplicateNameError(f"This project already has a dataset named {name!r}.")
+            if conn.execute(
+                "SELECT 1 FROM datasets WHERE project_id = ? AND path = ?",
+                (project_id, str(info.path)),
+            ).fetchone():
+                raise DuplicateNameError(f"{info.path} is already registered in this project.")
+            cur = conn.execute(
+                "INSERT INTO datasets (project_id, name, path, sample_rate, channels, duration_s, "
+                "n_examples, lazy, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    project_id,
+                    name,
+                    str(info.path),
+                    info.sample_rate,
+                    info.channels,
+                    info.duration_s,
+                    info.n_examples,
+                    int(info.lazy),
+                    time.time(),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def get(self, dataset_id: int) -> dict[str, Any]:
+        row = one(self.db, "SELECT * FROM datasets WHERE id = ?", (dataset_id,))
+        if row is None:
+            raise NotFoundError(f"There is no dataset with id {dataset_id}.")
+        return row
+
+    def all(self, project_id: int | None = None) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT d.*, (SELECT count(*) FROM experiments e WHERE e.dataset_id = d.id) "
+            "AS n_experiments FROM datasets d"
+        )
+        params: tuple = ()
+        if project_id is not None:
+            sql += " WHERE d.project_id = ?"
+            params = (project_id,)
+        return all_rows(self.db, sql + " ORDER BY d.name COLLATE NOCASE", params)
+
+    def rename(self, dataset_id: int, name: str) -> None:
+        name = check_name(name, "dataset")
+        with self.db.transaction() as conn:
+            ds = self.get(dataset_id)
+            if conn.execute(
+                "SELECT 1 FROM datasets WHERE project_id = ? AND name = ? AND id != ?",
+                (ds["project_id"], name, dataset_id),
+            ).fetchone():
+                raise DuplicateNameError(f"This project already has a dataset named {name!r}.")
+            conn.execute("UPDATE datasets SET name = ? WHERE id = ?", (name, dataset_id))
+
+    def delete(self, dataset_id: int, *, detach_experiments: bool = False) -> None:
+        """Forget a dataset registration (its files stay on disk).
+
+        Experiments that used it keep their config (which records the dataset path) and are
+        detached only with ``detach_experiments=True``; an active run blocks the deletion.
+        """
+        with self.db.transaction() as conn:
+            ds = self.get(dataset_id)
+            n_exp, n_active = conn.execute(
+                "SELECT count(*), coalesce(sum(status IN (?, ?, ?, ?)), 0) FROM experiments "
+                "WHERE dataset_id = ?",
+                (*ACTIVE, dataset_id),
+            ).fetchone()
+            if n_active:
+                raise InUseError(f"Dataset {ds['name']!r} is used by {n_active} active run(s).")
+            if n_exp and not detach_experiments:
+                raise InUseError(
+                    f"Dataset {ds['name']!r} is used by {n_exp} experiment(s); detach them to "
+                    "delete it (they keep their history)."
+                )
+            conn.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))

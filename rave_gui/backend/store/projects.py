@@ -1,0 +1,103 @@
+"""ProjectStore: the projects table (a project groups datasets and experiments)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..errors import DuplicateNameError, InUseError, NotFoundError
+from ..status import ACTIVE
+from .db import Database
+from .names import check_name
+from .rows import all_rows, one
+
+DEFAULT_PROJECT = "Default"
+
+
+class ProjectStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, name: str, description: str = "") -> int:
+        name = check_name(name, "project")
+        with self.db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM projects WHERE name = ?", (name,)).fetchone():
+                raise DuplicateNameError(f"A project named {name!r} already exists.")
+            cur = conn.execute(
+                "INSERT INTO projects (name, description, created_at) VALUES (?, ?, ?)",
+                (name, description, time.time()),
+            )
+            return int(cur.lastrowid or 0)
+
+    def default_id(self) -> int:
+        """The first project, creating a project named "Default" in an empty database (in one
+        transaction: two programs opening a new database at once get the same project)."""
+        row = one(self.db, "SELECT id FROM projects ORDER BY id LIMIT 1")
+        if row:
+            return int(row["id"])
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO projects (name, description, created_at) VALUES (?, '', ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                (DEFAULT_PROJECT, time.time()),
+            )
+            return int(conn.execute("SELECT id FROM projects ORDER BY id LIMIT 1").fetchone()[0])
+
+    def get(self, project_id: int) -> dict[str, Any]:
+        row = one(self.db, "SELECT * FROM projects WHERE id = ?", (project_id,))
+        if row is None:
+            raise NotFoundError(f"There is no project with id {project_id}.")
+        return row
+
+    def find(self, name_or_id: str | int) -> dict[str, Any]:
+        if isinstance(name_or_id, int) or str(name_or_id).isdigit():
+            row = one(self.db, "SELECT * FROM projects WHERE id = ?", (int(name_or_id),))
+            if row:
+                return row
+        row = one(self.db, "SELECT * FROM projects WHERE name = ?", (str(name_or_id),))
+        if row is None:
+            raise NotFoundError(f"There is no project {name_or_id!r}.")
+        return row
+
+    def all(self) -> list[dict[str, Any]]:
+        return all_rows(
+            self.db,
+            "SELECT p.*, (SELECT count(*) FROM experiments e WHERE e.project_id = p.id) "
+            "AS n_experiments, (SELECT count(*) FROM datasets d WHERE d.project_id = p.id) "
+            "AS n_datasets FROM projects p ORDER BY p.name COLLATE NOCASE",
+        )
+
+    def rename(self, project_id: int, name: str) -> None:
+        name = check_name(name, "project")
+        with self.db.transaction() as conn:
+            self.get(project_id)
+            clash = conn.execute(
+                "SELECT 1 FROM projects WHERE name = ? AND id != ?", (name, project_id)
+            ).fetchone()
+            if clash:
+                raise DuplicateNameError(f"A project named {name!r} already exists.")
+            conn.execute("UPDATE projects SET name = ? WHERE id = ?", (name, project_id))
+
+    def delete(self, project_id: int, *, delete_experiments: bool = False) -> None:
+        """Delete a project. Its datasets' registrations go with it (files on disk stay).
+
+        A project holding experiments is deleted only with ``delete_experiments=True``, which
+        deletes them and their metrics too; a project with an active run is never deleted.
+        """
+        with self.db.transaction() as conn:
+            project = self.get(project_id)
+            n_exp, n_active = conn.execute(
+                "SELECT count(*), coalesce(sum(status IN (?, ?, ?, ?)), 0) FROM experiments "
+                "WHERE project_id = ?",
+                (*ACTIVE, project_id),
+            ).fetchone()
+            if n_active:
+                raise InUseError(
+                    f"Project {project['name']!r} has {n_active} active run(s): stop them first."
+                )
+            if n_exp and not delete_experiments:
+                raise InUseError(
+                    f"Project {project['name']!r} holds {n_exp} experiment(s); delete them with "
+                    "the project, or move them first."
+                )
+            conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))
