@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rave_gui.backend.engine import import_run
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.tfevents import ScalarPoint, write_scalar_events
+from rave_gui.backend.rave.tfevents import ScalarPoint, write_scalar_events
+from rave_gui.backend.runs.engine import import_run
 
 TAGS = (
     "fullband_spectral_distance", "multiband_spectral_distance", "regularization",

@@ -1,4 +1,4 @@
-"""Benchmark of rave_gui.backend.logparse on the real captured RAVE output (prints figures only)."""
+"""Benchmark of the log parser (backend/rave/logparse) on the real captured RAVE output."""
 
 # The stdout and stderr of both captured runs are repeated until there are at least 1,000,000
 # lines (segments ended by \r, \n or \r\n) and fed in 64 KiB reads: once as one merged stream
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rave_gui.backend.logparse import LogParser  # noqa: E402
+from rave_gui.backend.rave.logparse import LogParser  # noqa: E402
 
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "rave"  # /work/shared/fixtures/rave
 RUNS = ("run_40steps", "run_110steps")

@@ -1,4 +1,4 @@
-"""Benchmark of rave_gui.backend.tfevents on a 1,000,000-point event file (prints figures only)."""
+"""Benchmark of the event-file reader (backend/rave/tfevents) on 1,000,000 points."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rave_gui.backend.tfevents import (  # noqa: E402
+from rave_gui.backend.rave.tfevents import (  # noqa: E402
     EventDirFollower,
     EventFileReader,
     ScalarPoint,

@@ -1,5 +1,5 @@
 """``python -m rave_gui``: the app, or a command-line action when one is given."""
 
-from rave_gui.app import main
+from .app import main
 
 raise SystemExit(main())

@@ -73,8 +73,8 @@ def run_gui(argv: Sequence[str]) -> int:
     from . import __version__
     from .backend.errors import RaveGuiError
     from .backend.manager import TrainingManager
-    from .backend.paths import resolve_db_path
-    from .backend.settings import read_settings
+    from .backend.system.paths import resolve_db_path
+    from .backend.system.settings import read_settings
 
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("rave-gui")

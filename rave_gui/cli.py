@@ -16,7 +16,7 @@ from typing import IO, Any
 from . import __version__
 from .backend.errors import RaveGuiError
 from .backend.status import FINAL, RunStatus
-from .backend.units import format_datetime, format_duration, format_value
+from .backend.system.units import format_datetime, format_duration, format_value
 
 COMMANDS = ("runs", "train", "projects", "datasets", "export")
 OPTIONS = ("--version", "-h", "--help", "--install-desktop-entry", "--uninstall-desktop-entry")
@@ -57,7 +57,7 @@ def run_id(text: str) -> int:
 
 def _manager(args: argparse.Namespace):
     from .backend.manager import TrainingManager
-    from .backend.paths import resolve_db_path
+    from .backend.system.paths import resolve_db_path
 
     return TrainingManager(resolve_db_path(args.db))
 
@@ -66,7 +66,7 @@ def _catch_up(args: argparse.Namespace, ids: list[int] | None = None):
     """The store, with the live runs it is asked about (all without ``ids``) brought up to
     date first: what they wrote since they were last followed, the end of those that ended.
     When a run's end had to be recorded here (its supervisor could not), queued runs start."""
-    from .backend.follower import catch_up
+    from .backend.runs.follower import catch_up
 
     tm = _manager(args)
     if catch_up(tm, ids):
@@ -254,9 +254,9 @@ def cmd_runs_export(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _engine(args: argparse.Namespace, manager=None):
-    from .backend.engine import Engine
     from .backend.errors import ValidationError
-    from .backend.settings import read_settings, with_overrides
+    from .backend.runs.engine import Engine
+    from .backend.system.settings import read_settings, with_overrides
 
     if getattr(args, "settings", None):  # a run's on-exit hook: its engine's settings
         try:
@@ -302,8 +302,8 @@ def _wait_for(
     Exit code 0 if every run completed (or was stopped), 1 if one failed."""
     import time
 
-    from .backend.follower import RunFollower
     from .backend.manager import LIVE_STATUSES, QUEUED
+    from .backend.runs.follower import RunFollower
 
     tm = engine.manager
     every = exp_ids is None
@@ -462,7 +462,7 @@ def cmd_runs_resume_from(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_runs_import(args: argparse.Namespace, out: IO[str]) -> int:
-    from .backend.engine import import_run
+    from .backend.runs.engine import import_run
 
     tm = _manager(args)
     project_id = tm.projects.find(args.project)["id"] if args.project else None
@@ -488,7 +488,7 @@ def cmd_projects_list(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_install_desktop_entry(args: argparse.Namespace, out: IO[str]) -> int:
-    from .backend.desktop import install_desktop_entry
+    from .backend.system.desktop import install_desktop_entry
 
     written = install_desktop_entry()
     out.write(f"rave-gui is in the application launcher: {written[-1]}\n")
@@ -498,7 +498,7 @@ def cmd_install_desktop_entry(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_uninstall_desktop_entry(args: argparse.Namespace, out: IO[str]) -> int:
-    from .backend.desktop import entry_path, uninstall_desktop_entry
+    from .backend.system.desktop import entry_path, uninstall_desktop_entry
 
     removed = uninstall_desktop_entry()
     if not removed:
@@ -513,7 +513,7 @@ def _project_id(tm, project: str | None) -> int:
 
 
 def _rave(args: argparse.Namespace) -> str:
-    from .backend.settings import load_settings
+    from .backend.system.settings import load_settings
 
     return args.rave or load_settings().resolved_rave()
 
@@ -525,7 +525,7 @@ def _table(rows: list[tuple[str, ...]], out: IO[str]) -> None:
 
 
 def cmd_datasets_list(args: argparse.Namespace, out: IO[str]) -> int:
-    from .backend.units import format_duration
+    from .backend.system.units import format_duration
 
     tm = _manager(args)
     project_id = tm.projects.find(args.project)["id"] if args.project else None
@@ -556,7 +556,7 @@ def cmd_datasets_list(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _dataset_line(tm, dataset_id: int) -> str:
-    from .backend.units import format_duration
+    from .backend.system.units import format_duration
 
     d = tm.datasets.get(dataset_id)
     length = "-" if d["duration_s"] is None else format_duration(d["duration_s"])
@@ -578,10 +578,8 @@ def cmd_datasets_create(args: argparse.Namespace, out: IO[str]) -> int:
     import time
     from pathlib import Path
 
-    from .backend import runner
     from .backend.errors import ValidationError
-    from .backend.manager import check_name
-    from .backend.preprocess import (
+    from .backend.jobs.preprocess import (
         PreprocessMonitor,
         PreprocessRequest,
         discard_output,
@@ -591,6 +589,8 @@ def cmd_datasets_create(args: argparse.Namespace, out: IO[str]) -> int:
         preprocess_argv,
         scan_audio,
     )
+    from .backend.manager import check_name
+    from .backend.process import runner
 
     tm = _manager(args)
     project_id = _project_id(tm, args.project)
@@ -661,9 +661,9 @@ def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
     `rave export` followed, the model recorded with the run)."""
     from pathlib import Path
 
-    from .backend import runner
-    from .backend.export import cleanup, plan_export, run_export
-    from .backend.units import format_bytes
+    from .backend.jobs.export import cleanup, plan_export, run_export
+    from .backend.process import runner
+    from .backend.system.units import format_bytes
 
     tm = _manager(args)
     which: str | int = "best"
@@ -894,8 +894,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _sqlite_message(args: argparse.Namespace, err: sqlite3.Error) -> str:
-    from .backend.paths import resolve_db_path
     from .backend.store.db import database_error
+    from .backend.system.paths import resolve_db_path
 
     try:
         path = resolve_db_path(getattr(args, "db", None))

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PyQt6.QtGui import QGuiApplication, QImage
 
-    from rave_gui.backend.resources import APP_ICON_SIZES, APP_ID
+    from rave_gui.backend.system.resources import APP_ICON_SIZES, APP_ID
 
     _app = QGuiApplication.instance() or QGuiApplication([sys.argv[0]])
     icons = ROOT / "resources" / "icons"

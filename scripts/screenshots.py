@@ -77,7 +77,7 @@ def _preprocessed_dataset(root: Path) -> Path | None:
     rave = Path(sys.executable).with_name("rave")
     if not rave.exists() or not shutil.which("ffmpeg"):
         return None
-    from rave_gui.backend.demo import synthesize_audio
+    from rave_gui.backend.jobs.demo import synthesize_audio
 
     synthesize_audio(root / "audio", n_files=6, seconds=30.0, sample_rate=44100, channels=1)
     out = root / "cello-db"
@@ -127,7 +127,7 @@ def _date_checkpoints(manager, exp_id: int) -> None:
     validation, the epoch checkpoint at the last logged step), so their steps read true."""
     import os
 
-    from rave_gui.backend.export import scan_checkpoints
+    from rave_gui.backend.jobs.export import scan_checkpoints
 
     validation = [(v, w) for _n, _s, v, w in manager.metrics.iter_points(exp_id, "validation")]
     last = max((w for _n, _s, _v, w in manager.metrics.iter_points(exp_id) if w), default=None)
@@ -163,8 +163,8 @@ def _exported_model(manager, exp_id: int, runs: Path) -> None:
 
 
 def build_database(tmp: Path):
-    from rave_gui.backend.engine import import_run
     from rave_gui.backend.manager import FAILED, RUNNING, STOPPED, TrainingManager
+    from rave_gui.backend.runs.engine import import_run
 
     manager = TrainingManager(tmp / "data" / "rave-gui.sqlite3")
     cello = manager.projects.create("Cello studies")
@@ -284,7 +284,7 @@ def render(out: Path) -> list[Path]:
     app.setStyle(QStyleFactory.create("Fusion"))
     light = app.style().standardPalette()
 
-    from rave_gui.backend.settings import Settings
+    from rave_gui.backend.system.settings import Settings
     from rave_gui.core.controller import RunController
     from rave_gui.core.signals import AppSignals
     from rave_gui.core.worker import wait_for_background
@@ -435,7 +435,7 @@ def _render_dialogs(app, window, manager, project_id, save, tmp: Path) -> None:
 def _render_new_dataset(app, window, save, tmp: Path) -> None:
     """New dataset from audio: the folders scanned (count, duration, a short file warned), then
     `rave preprocess` under way when rave and ffmpeg are here."""
-    from rave_gui.backend.demo import synthesize_audio
+    from rave_gui.backend.jobs.demo import synthesize_audio
 
     page = getattr(window, "datasets_page", None)
     if page is None or not hasattr(page, "new_dataset"):

@@ -125,7 +125,7 @@ class TrainingManager:
     def stop_training(self, experiment_id: int) -> str:
         """Stop an experiment (a queued one is cancelled; a live one is asked to stop); returns
         the status after the request. The engine does the work."""
-        from .engine import Engine
+        from .runs.engine import Engine
 
         return Engine(self).request_stop(experiment_id)
 
@@ -133,7 +133,7 @@ class TrainingManager:
         """Remember the process running an experiment: a Popen-like object with ``pid``, or a
         pid. Its start time is recorded too, so a later pid reuse is never mistaken for it."""
         from .errors import NotFoundError
-        from .procinfo import process_start_time
+        from .process.procinfo import process_start_time
 
         pid = int(getattr(process, "pid", process))
         start = process_start_time(pid)

@@ -14,13 +14,13 @@ from typing import Any
 
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
-from ..backend.engine import Engine
 from ..backend.errors import RaveGuiError
-from ..backend.follower import reconcile
 from ..backend.manager import TrainingManager
-from ..backend.ravecmd import RaveInstall
-from ..backend.settings import Settings
+from ..backend.rave.command import RaveInstall
+from ..backend.runs.engine import Engine
+from ..backend.runs.follower import reconcile
 from ..backend.status import LIVE, RunStatus
+from ..backend.system.settings import Settings
 from .process import TrainingProcess
 from .signals import AppSignals
 from .worker import BackgroundTask, run_in_background

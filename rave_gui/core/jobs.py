@@ -10,18 +10,18 @@ from typing import Any
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 
-from ..backend import runner
 from ..backend.errors import CancelledError, RaveGuiError
-from ..backend.export import ExportPlan, cleanup, plan_export, run_export
-from ..backend.manager import TrainingManager
-from ..backend.preprocess import (
+from ..backend.jobs.export import ExportPlan, cleanup, plan_export, run_export
+from ..backend.jobs.preprocess import (
     PREPROCESS_CANCELLED,
     PreprocessMonitor,
     PreprocessRequest,
     PreprocessRun,
     make_dataset,
 )
-from ..backend.units import format_bytes
+from ..backend.manager import TrainingManager
+from ..backend.process import runner
+from ..backend.system.units import format_bytes
 
 CANCELLED = PREPROCESS_CANCELLED  # the message of a job the user cancelled
 
@@ -67,7 +67,7 @@ class _Job(QThread):
 
 
 class PreprocessJob(_Job):
-    """Makes a dataset with :func:`rave_gui.backend.preprocess.make_dataset`: `rave preprocess`
+    """Makes a dataset with :func:`rave_gui.backend.jobs.preprocess.make_dataset`: `rave preprocess`
     detached and followed (``progress`` gives the percent of the expected chunks and "N chunks
     of M · dataset length H:MM:SS"; a stall is stopped with its reason), then the dataset
     registered in the project. ``result`` holds the PreprocessRun at the end."""

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 
-from ..backend import runner
 from ..backend.errors import DatabaseError, RaveGuiError
-from ..backend.follower import FollowUpdate, RunFollower
-from ..backend.logfollow import LogFollower, lines_of
-from ..backend.logparse import Failure, Outcome
 from ..backend.manager import TrainingManager
+from ..backend.process import runner
+from ..backend.process.logfollow import LogFollower, lines_of
+from ..backend.rave.logparse import Failure, Outcome
+from ..backend.runs.follower import FollowUpdate, RunFollower
 
 POLL_INTERVAL_S = 0.25
 RETRY_INTERVAL_S = 2.0  # after an unexpected error while following

@@ -24,7 +24,7 @@ from PyQt6.QtGui import (
 from PyQt6.QtSvg import QSvgRenderer
 
 from ..backend.errors import RaveGuiError
-from ..backend.resources import APP_ICON_SIZES, app_icon_png, app_icon_svg, page_icon_svg
+from ..backend.system.resources import APP_ICON_SIZES, app_icon_png, app_icon_svg, page_icon_svg
 
 log = logging.getLogger(__name__)
 

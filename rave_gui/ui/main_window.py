@@ -25,7 +25,7 @@ from PyQt6.QtWidgets import (
 from .. import __version__
 from ..backend.errors import RaveGuiError
 from ..backend.manager import QUEUED, TrainingManager
-from ..backend.settings import Settings
+from ..backend.system.settings import Settings
 from ..core.signals import AppSignals
 from ..core.worker import BackgroundTask, run_in_background, wait_for_background
 from .dialogs.close_dialog import CANCEL, STOP, CloseRunsDialog, StoppingRunsDialog
@@ -52,7 +52,7 @@ def ui_state() -> QSettings:
 def gpu_state() -> str:
     """One line on the GPUs for the status bar (runs off the GUI thread)."""
     try:
-        from ..backend import sysmon
+        from ..backend.system import sysmon
     except ImportError:
         return "GPU: n/a"
     return f"GPU: {sysmon.gpu_summary()}"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rave_gui.backend.demo import synthesize_audio
+from rave_gui.backend.jobs.demo import synthesize_audio
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""End-to-end: a short real RAVE training through rave_launcher.py, and its --probe."""
+"""End-to-end: a short real RAVE training through launcher.py, and its --probe."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from rave_gui.backend.demo import synthesize_audio
+from rave_gui.backend.jobs.demo import synthesize_audio
 
 pytestmark = pytest.mark.e2e
 
-LAUNCHER = Path(__file__).resolve().parents[2] / "rave_gui" / "backend" / "rave_launcher.py"
+LAUNCHER = Path(__file__).resolve().parents[2] / "rave_gui" / "backend" / "rave" / "launcher.py"
 # The Python of the RAVE installation to test; by default the one running the tests.
 PYTHON_ENV = "RAVE_GUI_TEST_RAVE_PYTHON"
 MAX_STEPS = 30

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from rave_gui.backend import export as ex
-from rave_gui.backend import preprocess as pp
-from rave_gui.backend.demo import synthesize_audio
-from rave_gui.backend.engine import Engine
 from rave_gui.backend.errors import DatasetError
+from rave_gui.backend.jobs import export as ex
+from rave_gui.backend.jobs import preprocess as pp
+from rave_gui.backend.jobs.demo import synthesize_audio
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.procinfo import group_members
-from rave_gui.backend.settings import Settings
+from rave_gui.backend.process.procinfo import group_members
+from rave_gui.backend.runs.engine import Engine
+from rave_gui.backend.system.settings import Settings
 
 pytestmark = pytest.mark.e2e
 

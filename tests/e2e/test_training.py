@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from rave_gui.backend.engine import Engine
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.procinfo import group_members
-from rave_gui.backend.settings import Settings
+from rave_gui.backend.process.procinfo import group_members
+from rave_gui.backend.runs.engine import Engine
+from rave_gui.backend.system.settings import Settings
 from rave_gui.core.process import TrainingProcess
 
 pytestmark = pytest.mark.e2e

@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from replay_helpers import start_replay_experiment
 
-from rave_gui.backend.follower import RunFollower
 from rave_gui.backend.manager import TrainingManager
+from rave_gui.backend.runs.follower import RunFollower
 
 
 def main() -> int:

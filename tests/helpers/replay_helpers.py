@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rave_gui.backend import runner, tfevents
-from rave_gui.backend.engine import new_run_folder
 from rave_gui.backend.manager import LIVE_STATUSES, QUEUED, RUNNING, TrainingManager
-from rave_gui.backend.procinfo import group_members, signal_group
+from rave_gui.backend.process import runner
+from rave_gui.backend.process.procinfo import group_members, signal_group
+from rave_gui.backend.rave import tfevents
+from rave_gui.backend.runs.engine import new_run_folder
 
 REPLAY_SCRIPT = Path(__file__).resolve().with_name("replay_run.py")
 FIXTURES = Path(

@@ -16,7 +16,7 @@ import pytest
 
 from rave_gui.backend.errors import ValidationError
 from rave_gui.backend.manager import COMPLETED, RUNNING, TrainingManager
-from rave_gui.backend.ravecmd import TrainSettings
+from rave_gui.backend.rave.command import TrainSettings
 from rave_gui.cli import main
 
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"

@@ -40,7 +40,7 @@ def make_run_folder(root: Path, fixture: str, folder: str) -> Path:
 
 
 def test_import_adopts_config_scalars_checkpoints_and_shows_them(tmp_path: Path) -> None:
-    from rave_gui.backend.tfevents import read_scalars
+    from rave_gui.backend.rave.tfevents import read_scalars
 
     run = make_run_folder(tmp_path, "run_110steps", "long_d744cc98b7")
     db = tmp_path / "db.sqlite3"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from rave_gui import __version__
-from rave_gui.backend.desktop import (
+from rave_gui.backend.system.desktop import (
     desktop_entry,
     entry_path,
     exec_value,
@@ -28,7 +28,7 @@ from rave_gui.backend.desktop import (
     uninstall_desktop_entry,
     xdg_data_home,
 )
-from rave_gui.backend.resources import (
+from rave_gui.backend.system.resources import (
     APP_ICON_SIZES,
     PAGE_ICONS,
     app_icon_png,
@@ -123,7 +123,7 @@ def test_every_page_has_an_svg_icon() -> None:
 
 def test_a_missing_resource_is_a_not_found_error() -> None:
     from rave_gui.backend.errors import NotFoundError
-    from rave_gui.backend.resources import resource_path
+    from rave_gui.backend.system.resources import resource_path
 
     with pytest.raises(NotFoundError, match=r"no-such\.svg"):
         resource_path("icons/no-such.svg")
@@ -309,8 +309,8 @@ def test_a_built_wheel_carries_the_resources_and_finds_them_installed(tmp_path: 
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)  # what pip install puts in site-packages
     code = (
-        "from rave_gui.backend.resources import resources_dir, checkout_root, app_icon_png\n"
-        "from rave_gui.backend.desktop import launch_command\n"
+        "from rave_gui.backend.system.resources import resources_dir, checkout_root, app_icon_png\n"
+        "from rave_gui.backend.system.desktop import launch_command\n"
         "print(resources_dir()); print(checkout_root()); print(app_icon_png(16).is_file())\n"
         "import json; print(json.dumps(launch_command()))\n"
     )

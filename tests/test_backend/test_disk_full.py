@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from rave_gui.backend import runner
-from rave_gui.backend.follower import RunFollower, find_checkpoints
 from rave_gui.backend.manager import RUNNING, TrainingManager
+from rave_gui.backend.process import runner
+from rave_gui.backend.runs.follower import RunFollower, find_checkpoints
 
 CHILD = """
 import os, sys, time

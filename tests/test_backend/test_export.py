@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rave_gui.backend import export as ex
 from rave_gui.backend.errors import InUseError, NotFoundError, PreflightError
+from rave_gui.backend.jobs import export as ex
 from rave_gui.backend.manager import COMPLETED, RUNNING, TrainingManager
 
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from rave_gui.backend.engine import import_run
 from rave_gui.backend.errors import DiskFullError, ValidationError
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.tfevents import (
+from rave_gui.backend.rave.tfevents import (
     ScalarPoint,
     iter_records,
     parse_event_scalars,
     read_scalars,
     write_scalar_events,
 )
+from rave_gui.backend.runs.engine import import_run
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "rave"
@@ -77,7 +77,7 @@ def test_cli_import_of_root_fails_cleanly(tmp_path):
 
 KILLED_IMPORT = """
 import os, signal, sys
-from rave_gui.backend.engine import import_run
+from rave_gui.backend.runs.engine import import_run
 from rave_gui.backend.manager import TrainingManager
 
 manager = TrainingManager(sys.argv[1])

@@ -8,9 +8,9 @@ import textwrap
 import time
 from pathlib import Path
 
-from rave_gui.backend import runner
-from rave_gui.backend.logfollow import LogFollower, status_path_of
-from rave_gui.backend.logparse import Failure, LogLine, Progress
+from rave_gui.backend.process import runner
+from rave_gui.backend.process.logfollow import LogFollower, status_path_of
+from rave_gui.backend.rave.logparse import Failure, LogLine, Progress
 
 
 def _follow(follower: LogFollower, timeout: float = 30.0) -> list:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rave_gui.backend.logparse import (
+from rave_gui.backend.rave.logparse import (
     Event,
     Failure,
     LogLine,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rave_gui.backend.logtail import tail_lines
+from rave_gui.backend.process.logtail import tail_lines
 
 
 def test_tail_keeps_the_last_lines_with_levels(tmp_path: Path) -> None:

@@ -196,7 +196,7 @@ def test_register_dataset_counts_lmdb_examples(
 def test_lmdb_entries_with_16k_pages(tmp_path: Path) -> None:
     # LMDB's page size is the OS page size: 16 KiB on Apple silicon. Rebuild a 4 KiB file's
     # two meta pages at 16 KiB spacing, as such a machine would write them.
-    from rave_gui.backend.datasets import lmdb_entries
+    from rave_gui.backend.rave.dataset import lmdb_entries
 
     folder = make_dataset(tmp_path / "db")
     entries = _write_lmdb(folder, 3)  # the second meta page is the newer one

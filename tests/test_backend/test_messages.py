@@ -18,12 +18,9 @@ from pathlib import Path
 import pytest
 
 from rave_gui import cli
-from rave_gui.backend import sysmon
-from rave_gui.backend.datasets import read_dataset
 from rave_gui.backend.errors import DatabaseError, DatasetError, PreflightError, ValidationError
 from rave_gui.backend.manager import NAME_PUNCTUATION, TrainingManager, check_name
-from rave_gui.backend.paths import resolve_db_path
-from rave_gui.backend.ravecmd import (
+from rave_gui.backend.rave.command import (
     MAX_STEPS,
     RaveConfig,
     RaveInstall,
@@ -31,8 +28,11 @@ from rave_gui.backend.ravecmd import (
     check_gpu,
     preflight,
 )
-from rave_gui.backend.settings import Settings, load_settings, read_settings, save_settings
+from rave_gui.backend.rave.dataset import read_dataset
 from rave_gui.backend.store.db import SQLITE_MAX_INT, connect
+from rave_gui.backend.system import sysmon
+from rave_gui.backend.system.paths import resolve_db_path
+from rave_gui.backend.system.settings import Settings, load_settings, read_settings, save_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = ROOT / "tests" / "helpers"
@@ -472,7 +472,7 @@ def test_resuming_an_imported_run_asks_for_its_dataset(
 ) -> None:
     from test_cli_runs import make_run_folder
 
-    from rave_gui.backend.engine import Engine, import_run
+    from rave_gui.backend.runs.engine import Engine, import_run
 
     run = make_run_folder(tmp_path, "run_40steps", "t1_d744cc98b7")
     db = tmp_path / "s.sqlite3"

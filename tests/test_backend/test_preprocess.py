@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rave_gui.backend import preprocess as pp
 from rave_gui.backend.errors import DatasetError, PreflightError
-from rave_gui.backend.logparse import parse_bytes
+from rave_gui.backend.jobs import preprocess as pp
+from rave_gui.backend.rave.logparse import parse_bytes
 
 HAVE_FFMPEG = bool(shutil.which("ffmpeg") and shutil.which("ffprobe"))
 needs_ffmpeg = pytest.mark.skipif(not HAVE_FFMPEG, reason="needs ffmpeg and ffprobe")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from rave_gui.backend import manager as manager_mod
-from rave_gui.backend.engine import Engine
 from rave_gui.backend.errors import InvalidTransitionError, ValidationError
 from rave_gui.backend.manager import TrainingManager
+from rave_gui.backend.runs.engine import Engine
 from rave_gui.backend.status import (
     ACTIVE,
     FINAL,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from rave_gui.backend import runner
-from rave_gui.backend.procinfo import group_members
-from rave_gui.backend.supervisor import LogWriter
+from rave_gui.backend.process import runner
+from rave_gui.backend.process.procinfo import group_members
+from rave_gui.backend.process.supervisor import LogWriter
 
 N_UPDATES = 200_000
 N_WARNINGS = 25

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
-from rave_gui.backend import sysmon
+from rave_gui.backend.system import sysmon
 
 
 def _fake_nvml(*, fail: type[Exception] | None = None, power_supported: bool = True):

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rave_gui.backend.tfevents import (
+from rave_gui.backend.rave.tfevents import (
     MAX_RECORD_BYTES,
     DataLoss,
     EventDirFollower,

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from rave_gui.backend.units import (
+from rave_gui.backend.system.units import (
     MISSING,
     format_bytes,
     format_datetime,

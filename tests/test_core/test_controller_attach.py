@@ -7,8 +7,8 @@ from pathlib import Path
 
 from replay_helpers import wait_until
 
-from rave_gui.backend.procinfo import is_alive
-from rave_gui.backend.settings import Settings
+from rave_gui.backend.process.procinfo import is_alive
+from rave_gui.backend.system.settings import Settings
 from rave_gui.core.controller import RunController
 from rave_gui.core.signals import AppSignals
 

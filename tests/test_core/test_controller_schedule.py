@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QTimer
 
-from rave_gui.backend.settings import Settings
+from rave_gui.backend.system.settings import Settings
 from rave_gui.core.controller import RunController
 from rave_gui.core.signals import AppSignals
 

@@ -21,11 +21,11 @@ from replay_helpers import (
     wait_until,
 )
 
-from rave_gui.backend import runner
-from rave_gui.backend.engine import Engine
-from rave_gui.backend.follower import RunFollower
-from rave_gui.backend.procinfo import group_members
-from rave_gui.backend.settings import Settings
+from rave_gui.backend.process import runner
+from rave_gui.backend.process.procinfo import group_members
+from rave_gui.backend.runs.engine import Engine
+from rave_gui.backend.runs.follower import RunFollower
+from rave_gui.backend.system.settings import Settings
 from rave_gui.core.process import TrainingProcess
 
 FOLLOW_TIMEOUT_S = 30.0

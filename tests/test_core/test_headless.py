@@ -31,10 +31,10 @@ from replay_helpers import (
     write_replay_rave,
 )
 
-from rave_gui.backend.follower import RunFollower
 from rave_gui.backend.manager import FINAL_STATUSES, TrainingManager
-from rave_gui.backend.procinfo import group_members, is_same_process
-from rave_gui.backend.settings import Settings, save_settings
+from rave_gui.backend.process.procinfo import group_members, is_same_process
+from rave_gui.backend.runs.follower import RunFollower
+from rave_gui.backend.system.settings import Settings, save_settings
 
 REPO = Path(__file__).resolve().parents[2]
 RAVE = Path(sys.executable).with_name("rave")  # its Python answers the probe (acids-rave)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from rave_gui.backend.jobs.preprocess import PreprocessMonitor, PreprocessRequest
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.preprocess import PreprocessMonitor, PreprocessRequest
-from rave_gui.backend.procinfo import group_members
+from rave_gui.backend.process.procinfo import group_members
 from rave_gui.core.jobs import CANCELLED, ExportJob, PreprocessJob
 
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from replay_helpers import FIXTURES, fixture_points, follow_to_end, stored_points
 
-from rave_gui.backend.engine import import_run
-from rave_gui.backend.follower import RunFollower
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.procinfo import is_same_process
+from rave_gui.backend.process.procinfo import is_same_process
+from rave_gui.backend.runs.engine import import_run
+from rave_gui.backend.runs.follower import RunFollower
 
 REPO = Path(__file__).resolve().parents[2]
 APP_SIDE = REPO / "tests" / "helpers" / "app_side.py"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from replay_helpers import fixtures_available, stop_all, wait_until, write_replay_rave
 
-from rave_gui.backend import engine as engine_mod
-from rave_gui.backend.engine import Engine
-from rave_gui.backend.follower import RunFollower
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.settings import Settings
+from rave_gui.backend.runs import engine as engine_mod
+from rave_gui.backend.runs.engine import Engine
+from rave_gui.backend.runs.follower import RunFollower
+from rave_gui.backend.system.settings import Settings
 
 RAVE = Path(sys.executable).with_name("rave")
 pytestmark = pytest.mark.skipif(
@@ -91,7 +91,7 @@ def test_a_run_cancelled_while_it_is_being_started_is_not_left_running(
 ):
     """The GUI schedules in the background: the user may cancel a queued run while a pass is
     starting it (the pre-flight and RAVE probe take time). The start is undone."""
-    from rave_gui.backend.procinfo import is_alive
+    from rave_gui.backend.process.procinfo import is_alive
 
     tm = engine.manager
     real = engine_mod.preflight
@@ -159,7 +159,7 @@ def test_resuming_a_live_run_is_refused(engine: Engine, dataset: Path):
 
 
 def test_train_argv_passes_the_checkpoint_and_every_setting():
-    from rave_gui.backend.ravecmd import RaveInstall, TrainSettings, train_argv
+    from rave_gui.backend.rave.command import RaveInstall, TrainSettings, train_argv
 
     install = RaveInstall(executable="/x/rave", python="/x/python", version="2.3.1", configs=())
     s = TrainSettings(
@@ -176,7 +176,7 @@ def test_train_argv_passes_the_checkpoint_and_every_setting():
                  "--override PHASE_1_DURATION = 100", "--ckpt /runs/old"):  # fmt: skip
         assert part in joined
     launcher = train_argv(s, install)
-    assert launcher[0] == "/x/python" and launcher[1].endswith("rave_launcher.py")
+    assert launcher[0] == "/x/python" and launcher[1].endswith("launcher.py")
     assert launcher[2] == "train"
 
 

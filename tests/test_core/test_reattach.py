@@ -26,12 +26,12 @@ from replay_helpers import (
     wait_until,
 )
 
-from rave_gui.backend.engine import Engine
 from rave_gui.backend.errors import ProcessError
-from rave_gui.backend.follower import RunFollower, reconcile
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.procinfo import group_members, is_same_process, process_start_time
-from rave_gui.backend.settings import Settings
+from rave_gui.backend.process.procinfo import group_members, is_same_process, process_start_time
+from rave_gui.backend.runs.engine import Engine
+from rave_gui.backend.runs.follower import RunFollower, reconcile
+from rave_gui.backend.system.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 APP_SIDE = REPO / "tests" / "helpers" / "app_side.py"

@@ -28,15 +28,15 @@ from replay_helpers import (
     wait_until,
 )
 
-from rave_gui.backend import engine as engine_mod
-from rave_gui.backend import runner
-from rave_gui.backend.engine import Engine, import_run
 from rave_gui.backend.errors import ProcessError
-from rave_gui.backend.follower import RunFollower, reconcile
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.procinfo import group_members
-from rave_gui.backend.runfolder import IDENTITY_NAME, UID_KEY, create_run_folder, read_identity
-from rave_gui.backend.settings import Settings
+from rave_gui.backend.process import runner
+from rave_gui.backend.process.procinfo import group_members
+from rave_gui.backend.rave.runfolder import IDENTITY_NAME, UID_KEY, create_run_folder, read_identity
+from rave_gui.backend.runs import engine as engine_mod
+from rave_gui.backend.runs.engine import Engine, import_run
+from rave_gui.backend.runs.follower import RunFollower, reconcile
+from rave_gui.backend.system.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 RAVE = Path(sys.executable).with_name("rave")

@@ -14,7 +14,7 @@ import yaml
 from PyQt6.QtCore import QSettings
 
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.settings import Settings
+from rave_gui.backend.system.settings import Settings
 from rave_gui.core.signals import AppSignals
 
 RAVE = Path(sys.executable).with_name("rave")
@@ -100,7 +100,7 @@ def real_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("the RAVE command line (acids-rave) is not installed in this environment")
     if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
         pytest.skip("rave preprocess needs ffmpeg and ffprobe")
-    from rave_gui.backend.demo import synthesize_audio
+    from rave_gui.backend.jobs.demo import synthesize_audio
 
     root = tmp_path_factory.mktemp("ui_rave_dataset")
     synthesize_audio(root / "audio", n_files=2, seconds=14.0, sample_rate=44100, channels=1)

@@ -166,7 +166,7 @@ def test_the_demo_makes_preprocesses_and_registers_a_dataset(qtbot, page, manage
     import sys
     from pathlib import Path
 
-    from rave_gui.backend.paths import data_dir
+    from rave_gui.backend.system.paths import data_dir
 
     if not Path(sys.executable).with_name("rave").exists():
         pytest.skip("the RAVE command line (acids-rave) is not installed in this environment")

@@ -13,7 +13,7 @@ import pytest
 from PyQt6.QtCore import QSize
 from PyQt6.QtGui import QColor, QGuiApplication, QIcon, QImage, QPalette
 
-from rave_gui.backend.resources import APP_ICON_SIZES, PAGE_ICONS
+from rave_gui.backend.system.resources import APP_ICON_SIZES, PAGE_ICONS
 from rave_gui.ui.icons import app_icon, page_icon
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QTextCursor
 
-from rave_gui.backend.logtail import tail_lines
+from rave_gui.backend.process.logtail import tail_lines
 from rave_gui.core.signals import AppSignals
 from rave_gui.ui.widgets.log_view import LogView, level_colors
 

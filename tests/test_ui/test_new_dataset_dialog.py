@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rave_gui.backend import preprocess as pp
-from rave_gui.backend.paths import data_dir
-from rave_gui.backend.procinfo import group_members
+from rave_gui.backend.jobs import preprocess as pp
+from rave_gui.backend.process.procinfo import group_members
+from rave_gui.backend.system.paths import data_dir
 from rave_gui.ui.dialogs import new_dataset as nd
 from rave_gui.ui.dialogs.new_dataset import NewDatasetDialog
 

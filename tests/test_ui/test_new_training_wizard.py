@@ -12,7 +12,7 @@ from PyQt6.QtWidgets import QWizard
 
 from rave_gui.backend.errors import ValidationError
 from rave_gui.backend.manager import ACTIVE_STATUSES, FINAL_STATUSES
-from rave_gui.backend.ravecmd import TrainSettings, first_phase_steps, learning_rate_at
+from rave_gui.backend.rave.command import TrainSettings, first_phase_steps, learning_rate_at
 from rave_gui.ui.wizard.new_training import NewTrainingWizard
 
 NEXT = QWizard.WizardButton.NextButton
@@ -301,7 +301,7 @@ def test_finished_wizard_starts_a_real_run(qtbot, manager, controller, project_i
 
 
 def test_the_number_fields_stop_where_pre_flight_does(wizard):
-    from rave_gui.backend.ravecmd import MAX_BATCH, MAX_STEPS, MAX_WORKERS, TrainSettings
+    from rave_gui.backend.rave.command import MAX_BATCH, MAX_STEPS, MAX_WORKERS, TrainSettings
 
     p = wizard.params_page
     maxima = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rave_gui.backend.settings import load_settings
+from rave_gui.backend.system.settings import load_settings
 from rave_gui.ui.dialogs.settings_dialog import SettingsDialog
 
 

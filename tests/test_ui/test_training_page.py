@@ -11,7 +11,7 @@ from PyQt6.QtWidgets import QMessageBox, QToolButton
 
 from rave_gui.backend.errors import InvalidTransitionError
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.tfevents import read_scalars
+from rave_gui.backend.rave.tfevents import read_scalars
 from rave_gui.core.signals import AppSignals
 from rave_gui.ui.models.experiments_model import COL
 from rave_gui.ui.pages.training_page import TrainingPage
@@ -317,7 +317,7 @@ def test_an_empty_project_says_how_to_start(page: TrainingPage, manager):
 
 
 def test_system_panel_shows_the_machine_and_gpu_rows(qtbot, page: TrainingPage):
-    from rave_gui.backend import sysmon
+    from rave_gui.backend.system import sysmon
 
     panel = page.system_panel
     page.tabs.setCurrentWidget(panel)

@@ -6,8 +6,8 @@ import os
 import time
 from typing import Any
 
-from ..datasets import read_dataset
 from ..errors import DuplicateNameError, InUseError, NotFoundError
+from ..rave.dataset import read_dataset
 from ..status import ACTIVE
 from .db import Database
 from .names import check_name

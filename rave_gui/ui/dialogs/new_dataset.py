@@ -27,8 +27,7 @@ from PyQt6.QtWidgets import (
 )
 
 from ...backend.errors import RaveGuiError, ValidationError
-from ...backend.manager import TrainingManager, check_name
-from ...backend.preprocess import (
+from ...backend.jobs.preprocess import (
     DEFAULT_SAMPLE_RATE,
     MAX_CHANNELS,
     SAMPLE_RATES,
@@ -43,7 +42,8 @@ from ...backend.preprocess import (
     preprocess_argv,
     scan_audio,
 )
-from ...backend.units import format_bytes, format_duration
+from ...backend.manager import TrainingManager, check_name
+from ...backend.system.units import format_bytes, format_duration
 from ...core.jobs import CANCELLED, PreprocessJob
 from ...core.worker import run_in_background
 from ..widgets.feedback import ERROR, WARNING, FieldError

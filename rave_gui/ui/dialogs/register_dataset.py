@@ -18,10 +18,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ...backend.datasets import DatasetInfo, read_dataset
 from ...backend.errors import RaveGuiError, ValidationError
 from ...backend.manager import TrainingManager, check_name
-from ...backend.units import format_bytes, format_duration
+from ...backend.rave.dataset import DatasetInfo, read_dataset
+from ...backend.system.units import format_bytes, format_duration
 from ..widgets.feedback import FieldError
 
 # Folder names `rave preprocess` users often give that say nothing about the sounds inside.

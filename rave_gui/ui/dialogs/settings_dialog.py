@@ -22,9 +22,9 @@ from PyQt6.QtWidgets import (
 )
 
 from ...backend.errors import RaveGuiError
-from ...backend.paths import DB_ENV, default_runs_dir
-from ...backend.ravecmd import RaveInstall, probe_rave
-from ...backend.settings import Settings, save_settings
+from ...backend.rave.command import RaveInstall, probe_rave
+from ...backend.system.paths import DB_ENV, default_runs_dir
+from ...backend.system.settings import Settings, save_settings
 from ...core.worker import BackgroundTask, run_in_background
 from ..widgets.feedback import ERROR, INFO, FieldError
 

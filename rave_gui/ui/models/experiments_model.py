@@ -21,7 +21,7 @@ from PyQt6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer
 from ...backend.errors import NotFoundError
 from ...backend.manager import TrainingManager, best_value
 from ...backend.status import LIVE
-from ...backend.units import format_datetime, format_duration, format_value
+from ...backend.system.units import format_datetime, format_duration, format_value
 from ...core.signals import AppSignals
 from .columns import Column, ColumnTableModel, column_index
 from .columns import Index as _Index

@@ -23,14 +23,14 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ...backend.datasets import folder_size, read_dataset
-from ...backend.demo import synthesize_audio
 from ...backend.errors import RaveGuiError
+from ...backend.jobs.demo import synthesize_audio
+from ...backend.jobs.preprocess import discard_output, remove_dataset
 from ...backend.manager import TrainingManager
-from ...backend.paths import data_dir
-from ...backend.preprocess import discard_output, remove_dataset
-from ...backend.settings import Settings, load_settings
-from ...backend.units import format_bytes, format_duration
+from ...backend.rave.dataset import folder_size, read_dataset
+from ...backend.system.paths import data_dir
+from ...backend.system.settings import Settings, load_settings
+from ...backend.system.units import format_bytes, format_duration
 from ...core.signals import AppSignals
 from ...core.worker import run_in_background
 from ..dialogs.confirm import ConfirmBox

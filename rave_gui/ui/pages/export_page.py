@@ -28,7 +28,7 @@ from PyQt6.QtWidgets import (
 )
 
 from ...backend.errors import RaveGuiError
-from ...backend.export import (
+from ...backend.jobs.export import (
     ExportPlan,
     checkpoint_label,
     default_model_name,
@@ -37,9 +37,9 @@ from ...backend.export import (
     scan_checkpoints,
 )
 from ...backend.manager import TrainingManager
-from ...backend.settings import Settings, load_settings
 from ...backend.status import Action, allowed_actions
-from ...backend.units import format_bytes, format_datetime
+from ...backend.system.settings import Settings, load_settings
+from ...backend.system.units import format_bytes, format_datetime
 from ...core.jobs import CANCELLED, ExportJob
 from ...core.signals import AppSignals
 from ..dialogs.confirm import ConfirmBox, ask_confirmation

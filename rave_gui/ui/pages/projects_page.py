@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (
 
 from ...backend.errors import RaveGuiError
 from ...backend.manager import TrainingManager
-from ...backend.units import format_datetime
+from ...backend.system.units import format_datetime
 from ...core.signals import AppSignals
 from ..dialogs.confirm import ConfirmBox, ask_confirmation
 from ..dialogs.name_dialog import NameDialog

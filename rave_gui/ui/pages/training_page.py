@@ -48,7 +48,7 @@ from ...backend.status import (
     Action,
     allowed_actions,
 )
-from ...backend.units import format_duration, format_rate
+from ...backend.system.units import format_duration, format_rate
 from ...core.signals import AppSignals
 from ..models.experiments_model import (
     COL,

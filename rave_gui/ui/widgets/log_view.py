@@ -36,7 +36,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ...backend.logtail import tail_lines
+from ...backend.process.logtail import tail_lines
 
 MAX_LINES = 5000
 LEVELS = ("info", "warning", "error")

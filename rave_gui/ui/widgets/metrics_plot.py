@@ -43,7 +43,7 @@ from PyQt6.QtWidgets import (
 
 from ...backend.manager import TrainingManager
 from ...backend.store.tiles import buckets_to_xy
-from ...backend.units import format_value
+from ...backend.system.units import format_value
 from ...core.signals import AppSignals
 
 MIN_DRAW_INTERVAL_MS = 250  # at most 4 full draws a second

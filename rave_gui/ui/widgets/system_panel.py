@@ -11,9 +11,9 @@ from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QFont, QHideEvent, QShowEvent
 from PyQt6.QtWidgets import QGridLayout, QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget
 
-from ...backend import sysmon
-from ...backend.sysmon import ProcessUsage, SystemSample
-from ...backend.units import format_bytes
+from ...backend.system import sysmon
+from ...backend.system.sysmon import ProcessUsage, SystemSample
+from ...backend.system.units import format_bytes
 from ...core.worker import run_in_background
 
 INTERVAL_MS = 2000

@@ -30,10 +30,9 @@ from PyQt6.QtWidgets import (
     QWizardPage,
 )
 
-from ...backend.datasets import read_dataset
 from ...backend.errors import RaveGuiError, ValidationError
 from ...backend.manager import TrainingManager, check_name
-from ...backend.ravecmd import (
+from ...backend.rave.command import (
     MAX_BATCH,
     MAX_STEPS,
     MAX_WORKERS,
@@ -44,8 +43,9 @@ from ...backend.ravecmd import (
     learning_rate_at,
     train_argv,
 )
-from ...backend.runfolder import folder_preview
-from ...backend.units import format_bytes, format_duration
+from ...backend.rave.dataset import read_dataset
+from ...backend.rave.runfolder import folder_preview
+from ...backend.system.units import format_bytes, format_duration
 from ...core.worker import run_in_background
 from ..dialogs.register_dataset import RegisterDatasetDialog
 from ..pages.datasets_page import configure_table, dataset_model
@@ -467,7 +467,7 @@ class ParametersPage(QWizardPage):
         self.device_combo.clear()
         self.device_combo.addItem("CPU", -1)
         try:
-            from ...backend import sysmon
+            from ...backend.system import sysmon
 
             gpus = sysmon.list_gpus()
         except Exception:  # no sysmon, or NVML failing in an unexpected way: CPU only

@@ -7,9 +7,9 @@ functions.
 
 Usage::
 
-    <rave python> rave_launcher.py train <rave train flags...>
-    <rave python> rave_launcher.py --probe [--torch]
-    <rave python> rave_launcher.py <other rave command> <flags...>   # passed to rave unchanged
+    <rave python> launcher.py train <rave train flags...>
+    <rave python> launcher.py --probe [--torch]
+    <rave python> launcher.py <other rave command> <flags...>   # passed to rave unchanged
 
 ``train`` behaves like ``rave train`` (same flags, output, exit codes and Ctrl-C handling, with
 SIGINT re-enabled if the parent left it ignored) and
@@ -540,8 +540,8 @@ def probe(with_torch: bool = False) -> dict[str, Any]:
 
 
 def _drop_own_folder_from_path() -> None:
-    """Keep this script's folder (rave_gui/backend: db.py, paths.py, ...) from shadowing
-    top-level modules of RAVE's dependencies."""
+    """Keep this script's folder (rave_gui/backend/rave: dataset.py, logparse.py, ...) from
+    shadowing top-level modules of RAVE's dependencies."""
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
 
@@ -555,8 +555,8 @@ def main(argv: list[str] | None = None) -> int | None:
         return 0
     if not args or args[0] not in RAVE_COMMANDS:
         sys.stderr.write(
-            "usage: rave_launcher.py --probe [--torch]\n"
-            f"       rave_launcher.py {{{'|'.join(RAVE_COMMANDS)}}} [flags...]\n"
+            "usage: launcher.py --probe [--torch]\n"
+            f"       launcher.py {{{'|'.join(RAVE_COMMANDS)}}} [flags...]\n"
         )
         return 2
     _drop_own_folder_from_path()

@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from .errors import ValidationError
+from ..errors import ValidationError
 from .paths import data_dir, default_runs_dir
 
 

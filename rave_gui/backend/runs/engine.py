@@ -12,18 +12,14 @@ from typing import Any
 
 import yaml
 
-from . import runner
-from .errors import (
+from ..errors import (
     InvalidTransitionError,
     NotFoundError,
     ProcessError,
     RaveGuiError,
     ValidationError,
 )
-from .follower import DATA_LOST, decide_outcome, find_checkpoints, follow_to_end
-from .locks import exclusive, lock_path
-from .logparse import Failure, LogParser, Outcome
-from .manager import (
+from ..manager import (
     COMPLETED,
     FAILED,
     FINAL_STATUSES,
@@ -36,12 +32,16 @@ from .manager import (
     TrainingManager,
     check_name,
 )
-from .procinfo import is_same_process, process_start_time, signal_group
-from .ravecmd import RaveInstall, TrainSettings, preflight, probe_rave, train_argv
-from .runfolder import UID_KEY, create_run_folder, read_identity
-from .settings import Settings, overrides_of
-from .status import Action, require_action
-from .tfevents import EVENT_FILE_PREFIX, EventDirFollower
+from ..process import runner
+from ..process.locks import exclusive, lock_path
+from ..process.procinfo import is_same_process, process_start_time, signal_group
+from ..rave.command import RaveInstall, TrainSettings, preflight, probe_rave, train_argv
+from ..rave.logparse import Failure, LogParser, Outcome
+from ..rave.runfolder import UID_KEY, create_run_folder, read_identity
+from ..rave.tfevents import EVENT_FILE_PREFIX, EventDirFollower
+from ..status import Action, require_action
+from ..system.settings import Settings, overrides_of
+from .follower import DATA_LOST, decide_outcome, find_checkpoints, follow_to_end
 
 _RUN_FOLDER = re.compile(r"^(?P<name>.+)_(?P<hash>[0-9a-f]{10})$")
 SCHEDULE_WAIT_S = 30.0  # how long schedule() waits while another process schedules

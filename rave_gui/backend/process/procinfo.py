@@ -7,7 +7,7 @@ import signal
 
 import psutil
 
-from .errors import ProcessError
+from ..errors import ProcessError
 
 # Start times are compared with this tolerance (psutil derives them from boot time + ticks).
 START_TIME_TOLERANCE_S = 1.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 APP_NAME = "rave-gui"
 DB_ENV = "RAVE_GUI_DB"

@@ -36,16 +36,16 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from . import runner
-from .datasets import DatasetInfo, lmdb_entries, read_dataset
-from .errors import DatasetError, InUseError, PreflightError, RaveGuiError, ValidationError
-from .logfollow import LogFollower, lines_of
-from .logparse import Failure, LogLine, Progress
-from .paths import data_dir
-from .units import format_bytes, format_duration
+from ..errors import DatasetError, InUseError, PreflightError, RaveGuiError, ValidationError
+from ..process import runner
+from ..process.logfollow import LogFollower, lines_of
+from ..rave.dataset import DatasetInfo, lmdb_entries, read_dataset
+from ..rave.logparse import Failure, LogLine, Progress
+from ..system.paths import data_dir
+from ..system.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
-    from .manager import TrainingManager
+    from ..manager import TrainingManager
 
 AUDIO_EXTENSIONS = ("aif", "aiff", "wav", "opus", "mp3", "aac", "flac", "ogg")  # RAVE's --ext
 DEFAULT_NUM_SIGNAL = 131072
@@ -493,7 +493,7 @@ def launch_command(argv: list[str], python: str | None = None) -> list[str]:
     if "--lazy" not in argv:
         return list(argv)
     if python is None:
-        from .ravecmd import python_of
+        from ..rave.command import python_of
 
         python = python_of(argv[0]) or sys.executable
     return [python, "-c", _ANSWER_YES, *argv]

@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..rave.logparse import Event, LogLine, LogParser, Metrics
 from . import runner
-from .logparse import Event, LogLine, LogParser, Metrics
 from .procinfo import is_same_process
 
 READ_LIMIT = 4 << 20  # bytes of log read per poll at most (catching up stays responsive)

@@ -14,11 +14,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from . import sysmon
-from .datasets import read_dataset
-from .errors import DatasetError, PreflightError, ValidationError
+from ..errors import DatasetError, PreflightError, ValidationError
+from ..system import sysmon
+from .dataset import read_dataset
 
-LAUNCHER = Path(__file__).with_name("rave_launcher.py")
+LAUNCHER = Path(__file__).with_name("launcher.py")
 PROBE_TIMEOUT_S = 60
 # Configs that a RAVE release ships but that cannot build a model (measured on this version).
 KNOWN_BROKEN: dict[tuple[str, str], str] = {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import DatasetError
+from ..errors import DatasetError
 
 
 @dataclass(frozen=True, slots=True)

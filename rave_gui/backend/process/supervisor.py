@@ -2,7 +2,8 @@
 
 Started by ``runner.launch`` in a new session (its own process group) as::
 
-    python -m rave_gui.backend.supervisor --log LOG --status STATUS [--on-exit JSON] -- ARGV...
+    python -m rave_gui.backend.process.supervisor --log LOG --status STATUS \
+        [--on-exit JSON] -- ARGV...
 
 It runs ARGV in the same process group with stdout and stderr merged into a pipe, and appends
 what arrives to LOG. Progress-bar updates (segments ended by a bare carriage return) are
@@ -173,7 +174,7 @@ def run_on_exit(argv: list[str] | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rave_gui.backend.supervisor")
+    parser = argparse.ArgumentParser(prog="rave_gui.backend.process.supervisor")
     parser.add_argument("--log", required=True)
     parser.add_argument("--status", required=True)
     parser.add_argument("--progress-interval", type=float, default=1.0)

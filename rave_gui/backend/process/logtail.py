@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .logparse import LogLine, LogParser, Metrics, Progress
+from ..rave.logparse import LogLine, LogParser, Metrics, Progress
 
 MAX_TAIL_BYTES = 4 << 20  # read at most this much from the end of the file
 _CHUNK = 64 << 10

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .errors import ProcessError
+from ..errors import ProcessError
 
 IDENTITY_NAME = "rave-gui-run.json"
 UID_KEY = "run_uid"  # the key of the run uid in an experiment's config

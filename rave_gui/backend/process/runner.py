@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ProcessError
+from ..errors import ProcessError
+from ..rave.runfolder import check_identity
 from .procinfo import group_members, is_alive, process_start_time, signal_group
-from .runfolder import check_identity
 
 LOG_NAME = "train.log"
 STATUS_NAME = "supervisor.json"
@@ -66,12 +66,12 @@ def launch(
     status_path.unlink(missing_ok=True)  # a stale status of this folder's own run
     full_env = dict(os.environ if env is None else env)
     full_env["PYTHONUNBUFFERED"] = "1"
-    pkg_root = str(Path(__file__).resolve().parents[2])
+    pkg_root = str(Path(__file__).resolve().parents[3])
     full_env["PYTHONPATH"] = os.pathsep.join(
         p for p in (pkg_root, full_env.get("PYTHONPATH", "")) if p
     )
     cmd = [
-        sys.executable, "-m", "rave_gui.backend.supervisor",
+        sys.executable, "-m", "rave_gui.backend.process.supervisor",
         "--log", str(log_path), "--status", str(status_path),
         "--progress-interval", str(progress_interval),
         *(["--on-exit", json.dumps(on_exit)] if on_exit else []), "--", *argv,

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import DesktopEntryError
+from ..errors import DesktopEntryError
 from .resources import (
     APP_ICON_SIZES,
     APP_ID,

@@ -11,11 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from . import runner
-from .errors import DatabaseError, DiskFullError, ProcessError
-from .locks import exclusive, lock_path
-from .logparse import Failure, LogLine, LogParser, Metrics, Outcome, Progress
-from .manager import (
+from ..errors import DatabaseError, DiskFullError, ProcessError
+from ..manager import (
     COMPLETED,
     FAILED,
     FINAL_STATUSES,
@@ -24,14 +21,17 @@ from .manager import (
     STOPPING,
     TrainingManager,
 )
-from .procinfo import (
+from ..process import runner
+from ..process.locks import exclusive, lock_path
+from ..process.procinfo import (
     START_TIME_TOLERANCE_S,
     is_same_process,
     process_start_time,
     signal_group,
 )
-from .runfolder import UID_KEY, check_identity
-from .tfevents import DataLoss, EventDirFollower
+from ..rave.logparse import Failure, LogLine, LogParser, Metrics, Outcome, Progress
+from ..rave.runfolder import UID_KEY, check_identity
+from ..rave.tfevents import DataLoss, EventDirFollower
 
 LOG_KEY = "log"  # follow_offsets key of the log file (tfevents files use their path)
 READ_LIMIT = 4 << 20  # bytes of log read per poll at most (catching up stays responsive)

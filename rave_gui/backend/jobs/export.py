@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import runner
-from .errors import CancelledError, PreflightError, RaveGuiError
-from .follower import find_checkpoints
-from .logfollow import LogFollower, lines_of
-from .logparse import Failure, LogLine, Outcome
-from .manager import TrainingManager
-from .paths import data_dir
-from .ravecmd import check_writable_folder, find_rave, python_of
+from ..errors import CancelledError, PreflightError, RaveGuiError
+from ..manager import TrainingManager
+from ..process import runner
+from ..process.logfollow import LogFollower, lines_of
+from ..rave.command import check_writable_folder, find_rave, python_of
+from ..rave.logparse import Failure, LogLine, Outcome
+from ..runs.follower import find_checkpoints
+from ..system.paths import data_dir
 
 EXPORT_LOG = "export.log"
 EXPORT_CANCELLED = "Export cancelled."

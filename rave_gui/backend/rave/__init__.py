@@ -1,0 +1,1 @@
+"""What rave-gui knows of RAVE: commands and pre-flight, the launcher, its output and files."""
