@@ -86,7 +86,7 @@ manager.projects.default_id()
 def killed(*_args, **_kwargs):  # the experiment and its points are written by now
     os.kill(os.getpid(), signal.SIGKILL)
 
-manager.sync_checkpoints = killed
+manager.artifacts.sync_checkpoints = killed
 import_run(manager, sys.argv[2])
 """
 

@@ -338,7 +338,7 @@ def test_programs_creating_the_default_project_at_once_get_the_same_one(tmp_path
             t.join()
         assert len(results) == 4 and all(isinstance(r, int) for r in results), results
         assert len(set(results)) == 1
-        assert [p["name"] for p in managers[0].list_projects()] == ["Default"]
+        assert [p["name"] for p in managers[0].projects.all()] == ["Default"]
         for tm in managers:
             tm.close()
 

@@ -91,9 +91,9 @@ def test_followers_killed_at_random_moments_lose_and_duplicate_nothing(
             assert followed[name] == points, name  # the same (step, value) pairs
         assert stored_points(manager, run.exp_id) == expected
         assert {s.name: s.count for s in manager.metrics.stats(run.exp_id)} == {
-            s.name: s.count for s in fresh.metric_stats(imported)
+            s.name: s.count for s in fresh.metrics.stats(imported)
         }
         got = {Path(c["path"]).name for c in manager.artifacts.checkpoints(run.exp_id)}
-        assert got == {Path(c["path"]).name for c in fresh.list_checkpoints(imported)}
+        assert got == {Path(c["path"]).name for c in fresh.artifacts.checkpoints(imported)}
     finally:
         fresh.close()

@@ -1,6 +1,6 @@
 """MetricsPlot: a run's loss terms, validation and learning rates, live and fast at any length.
 
-What is drawn is always the store's min/max reduction (``TrainingManager.reduced_series``) to
+What is drawn is always the store's min/max reduction (``MetricStore.reduced``) to
 about the axes' width in pixels, so a run of millions of steps draws as fast as a short one and
 no spike or NaN is hidden. Reads run on a background thread (the first read of a freshly
 imported run builds its tiles, which takes a while); the newest request for a series wins.
