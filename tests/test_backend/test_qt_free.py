@@ -66,7 +66,17 @@ def test_every_backend_module_imports_with_qt_blocked() -> None:
     out = proc.stdout.split()
     assert out[0] == "imported"
     # The walk really found the modules (not an empty package by mistake).
-    for module in ("store.db", "manager", "store.metrics", "store.tiles", "datasets", "errors"):
+    for module in (
+        "store.db",
+        "manager",
+        "store.metrics",
+        "rave.dataset",
+        "process.procinfo",
+        "runs.engine",
+        "jobs.export",
+        "system.paths",
+        "errors",
+    ):
         assert f"rave_gui.backend.{module}" in out
 
 
