@@ -1,6 +1,6 @@
 """TFRecord framing: CRC32C, record headers, records read from an offset, resync after damage."""
 
-# Event files are sequences of TFRecords
+# Event files, as TensorFlow and torch's SummaryWriter write them, are sequences of TFRecords
 #
 #     uint64 length | uint32 masked_crc32c(length bytes) | data[length] | uint32 masked_crc32c(data)
 #
