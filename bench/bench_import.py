@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.rave.tfevents import ScalarPoint, write_scalar_events
+from rave_gui.backend.rave.eventproto import ScalarPoint
+from rave_gui.backend.rave.tfevents import write_scalar_events
 from rave_gui.backend.runs.engine import import_run
 
 TAGS = (

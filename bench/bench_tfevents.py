@@ -17,10 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rave_gui.backend.rave.eventproto import ScalarPoint  # noqa: E402
 from rave_gui.backend.rave.tfevents import (  # noqa: E402
     EventDirFollower,
     EventFileReader,
-    ScalarPoint,
     read_scalars,
     write_scalar_events,
 )

@@ -579,15 +579,15 @@ def cmd_datasets_create(args: argparse.Namespace, out: IO[str]) -> int:
     from pathlib import Path
 
     from .backend.errors import ValidationError
+    from .backend.jobs.audio import scan_audio
+    from .backend.jobs.preflight import preflight
     from .backend.jobs.preprocess import (
         PreprocessMonitor,
         PreprocessRequest,
         discard_output,
         launch_command,
         make_dataset,
-        preflight,
         preprocess_argv,
-        scan_audio,
     )
     from .backend.manager import check_name
     from .backend.process import runner

@@ -11,7 +11,9 @@ import pytest
 
 from rave_gui.backend.errors import DatasetError
 from rave_gui.backend.jobs import export as ex
+from rave_gui.backend.jobs import preflight as pf
 from rave_gui.backend.jobs import preprocess as pp
+from rave_gui.backend.jobs.audio import scan_audio
 from rave_gui.backend.jobs.demo import synthesize_audio
 from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.process.procinfo import group_members
@@ -30,7 +32,7 @@ def tm(tmp_path: Path):
 
 def _run(rave: str, folders: list[Path], out: Path, **kw) -> tuple[pp.PreprocessRun, float]:
     req = pp.PreprocessRequest([str(f) for f in folders], str(out), **kw)
-    scan = pp.scan_audio(folders)
+    scan = scan_audio(folders)
     command = pp.launch_command(pp.preprocess_argv(rave, req))
     started = time.monotonic()
     result = pp.run_preprocess(
@@ -52,7 +54,7 @@ def test_preprocess_of_synthesized_audio_is_registered(rave_executable, tm, tmp_
     synthesize_audio(audio, n_files=4, seconds=20.0, sample_rate=44100, channels=1)
     out = tmp_path / "datasets" / "synth"
     req = pp.PreprocessRequest([str(audio)], str(out))
-    report = pp.preflight(req, pp.scan_audio([audio]))
+    report = pf.preflight(req, scan_audio([audio]))
     assert report.ok, report.problems
     assert report.expected_chunks == 12
     result, elapsed = _run(rave_executable, [audio], out)
@@ -73,7 +75,7 @@ def test_files_too_short_give_a_clear_error_and_nothing_registered(
     audio = tmp_path / "short"
     synthesize_audio(audio, n_files=3, seconds=4.0, sample_rate=44100, channels=1)
     out = tmp_path / "datasets" / "short"
-    report = pp.preflight(pp.PreprocessRequest([str(audio)], str(out)), pp.scan_audio([audio]))
+    report = pf.preflight(pp.PreprocessRequest([str(audio)], str(out)), scan_audio([audio]))
     assert any("Every file is shorter than 5.94 s" in p for p in report.problems)
     # What the real command does with them anyway: an "empty" dataset, told as such.
     result, _ = _run(rave_executable, [audio], out)
@@ -90,7 +92,7 @@ def test_a_folder_of_non_audio_files_is_refused_and_never_hangs(rave_executable,
     for name in ("notes.txt", "cover.jpg", "score.pdf"):
         (docs / name).write_bytes(b"not audio")
     out = tmp_path / "datasets" / "docs"
-    report = pp.preflight(pp.PreprocessRequest([str(docs)], str(out)), pp.scan_audio([docs]))
+    report = pf.preflight(pp.PreprocessRequest([str(docs)], str(out)), scan_audio([docs]))
     assert report.problems == [f"{docs} holds no audio file RAVE reads (.aif, .aiff, .wav, "
                                ".opus, .mp3, .aac, .flac, .ogg)."]  # fmt: skip
     result, elapsed = _run(rave_executable, [docs], out)
@@ -102,7 +104,7 @@ def test_a_folder_of_non_audio_files_is_refused_and_never_hangs(rave_executable,
 def test_a_missing_input_path_does_not_hang_or_leave_a_process(rave_executable, tmp_path) -> None:
     missing = tmp_path / "no-such-folder"
     out = tmp_path / "datasets" / "missing"
-    report = pp.preflight(pp.PreprocessRequest([str(missing)], str(out)), pp.scan_audio([missing]))
+    report = pf.preflight(pp.PreprocessRequest([str(missing)], str(out)), scan_audio([missing]))
     assert report.problems == [f"The folder {missing} does not exist."]
     result, elapsed = _run(rave_executable, [missing], out)
     assert not result.ok
@@ -116,7 +118,7 @@ def test_a_file_ffmpeg_cannot_decode_is_refused_and_never_hangs(rave_executable,
     synthesize_audio(audio, n_files=1, seconds=14.0)
     (audio / "broken.wav").write_bytes(b"RIFF....WAVEfmt garbage")
     out = tmp_path / "datasets" / "mixed"
-    report = pp.preflight(pp.PreprocessRequest([str(audio)], str(out)), pp.scan_audio([audio]))
+    report = pf.preflight(pp.PreprocessRequest([str(audio)], str(out)), scan_audio([audio]))
     assert any("cannot be decoded: broken.wav" in p for p in report.problems)
     result, elapsed = _run(rave_executable, [audio], out)
     assert not result.ok and "failed to decode a file" in result.message

@@ -15,13 +15,9 @@ import pytest
 
 from rave_gui.backend.errors import DiskFullError, ValidationError
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.rave.tfevents import (
-    ScalarPoint,
-    iter_records,
-    parse_event_scalars,
-    read_scalars,
-    write_scalar_events,
-)
+from rave_gui.backend.rave.eventproto import ScalarPoint, parse_event_scalars
+from rave_gui.backend.rave.tfevents import read_scalars, write_scalar_events
+from rave_gui.backend.rave.tfrecord import iter_records
 from rave_gui.backend.runs.engine import import_run
 
 REPO = Path(__file__).resolve().parents[2]

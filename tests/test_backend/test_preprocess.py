@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 from rave_gui.backend.errors import DatasetError, PreflightError
+from rave_gui.backend.jobs import audio
+from rave_gui.backend.jobs import preflight as pf
 from rave_gui.backend.jobs import preprocess as pp
 from rave_gui.backend.rave.logparse import parse_bytes
 
@@ -37,17 +39,17 @@ def _request(folders: list[Path], out: Path, **kw) -> pp.PreprocessRequest:
 
 
 def test_files_are_picked_as_rave_globs_them() -> None:
-    assert pp.rave_reads("a.wav") and pp.rave_reads("a.WAV") and pp.rave_reads("b.flac")
-    assert pp.rave_reads("._hidden.wav")  # pathlib's glob does not skip dotfiles
-    assert not pp.rave_reads("a.Wav")  # RAVE globs *.wav and *.WAV only
-    assert not pp.rave_reads("notes.txt") and not pp.rave_reads("a.wav.bak")
+    assert audio.rave_reads("a.wav") and audio.rave_reads("a.WAV") and audio.rave_reads("b.flac")
+    assert audio.rave_reads("._hidden.wav")  # pathlib's glob does not skip dotfiles
+    assert not audio.rave_reads("a.Wav")  # RAVE globs *.wav and *.WAV only
+    assert not audio.rave_reads("notes.txt") and not audio.rave_reads("a.wav.bak")
 
 
 def test_scan_counts_files_and_durations_from_wav_headers(tmp_path: Path) -> None:
     _wav(tmp_path / "a" / "one.wav", 7.5)
     _wav(tmp_path / "a" / "sub" / "two.WAV", 12.0, sr=48000, channels=2)
     (tmp_path / "a" / "readme.txt").write_text("not audio")
-    scan = pp.scan_audio([tmp_path / "a"])
+    scan = audio.scan_audio([tmp_path / "a"])
     assert [f.path.name for f in scan.files] == ["one.wav", "two.WAV"]
     assert scan.total_s == pytest.approx(19.5)
     assert scan.max_channels == 2
@@ -60,7 +62,7 @@ def test_scan_counts_files_and_durations_from_wav_headers(tmp_path: Path) -> Non
 def test_scan_reports_missing_folders_and_folders_without_audio(tmp_path: Path) -> None:
     (tmp_path / "texts").mkdir()
     (tmp_path / "texts" / "a.txt").write_text("x")
-    scan = pp.scan_audio([tmp_path / "nope", tmp_path / "texts"])
+    scan = audio.scan_audio([tmp_path / "nope", tmp_path / "texts"])
     assert scan.missing == (tmp_path / "nope",)
     assert scan.without_audio == (tmp_path / "texts",)
     assert scan.files == ()
@@ -74,7 +76,7 @@ def test_other_formats_are_measured_with_ffprobe_and_broken_files_reported(tmp_p
         ["ffmpeg", "-v", "error", "-i", str(src), str(tmp_path / "in" / "a.flac")], check=True
     )
     (tmp_path / "in" / "broken.mp3").write_bytes(b"this is not an mp3 file at all")
-    scan = pp.scan_audio([tmp_path / "in"])
+    scan = audio.scan_audio([tmp_path / "in"])
     by_name = {f.path.name: f for f in scan.files}
     assert by_name["a.flac"].duration_s == pytest.approx(3.0, abs=0.05)
     assert by_name["a.flac"].channels == 1 and by_name["a.flac"].sample_rate == 44100
@@ -89,7 +91,7 @@ def test_preflight_passes_long_enough_files_and_estimates_the_size(tmp_path: Pat
     for i in range(3):
         _wav(tmp_path / "audio" / f"{i}.wav", 20.0)
     req = _request([tmp_path / "audio"], tmp_path / "out" / "db")
-    report = pp.preflight(req, pp.scan_audio([tmp_path / "audio"]))
+    report = pf.preflight(req, audio.scan_audio([tmp_path / "audio"]))
     assert report.ok == HAVE_FFMPEG, report.problems
     assert report.expected_chunks == 9
     assert report.needed_bytes == pytest.approx(9 * 262144 * 2 * 1.1, rel=0.01)
@@ -100,7 +102,7 @@ def test_preflight_refuses_when_every_file_is_shorter_than_one_chunk(tmp_path: P
     for i in range(3):
         _wav(tmp_path / "audio" / f"{i}.wav", 4.0)
     req = _request([tmp_path / "audio"], tmp_path / "db")
-    report = pp.preflight(req, pp.scan_audio([tmp_path / "audio"]))
+    report = pf.preflight(req, audio.scan_audio([tmp_path / "audio"]))
     text = "\n".join(report.problems)
     assert "Every file is shorter than 5.94 s" in text
     assert "at least 5.9 s each" in text
@@ -112,19 +114,19 @@ def test_preflight_warns_which_files_are_too_short(tmp_path: Path) -> None:
     _wav(tmp_path / "audio" / "long.wav", 30.0)
     _wav(tmp_path / "audio" / "tiny.wav", 2.0)
     req = _request([tmp_path / "audio"], tmp_path / "db")
-    report = pp.preflight(req, pp.scan_audio([tmp_path / "audio"]))
+    report = pf.preflight(req, audio.scan_audio([tmp_path / "audio"]))
     assert not any("shorter" in p for p in report.problems)
     assert any("tiny.wav (2.0 s)" in w and "left out" in w for w in report.warnings)
     # At 22.05 kHz a chunk lasts twice as long: 11.9 s.
     req.sample_rate = 22050
-    report = pp.preflight(req, pp.scan_audio([tmp_path / "audio"]))
+    report = pf.preflight(req, audio.scan_audio([tmp_path / "audio"]))
     assert report.expected_chunks == 2
 
 
 def test_preflight_refuses_a_single_chunk(tmp_path: Path) -> None:
     _wav(tmp_path / "audio" / "one.wav", 7.0)
-    report = pp.preflight(
-        _request([tmp_path / "audio"], tmp_path / "db"), pp.scan_audio([tmp_path / "audio"])
+    report = pf.preflight(
+        _request([tmp_path / "audio"], tmp_path / "db"), audio.scan_audio([tmp_path / "audio"])
     )
     assert any("needs at least 2" in p for p in report.problems)
 
@@ -137,7 +139,7 @@ def test_preflight_explains_folders_and_files_rave_cannot_use(tmp_path: Path) ->
     (bad / "fake.wav").write_text("not audio")
     _wav(bad / "fine.wav", 20.0)
     folders = [tmp_path / "nope", tmp_path / "texts", bad]
-    report = pp.preflight(_request(folders, tmp_path / "db"), pp.scan_audio(folders))
+    report = pf.preflight(_request(folders, tmp_path / "db"), audio.scan_audio(folders))
     text = "\n".join(report.problems)
     assert f"The folder {tmp_path / 'nope'} does not exist." in text
     assert f"{tmp_path / 'texts'} holds no audio file RAVE reads (.aif, .aiff, .wav" in text
@@ -149,7 +151,7 @@ def test_preflight_explains_folders_and_files_rave_cannot_use(tmp_path: Path) ->
 def test_preflight_refuses_nested_folders(tmp_path: Path) -> None:
     _wav(tmp_path / "a" / "b" / "x.wav", 20.0)
     folders = [tmp_path / "a", tmp_path / "a" / "b"]
-    report = pp.preflight(_request(folders, tmp_path / "db"), pp.scan_audio(folders))
+    report = pf.preflight(_request(folders, tmp_path / "db"), audio.scan_audio(folders))
     assert any("read its files twice" in p for p in report.problems)
 
 
@@ -164,7 +166,7 @@ def test_preflight_refuses_nested_folders(tmp_path: Path) -> None:
 def test_the_output_folder_must_be_new(tmp_path: Path, prepare, message) -> None:
     out = tmp_path / "out"
     prepare(out)
-    assert message in " ".join(pp.output_problems(out))
+    assert message in " ".join(pf.output_problems(out))
 
 
 def test_output_must_be_writable_and_absolute(tmp_path: Path) -> None:
@@ -172,34 +174,34 @@ def test_output_must_be_writable_and_absolute(tmp_path: Path) -> None:
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        problems = pp.output_problems(locked / "db")
+        problems = pf.output_problems(locked / "db")
         import os
 
         if os.geteuid() != 0:  # root writes anywhere
             assert "Cannot write in" in problems[0]
     finally:
         locked.chmod(0o700)
-    assert "full path" in pp.output_problems("relative/db")[0]
-    assert pp.output_problems(tmp_path / "new" / "db") == []
+    assert "full path" in pf.output_problems("relative/db")[0]
+    assert pf.output_problems(tmp_path / "new" / "db") == []
 
 
 def test_preflight_refuses_when_the_disk_is_too_small(tmp_path: Path, monkeypatch) -> None:
     _wav(tmp_path / "audio" / "a.wav", 30.0)
-    monkeypatch.setattr(pp.shutil, "disk_usage", lambda _p: shutil._ntuple_diskusage(1, 1, 1000))
-    report = pp.preflight(
-        _request([tmp_path / "audio"], tmp_path / "db"), pp.scan_audio([tmp_path / "audio"])
+    monkeypatch.setattr(pf.shutil, "disk_usage", lambda _p: shutil._ntuple_diskusage(1, 1, 1000))
+    report = pf.preflight(
+        _request([tmp_path / "audio"], tmp_path / "db"), audio.scan_audio([tmp_path / "audio"])
     )
     assert any("Not enough free disk space" in p for p in report.problems)
-    lazy = pp.preflight(
+    lazy = pf.preflight(
         _request([tmp_path / "audio"], tmp_path / "db", lazy=True),
-        pp.scan_audio([tmp_path / "audio"]),
+        audio.scan_audio([tmp_path / "audio"]),
     )
     assert lazy.needed_bytes < report.needed_bytes
 
 
 def test_missing_ffmpeg_is_explained(monkeypatch) -> None:
-    monkeypatch.setattr(pp.shutil, "which", lambda _name: None)
-    (problem,) = pp.tool_problems()
+    monkeypatch.setattr(pf.shutil, "which", lambda _name: None)
+    (problem,) = pf.tool_problems()
     assert problem.startswith("ffmpeg and ffprobe are not installed")
 
 
@@ -267,7 +269,7 @@ def test_lazy_progress_is_the_share_of_the_audio_measured(tmp_path: Path) -> Non
     for i in range(4):
         _wav(tmp_path / "a" / f"{i}.wav", 30.0)
     req = _request([tmp_path / "a"], tmp_path / "db", lazy=True)
-    mon = pp.PreprocessMonitor.for_request(req, pp.scan_audio([tmp_path / "a"]))
+    mon = pp.PreprocessMonitor.for_request(req, audio.scan_audio([tmp_path / "a"]))
     mon.feed(parse_bytes(b"dataset length: 0:01:00: : 2it [00:00, 5.5it/s]\r"))
     assert (mon.percent(), mon.text()) == (50, "2 files of 4 · dataset length 1 min 00 s")
 

@@ -14,20 +14,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rave_gui.backend.rave.eventproto import ScalarPoint, encode_scalar_event, parse_event_scalars
 from rave_gui.backend.rave.tfevents import (
-    MAX_RECORD_BYTES,
-    DataLoss,
     EventDirFollower,
     EventFileReader,
-    ScalarPoint,
+    read_scalars,
+    write_scalar_events,
+)
+from rave_gui.backend.rave.tfrecord import (
+    MAX_RECORD_BYTES,
+    DataLoss,
     crc32c,
-    encode_scalar_event,
     frame_record,
     iter_records,
     masked_crc32c,
-    parse_event_scalars,
-    read_scalars,
-    write_scalar_events,
 )
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "rave"

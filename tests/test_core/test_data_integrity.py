@@ -19,12 +19,9 @@ from replay_helpers import follow_to_end, kill_group, wait_until
 from rave_gui.backend.manager import RUNNING, TrainingManager
 from rave_gui.backend.process import runner
 from rave_gui.backend.process.procinfo import group_members
-from rave_gui.backend.rave.tfevents import (
-    ScalarPoint,
-    encode_scalar_event,
-    frame_record,
-    write_scalar_events,
-)
+from rave_gui.backend.rave.eventproto import ScalarPoint, encode_scalar_event
+from rave_gui.backend.rave.tfevents import write_scalar_events
+from rave_gui.backend.rave.tfrecord import frame_record
 from rave_gui.backend.runs.follower import RunFollower
 from rave_gui.backend.store import db as db_module
 from rave_gui.core import process as process_module
@@ -36,7 +33,8 @@ N_POINTS = 20_000
 WRITE_EVENTS = f"""
 import sys
 from pathlib import Path
-from rave_gui.backend.rave.tfevents import ScalarPoint, write_scalar_events
+from rave_gui.backend.rave.eventproto import ScalarPoint
+from rave_gui.backend.rave.tfevents import write_scalar_events
 folder = Path(sys.argv[1]) / "run_0123456789" / "version_0"
 folder.mkdir(parents=True)
 points = [ScalarPoint("loss", i, 1.0 / (i + 1), 1e9 + i) for i in range({N_POINTS})]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rave_gui.backend.jobs import preflight as pf
 from rave_gui.backend.jobs import preprocess as pp
 from rave_gui.backend.process.procinfo import group_members
 from rave_gui.backend.system.paths import data_dir
@@ -148,7 +149,7 @@ def test_an_empty_dataset_is_explained_and_not_registered(
     for i in range(3):
         _wav(tmp_path / "short" / f"x{i}.wav", 3.0)
     # Get past the pre-flight (which refuses these files) to see what RAVE itself does.
-    monkeypatch.setattr(nd, "preflight", lambda req, scan: pp.PreflightReport(expected_chunks=1))
+    monkeypatch.setattr(nd, "preflight", lambda req, scan: pf.PreflightReport(expected_chunks=1))
     dialog = open_dialog([tmp_path / "short"])
     with qtbot.waitSignal(dialog.preprocess_finished, timeout=180_000) as blocker:
         dialog.start()

@@ -1,10 +1,9 @@
-"""Making a RAVE dataset from audio folders: scan, pre-flight, the `rave preprocess` command,
-following it (and stopping it when it stalls), and checking what it wrote.
+"""Making a RAVE dataset: the `rave preprocess` command, followed, stopped, its output checked.
 
-Facts about acids-rave 2.3.1's ``scripts/preprocess.py`` this module builds on:
+The audio it reads is found and measured in ``jobs.audio`` (which files it reads: see there),
+the request checked before it starts in ``jobs.preflight``. Facts about acids-rave 2.3.1's
+``scripts/preprocess.py`` this module builds on:
 
-- it reads the files under each ``--input_path`` whose names end in ``.EXT`` or ``.EXT_UPPER``
-  for its default extensions (``a.wav`` and ``a.WAV``, not ``a.Wav``), hidden files included;
 - it cuts each file into chunks of ``2 × --num_signal`` samples at ``--sampling_rate`` and
   silently drops any file, or tail, shorter than a chunk; ``metadata.yaml`` gets
   ``n_seconds = chunk seconds × (chunks - 1)``, so zero or one chunk give ``n_seconds: 0``;
@@ -18,17 +17,11 @@ Facts about acids-rave 2.3.1's ``scripts/preprocess.py`` this module builds on:
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
-import shutil
-import subprocess
 import sys
 import time
-import wave
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,29 +29,23 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..errors import DatasetError, InUseError, PreflightError, RaveGuiError, ValidationError
+from ..errors import DatasetError, InUseError, RaveGuiError, ValidationError
 from ..process import runner
 from ..process.logfollow import LogFollower, lines_of
 from ..rave.dataset import DatasetInfo, lmdb_entries, read_dataset
 from ..rave.logparse import Failure, LogLine, Progress
 from ..system.paths import data_dir
-from ..system.units import format_bytes, format_duration
+from ..system.units import format_duration
+from .audio import AudioScan
 
 if TYPE_CHECKING:
     from ..manager import TrainingManager
 
-AUDIO_EXTENSIONS = ("aif", "aiff", "wav", "opus", "mp3", "aac", "flac", "ogg")  # RAVE's --ext
 DEFAULT_NUM_SIGNAL = 131072
 DEFAULT_SAMPLE_RATE = 44100
 SAMPLE_RATES = (16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000)
 MAX_CHANNELS = 8
 LOG_NAME = "preprocess.log"
-FFPROBE_TIMEOUT_S = 30
-SCAN_WORKERS = 8
-# Decoded audio is stored as 16-bit samples in LMDB, with a little overhead per record.
-STORAGE_OVERHEAD = 1.1
-DISK_MARGIN_BYTES = 200 * 1024 * 1024
-FEW_CHUNKS = 50  # v2 crashes at its first validation with 50 chunks or fewer (PCA over 1 example)
 DATASET_FILES = ("data.mdb", "lock.mdb", "metadata.yaml")
 
 NO_FILE_MARKER = "No valid file found in"
@@ -73,205 +60,7 @@ _ANSWER_YES = (
 )
 
 
-# --- scanning ----------------------------------------------------------------------------------
-
-
-def rave_reads(name: str, extensions: Sequence[str] = AUDIO_EXTENSIONS) -> bool:
-    """Whether `rave preprocess` picks up a file of this name (it globs ``*.ext``, ``*.EXT``)."""
-    return any(name.endswith(f".{e}") or name.endswith(f".{e.upper()}") for e in extensions)
-
-
-@dataclass(frozen=True, slots=True)
-class AudioFile:
-    """One audio file RAVE will read: its length and format, or why it cannot be read."""
-
-    path: Path
-    duration_s: float | None = None
-    channels: int | None = None
-    sample_rate: int | None = None
-    error: str | None = None
-
-    @property
-    def readable(self) -> bool:
-        return self.error is None and self.duration_s is not None
-
-
-@dataclass(frozen=True)
-class AudioScan:
-    """What the input folders hold for `rave preprocess`."""
-
-    folders: tuple[Path, ...]
-    files: tuple[AudioFile, ...] = ()
-    missing: tuple[Path, ...] = ()  # folders that do not exist (or are files)
-    without_audio: tuple[Path, ...] = ()  # existing folders with no file RAVE reads
-    other_files: int = 0  # files RAVE skips (other extensions)
-    elapsed_s: float = 0.0
-
-    @property
-    def readable(self) -> list[AudioFile]:
-        return [f for f in self.files if f.readable]
-
-    @property
-    def unreadable(self) -> list[AudioFile]:
-        return [f for f in self.files if not f.readable]
-
-    @property
-    def total_s(self) -> float:
-        return sum(f.duration_s or 0.0 for f in self.readable)
-
-    @property
-    def max_channels(self) -> int | None:
-        return max((f.channels for f in self.readable if f.channels), default=None)
-
-    def short_files(self, chunk_s: float) -> list[AudioFile]:
-        return [f for f in self.readable if (f.duration_s or 0.0) < chunk_s]
-
-    def chunks(self, chunk_s: float) -> int:
-        """How many chunks `rave preprocess` will cut (files and tails shorter are dropped)."""
-        # A hair of tolerance: ffprobe's duration and the decoded sample count differ slightly.
-        return sum(math.floor((f.duration_s or 0.0) / chunk_s + 1e-9) for f in self.readable)
-
-    def summary(self) -> str:
-        n = len(self.files)
-        files = "1 audio file" if n == 1 else f"{n:,} audio files"
-        text = f"{files} · {format_duration(self.total_s)} in all"
-        if self.unreadable:
-            text += f" · {len(self.unreadable)} unreadable"
-        return text
-
-
-def find_audio_files(
-    folders: Iterable[str | os.PathLike[str]],
-    extensions: Sequence[str] = AUDIO_EXTENSIONS,
-) -> tuple[list[Path], list[Path], list[Path], int]:
-    """(audio files, missing folders, folders without audio, count of other files), in the
-    order RAVE would meet them, each file once."""
-    files: list[Path] = []
-    seen: set[Path] = set()
-    missing: list[Path] = []
-    without: list[Path] = []
-    other = 0
-    for folder in folders:
-        root = Path(folder).expanduser()
-        if not root.is_dir():
-            missing.append(root)
-            continue
-        found = 0
-        for dirpath, dirnames, names in os.walk(root):
-            dirnames.sort()
-            for name in sorted(names):
-                if not rave_reads(name, extensions):
-                    other += 1
-                    continue
-                p = Path(dirpath) / name
-                key = p.resolve()
-                found += 1
-                if key not in seen:
-                    seen.add(key)
-                    files.append(p)
-        if not found:
-            without.append(root)
-    return files, missing, without, other
-
-
-def _probe_wav(path: Path) -> AudioFile | None:
-    """Length and format from a PCM WAV header (None when the wave module cannot read it)."""
-    try:
-        with wave.open(str(path), "rb") as w:
-            rate, frames, channels = w.getframerate(), w.getnframes(), w.getnchannels()
-    except (wave.Error, EOFError, OSError, ValueError):
-        return None
-    if rate <= 0:
-        return None
-    return AudioFile(path, frames / rate, channels, rate)
-
-
-def _probe_ffprobe(path: Path, ffprobe: str) -> AudioFile:
-    try:
-        proc = subprocess.run(
-            [ffprobe, "-v", "error", "-select_streams", "a:0",
-             "-show_entries", "format=duration:stream=channels,sample_rate",
-             "-of", "json", str(path)],
-            capture_output=True, text=True, timeout=FFPROBE_TIMEOUT_S, check=False,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        return AudioFile(path, error="ffprobe took too long to read it")
-    except OSError as err:
-        return AudioFile(path, error=f"ffprobe cannot run: {err.strerror}")
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
-        reason = lines[-1] if lines else f"ffprobe exited with code {proc.returncode}"
-        return AudioFile(path, error=reason.replace(f"{path}: ", ""))
-    try:
-        data = json.loads(proc.stdout or "{}")
-        streams = data.get("streams") or []
-        if not streams:
-            return AudioFile(path, error="no audio stream")
-        duration = float(data.get("format", {}).get("duration"))
-        channels = int(streams[0].get("channels") or 0) or None
-        rate = int(streams[0].get("sample_rate") or 0) or None
-    except (TypeError, ValueError, AttributeError):
-        return AudioFile(path, error="ffprobe reports no duration")
-    if not math.isfinite(duration) or duration < 0:
-        return AudioFile(path, error="ffprobe reports no duration")
-    return AudioFile(path, duration, channels, rate)
-
-
-def probe_audio(path: str | os.PathLike[str], ffprobe: str | None = None) -> AudioFile:
-    """Length, channels and rate of one file: the WAV header for PCM .wav files (fast), ffprobe
-    for everything else. A file that cannot be read gets ``error`` set."""
-    p = Path(path)
-    if p.suffix.lower() == ".wav":
-        info = _probe_wav(p)
-        if info is not None:
-            return info
-    tool = ffprobe or shutil.which("ffprobe")
-    if tool is None:
-        return AudioFile(p, error="ffprobe is not installed")
-    return _probe_ffprobe(p, tool)
-
-
-def scan_audio(
-    folders: Iterable[str | os.PathLike[str]],
-    *,
-    ffprobe: str | None = None,
-    workers: int = SCAN_WORKERS,
-    cancelled: Callable[[], bool] | None = None,
-) -> AudioScan:
-    """Find the audio files RAVE will read in ``folders`` and measure each one (WAV headers
-    directly, other formats with ffprobe in a few threads)."""
-    started = time.monotonic()
-    folder_list = tuple(Path(f).expanduser() for f in folders)
-    paths, missing, without, other = find_audio_files(folder_list)
-    tool = ffprobe or shutil.which("ffprobe")
-
-    def one(p: Path) -> AudioFile:
-        if cancelled is not None and cancelled():
-            return AudioFile(p, error="not measured")
-        return probe_audio(p, tool)
-
-    wavs = [p for p in paths if p.suffix.lower() == ".wav"]
-    results: dict[Path, AudioFile] = {}
-    for p in wavs:  # header reads: microseconds each, no thread needed
-        info = _probe_wav(p)
-        if info is not None:
-            results[p] = info
-    rest = [p for p in paths if p not in results]
-    if rest:
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(rest)))) as pool:
-            for p, info in zip(rest, pool.map(one, rest), strict=True):
-                results[p] = info
-    return AudioScan(
-        folders=folder_list,
-        files=tuple(results[p] for p in paths),
-        missing=tuple(missing),
-        without_audio=tuple(without),
-        other_files=other,
-        elapsed_s=time.monotonic() - started,
-    )
-
-
-# --- the request and its pre-flight --------------------------------------------------------------
+# --- the request -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -305,168 +94,6 @@ class PreprocessRequest:
 def chunk_seconds(sample_rate: int, num_signal: int = DEFAULT_NUM_SIGNAL) -> float:
     """Seconds of one dataset example: RAVE cuts audio in chunks of 2 × num_signal samples."""
     return 2 * num_signal / sample_rate
-
-
-def decoded_bytes(chunks: int, request: PreprocessRequest) -> int:
-    """Roughly what the dataset takes on disk (16-bit samples; lazy datasets store no audio)."""
-    if request.lazy:
-        return 1024 * 1024
-    return int(chunks * 2 * request.num_signal * request.channels * 2 * STORAGE_OVERHEAD)
-
-
-def _existing_ancestor(path: Path) -> Path:
-    p = path
-    while not p.exists() and p != p.parent:
-        p = p.parent
-    return p
-
-
-def _short_list(paths: Sequence[Path | AudioFile], limit: int = 5) -> str:
-    names = [
-        (f"{p.path.name} ({p.duration_s:.1f} s)" if p.duration_s is not None else p.path.name)
-        if isinstance(p, AudioFile)
-        else Path(p).name
-        for p in paths[:limit]
-    ]
-    more = len(paths) - limit
-    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
-
-
-def tool_problems() -> list[str]:
-    """ffmpeg and ffprobe must be on PATH: `rave preprocess` calls both."""
-    missing = [t for t in ("ffmpeg", "ffprobe") if shutil.which(t) is None]
-    if not missing:
-        return []
-    return [
-        f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed: "
-        "`rave preprocess` decodes audio with ffmpeg. Install it (apt install ffmpeg, "
-        "brew install ffmpeg, or from ffmpeg.org) and make sure it is on the PATH."
-    ]
-
-
-def output_problems(output: str | os.PathLike[str]) -> list[str]:
-    """The output folder must be new (or empty), not a dataset already, and writable."""
-    out = Path(output).expanduser()
-    if not out.is_absolute():
-        return [f"Give the output folder as a full path (not {str(output)!r})."]
-    if out.exists() and not out.is_dir():
-        return [f"{out} is a file: choose a folder for the dataset."]
-    if out.is_dir():
-        if (out / "metadata.yaml").exists():
-            return [
-                f"{out} already holds a preprocessed dataset: choose a new folder (or register "
-                "that one instead)."
-            ]
-        try:
-            if any(out.iterdir()):
-                return [f"{out} is not empty: choose a new or empty folder for the dataset."]
-        except OSError as err:
-            return [f"Cannot read {out}: {err.strerror}."]
-    parent = _existing_ancestor(out)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return [f"Cannot write in {parent}: choose a folder you can write to."]
-    return []
-
-
-@dataclass
-class PreflightReport:
-    """Problems stop the preprocess; warnings are shown and let it start."""
-
-    problems: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    expected_chunks: int = 0
-    needed_bytes: int = 0
-    free_bytes: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def raise_for_problems(self) -> None:
-        if self.problems:
-            raise PreflightError("\n".join(self.problems))
-
-
-def preflight(request: PreprocessRequest, scan: AudioScan) -> PreflightReport:
-    """Check everything before `rave preprocess` starts; every problem and warning is listed."""
-    report = PreflightReport()
-    problems, warnings = report.problems, report.warnings
-    try:
-        request.validate()
-    except ValidationError as err:
-        problems.append(str(err))
-        return report
-    problems += tool_problems()
-    folders = [Path(p).expanduser().resolve() for p in request.input_paths]
-    for i, a in enumerate(folders):
-        for b in folders[i + 1 :]:
-            if a == b or a in b.parents or b in a.parents:
-                inner, outer = (b, a) if a in b.parents or a == b else (a, b)
-                problems.append(
-                    f"{inner} is inside {outer} (or the same folder): remove one, RAVE would "
-                    "read its files twice."
-                )
-    for p in scan.missing:
-        problems.append(f"The folder {p} does not exist.")
-    exts = ", ".join(f".{e}" for e in AUDIO_EXTENSIONS)
-    for p in scan.without_audio:
-        problems.append(f"{p} holds no audio file RAVE reads ({exts}).")
-    unreadable = scan.unreadable
-    if unreadable:
-        names = _short_list([f.path for f in unreadable])
-        problems.append(
-            f"{len(unreadable)} file(s) cannot be decoded: {names} ({unreadable[0].error}). "
-            "`rave preprocess` stalls on a file it cannot read: remove, convert or fix them "
-            "first."
-        )
-    chunk_s = request.chunk_seconds()
-    readable = scan.readable
-    short = scan.short_files(chunk_s)
-    report.expected_chunks = scan.chunks(chunk_s)
-    limit = (
-        f"{chunk_s:.2f} s (one chunk: 2 × {request.num_signal:,} samples at "
-        f"{request.sample_rate:,} Hz)"
-    )
-    if readable and len(short) == len(readable):
-        problems.append(
-            f"Every file is shorter than {limit}: RAVE drops shorter files and would write an "
-            f"empty dataset. Use audio files of at least {chunk_s:.1f} s each (several minutes "
-            "in all to train a model), or join short files together first."
-        )
-    elif readable and report.expected_chunks < 2:
-        problems.append(
-            f"These files give {report.expected_chunks} chunk of {chunk_s:.2f} s: RAVE needs "
-            f"at least 2 (its dataset would be empty). Add audio: at least {2 * chunk_s:.1f} s "
-            f"in files of at least {chunk_s:.1f} s each, several minutes to train a model."
-        )
-    elif short:
-        warnings.append(
-            f"{len(short)} file(s) are shorter than {limit} and will be left out: "
-            f"{_short_list(short)}."
-        )
-    if readable and 2 <= report.expected_chunks <= FEW_CHUNKS and not request.lazy:
-        warnings.append(
-            f"Only {report.expected_chunks} chunks of {chunk_s:.1f} s: enough to try v2_small, "
-            f"but the v2 config needs more than {FEW_CHUNKS} (it fails at its first validation)."
-        )
-    if scan.other_files and readable:
-        warnings.append(f"{scan.other_files} file(s) of other types will be ignored.")
-    problems += output_problems(request.output_path)
-    report.needed_bytes = decoded_bytes(report.expected_chunks, request)
-    target = _existing_ancestor(Path(request.output_path).expanduser())
-    try:
-        report.free_bytes = shutil.disk_usage(target).free
-    except OSError:
-        report.free_bytes = None
-    if (
-        report.free_bytes is not None
-        and report.free_bytes < report.needed_bytes + DISK_MARGIN_BYTES
-    ):
-        problems.append(
-            f"Not enough free disk space in {target}: the dataset needs about "
-            f"{format_bytes(report.needed_bytes)}, {format_bytes(report.free_bytes)} is free."
-        )
-    return report
 
 
 # --- the command -------------------------------------------------------------------------------
@@ -839,10 +466,6 @@ def remove_dataset(
 
 
 __all__ = [
-    "AUDIO_EXTENSIONS",
-    "AudioFile",
-    "AudioScan",
-    "PreflightReport",
     "PreprocessMonitor",
     "PreprocessRequest",
     "PreprocessRun",
@@ -851,10 +474,8 @@ __all__ = [
     "discard_output",
     "launch_command",
     "make_dataset",
-    "preflight",
     "preprocess_argv",
     "remove_dataset",
     "remove_dataset_files",
     "run_preprocess",
-    "scan_audio",
 ]

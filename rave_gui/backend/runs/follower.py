@@ -31,7 +31,8 @@ from ..process.procinfo import (
 )
 from ..rave.logparse import Failure, LogLine, LogParser, Metrics, Outcome, Progress
 from ..rave.runfolder import UID_KEY, check_identity
-from ..rave.tfevents import DataLoss, EventDirFollower
+from ..rave.tfevents import EventDirFollower
+from ..rave.tfrecord import DataLoss
 
 LOG_KEY = "log"  # follow_offsets key of the log file (tfevents files use their path)
 READ_LIMIT = 4 << 20  # bytes of log read per poll at most (catching up stays responsive)

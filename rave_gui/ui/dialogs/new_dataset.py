@@ -27,20 +27,18 @@ from PyQt6.QtWidgets import (
 )
 
 from ...backend.errors import RaveGuiError, ValidationError
+from ...backend.jobs.audio import AudioScan, scan_audio
+from ...backend.jobs.preflight import PreflightReport, preflight
 from ...backend.jobs.preprocess import (
     DEFAULT_SAMPLE_RATE,
     MAX_CHANNELS,
     SAMPLE_RATES,
-    AudioScan,
-    PreflightReport,
     PreprocessMonitor,
     PreprocessRequest,
     default_log_folder,
     default_output_folder,
     launch_command,
-    preflight,
     preprocess_argv,
-    scan_audio,
 )
 from ...backend.manager import TrainingManager, check_name
 from ...backend.system.units import format_bytes, format_duration
