@@ -9,5 +9,5 @@ export QT_QPA_PLATFORM=offscreen MPLBACKEND=QtAgg
 .venv/bin/ruff check rave_gui tests bench main.py
 .venv/bin/ruff format --check rave_gui tests bench main.py
 .venv/bin/lint-imports  # the layer contracts in pyproject.toml
-.venv/bin/mypy  # rave_gui/backend and rave_gui/core, configured in pyproject.toml
+.venv/bin/mypy  # rave_gui/backend, rave_gui/cli and rave_gui/core, configured in pyproject.toml
 exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,284 @@
+"""`rave-gui runs ...`: list, show, export, stop, pause, resume, follow, resume-from, import."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from typing import IO, TYPE_CHECKING, Any
+
+from ..backend.status import FINAL, RunStatus
+from ..backend.system.units import format_datetime, format_value
+from .common import (
+    caught_up,
+    dump_json,
+    open_engine,
+    open_manager,
+    project_filter,
+    run_id,
+    table,
+)
+from .follow import print_started, wait_for
+from .points import export_to_file, write_points
+
+if TYPE_CHECKING:
+    from .common import Subcommands
+
+
+def _experiment_public(exp: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in exp.items() if k not in ("process_start_time",)}
+
+
+def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
+    from ..backend.manager import best_value
+
+    tm = caught_up(args)
+    project_id = project_filter(tm, args.project)
+    exps = tm.list_experiments(project_id, status=args.status, search=args.search)
+    if args.json:
+        dump_json([_experiment_public(e) for e in exps], out)
+        return 0
+    if not exps:
+        out.write("No experiments.\n")
+        return 0
+    rows = [("ID", "NAME", "PROJECT", "STATUS", "STARTED", "STEP", "BEST VAL")]
+    for e in exps:
+        step = e["metrics"].get("step")
+        rows.append(
+            (
+                str(e["id"]),
+                e["name"],
+                e["project_name"],
+                e["status"],
+                format_datetime(e["started_at"], missing="-"),
+                "-" if step is None else str(step),
+                format_value(best_value(e["metrics"]), missing="-"),
+            )
+        )
+    table(rows, out)
+    return 0
+
+
+def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
+    tm = caught_up(args, [args.id])
+    exp = tm.get_experiment(args.id)
+    stats = tm.metrics.stats(args.id)
+    checkpoints = tm.artifacts.checkpoints(args.id)
+    if args.json:
+        data = _experiment_public(exp)
+        data["series"] = [
+            {
+                "name": s.name,
+                "points": s.count,
+                "first_step": s.first_step,
+                "last_step": s.last_step,
+                "last": s.last_value,
+                "min": s.min_value,
+                "max": s.max_value,
+            }
+            for s in stats
+        ]
+        data["checkpoints"] = checkpoints
+        dump_json(data, out)
+        return 0
+    fields = [
+        ("id", exp["id"]),
+        ("name", exp["name"]),
+        ("project", exp["project_name"]),
+        ("dataset", exp["dataset_name"] or exp["config"].get("dataset_path") or "-"),
+        ("status", exp["status"]),
+        ("created", format_datetime(exp["created_at"], missing="-")),
+        ("started", format_datetime(exp["started_at"], missing="-")),
+        ("ended", format_datetime(exp["completed_at"], missing="-")),
+        ("step", exp["metrics"].get("step", "-")),
+        ("run folder", exp["run_dir"] or "-"),
+        ("log", exp["log_path"] or "-"),
+        ("pid", exp["pid"] or "-"),
+        ("exit code", "-" if exp["exit_code"] is None else exp["exit_code"]),
+        ("error", exp["error"] or "-"),
+        ("command", " ".join(exp["command"]) if exp["command"] else "-"),
+    ]
+    for k, v in fields:
+        out.write(f"{k + ':':12} {v}\n")
+    cfg = exp["config"]
+    if cfg:
+        out.write("config:\n")
+        for k in sorted(cfg):
+            out.write(f"  {k} = {json.dumps(cfg[k])}\n")
+    if stats:
+        out.write("metrics:\n")
+        rows = [("NAME", "POINTS", "FIRST", "LAST", "LAST VALUE", "MIN", "MAX")]
+        for s in stats:
+            rows.append(
+                (
+                    s.name,
+                    str(s.count),
+                    str(s.first_step),
+                    str(s.last_step),
+                    format_value(s.last_value, missing="-"),
+                    format_value(s.min_value, missing="-"),
+                    format_value(s.max_value, missing="-"),
+                )
+            )
+        table(rows, out, indent="  ")
+    else:
+        out.write("metrics:    none recorded\n")
+    if checkpoints:
+        out.write("checkpoints:\n")
+        for c in checkpoints:
+            best = " (best)" if c["is_best"] else ""
+            out.write(f"  {c['path']}  step {c['step']}  {c['size'] or 0} bytes{best}\n")
+    return 0
+
+
+def cmd_runs_export(args: argparse.Namespace, out: IO[str]) -> int:
+    tm = caught_up(args, [args.id])
+    exp = tm.get_experiment(args.id)
+    points = tm.metrics.iter_points(args.id)
+    if not args.output:
+        write_points(args, exp, points, out)
+        return 0
+    n = export_to_file(args, exp, points)
+    sys.stderr.write(f"Wrote {n} points to {args.output}\n")
+    return 0
+
+
+def cmd_runs_follow(args: argparse.Namespace, out: IO[str]) -> int:
+    from ..backend.manager import LIVE_STATUSES
+
+    tm = open_manager(args)
+    if args.id is not None:
+        tm.get_experiment(args.id)  # an unknown id is an error
+    elif not tm.experiments.count(list(LIVE_STATUSES)):
+        out.write("No live runs.\n")
+        return 0
+    ids = None if args.id is None else [args.id]
+    return wait_for(open_engine(args, tm), ids, out, stop_on_interrupt=False)
+
+
+def cmd_runs_finish(args: argparse.Namespace, out: IO[str]) -> int:
+    """The on-exit hook of a run (started by its supervisor, output in supervisor.err)."""
+    engine = open_engine(args)
+    status, started = engine.finish_and_schedule(args.id)
+    now = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    out.write(f"[rave-gui] {now} experiment {args.id} {status}")
+    out.write(f"; started {', '.join(map(str, started))}\n" if started else "\n")
+    return 0
+
+
+def cmd_runs_control(args: argparse.Namespace, out: IO[str]) -> int:
+    engine = open_engine(args, caught_up(args, [args.id]))
+    action = args.runs_command
+    if action == "stop":
+        ended = engine.manager.get_experiment(args.id)["status"]
+        if ended in FINAL:  # it ended before the stop: say how
+            status = ended
+        else:
+            status = engine.request_stop(args.id) if args.no_wait else engine.stop(args.id)
+    elif action == "pause":
+        engine.pause(args.id)
+        status = RunStatus.PAUSED
+    else:
+        engine.resume(args.id)
+        status = RunStatus.RUNNING
+    out.write(f"experiment {args.id} {status}\n")
+    return 0
+
+
+def cmd_runs_resume_from(args: argparse.Namespace, out: IO[str]) -> int:
+    engine = open_engine(args, caught_up(args, [args.id]))
+    new_id = engine.resume_from_checkpoint(args.id, args.name, dataset=args.dataset)
+    print_started(engine.manager.get_experiment(new_id), f"resumes {args.id}", out)
+    if args.wait:
+        return wait_for(engine, [new_id], out)
+    return 0
+
+
+def cmd_runs_import(args: argparse.Namespace, out: IO[str]) -> int:
+    from ..backend.runs.engine import import_run
+
+    tm = open_manager(args)
+    project_id = project_filter(tm, args.project)
+    exp_id = import_run(tm, args.folder, project_id=project_id, name=args.name)
+    exp = tm.get_experiment(exp_id)
+    n = sum(s.count for s in tm.metrics.stats(exp_id))
+    out.write(
+        f"imported experiment {exp_id} {exp['name']!r}: {exp['status']}, {n} metric points, "
+        f"{len(tm.artifacts.checkpoints(exp_id))} checkpoints\n"
+    )
+    return 0
+
+
+def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    """The `runs` command and its actions."""
+    runs = sub.add_parser("runs", help="list, show and export experiments")
+    runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+    p = runs_sub.add_parser("list", parents=parents, help="list experiments")
+    p.add_argument(
+        "--status",
+        action="append",
+        help=f"only this status (repeatable): {', '.join(RunStatus)}",
+    )
+    p.add_argument("--project", help="only this project (name or id)")
+    p.add_argument("--search", help="text to look for in name, dataset, config, error")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_runs_list)
+    p = runs_sub.add_parser("show", parents=parents, help="show one experiment and its metrics")
+    p.add_argument("id", type=run_id)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_runs_show)
+    p = runs_sub.add_parser("export", parents=parents, help="write every metric point")
+    p.add_argument("id", type=run_id)
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
+    p.set_defaults(func=cmd_runs_export)
+
+    for action, text in (
+        ("stop", "stop a run (graceful first)"),
+        ("pause", "pause a run"),
+        ("resume", "resume a paused run"),
+    ):
+        p = runs_sub.add_parser(action, parents=parents, help=text)
+        p.add_argument("id", type=run_id)
+        if action == "stop":
+            p.add_argument(
+                "--no-wait",
+                action="store_true",
+                help="only send the interrupt; do not wait for the end",
+            )
+        p.set_defaults(func=cmd_runs_control)
+    p = runs_sub.add_parser(
+        "follow",
+        parents=parents,
+        help="follow a run (without ID: every live run) until it ends; Ctrl-C leaves it running",
+    )
+    p.add_argument("id", type=int, nargs="?")
+    p.set_defaults(func=cmd_runs_follow)
+    # Internal: the on-exit hook a run's supervisor starts (not listed in the help).
+    p = runs_sub.add_parser("finish", parents=parents)
+    p.add_argument("id", type=int)
+    p.add_argument("--settings", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_runs_finish)
+    p = runs_sub.add_parser(
+        "resume-from",
+        parents=parents,
+        help="continue a stopped run from its last checkpoint as a new run",
+    )
+    p.add_argument("id", type=run_id)
+    p.add_argument("--name", help="name of the new run (default: NAME-resume)")
+    p.add_argument(
+        "--dataset",
+        metavar="FOLDER",
+        help="preprocessed dataset to continue with (default: the run's own; needed for an "
+        "imported run)",
+    )
+    p.add_argument("--wait", action="store_true")
+    p.set_defaults(func=cmd_runs_resume_from)
+    p = runs_sub.add_parser(
+        "import", parents=parents, help="adopt a RAVE run folder started elsewhere"
+    )
+    p.add_argument("folder", help="the NAME_HASH folder written by rave train")
+    p.add_argument("--project", help="project name or id")
+    p.add_argument("--name", help="experiment name (default: from the folder)")
+    p.set_defaults(func=cmd_runs_import)

@@ -1,0 +1,72 @@
+"""`rave-gui train`: start a RAVE training run (and with --wait, follow it to its end)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from ..backend.errors import RaveGuiError
+from .common import open_engine, project_or_default
+from .follow import print_started, wait_for
+
+if TYPE_CHECKING:
+    from .common import Subcommands
+
+
+def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
+    engine = open_engine(args)
+    tm = engine.manager
+    project_id = project_or_default(tm, args.project)
+    config = {
+        "name": args.name,
+        "project_id": project_id,
+        "dataset_path": str(args.dataset),
+        "configs": args.config or ["v2"],
+        "overrides": args.override or [],
+        "max_steps": args.max_steps,
+        "val_every": args.val_every,
+        "save_every": args.save_every,
+        "batch": args.batch,
+        "gpu": args.gpu,
+        "workers": args.workers,
+        "ema": args.ema,
+    }
+    if args.out:
+        config["out_path"] = str(args.out)
+    wanted = str(Path(args.dataset).expanduser().resolve())
+    match = [d for d in tm.datasets.all(project_id) if d["path"] == wanted]
+    if match:
+        config["dataset_id"] = match[0]["id"]
+    else:
+        try:
+            config["dataset_id"] = tm.datasets.register(project_id, wanted)
+        except RaveGuiError:
+            pass  # pre-flight reports the dataset problem with the other ones
+    exp_id = engine.submit(config)
+    exp = tm.get_experiment(exp_id)
+    print_started(exp, f"run folder {exp['run_dir']}", out)
+    if args.wait:
+        return wait_for(engine, [exp_id], out)
+    return 0
+
+
+def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None:
+    """The `train` command."""
+    p = sub.add_parser("train", parents=parents, help="start a RAVE training run")
+    p.add_argument("--dataset", required=True, help="preprocessed dataset folder")
+    p.add_argument("--config", action="append", help="RAVE config or modifier (repeatable)")
+    p.add_argument("--override", action="append", help="gin binding (repeatable)")
+    p.add_argument("--name", required=True)
+    p.add_argument("--project", help="project name or id (default: the first project)")
+    p.add_argument("--max-steps", type=int, default=500_000)
+    p.add_argument("--val-every", type=int, default=10_000)
+    p.add_argument("--save-every", type=int)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--gpu", type=int, default=-1, help="GPU index, -1 for CPU")
+    p.add_argument("--workers", type=int, default=8)
+    p.add_argument("--ema", type=float)
+    p.add_argument("--out", help="folder for run output (default: the settings' runs folder)")
+    p.add_argument("--rave", help="path of the rave executable")
+    p.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    p.set_defaults(func=cmd_train)
