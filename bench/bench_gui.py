@@ -262,7 +262,7 @@ STARTUP = textwrap.dedent(
         # then the Training page with its plot (matplotlib is imported once it is shown)
         wins[0].show_page("training")
         page = wins[0].training_page
-        while page._plot is None:
+        while page.panel._plot is None:
             app.processEvents()
         app.processEvents()
         plot_ready = time.time() - created

@@ -70,7 +70,7 @@ def test_checkpoints_of_the_chosen_run_with_best_marked(page, manager, project_i
     )
     page.streaming_check.setChecked(False)
     assert page.target_label.text().endswith("second.ts")
-    assert page.models_empty.isVisible()
+    assert page.models_box.empty.isVisible()
 
 
 def test_export_runs_and_lists_the_model(qtbot, page, manager, project_id, tmp_path):
@@ -89,10 +89,10 @@ def test_export_runs_and_lists_the_model(qtbot, page, manager, project_id, tmp_p
     assert text == "Exported cello-late_streaming.ts (10.0 kB)."
     (model,) = manager.artifacts.exported_models(exp)
     assert model["checkpoint"] == other and model["streaming"] is True
-    cells = _cells(page.models_table, 0)
+    cells = _cells(page.models_box.table, 0)
     assert cells[:3] == ["cello-late_streaming.ts", "10.0 kB", "yes"]
     assert "Load it in nn~" in page.message.text()
-    assert not page.models_empty.isVisible()
+    assert not page.models_box.empty.isVisible()
     assert page.export_button.text() == "Export" and page.export_button.isEnabled()
     assert "all good ! model exported to" in page.log_view.toPlainText()
 

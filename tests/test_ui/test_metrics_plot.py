@@ -9,14 +9,8 @@ import pytest
 
 from rave_gui.backend.manager import TrainingManager
 from rave_gui.core.signals import AppSignals
-from rave_gui.ui.widgets.metrics_plot import (
-    LOSS,
-    LR,
-    VALIDATION,
-    MetricsPlot,
-    series_kind,
-    shown_by_default,
-)
+from rave_gui.ui.widgets.metrics_plot import MetricsPlot
+from rave_gui.ui.widgets.plot_style import LOSS, LR, VALIDATION, series_kind, shown_by_default
 
 
 @pytest.fixture
@@ -215,7 +209,7 @@ def test_log_scale_toggle_and_empty_states(qtbot, plot, manager):
 
 
 def test_step_labels_stay_distinct_when_zoomed():
-    from rave_gui.ui.widgets.metrics_plot import format_step_tick
+    from rave_gui.ui.widgets.plot_style import format_step_tick
 
     assert format_step_tick(950) == "950"
     assert format_step_tick(200_000, tick_step=50_000) == "200k"

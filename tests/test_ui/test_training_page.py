@@ -110,8 +110,8 @@ def test_project_runs_are_listed_and_the_newest_is_shown(page: TrainingPage, man
     page.set_project(manager.projects.default_id())
     assert page.model.rowCount() == 2
     assert page.current_id == newest
-    assert page.name_label.text() == "newest"
-    assert page.status_badge.text() == "queued"
+    assert page.panel.name_label.text() == "newest"
+    assert page.panel.status_badge.text() == "queued"
     assert "2 runs" in page.count_label.text()
     page.select_run(first)
     assert page.current_id == first and page.selected_id() == first
@@ -126,7 +126,7 @@ def test_actions_are_enabled_only_where_the_status_allows_them(page: TrainingPag
     assert _enabled(page) == {"stop", "pause"}
     page.pause_action.trigger()
     assert page.fake.calls[-1] == ("pause", exp)
-    assert page.status_badge.text() == "paused"
+    assert page.panel.status_badge.text() == "paused"
     assert _enabled(page) == {"stop", "resume"}
     page.resume_action.trigger()
     assert _enabled(page) == {"stop", "pause"}
@@ -167,7 +167,7 @@ def test_each_status_enables_its_buttons(page: TrainingPage, manager, status, ha
     if has_checkpoint:
         manager.artifacts.sync_checkpoints(exp, [{"path": "/runs/r/epoch-1.ckpt", "step": 17}])
     page.set_project(manager.projects.default_id())
-    assert page.status_badge.text() == status
+    assert page.panel.status_badge.text() == status
     expected = BUTTONS[status][has_checkpoint]
     assert _enabled(page) | ({"export"} if page.export_action.isEnabled() else set()) == expected
     buttons = [
@@ -189,7 +189,7 @@ def test_resume_from_checkpoint_selects_the_new_run(page: TrainingPage, manager)
     new_id = page.resume_selected_from_checkpoint()
     assert new_id is not None and new_id != exp
     assert page.current_id == new_id
-    assert page.name_label.text() == "old (resumed)"
+    assert page.panel.name_label.text() == "old (resumed)"
 
 
 def test_an_action_the_controller_refuses_shows_its_message(qtbot, page: TrainingPage, manager):
@@ -203,7 +203,7 @@ def test_an_action_the_controller_refuses_shows_its_message(qtbot, page: Trainin
     assert isinstance(box, QMessageBox) and box.isVisible()
     assert box.text() == "Experiment 'r' is already stopping."
     box.close()
-    assert page.status_badge.text() == "running"
+    assert page.panel.status_badge.text() == "running"
 
 
 def test_stop_asks_for_confirmation(monkeypatch, page: TrainingPage, manager):
@@ -229,10 +229,13 @@ def test_live_signals_update_progress_speed_eta_log_and_plot(qtbot, page: Traini
     page.set_project(manager.projects.default_id())
     s = page.signals
     s.run_progress.emit(exp, {"step": 250, "max_steps": 1000, "percent": 25.0, "rate": 2.0})
-    assert page.progress_bar.value() == 250
-    assert "250 / 1,000" in page.progress_bar.format() and "25.0 %" in page.progress_bar.format()
-    assert page.speed_value.text() == "2.00 steps/s"
-    assert page.eta_value.text() == "6 min 15 s"  # 750 steps at 2 steps/s
+    assert page.panel.progress_bar.value() == 250
+    assert (
+        "250 / 1,000" in page.panel.progress_bar.format()
+        and "25.0 %" in page.panel.progress_bar.format()
+    )
+    assert page.panel.speed_value.text() == "2.00 steps/s"
+    assert page.panel.eta_value.text() == "6 min 15 s"  # 750 steps at 2 steps/s
     s.run_output.emit(exp, [("Epoch 1 started", "info"), ("a warning", "warning")])
     s.run_output.emit(exp + 1, [("another run", "info")])
     assert page.log_view.toPlainText().endswith("Epoch 1 started\na warning")
@@ -246,12 +249,12 @@ def test_a_finished_imported_run_shows_its_whole_history(qtbot, page, manager, t
     exp = _imported_real_run(manager, tmp_path)
     page.set_project(manager.projects.default_id())
     assert page.current_id == exp
-    assert page.status_badge.text() == "completed"
-    assert page.progress_bar.value() == 1000
-    assert page.eta_value.text() == "done"
-    assert page.elapsed_value.text() == "2 min 20 s"
-    assert page.pid_value.text() == "–"
-    assert "s/step" in page.speed_value.text()  # 101 logged steps in 140 s
+    assert page.panel.status_badge.text() == "completed"
+    assert page.panel.progress_bar.value() == 1000
+    assert page.panel.eta_value.text() == "done"
+    assert page.panel.elapsed_value.text() == "2 min 20 s"
+    assert page.panel.pid_value.text() == "–"
+    assert "s/step" in page.panel.speed_value.text()  # 101 logged steps in 140 s
     qtbot.waitUntil(lambda: page.plot.line_data("validation")[0].size == 6, timeout=5000)
     assert "multiband_spectral_distance" in page.plot.visible_series()
     assert "fidelity_0.95" in page.plot.series_names()
@@ -302,25 +305,25 @@ def test_new_runs_appear_and_a_deleted_selected_run_moves_the_selection(page, ma
     manager.experiments.delete(exp)
     page.signals.runs_changed.emit()
     assert page.current_id == new == page.selected_id()  # the neighbour, shown and selected
-    assert page.name_label.text() == "new"
+    assert page.panel.name_label.text() == "new"
     manager.experiments.delete(new)
     page.signals.runs_changed.emit()
     assert page.current_id is None
-    assert page.name_label.text() == "No run selected"
+    assert page.panel.name_label.text() == "No run selected"
 
 
 def test_an_empty_project_says_how_to_start(page: TrainingPage, manager):
     page.set_project(manager.projects.default_id())
     assert page.current_id is None
-    assert "No runs in this project yet" in page.info_label.text()
+    assert "No runs in this project yet" in page.panel.info_label.text()
     assert _enabled(page) == set()
 
 
 def test_system_panel_shows_the_machine_and_gpu_rows(qtbot, page: TrainingPage):
     from rave_gui.backend.system import sysmon
 
-    panel = page.system_panel
-    page.tabs.setCurrentWidget(panel)
+    panel = page.panel.system_panel
+    page.panel.tabs.setCurrentWidget(panel)
     qtbot.waitUntil(lambda: panel.last_sample is not None, timeout=5000)
     s = panel.last_sample
     if not s.gpus:  # this machine has no NVIDIA driver

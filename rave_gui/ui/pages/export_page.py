@@ -15,14 +15,12 @@ from PyQt6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
     QStyle,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -39,64 +37,16 @@ from ...backend.jobs.export import (
 from ...backend.manager import TrainingManager
 from ...backend.status import Action, allowed_actions
 from ...backend.system.settings import Settings, load_settings
-from ...backend.system.units import format_bytes, format_datetime
+from ...backend.system.units import format_bytes
 from ...core.jobs import CANCELLED, ExportJob
 from ...core.signals import AppSignals
 from ..dialogs.confirm import ConfirmBox, ask_confirmation
-from ..models.columns import Column, key
 from ..models.record_table import (
-    RecordFilterProxy,
     RecordTableModel,
-    fmt_int,
 )
+from ..widgets.export_tables import CHECKPOINT_COLUMNS, ExportedModelsBox, record_view
 from ..widgets.feedback import ERROR, INFO, FieldError, MessageBar
 from ..widgets.log_view import LogView
-
-CHECKPOINT_COLUMNS = (
-    Column(
-        "Checkpoint",
-        lambda r: ("★ " if r.get("is_best") else "") + Path(r["path"]).name,
-        tooltip=lambda r: (
-            r["path"] + ("\nthe best one (lowest validation loss)" if r.get("is_best") else "")
-        ),
-    ),
-    Column("Step", key("step"), fmt_int, numeric=True),
-    Column("Epoch", key("epoch"), fmt_int, numeric=True),
-    Column("Size", key("size"), format_bytes, numeric=True),
-    Column("Saved", key("mtime"), format_datetime, numeric=True),
-)
-MODEL_COLUMNS = (
-    Column("Model", lambda r: Path(r["path"]).name, tooltip=lambda r: _model_tooltip(r)),
-    Column("Size", key("size"), format_bytes, numeric=True),
-    Column("Streaming", lambda r: "yes" if r.get("streaming") else "no"),
-    Column("From checkpoint", lambda r: r["settings"].get("checkpoint_label") or "–"),
-    Column("Exported", key("created_at"), format_datetime, numeric=True),
-    Column("Folder", lambda r: str(Path(r["path"]).parent), tooltip=lambda r: r["path"]),
-)
-
-
-def _model_tooltip(r: dict[str, Any]) -> str:
-    gone = "" if Path(r["path"]).exists() else "\n(the file is no longer there)"
-    return f"{r['path']}\nfrom {r.get('checkpoint') or '?'}{gone}"
-
-
-def _table(model: RecordTableModel, stretch: int) -> tuple[QTableView, RecordFilterProxy]:
-    proxy = RecordFilterProxy(model)
-    proxy.setSourceModel(model)
-    view = QTableView()
-    view.setModel(proxy)
-    view.setSortingEnabled(True)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setAlternatingRowColors(True)
-    view.setWordWrap(False)
-    view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-    view.verticalHeader().hide()
-    header = view.horizontalHeader()
-    for c in range(model.columnCount()):
-        header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
-    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
-    return view, proxy
 
 
 class ExportPage(QWidget):
@@ -156,7 +106,7 @@ class ExportPage(QWidget):
         # Checkpoint browser.
         self.ckpt_model = RecordTableModel(CHECKPOINT_COLUMNS, key_field="path", parent=self)
         self.ckpt_model.emphasized = lambda r: bool(r.get("is_best"))
-        self.ckpt_table, self.ckpt_proxy = _table(self.ckpt_model, len(CHECKPOINT_COLUMNS) - 1)
+        self.ckpt_table, self.ckpt_proxy = record_view(self.ckpt_model, len(CHECKPOINT_COLUMNS) - 1)
         self.ckpt_table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.ckpt_table.sortByColumn(len(CHECKPOINT_COLUMNS) - 1, Qt.SortOrder.AscendingOrder)
         self.ckpt_table.selectionModel().selectionChanged.connect(self._ckpt_selection_changed)
@@ -236,21 +186,11 @@ class ExportPage(QWidget):
         top.setSizes([560, 560])
         top.setChildrenCollapsible(False)
 
-        # Exported models.
-        self.models_model = RecordTableModel(MODEL_COLUMNS, parent=self)
-        self.models_table, self.models_proxy = _table(self.models_model, 5)
-        self.models_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.models_table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
-        self.models_empty = QLabel("No model exported from this run yet.")
-        self.models_empty.setEnabled(False)
-        models_box = QGroupBox("Exported models of this run")
-        ml = QVBoxLayout(models_box)
-        ml.addWidget(self.models_table, 1)
-        ml.addWidget(self.models_empty)
+        self.models_box = ExportedModelsBox()
 
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(top)
-        body.addWidget(models_box)
+        body.addWidget(self.models_box)
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 2)
         body.setChildrenCollapsible(False)
@@ -363,9 +303,7 @@ class ExportPage(QWidget):
 
     def _load_models(self) -> None:
         exp = self.experiment
-        models = self.manager.artifacts.exported_models(exp["id"]) if exp else []
-        self.models_model.set_records(models)
-        self.models_empty.setVisible(not models)
+        self.models_box.set_models(self.manager.artifacts.exported_models(exp["id"]) if exp else [])
 
     def selected_checkpoint(self) -> dict[str, Any] | None:
         path = self.ckpt_combo.currentData()

@@ -2,32 +2,29 @@
 
 Left: the experiments table with a text and a status filter, and the run actions (stop, pause,
 resume, resume from a checkpoint) as buttons and a context menu, enabled only where the
-selected run's status allows them. Right: the run's status, progress, speed, elapsed time, ETA
-and PID, its curves (MetricsPlot), its log (LogView) and the machine's load (SystemPanel).
-Live runs update through the AppSignals; a finished or imported run shows its whole history.
+selected run's status allows them. Right: the RunPanel: the run's status, progress, speed,
+elapsed time, ETA and PID, its curves (MetricsPlot), its log (LogView) and the machine's load
+(SystemPanel). Live runs update through the AppSignals; a finished or imported run shows its
+whole history.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from PyQt6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QFont, QShowEvent
+from PyQt6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, pyqtSignal
+from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
     QMessageBox,
-    QProgressBar,
-    QSizePolicy,
     QSplitter,
     QTableView,
-    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -37,30 +34,21 @@ from ...backend.errors import RaveGuiError
 from ...backend.manager import TrainingManager
 from ...backend.status import (
     ACTIVE,
-    COMPLETED,
-    FAILED,
     FINAL,
     LIVE,
-    PAUSED,
-    QUEUED,
     STATUSES,
-    STOPPED,
     Action,
     allowed_actions,
 )
-from ...backend.system.units import format_duration, format_rate
 from ...core.signals import AppSignals
 from ..models.experiments_model import (
     COL,
     ExperimentsFilterModel,
     ExperimentsModel,
     RunRow,
-    format_step,
-    format_time,
 )
-from ..widgets.log_view import LogView
-from ..widgets.status_delegate import StatusDelegate, badge_text_color, status_color
-from ..widgets.system_panel import SystemPanel
+from ..widgets.run_panel import RunPanel
+from ..widgets.status_delegate import StatusDelegate
 
 if TYPE_CHECKING:
     from ..widgets.metrics_plot import MetricsPlot
@@ -102,9 +90,7 @@ class TrainingPage(QWidget):
         self.project_id: int | None = None
         self.current_id: int | None = None
         self._current: dict[str, Any] | None = None  # the selected experiment's record
-        self._progress: dict[int, dict] = {}  # the latest run_progress of each run
         self._has_checkpoints = False
-        self._log_path: str | None = None
         self.confirm_actions = True
         self.last_error: str | None = None
 
@@ -114,10 +100,11 @@ class TrainingPage(QWidget):
 
         self._build_actions()
         left = self._build_left()
-        right = self._build_right()
+        self.panel = RunPanel(manager, signals, self._row, self)
+        self.log_view = self.panel.log_view
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
-        self.splitter.addWidget(right)
+        self.splitter.addWidget(self.panel)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([560, 840])
@@ -125,10 +112,6 @@ class TrainingPage(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.splitter)
-
-        self._tick = QTimer(self)
-        self._tick.setInterval(1000)
-        self._tick.timeout.connect(self._update_times)
 
         signals.run_progress.connect(self._on_progress)
         signals.run_status_changed.connect(self._on_status_changed)
@@ -241,114 +224,10 @@ class TrainingPage(QWidget):
         box.setMinimumWidth(380)
         return box
 
-    def _build_right(self) -> QWidget:
-        self.name_label = QLabel()
-        f = QFont(self.font())
-        f.setPointSizeF(f.pointSizeF() * 1.35)
-        f.setBold(True)
-        self.name_label.setFont(f)
-        self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status_badge = QLabel()
-        self.status_badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.info_label = QLabel()
-        self.info_label.setWordWrap(True)
-        self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        title = QHBoxLayout()
-        title.addWidget(self.name_label)
-        title.addWidget(self.status_badge)
-        title.addStretch(1)
-
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setTextVisible(True)
-        self.progress_bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-
-        self.speed_value = QLabel()
-        self.elapsed_value = QLabel()
-        self.eta_value = QLabel()
-        self.pid_value = QLabel()
-        self.pid_value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        facts = QGridLayout()
-        facts.setHorizontalSpacing(14)
-        for col, (caption, value) in enumerate(
-            (
-                ("Speed", self.speed_value),
-                ("Elapsed", self.elapsed_value),
-                ("ETA", self.eta_value),
-                ("PID", self.pid_value),
-            )
-        ):
-            cap = QLabel(caption)
-            cap.setEnabled(False)  # the palette's dimmed text
-            facts.addWidget(cap, 0, col)
-            facts.addWidget(value, 1, col)
-            facts.setColumnStretch(col, 1)
-
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label.setStyleSheet("color: #d64541;")
-        self.error_label.hide()
-
-        header = QWidget()
-        hl = QVBoxLayout(header)
-        hl.setContentsMargins(8, 8, 8, 4)
-        hl.setSpacing(6)
-        hl.addLayout(title)
-        hl.addWidget(self.info_label)
-        hl.addWidget(self.progress_bar)
-        hl.addLayout(facts)
-        hl.addWidget(self.error_label)
-
-        # The plot (and matplotlib, a third of the app's start-up time) is built once the
-        # page is on screen or first asked for: the window appears first.
-        self._plot: MetricsPlot | None = None
-        self.plot_holder = QWidget()
-        self.plot_holder.setMinimumHeight(200)
-        holder = QVBoxLayout(self.plot_holder)
-        holder.setContentsMargins(0, 0, 0, 0)
-        self.log_view = LogView()
-        self.system_panel = SystemPanel()
-        self.tabs = QTabWidget()
-        self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.log_view, "Log")
-        self.tabs.addTab(self.system_panel, "System")
-        self.details_splitter = QSplitter(Qt.Orientation.Vertical)
-        self.details_splitter.addWidget(self.plot_holder)
-        self.details_splitter.addWidget(self.tabs)
-        self.details_splitter.setStretchFactor(0, 3)
-        self.details_splitter.setStretchFactor(1, 2)
-        self.details_splitter.setSizes([480, 300])
-        self.details_splitter.setChildrenCollapsible(False)
-
-        box = QWidget()
-        lay = QVBoxLayout(box)
-        lay.setContentsMargins(4, 0, 8, 8)
-        lay.setSpacing(4)
-        lay.addWidget(header)
-        lay.addWidget(self.details_splitter, 1)
-        return box
-
     @property
     def plot(self) -> MetricsPlot:
-        """The run's curves (built on first use)."""
-        if self._plot is None:
-            from ..widgets.metrics_plot import MetricsPlot
-
-            self._plot = MetricsPlot(self.manager, self.signals)
-            layout = self.plot_holder.layout()
-            assert layout is not None
-            layout.addWidget(self._plot)
-            self._plot.set_experiment(self.current_id)
-        return self._plot
-
-    def showEvent(self, event: QShowEvent | None) -> None:
-        super().showEvent(event)
-        if self._plot is None:
-            QTimer.singleShot(0, self._build_plot)  # after the window is painted
-
-    def _build_plot(self) -> None:
-        _ = self.plot
+        """The selected run's curves (built on first use)."""
+        return self.panel.plot
 
     # --- project and refresh -------------------------------------------------------------------
     def set_project(self, project_id: int | None) -> None:
@@ -367,10 +246,7 @@ class TrainingPage(QWidget):
 
     def shutdown(self) -> None:
         """The window is closing: stop timers and background reads."""
-        self._tick.stop()
-        if self._plot is not None:
-            self._plot.shutdown()
-        self.system_panel.shutdown()
+        self.panel.shutdown()
 
     def refresh(self) -> None:
         """Re-read the runs and the selected run's history from the store (F5)."""
@@ -445,22 +321,7 @@ class TrainingPage(QWidget):
                 self._current = self.manager.get_experiment(experiment_id)
             except RaveGuiError:
                 experiment_id = self.current_id = None
-        log_path = self._current.get("log_path") if self._current else None
-        if changed or reload:
-            if self._plot is not None:
-                self._plot.set_experiment(experiment_id)
-            self.log_view.bind(experiment_id)
-        if changed or reload or log_path != self._log_path:
-            self._log_path = log_path
-            if experiment_id is None:
-                self.log_view.clear()
-            elif log_path or not self._current or self._current["status"] != QUEUED:
-                # a live run: only what its follower has read; the rest comes as live lines
-                live = self._current is not None and self._current["status"] in LIVE
-                end = (self.manager.follow_state.offset(experiment_id) or 0) if live else None
-                self.log_view.load_tail(log_path, end)
-            else:
-                self.log_view.clear()  # queued: no output yet
+        self.panel.load_run(experiment_id, self._current, changed or reload)
         self._has_checkpoints = bool(
             experiment_id is not None and self.manager.artifacts.checkpoints(experiment_id)
         )
@@ -470,113 +331,13 @@ class TrainingPage(QWidget):
         return None if self.current_id is None else self.model.run_by_id(self.current_id)
 
     def _update_details(self) -> None:
-        row = self._row()
-        exp = self._current
-        if row is None or exp is None:
-            self.name_label.setText("No run selected")
-            self.status_badge.hide()
-            self.info_label.setText(
-                "Select a run on the left to see its curves and log."
-                if self.model.rowCount()
-                else "No runs in this project yet: start one with New training (Ctrl+N)."
-            )
-            self.progress_bar.setValue(0)
-            self.progress_bar.setFormat("")
-            self.progress_bar.setEnabled(False)
-            for w in (self.speed_value, self.elapsed_value, self.eta_value, self.pid_value):
-                w.setText("–")
-            self.error_label.hide()
-            self.system_panel.set_pid(None)
-            self._tick.stop()
-            self._update_actions()
-            return
-        self.name_label.setText(row.name)
-        color = status_color(row.status)
-        self.status_badge.setText(row.status)
-        self.status_badge.setStyleSheet(
-            f"background: {color.name()}; color: {badge_text_color(color).name()};"
-            "border-radius: 9px; padding: 2px 10px; font-weight: 600;"
-        )
-        self.status_badge.show()
-        config = exp.get("config") or {}
-        bits = []
-        if exp.get("dataset_name"):
-            bits.append(f"dataset {exp['dataset_name']}")
-        if config.get("config"):
-            cfg = config["config"]
-            bits.append(f"config {cfg if isinstance(cfg, str) else ' + '.join(map(str, cfg))}")
-        bits.append(f"started {format_time(row.started_at)}" if row.started_at else "not started")
-        if row.completed_at and not row.is_live:
-            bits.append(f"ended {format_time(row.completed_at)}")
-        self.info_label.setText(" · ".join(bits))
-        self.progress_bar.setEnabled(True)
-        self._update_progress()
-        self.pid_value.setText(str(exp.get("pid")) if exp.get("pid") and row.is_live else "–")
-        error = exp.get("error")
-        self.error_label.setText(f"Reason: {error}" if error else "")
-        self.error_label.setVisible(bool(error) and row.status in (FAILED, STOPPED))
-        self.system_panel.set_pid(exp.get("pid") if row.is_live else None)
-        if row.is_live:
-            self._tick.start()
-        else:
-            self._tick.stop()
+        self.panel.show_details(self._current, has_runs=bool(self.model.rowCount()))
         self._update_actions()
-
-    def _rate(self, row: RunRow) -> float | None:
-        p = self._progress.get(row.id) or {}
-        rate = p.get("rate")
-        if rate:
-            return float(rate)
-        dur = row.duration()
-        if row.step and dur and dur > 0 and not row.is_live:
-            return row.step / dur  # average over the whole run
-        return None
-
-    def _update_progress(self) -> None:
-        row = self._row()
-        if row is None:
-            return
-        step, max_steps = row.step, row.max_steps
-        if row.status == COMPLETED:
-            # RAVE logs every 50 steps: the last logged step is not the last step trained
-            self.progress_bar.setValue(1000)
-            last = "" if step is None else f" · last logged step {step:,}"
-            total = f": {max_steps:,} steps" if max_steps else ""
-            self.progress_bar.setFormat(f"completed{total}{last}")
-        elif max_steps:
-            frac = min(1.0, (step or 0) / max_steps)
-            self.progress_bar.setValue(int(frac * 1000))
-            self.progress_bar.setFormat(f"{format_step(step, max_steps)}  ({100 * frac:.1f} %)")
-        else:
-            self.progress_bar.setValue(0)
-            self.progress_bar.setFormat(format_step(step, None))
-        rate = self._rate(row)
-        self.speed_value.setText(format_rate(rate))
-        self._update_times()
-
-    def _update_times(self) -> None:
-        row = self._row()
-        if row is None:
-            return
-        self.elapsed_value.setText(format_duration(row.duration()))
-        rate = self._rate(row)
-        if row.status == COMPLETED:
-            eta = "done"
-        elif not row.is_live:
-            eta = "–"
-        elif row.status == PAUSED:
-            eta = "paused"
-        elif rate and row.max_steps and row.step is not None:
-            eta = format_duration(max(0, row.max_steps - row.step) / rate)
-        else:
-            eta = "–"
-        self.eta_value.setText(eta)
 
     # --- signals -------------------------------------------------------------------------------
     def _on_progress(self, experiment_id: int, progress: dict) -> None:
-        self._progress[experiment_id] = progress
-        if experiment_id == self.current_id:
-            self._update_progress()  # the model updated the row first (connected first)
+        # the model updated the row first (connected first)
+        self.panel.set_progress(experiment_id, progress)
 
     def _on_status_changed(self, experiment_id: int, _status: str) -> None:
         if experiment_id == self.current_id:
@@ -584,7 +345,7 @@ class TrainingPage(QWidget):
         self._update_count()
 
     def _on_run_ended(self, experiment_id: int, _text: str) -> None:
-        self._progress.pop(experiment_id, None)
+        self.panel.forget_progress(experiment_id)
         if experiment_id == self.current_id:
             self._show_run(experiment_id)
 

@@ -17,24 +17,19 @@ from __future__ import annotations
 
 import itertools
 import math
-import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import Formatter, MaxNLocator
-from matplotlib.transforms import blended_transform_factory
-from PyQt6.QtCore import QEvent, QObject, QSize, Qt, QThreadPool, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QColor, QIcon, QPalette, QPixmap
+from matplotlib.ticker import MaxNLocator
+from PyQt6.QtCore import QEvent, Qt, QTimer
+from PyQt6.QtGui import QAction, QPalette
 from PyQt6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
-    QListWidget,
     QListWidgetItem,
     QSizePolicy,
     QVBoxLayout,
@@ -42,196 +37,26 @@ from PyQt6.QtWidgets import (
 )
 
 from ...backend.manager import TrainingManager
-from ...backend.store.tiles import buckets_to_xy
-from ...backend.system.units import format_value
+from ...core.series_loader import SeriesLoader, SeriesRequest, SeriesResult
 from ...core.signals import AppSignals
+from .plot_controls import PlotToolbar, SeriesLegend
+from .plot_readout import HoverCursor, ValuesReadout, values_at
+from .plot_style import (
+    LR,
+    colour_axes,
+    make_line,
+    make_nan_marks,
+    pad_range,
+    series_color,
+    series_kind,
+    series_order,
+    shown_by_default,
+    style_axes,
+    swatch,
+)
 
 MIN_DRAW_INTERVAL_MS = 250  # at most 4 full draws a second
 MIN_BUCKETS = 50
-
-LOSS, VALIDATION, LR = "loss", "validation", "lr"
-
-# Series RAVE logs that say little on a loss plot: listed, off until the user ticks them.
-_OFF_BY_DEFAULT = ("beta_factor", "epoch", "step", "global_step")
-_OFF_PREFIXES = ("fidelity_", "fidelity")
-
-# Stable colours for the terms RAVE logs, so a term looks the same in every run.
-_KNOWN_COLORS = {
-    "fullband_spectral_distance": "#1f77b4",
-    "multiband_spectral_distance": "#ff7f0e",
-    "regularization": "#2ca02c",
-    "adversarial": "#d62728",
-    "feature_matching": "#9467bd",
-    "loss_dis": "#8c564b",
-    "pred_real": "#e377c2",
-    "pred_fake": "#bcbd22",
-    "beta_factor": "#7f7f7f",
-    "lr_generator": "#17becf",
-    "lr_discriminator": "#aa6c39",
-    "lr": "#17becf",
-}
-_SPARE_COLORS = (
-    "#17becf",
-    "#aec7e8",
-    "#ffbb78",
-    "#98df8a",
-    "#ff9896",
-    "#c5b0d5",
-    "#c49c94",
-    "#f7b6d2",
-    "#dbdb8d",
-    "#9edae5",
-    "#393b79",
-    "#637939",
-)
-
-
-def series_kind(name: str) -> str:
-    """Which axis a metric goes on: "validation", "lr" (log-scale axis) or "loss"."""
-    low = name.lower()
-    if low in ("validation", "val_loss", "validation_loss"):
-        return VALIDATION
-    if low.startswith("lr") or low.startswith("learning_rate"):
-        return LR
-    return LOSS
-
-
-def shown_by_default(name: str) -> bool:
-    low = name.lower()
-    return low not in _OFF_BY_DEFAULT and not low.startswith(_OFF_PREFIXES)
-
-
-def _series_order(name: str) -> tuple[int, str]:
-    kind = series_kind(name)
-    rank = {VALIDATION: 0, LOSS: 1, LR: 2}[kind]
-    if not shown_by_default(name):
-        rank = 3
-    return rank, name.lower()
-
-
-def format_step_tick(x: float, _pos: Any = None, tick_step: float | None = None) -> str:
-    """Axis labels for steps: 950, 12k, 1.5M; full numbers (199,950) when the ticks are closer
-    than a thousand steps, so a zoomed axis never repeats one label."""
-    a = abs(x)
-    if tick_step is not None and 0 < tick_step < 1000 and a >= 1e4:
-        return f"{x:,.0f}"
-    if a >= 1e6:
-        if not tick_step:
-            return f"{x / 1e6:.3g}M"
-        unit = tick_step / 1e6  # the decimals that tell two neighbouring ticks apart
-        digits = next((d for d in range(4) if abs(round(unit, d) - unit) < 1e-9), 3)
-        return f"{x / 1e6:.{digits}f}M"
-    if a >= 1e4:
-        return f"{x / 1e3:.3g}k"
-    return f"{x:.0f}"
-
-
-class StepFormatter(Formatter):
-    """format_step_tick with the distance between the ticks of the current view."""
-
-    _tick_step: float | None = None
-
-    def set_locs(self, locs: Any) -> None:
-        super().set_locs(locs)
-        self._tick_step = float(locs[1] - locs[0]) if len(locs) > 1 else None
-
-    def __call__(self, x: float, pos: Any = None) -> str:
-        return format_step_tick(x, pos, self._tick_step)
-
-
-# --- reading the store off the GUI thread -----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Request:
-    experiment_id: int
-    name: str
-    start: int | None
-    end: int | None
-    buckets: int
-    ticket: int
-
-
-@dataclass(slots=True)
-class _Result:
-    request: _Request
-    x: np.ndarray
-    y: np.ndarray
-    last_step: int | None  # the highest step read (None when the range was empty)
-    error: str | None = None
-
-
-class _Loader(QObject):
-    """Holds the pending reads of one plot; a single background thread serves them, newest
-    request per series first. ``loaded`` is delivered on the GUI thread."""
-
-    loaded = pyqtSignal(list)  # list[_Result]
-
-    _pool: QThreadPool | None = None  # one thread for every plot: one SQLite connection
-
-    def __init__(self, manager: TrainingManager, parent: QObject) -> None:
-        super().__init__(parent)
-        self.manager = manager
-        self._lock = threading.Lock()
-        self._pending: dict[str, _Request] = {}
-        self._scheduled = False
-
-    @classmethod
-    def pool(cls) -> QThreadPool:
-        if cls._pool is None:
-            cls._pool = QThreadPool()
-            cls._pool.setMaxThreadCount(1)
-            cls._pool.setExpiryTimeout(-1)  # keep the thread (and its connection) alive
-        return cls._pool
-
-    def request(self, reqs: Iterable[_Request]) -> None:
-        with self._lock:
-            for r in reqs:
-                self._pending[r.name] = r
-            if self._scheduled or not self._pending:
-                return
-            self._scheduled = True
-        self.pool().start(self._run_job)
-
-    def cancel(self) -> None:
-        with self._lock:
-            self._pending.clear()
-
-    def _take(self) -> list[_Request]:
-        with self._lock:
-            reqs = list(self._pending.values())
-            self._pending.clear()
-            self._scheduled = False
-            return reqs
-
-    def _run_job(self) -> None:
-        try:
-            self.run_pending()
-        except Exception:  # never let an exception out of a pool thread (PyQt would abort)
-            pass
-
-    def run_pending(self) -> None:
-        """Runs on the loader thread."""
-        results = []
-        for r in self._take():
-            try:
-                buckets = self.manager.metrics.reduced(
-                    r.experiment_id, r.name, r.start, r.end, r.buckets
-                )
-                x, y = buckets_to_xy(buckets)
-                last = buckets[-1].last_step if buckets else None  # NaN points included
-                results.append(_Result(r, x, y, last))
-            except Exception as err:  # reported on the plot, never kills the thread
-                empty = np.empty(0)
-                results.append(_Result(r, empty.astype(np.int64), empty, None, str(err)))
-        if results:
-            try:
-                self.loaded.emit(results)
-            except RuntimeError:  # the plot was deleted meanwhile
-                pass
-
-
-# --- the widget -------------------------------------------------------------------------------
 
 
 @dataclass(eq=False)
@@ -255,25 +80,6 @@ class _Series:
     x: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     y: np.ndarray = field(default_factory=lambda: np.empty(0))
     data_dirty: bool = True
-
-
-class _Toolbar(NavigationToolbar2QT):
-    """matplotlib's toolbar without the subplot and figure-options editors; Home returns the
-    plot to following the whole run."""
-
-    toolitems: ClassVar[list] = [
-        t for t in NavigationToolbar2QT.toolitems if t[0] not in ("Subplots", "Customize")
-    ]
-
-    def __init__(self, canvas: FigureCanvasQTAgg, plot: MetricsPlot) -> None:
-        self._plot = plot
-        super().__init__(canvas, plot, coordinates=False)
-        self.setIconSize(QSize(18, 18))
-
-    def home(self, *args: Any) -> None:
-        self._nav_stack.clear()
-        self.set_history_buttons()
-        self._plot.follow_whole_run()
 
 
 class MetricsPlot(QWidget):
@@ -300,10 +106,9 @@ class MetricsPlot(QWidget):
         self._limits_dirty = True
         self._dirty = False
         self._last_draw = 0.0
-        self._background = None
         self._error: str | None = None
 
-        self._loader = _Loader(manager, self)
+        self._loader = SeriesLoader(manager, self)
         self._loader.loaded.connect(self._on_loaded)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -328,61 +133,31 @@ class MetricsPlot(QWidget):
         self.canvas.setMinimumSize(240, 160)
         ax = self.figure.add_subplot(111)
         ax_lr = ax.twinx()
-        ax_lr.set_yscale("log")
-        ax.set_zorder(ax_lr.get_zorder() + 1)  # losses above the lr curves
-        ax.patch.set_visible(False)
-        for a in (ax, ax_lr):
-            a.set_autoscale_on(False)
-            a.tick_params(labelsize=8, length=3)
-            a.spines["top"].set_visible(False)
-        ax.xaxis.set_major_formatter(StepFormatter())
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=7, integer=True))
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
-        ax.set_xlabel("step", fontsize=8, labelpad=2)
-        ax.set_ylabel("loss", fontsize=8, labelpad=3)
-        ax_lr.set_ylabel("learning rate", fontsize=8, labelpad=3)
+        style_axes(ax, ax_lr)
         ax_lr.set_visible(False)
         self.ax = ax
         self.ax_lr = ax_lr
-        self._cursor_line = ax.axvline(0, linewidth=0.8, alpha=0.6, animated=True)
-        self._cursor_line.set_visible(False)
         self._empty_text = ax.text(
             0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center", fontsize=10
         )
         ax.callbacks.connect("xlim_changed", self._on_xlim_changed)
         self.canvas.mpl_connect("resize_event", self._on_resize)
-        self.canvas.mpl_connect("draw_event", self._on_draw_event)
-        self.canvas.mpl_connect("motion_notify_event", self._on_motion)
-        self.canvas.mpl_connect("axes_leave_event", self._on_leave)
-        self.canvas.mpl_connect("figure_leave_event", self._on_leave)
 
     def _build_ui(self) -> None:
-        self.toolbar = _Toolbar(self.canvas, self)
+        self.toolbar = PlotToolbar(self.canvas, self, self.follow_whole_run)
         self.log_action = QAction("log y", self)
         self.log_action.setCheckable(True)
         self.log_action.setToolTip("Logarithmic loss axis")
         self.log_action.toggled.connect(self.set_log_scale)
         self.toolbar.addSeparator()
         self.toolbar.addAction(self.log_action)
+        self.values_label = ValuesReadout()
+        self._cursor = HoverCursor(
+            self.canvas, self.ax, self.ax_lr, self.toolbar, self._update_values_label
+        )
 
-        self.values_label = QLabel()
-        self.values_label.setTextFormat(Qt.TextFormat.RichText)
-        self.values_label.setWordWrap(True)
-        self.values_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        fm = self.values_label.fontMetrics()
-        self.values_label.setFixedHeight(2 * fm.lineSpacing() + 4)  # no layout jumps on hover
-        self.values_label.setContentsMargins(6, 0, 6, 0)
-        self.values_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-
-        self.legend = QListWidget()
-        self.legend.setToolTip("Tick a series to show it")
-        self.legend.setFixedWidth(200)
-        self.legend.setUniformItemSizes(True)
-        self.legend.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.legend.setSelectionMode(QListWidget.SelectionMode.NoSelection)
-        self.legend.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.legend.setFrameShape(QListWidget.Shape.NoFrame)
-        self.legend.itemChanged.connect(self._on_legend_item_changed)
+        self.legend = SeriesLegend()
+        self.legend.toggled.connect(self._on_legend_toggled)
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -402,27 +177,15 @@ class MetricsPlot(QWidget):
 
     def _apply_palette(self) -> None:
         pal = self.palette()
-        bg = pal.color(QPalette.ColorRole.Base).name()
-        fg = pal.color(QPalette.ColorRole.Text).name()
-        grid = pal.color(QPalette.ColorRole.Mid).name()
-        self._fg = fg
-        self.figure.set_facecolor(bg)
-        self.ax_lr.set_facecolor(bg)
-        for a in (self.ax, self.ax_lr):
-            a.tick_params(colors=fg, which="both")
-            for sp in a.spines.values():
-                sp.set_color(grid)
-            a.xaxis.label.set_color(fg)
-            a.yaxis.label.set_color(fg)
-        self.ax.tick_params(grid_color=grid, grid_linewidth=0.5, grid_alpha=0.5)
-        self._cursor_line.set_color(fg)
+        fg = self._fg = colour_axes(self.figure, self.ax, self.ax_lr, pal)
+        self._cursor.line.set_color(fg)
         self._empty_text.set_color(pal.color(QPalette.ColorRole.PlaceholderText).name())
         val = self._series.get("validation")
         if val is not None:
             val.color = fg
             if val.line is not None:
                 val.line.set_color(fg)
-            val.item.setIcon(_swatch(fg))
+            val.item.setIcon(swatch(fg))
         self._mark_dirty()
 
     def changeEvent(self, event: QEvent) -> None:
@@ -444,15 +207,14 @@ class MetricsPlot(QWidget):
         self._follow = True
         self._loaded_range = None
         self._error = None
-        self.toolbar._nav_stack.clear()
-        self.toolbar.set_history_buttons()
+        self.toolbar.forget_views()
         if experiment_id is not None:
             try:
                 names = self.manager.metrics.names(experiment_id)
             except Exception as err:  # a database error: shown on the plot
                 names = []
                 self._error = str(err)
-            for name in sorted(names, key=_series_order):
+            for name in sorted(names, key=series_order):
                 self._add_series(name)
         self._limits_dirty = True
         self._update_empty_text()
@@ -538,7 +300,7 @@ class MetricsPlot(QWidget):
         self._timer.stop()
         self._view_timer.stop()
         self._loader.cancel()
-        _Loader.pool().waitForDone(5000)
+        SeriesLoader.pool().waitForDone(5000)
 
     def redraw_now(self) -> None:
         """Draw at once (benchmarks and screenshots)."""
@@ -546,55 +308,22 @@ class MetricsPlot(QWidget):
         self._flush(force=True)
 
     # --- series --------------------------------------------------------------------------------
-    def _color_for(self, name: str) -> str:
-        if series_kind(name) == VALIDATION:
-            return self._fg
-        if name in _KNOWN_COLORS:
-            return _KNOWN_COLORS[name]
-        used = {s.color for s in self._series.values()}
-        for c in _SPARE_COLORS:
-            if c not in used:
-                return c
-        return _SPARE_COLORS[len(self._series) % len(_SPARE_COLORS)]
-
     def _add_series(self, name: str, resort: bool = False) -> _Series:
         visible = self._user_visibility.get(name, shown_by_default(name))
-        color = self._color_for(name)
-        item = QListWidgetItem(_swatch(color), name)
-        item.setFlags(
-            Qt.ItemFlag.ItemIsUserCheckable
-            | Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-        )
-        item.setData(Qt.ItemDataRole.UserRole, name)
-        kind = series_kind(name)
-        item.setToolTip(
-            {
-                VALIDATION: f"{name}: validation loss (left axis)",
-                LR: f"{name}: learning rate (right axis, log scale)",
-                LOSS: f"{name} (left axis)",
-            }[kind]
-        )
-        s = _Series(name=name, kind=kind, color=color, visible=visible, item=item)
-        self._series[name] = s
-        self.legend.blockSignals(True)
-        item.setCheckState(Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
+        used = {s.color for s in self._series.values()}
+        color = series_color(name, used, len(self._series), self._fg)
+        row = None
         if resort:
-            keys = [_series_order(n) for n in self._series if n != name]
-            row = sum(1 for k in keys if k < _series_order(name))
-            self.legend.insertItem(row, item)
-        else:
-            self.legend.addItem(item)
-        self.legend.blockSignals(False)
+            keys = [series_order(n) for n in self._series]
+            row = sum(1 for k in keys if k < series_order(name))
+        kind = series_kind(name)
+        item = self.legend.add_series(name, kind, color, visible, row)
+        s = self._series[name] = _Series(name, kind, color, visible, item)
         return s
 
-    def _on_legend_item_changed(self, item: QListWidgetItem) -> None:
-        name = item.data(Qt.ItemDataRole.UserRole)
+    def _on_legend_toggled(self, name: str, visible: bool) -> None:
         s = self._series.get(name)
-        if s is None:
-            return
-        visible = item.checkState() == Qt.CheckState.Checked
-        if visible == s.visible:
+        if s is None or visible == s.visible:
             return
         s.visible = visible
         self._user_visibility[name] = visible
@@ -633,10 +362,10 @@ class MetricsPlot(QWidget):
         for s in wanted:
             s.ticket = next(self._tickets)
             s.loaded = True
-            reqs.append(_Request(self.experiment_id, s.name, start, end, buckets, s.ticket))
+            reqs.append(SeriesRequest(self.experiment_id, s.name, start, end, buckets, s.ticket))
         self._loader.request(reqs)
 
-    def _on_loaded(self, results: list[_Result]) -> None:
+    def _on_loaded(self, results: list[SeriesResult]) -> None:
         for r in results:
             s = self._series.get(r.request.name)
             if (
@@ -697,7 +426,9 @@ class MetricsPlot(QWidget):
                 else:
                     s.x, s.y = s.store_x, s.store_y
                 if s.line is None and s.x.size:
-                    s.line = self._make_line(s)
+                    s.line = make_line(
+                        self.ax_lr if s.kind == LR else self.ax, s.name, s.kind, s.color
+                    )
                 if s.line is not None:
                     s.line.set_data(s.x, s.y)
                 self._update_nan_marks(s)
@@ -710,19 +441,6 @@ class MetricsPlot(QWidget):
             self.ax_lr.set_visible(any_lr)
             self._limits_dirty = True
 
-    def _make_line(self, s: _Series) -> Line2D:
-        ax = self.ax_lr if s.kind == LR else self.ax
-        if s.kind == VALIDATION:
-            (line,) = ax.plot(
-                [], [], color=s.color, linewidth=2.0, marker="o", markersize=3, zorder=5
-            )
-        elif s.kind == LR:
-            (line,) = ax.plot([], [], color=s.color, linewidth=1.2, linestyle="--", zorder=2)
-        else:
-            (line,) = ax.plot([], [], color=s.color, linewidth=1.0, zorder=3)
-        line.set_label(s.name)
-        return line
-
     def _update_nan_marks(self, s: _Series) -> None:
         """A small cross at the bottom of the axes where a series holds a NaN (a gap in its
         line would be easy to miss)."""
@@ -732,19 +450,7 @@ class MetricsPlot(QWidget):
                 s.nan_line.set_data([], [])
             return
         if s.nan_line is None:
-            ax = self.ax_lr if s.kind == LR else self.ax
-            (s.nan_line,) = ax.plot(
-                [],
-                [],
-                linestyle="none",
-                marker="x",
-                markersize=6,
-                markeredgewidth=1.5,
-                color=s.color,
-                transform=blended_transform_factory(ax.transData, ax.transAxes),
-                clip_on=False,
-                zorder=6,
-            )
+            s.nan_line = make_nan_marks(self.ax_lr if s.kind == LR else self.ax, s.color)
         s.nan_line.set_data(nan_x, np.full(nan_x.size, 0.03))
 
     def _set_limits(self) -> None:
@@ -775,15 +481,14 @@ class MetricsPlot(QWidget):
             else:
                 self.ax.set_xlim(0, 1)
             if loss_lo <= loss_hi:
-                self.ax.set_ylim(*_pad_range(loss_lo, loss_hi, log_loss))
+                self.ax.set_ylim(*pad_range(loss_lo, loss_hi, log_loss))
             else:
                 self.ax.set_ylim(*((1e-3, 1) if log_loss else (0, 1)))
             if lr_lo <= lr_hi:
-                self.ax_lr.set_ylim(*_pad_range(lr_lo, lr_hi, True))
+                self.ax_lr.set_ylim(*pad_range(lr_lo, lr_hi, True))
         finally:
             self._setting_limits = False
-        self.toolbar._nav_stack.clear()  # Home goes back to following, not to an old view
-        self.toolbar.set_history_buttons()
+        self.toolbar.forget_views()  # Home goes back to following, not to an old view
 
     def _layout_margins(self) -> None:
         w, h = self.canvas.width(), self.canvas.height()
@@ -825,7 +530,7 @@ class MetricsPlot(QWidget):
         self.ax.grid(not empty)
         self.legend.setVisible(bool(self._series))
 
-    # --- view changes and the cursor -----------------------------------------------------------
+    # --- view changes and the readout ----------------------------------------------------------
     def _on_xlim_changed(self, _ax: Any) -> None:
         if self._setting_limits:
             return
@@ -849,83 +554,14 @@ class MetricsPlot(QWidget):
             self._request_loads()
         self._mark_dirty()
 
-    def _on_draw_event(self, _event: Any) -> None:
-        self._background = self.canvas.copy_from_bbox(self.ax.bbox)
-
-    def _on_motion(self, event: Any) -> None:
-        if event.inaxes not in (self.ax, self.ax_lr) or event.xdata is None:
-            self._on_leave(event)
-            return
-        x = event.xdata
-        if self._background is not None and self.toolbar.mode.name == "NONE":
-            self.canvas.restore_region(self._background)
-            self._cursor_line.set_xdata([x, x])
-            self._cursor_line.set_visible(True)
-            self.ax.draw_artist(self._cursor_line)
-            self.canvas.blit(self.ax.bbox)
-        self._update_values_label(x)
-
-    def _on_leave(self, _event: Any) -> None:
-        if self._cursor_line.get_visible():
-            self._cursor_line.set_visible(False)
-            if self._background is not None:
-                self.canvas.restore_region(self._background)
-                self.canvas.blit(self.ax.bbox)
-        self._update_values_label(None)
-
     def values_at(self, x: float | None) -> tuple[int | None, list[tuple[str, str, float]]]:
         """The step nearest to ``x`` (None: the last step) and (name, colour, value) of each
         visible series at its point nearest to that step."""
-        found: list[tuple[int, str, str, float]] = []
-        for s in self._series.values():
-            if not s.visible or s.x.size == 0:
-                continue
-            if x is None:
-                i = s.x.size - 1
-            else:
-                i = min(int(np.searchsorted(s.x, x)), s.x.size - 1)
-                if i > 0 and abs(s.x[i - 1] - x) <= abs(s.x[i] - x):
-                    i -= 1
-            found.append((int(s.x[i]), s.name, s.color, float(s.y[i])))
-        if not found:
-            return None, []
-        if x is None:
-            step = max(f[0] for f in found)
-        else:
-            step = min((f[0] for f in found), key=lambda st: abs(st - x))
-        return step, [(n, c, v) for _st, n, c, v in found]
+        return values_at(self._series.values(), x)
 
     def _update_values_label(self, x: float | None) -> None:
         step, vals = self.values_at(x)
-        if step is None:
-            self.values_label.setText("")
-            return
-        head = "last" if x is None else "at"
-        parts = [f"<b>{head} step {step:,}</b>"]
-        for name, color, v in vals:
-            parts.append(
-                f"<span style='color:{color}'>&#9632;</span>&nbsp;{name}&nbsp;{format_value(v)}"
-            )
-        self.values_label.setText(" &nbsp; ".join(parts))
+        self.values_label.show_values(step, vals, hovering=x is not None)
 
 
-def _pad_range(lo: float, hi: float, log: bool) -> tuple[float, float]:
-    if log:
-        if lo == hi:
-            return lo / 2, hi * 2
-        f = (hi / lo) ** 0.05
-        return lo / f, hi * f
-    if lo == hi:
-        d = abs(lo) * 0.1 or 1.0
-        return lo - d, hi + d
-    pad = (hi - lo) * 0.05
-    return lo - pad, hi + pad
-
-
-def _swatch(color: str) -> QIcon:
-    pm = QPixmap(12, 12)
-    pm.fill(QColor(color))
-    return QIcon(pm)
-
-
-__all__ = ["LOSS", "LR", "VALIDATION", "MetricsPlot", "series_kind", "shown_by_default"]
+__all__ = ["MetricsPlot"]

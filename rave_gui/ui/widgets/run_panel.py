@@ -1,0 +1,306 @@
+"""RunPanel: one run's status, progress, speed, times and error over its curves, log and load."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtGui import QFont, QShowEvent
+from PyQt6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QSizePolicy,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...backend.manager import TrainingManager
+from ...backend.status import COMPLETED, FAILED, LIVE, PAUSED, QUEUED, STOPPED
+from ...backend.system.units import format_duration, format_rate
+from ...core.signals import AppSignals
+from ..models.experiments_model import RunRow, format_step, format_time
+from .log_view import LogView
+from .status_delegate import badge_text_color, status_color
+from .system_panel import SystemPanel
+
+if TYPE_CHECKING:
+    from .metrics_plot import MetricsPlot
+
+
+class RunPanel(QWidget):
+    """The Training page's right side. ``current_row`` gives the shown run's table row (its
+    status, step and times, kept current by the experiments model)."""
+
+    def __init__(
+        self,
+        manager: TrainingManager,
+        signals: AppSignals,
+        current_row: Callable[[], RunRow | None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.signals = signals
+        self._current_row = current_row
+        self.experiment_id: int | None = None
+        self._progress: dict[int, dict] = {}  # the latest run_progress of each run
+        self._log_path: str | None = None
+
+        self.name_label = QLabel()
+        f = QFont(self.font())
+        f.setPointSizeF(f.pointSizeF() * 1.35)
+        f.setBold(True)
+        self.name_label.setFont(f)
+        self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_badge = QLabel()
+        self.status_badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.info_label = QLabel()
+        self.info_label.setWordWrap(True)
+        self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        title = QHBoxLayout()
+        title.addWidget(self.name_label)
+        title.addWidget(self.status_badge)
+        title.addStretch(1)
+
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+        self.speed_value = QLabel()
+        self.elapsed_value = QLabel()
+        self.eta_value = QLabel()
+        self.pid_value = QLabel()
+        self.pid_value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        facts = QGridLayout()
+        facts.setHorizontalSpacing(14)
+        for col, (caption, value) in enumerate(
+            (
+                ("Speed", self.speed_value),
+                ("Elapsed", self.elapsed_value),
+                ("ETA", self.eta_value),
+                ("PID", self.pid_value),
+            )
+        ):
+            cap = QLabel(caption)
+            cap.setEnabled(False)  # the palette's dimmed text
+            facts.addWidget(cap, 0, col)
+            facts.addWidget(value, 1, col)
+            facts.setColumnStretch(col, 1)
+
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.setStyleSheet("color: #d64541;")
+        self.error_label.hide()
+
+        header = QWidget()
+        hl = QVBoxLayout(header)
+        hl.setContentsMargins(8, 8, 8, 4)
+        hl.setSpacing(6)
+        hl.addLayout(title)
+        hl.addWidget(self.info_label)
+        hl.addWidget(self.progress_bar)
+        hl.addLayout(facts)
+        hl.addWidget(self.error_label)
+
+        # The plot (and matplotlib, a third of the app's start-up time) is built once the
+        # panel is on screen or first asked for: the window appears first.
+        self._plot: MetricsPlot | None = None
+        self.plot_holder = QWidget()
+        self.plot_holder.setMinimumHeight(200)
+        holder = QVBoxLayout(self.plot_holder)
+        holder.setContentsMargins(0, 0, 0, 0)
+        self.log_view = LogView()
+        self.system_panel = SystemPanel()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.log_view, "Log")
+        self.tabs.addTab(self.system_panel, "System")
+        self.details_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.details_splitter.addWidget(self.plot_holder)
+        self.details_splitter.addWidget(self.tabs)
+        self.details_splitter.setStretchFactor(0, 3)
+        self.details_splitter.setStretchFactor(1, 2)
+        self.details_splitter.setSizes([480, 300])
+        self.details_splitter.setChildrenCollapsible(False)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 0, 8, 8)
+        lay.setSpacing(4)
+        lay.addWidget(header)
+        lay.addWidget(self.details_splitter, 1)
+
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._update_times)
+
+    @property
+    def plot(self) -> MetricsPlot:
+        """The run's curves (built on first use)."""
+        if self._plot is None:
+            from .metrics_plot import MetricsPlot
+
+            self._plot = MetricsPlot(self.manager, self.signals)
+            layout = self.plot_holder.layout()
+            assert layout is not None
+            layout.addWidget(self._plot)
+            self._plot.set_experiment(self.experiment_id)
+        return self._plot
+
+    def showEvent(self, event: QShowEvent | None) -> None:
+        super().showEvent(event)
+        if self._plot is None:
+            QTimer.singleShot(0, self._build_plot)  # after the window is painted
+
+    def _build_plot(self) -> None:
+        _ = self.plot
+
+    def shutdown(self) -> None:
+        """The window is closing: stop timers and background reads."""
+        self._tick.stop()
+        if self._plot is not None:
+            self._plot.shutdown()
+        self.system_panel.shutdown()
+
+    # --- the run -------------------------------------------------------------------------------
+    def load_run(self, experiment_id: int | None, exp: dict[str, Any] | None, reload: bool) -> None:
+        """Show a run's curves and log (``reload``: another run, or read them again); a log
+        that appeared meanwhile (a queued run started) is read in any case."""
+        self.experiment_id = experiment_id
+        log_path = exp.get("log_path") if exp else None
+        if reload:
+            if self._plot is not None:
+                self._plot.set_experiment(experiment_id)
+            self.log_view.bind(experiment_id)
+        if reload or log_path != self._log_path:
+            self._log_path = log_path
+            if experiment_id is None:
+                self.log_view.clear()
+            elif log_path or not exp or exp["status"] != QUEUED:
+                # a live run: only what its follower has read; the rest comes as live lines
+                live = exp is not None and exp["status"] in LIVE
+                end = (self.manager.follow_state.offset(experiment_id) or 0) if live else None
+                self.log_view.load_tail(log_path, end)
+            else:
+                self.log_view.clear()  # queued: no output yet
+
+    def show_details(self, exp: dict[str, Any] | None, has_runs: bool) -> None:
+        """The title, badge, facts and error of the current row's run (``exp``: its record);
+        without one, what to do instead."""
+        row = self._current_row()
+        if row is None or exp is None:
+            self.name_label.setText("No run selected")
+            self.status_badge.hide()
+            self.info_label.setText(
+                "Select a run on the left to see its curves and log."
+                if has_runs
+                else "No runs in this project yet: start one with New training (Ctrl+N)."
+            )
+            self.progress_bar.setValue(0)
+            self.progress_bar.setFormat("")
+            self.progress_bar.setEnabled(False)
+            for w in (self.speed_value, self.elapsed_value, self.eta_value, self.pid_value):
+                w.setText("–")
+            self.error_label.hide()
+            self.system_panel.set_pid(None)
+            self._tick.stop()
+            return
+        self.name_label.setText(row.name)
+        color = status_color(row.status)
+        self.status_badge.setText(row.status)
+        self.status_badge.setStyleSheet(
+            f"background: {color.name()}; color: {badge_text_color(color).name()};"
+            "border-radius: 9px; padding: 2px 10px; font-weight: 600;"
+        )
+        self.status_badge.show()
+        config = exp.get("config") or {}
+        bits = []
+        if exp.get("dataset_name"):
+            bits.append(f"dataset {exp['dataset_name']}")
+        if config.get("config"):
+            cfg = config["config"]
+            bits.append(f"config {cfg if isinstance(cfg, str) else ' + '.join(map(str, cfg))}")
+        bits.append(f"started {format_time(row.started_at)}" if row.started_at else "not started")
+        if row.completed_at and not row.is_live:
+            bits.append(f"ended {format_time(row.completed_at)}")
+        self.info_label.setText(" · ".join(bits))
+        self.progress_bar.setEnabled(True)
+        self._update_progress()
+        self.pid_value.setText(str(exp.get("pid")) if exp.get("pid") and row.is_live else "–")
+        error = exp.get("error")
+        self.error_label.setText(f"Reason: {error}" if error else "")
+        self.error_label.setVisible(bool(error) and row.status in (FAILED, STOPPED))
+        self.system_panel.set_pid(exp.get("pid") if row.is_live else None)
+        if row.is_live:
+            self._tick.start()
+        else:
+            self._tick.stop()
+
+    def set_progress(self, experiment_id: int, progress: dict) -> None:
+        """A run's latest ``run_progress`` (its speed); shown if it is this panel's run."""
+        self._progress[experiment_id] = progress
+        if experiment_id == self.experiment_id:
+            self._update_progress()
+
+    def forget_progress(self, experiment_id: int) -> None:
+        """The run ended: its speed is the average over the whole run from now on."""
+        self._progress.pop(experiment_id, None)
+
+    def _rate(self, row: RunRow) -> float | None:
+        p = self._progress.get(row.id) or {}
+        rate = p.get("rate")
+        if rate:
+            return float(rate)
+        dur = row.duration()
+        if row.step and dur and dur > 0 and not row.is_live:
+            return row.step / dur  # average over the whole run
+        return None
+
+    def _update_progress(self) -> None:
+        row = self._current_row()
+        if row is None:
+            return
+        step, max_steps = row.step, row.max_steps
+        if row.status == COMPLETED:
+            # RAVE logs every 50 steps: the last logged step is not the last step trained
+            self.progress_bar.setValue(1000)
+            last = "" if step is None else f" · last logged step {step:,}"
+            total = f": {max_steps:,} steps" if max_steps else ""
+            self.progress_bar.setFormat(f"completed{total}{last}")
+        elif max_steps:
+            frac = min(1.0, (step or 0) / max_steps)
+            self.progress_bar.setValue(int(frac * 1000))
+            self.progress_bar.setFormat(f"{format_step(step, max_steps)}  ({100 * frac:.1f} %)")
+        else:
+            self.progress_bar.setValue(0)
+            self.progress_bar.setFormat(format_step(step, None))
+        rate = self._rate(row)
+        self.speed_value.setText(format_rate(rate))
+        self._update_times()
+
+    def _update_times(self) -> None:
+        row = self._current_row()
+        if row is None:
+            return
+        self.elapsed_value.setText(format_duration(row.duration()))
+        rate = self._rate(row)
+        if row.status == COMPLETED:
+            eta = "done"
+        elif not row.is_live:
+            eta = "–"
+        elif row.status == PAUSED:
+            eta = "paused"
+        elif rate and row.max_steps and row.step is not None:
+            eta = format_duration(max(0, row.max_steps - row.step) / rate)
+        else:
+            eta = "–"
+        self.eta_value.setText(eta)
+
+
+__all__ = ["RunPanel"]

@@ -1,0 +1,139 @@
+"""The new-training wizard's last page: everything chosen and the exact command line."""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QFontDatabase
+from PyQt6.QtWidgets import QFormLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWizardPage
+
+from ...backend.errors import RaveGuiError
+from ...backend.rave.command import train_argv
+from ...backend.system.units import format_duration
+from ..widgets.feedback import FieldError
+from .params_page import RAVE_SAVE_EVERY
+
+if TYPE_CHECKING:
+    from .new_training import NewTrainingWizard
+
+
+def _command_box(lines: int = 5) -> QPlainTextEdit:
+    """A read-only monospace box for a command line, ``lines`` lines tall."""
+    box = QPlainTextEdit()
+    box.setReadOnly(True)
+    box.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    box.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+    height = box.fontMetrics().lineSpacing() * lines
+    margins = 2 * box.frameWidth() + 2 * int(box.document().documentMargin())
+    box.setFixedHeight(height + margins + 8)
+    return box
+
+
+class ConfirmPage(QWizardPage):
+    """4. Everything chosen and the exact command line; Finish starts (or queues) the run."""
+
+    def __init__(self, wizard: NewTrainingWizard) -> None:
+        super().__init__()
+        self._wizard = wizard
+        self.setTitle("Confirmation")
+        self.setSubTitle("Check the run, then start it.")
+        self.setCommitPage(False)
+        self.summary = QFormLayout()
+        self.summary.setVerticalSpacing(3)
+        self.command_box = _command_box()
+        self.command_note = QLabel(
+            "rave-gui starts RAVE through its launcher, which also logs the learning rate. "
+            "The same run with the plain rave command:"
+        )
+        self.command_note.setWordWrap(True)
+        self.plain_box = _command_box()
+        self.queue_label = FieldError(self, kind="warning")
+        self.error_label = FieldError(self)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.summary)
+        command_title = QLabel("Command line (exactly what runs)")
+        f = command_title.font()
+        f.setBold(True)
+        command_title.setFont(f)
+        layout.addSpacing(6)
+        layout.addWidget(command_title)
+        layout.addWidget(self.command_box)
+        layout.addWidget(self.command_note)
+        layout.addWidget(self.plain_box)
+        layout.addWidget(self.queue_label)
+        layout.addWidget(self.error_label)
+        layout.addStretch(1)
+
+    def initializePage(self) -> None:
+        self.error_label.set_error(None)
+        while self.summary.rowCount():
+            self.summary.removeRow(0)
+        w = self._wizard
+        s = w.train_settings()
+        ds = w.dataset_page.dataset() or {}
+        try:
+            project = w.manager.projects.get(w.project_id)["name"]
+        except RaveGuiError:
+            project = str(w.project_id)
+        cfg = w.config_page
+        rows = [
+            ("Project", project),
+            ("Run name", s.name),
+            (
+                "Dataset",
+                f"{ds.get('name')} — {ds.get('sample_rate', 0):,} Hz, "
+                f"{s.channels} channel{'' if s.channels == 1 else 's'}, "
+                f"{format_duration(ds.get('duration_s'))} ({ds.get('path')})",
+            ),
+            ("Configuration", cfg.base_config() or "–"),
+            ("Modifiers", ", ".join(cfg.modifiers()) or "none"),
+            ("Max steps", f"{s.max_steps:,}"),
+            ("Batch size", str(s.batch)),
+            ("Validate every", f"{s.val_every:,} steps"),
+            (
+                "Checkpoint every",
+                f"RAVE's default ({RAVE_SAVE_EVERY:,} steps)"
+                if s.save_every is None
+                else f"{s.save_every:,} steps",
+            ),
+            ("Device", w.params_page.device_combo.currentText()),
+            ("Workers", str(s.workers)),
+            ("EMA", "off" if s.ema is None else str(s.ema)),
+            ("Gin overrides", "\n".join(s.overrides) or "none"),
+            ("Run folder", w.run_folder(s)),
+        ]
+        for label, value in rows:
+            v = QLabel(value)
+            v.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            v.setWordWrap(True)
+            self.summary.addRow(f"{label}:", v)
+        self.command_box.setPlainText(w.command_line())
+        install = w.install
+        if install is not None and w.controller.settings.use_launcher:
+            plain = train_argv(w.train_settings(for_command=True), install, use_launcher=False)
+            self.plain_box.setPlainText(shlex.join(plain))
+            self.command_note.show()
+            self.plain_box.show()
+        else:
+            self.command_note.hide()
+            self.plain_box.hide()
+        try:
+            active = len(w.controller.active_ids())
+        except RaveGuiError:
+            active = 0
+        limit = w.controller.settings.max_concurrent_runs
+        if active >= limit:
+            self.queue_label.set_error(
+                f"{active} run(s) are training and at most {limit} may run at once: this run "
+                "waits in the queue and starts when a slot frees up."
+            )
+        else:
+            self.queue_label.set_error(None)
+
+    def validatePage(self) -> bool:
+        return self._wizard.start()
+
+
+__all__ = ["ConfirmPage"]
