@@ -18,7 +18,7 @@ from ..backend.errors import RaveGuiError
 from ..backend.manager import TrainingManager
 from ..backend.rave.command import RaveInstall
 from ..backend.runs.engine import Engine
-from ..backend.runs.follower import reconcile
+from ..backend.runs.reconcile import reconcile
 from ..backend.status import LIVE, RunStatus
 from ..backend.system.settings import Settings
 from .process import TrainingProcess
