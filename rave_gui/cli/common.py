@@ -94,7 +94,7 @@ def caught_up(args: argparse.Namespace, ids: list[int] | None = None) -> Trainin
     """The store, with the live runs it is asked about (all without ``ids``) brought up to
     date first: what they wrote since they were last followed, the end of those that ended.
     When a run's end had to be recorded here (its supervisor could not), queued runs start."""
-    from ..backend.runs.follower import catch_up
+    from ..backend.runs.reconcile import catch_up
 
     tm = open_manager(args)
     if catch_up(tm, ids):

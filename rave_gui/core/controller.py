@@ -18,7 +18,7 @@ from ..backend.errors import RaveGuiError
 from ..backend.manager import TrainingManager
 from ..backend.rave.command import RaveInstall
 from ..backend.runs.engine import Engine
-from ..backend.runs.follower import reconcile
+from ..backend.runs.reconcile import reconcile
 from ..backend.status import LIVE, RunStatus
 from ..backend.system.settings import Settings
 from .process import TrainingProcess
@@ -158,21 +158,37 @@ class RunController(QObject):
         thread.lines_received.connect(
             lambda lines, i=exp_id: self.signals.run_output.emit(i, lines)
         )
-        thread.metrics_update.connect(lambda pts, i=exp_id: self.signals.run_metrics.emit(i, pts))
-        thread.run_progress.connect(lambda info, i=exp_id: self.signals.run_progress.emit(i, info))
+        thread.metrics_received.connect(lambda pts, i=exp_id: self.signals.run_metrics.emit(i, pts))
+        thread.progress_changed.connect(
+            lambda info, i=exp_id: self.signals.run_progress.emit(i, info)
+        )
         thread.checkpoints_changed.connect(
             lambda i=exp_id: self.signals.run_checkpoints_changed.emit(i)
         )
-        thread.ended.connect(lambda ok, msg, i=exp_id: self._on_finished(i, ok, msg))
+        thread.run_ended.connect(lambda status, msg, i=exp_id: self._on_run_ended(i, status, msg))
+        thread.following_failed.connect(lambda msg, i=exp_id: self._on_following_failed(i, msg))
         self.threads[exp_id] = thread
         thread.start()
 
-    def _on_finished(self, exp_id: int, ok: bool, message: str) -> None:
+    def _drop_thread(self, exp_id: int) -> None:
         thread = self.threads.pop(exp_id, None)
         if thread is not None:
             thread.wait(5000)
             thread.deleteLater()
-        status = self.manager.get_experiment(exp_id)["status"]
+
+    def _on_following_failed(self, exp_id: int, message: str) -> None:
+        """Following a run stopped on an error: the run is shown as recorded (the next
+        schedule pass follows it again while it is live)."""
+        self._drop_thread(exp_id)
+        try:
+            status = self.manager.get_experiment(exp_id)["status"]
+        except RaveGuiError:  # the experiment is gone
+            self.schedule()
+            return
+        self._on_run_ended(exp_id, status, message)
+
+    def _on_run_ended(self, exp_id: int, status: str, message: str) -> None:
+        self._drop_thread(exp_id)
         self.signals.run_status_changed.emit(exp_id, status)
         if status == RunStatus.COMPLETED:
             self.signals.run_completed.emit(exp_id, message)

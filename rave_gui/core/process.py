@@ -26,13 +26,27 @@ def describe_error(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
-class ProcessThread(QThread):
+class FollowThread(QThread):
+    """A thread following a detached process's output until it ends or :meth:`stop_following`
+    is called: ``lines_received`` with (text, level) pairs as they are read."""
+
+    lines_received = pyqtSignal(list)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._stop_following = False
+
+    def stop_following(self) -> None:
+        """Stop watching (the process itself goes on); the thread ends within a poll."""
+        self._stop_following = True
+
+
+class ProcessThread(FollowThread):
     """Runs one command detached from the app (own process group, output to a log file in
     ``folder``) and follows that file through a LogFollower: emits ``lines_received`` with
     (text, level) pairs and, at the end, ``ended(ok, message)``. ``attach`` follows a command
     started earlier instead."""
 
-    lines_received = pyqtSignal(list)
     ended = pyqtSignal(bool, str)  # (ok, message); QThread's own ``finished`` follows it
 
     def __init__(
@@ -51,7 +65,6 @@ class ProcessThread(QThread):
         self.start_time: float | None = None
         self.log_path: Path | None = None
         self.status_path: Path | None = None
-        self._stop_following = False
         self.outcome: Outcome | None = None
         self.failure: str | None = None
         self.exit_code: int | None = None
@@ -59,10 +72,6 @@ class ProcessThread(QThread):
     def attach(self, pid: int, start_time: float, log_path: str, status_path: str) -> None:
         self.pid, self.start_time = pid, start_time
         self.log_path, self.status_path = Path(log_path), Path(status_path)
-
-    def stop_following(self) -> None:
-        """Stop watching (the command itself goes on); the thread ends within a poll."""
-        self._stop_following = True
 
     # --- generic following ---------------------------------------------------------------------
     def _launch(self) -> None:
@@ -113,53 +122,61 @@ class ProcessThread(QThread):
             time.sleep(POLL_INTERVAL_S)
 
 
-class TrainingProcess(ProcessThread):
-    """Follows one training run through a RunFollower: stores its metric points and
-    checkpoints through the backend and emits ``metrics_update`` ({name: [(step, value)]})
-    and ``step_update`` (step, max steps) besides the ProcessThread signals, ``ended`` when
-    the run ended and its outcome is recorded."""
+class TrainingProcess(FollowThread):
+    """Follows one training run through a RunFollower, which stores its metric points,
+    checkpoints and outcome; each signal says one thing that happened:
 
-    metrics_update = pyqtSignal(dict)
-    step_update = pyqtSignal(int, int)
+    - ``lines_received([(text, level)])``: new lines of its log (or a problem following it);
+    - ``metrics_received({name: [(step, value)]})``: points new in the store;
+    - ``progress_changed(info)``: info has step, max_steps, percent (-1 when unknown), rate
+      (steps/s), eta (s), epoch and text (the progress bar's);
+    - ``checkpoints_changed()``: the run's stored checkpoint list changed;
+    - ``run_ended(status, message)``: the run's end is recorded (status completed, stopped
+      or failed; message its error, or the status);
+    - ``following_failed(message)``: following stopped on an error, the run's record is left
+      as it was (the experiment is gone...)."""
+
+    metrics_received = pyqtSignal(dict)
+    progress_changed = pyqtSignal(dict)
     checkpoints_changed = pyqtSignal()
-    status_changed = pyqtSignal(str)
-    run_progress = pyqtSignal(dict)
-    progress = pyqtSignal(int, str)  # (percent or -1, text)
+    run_ended = pyqtSignal(str, str)
+    following_failed = pyqtSignal(str)
 
     def __init__(
         self, manager: TrainingManager, experiment_id: int, parent: QObject | None = None
     ) -> None:
-        super().__init__(parent=parent)
+        super().__init__(parent)
         self.manager = manager
         self.experiment_id = experiment_id
         self.follower: RunFollower | None = None
         self._shown_problem: str | None = None
+        self._progress: dict | None = None  # the last progress_changed
 
     def _emit(self, upd: FollowUpdate) -> None:
         if upd.lines:
             self.lines_received.emit(upd.lines)
         if upd.points:
-            self.metrics_update.emit(upd.points)
+            self.metrics_received.emit(upd.points)
         if upd.checkpoints_changed:
             self.checkpoints_changed.emit()
         step, total = upd.step, upd.max_steps
         bar = upd.progress
-        if step is not None or bar is not None:
-            pct = int(100 * step / total) if step is not None and total else -1
-            eta = (total - step) / upd.rate if upd.rate and total and step is not None else None
-            info = {
-                "step": step,
-                "max_steps": total,
-                "percent": pct,
-                "rate": upd.rate,
-                "eta": eta,
-                "epoch": bar.epoch if bar else None,
-                "text": bar.text if bar else "",
-            }
-            self.run_progress.emit(info)
-            self.progress.emit(pct, bar.text if bar else f"step {step}")
-            if step is not None:
-                self.step_update.emit(step, total or 0)
+        if step is None and bar is None:
+            return
+        pct = int(100 * step / total) if step is not None and total else -1
+        eta = (total - step) / upd.rate if upd.rate and total and step is not None else None
+        info = {
+            "step": step,
+            "max_steps": total,
+            "percent": pct,
+            "rate": upd.rate,
+            "eta": eta,
+            "epoch": bar.epoch if bar else None,
+            "text": bar.text if bar else "",
+        }
+        if info != self._progress:
+            self._progress = info
+            self.progress_changed.emit(info)
 
     def _problem(self, text: str) -> None:
         """Show a problem once (in the run's log view), until it changes or goes away."""
@@ -172,13 +189,13 @@ class TrainingProcess(ProcessThread):
         try:
             self.follower = RunFollower(self.manager, self.experiment_id)
         except Exception as err:  # reported, never raised
-            self.ended.emit(False, describe_error(err))
+            self.following_failed.emit(describe_error(err))
             return
         self._shown_problem = None
         try:
             self._follow_run(self.follower)
         except Exception as err:  # reported, never raised
-            self.ended.emit(False, describe_error(err))
+            self.following_failed.emit(describe_error(err))
         finally:
             self.follower.close()
 
@@ -191,7 +208,7 @@ class TrainingProcess(ProcessThread):
                 time.sleep(RETRY_INTERVAL_S)
                 continue
             except RaveGuiError as err:  # the experiment is gone...: nothing more to follow
-                self.ended.emit(False, str(err))
+                self.following_failed.emit(str(err))
                 return
             except Exception as err:  # a file or database error: say it, retry
                 self._problem(f"Following the run failed: {describe_error(err)} (retrying)")
@@ -201,8 +218,7 @@ class TrainingProcess(ProcessThread):
             self._emit(upd)
             if upd.finished:
                 status = upd.status or self._exp_status()
-                self.status_changed.emit(status)
-                self.ended.emit(status == "completed", upd.message or status)
+                self.run_ended.emit(status, upd.message or status)
                 return
             time.sleep(POLL_INTERVAL_S)
 

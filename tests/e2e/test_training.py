@@ -52,13 +52,15 @@ def test_real_training_run_stores_validation_losses_lr_and_checkpoints(
     assert tm.get_experiment(exp_id)["status"] == "running"
     thread = TrainingProcess(tm, exp_id)
     steps: list[int] = []
-    thread.step_update.connect(lambda s, _t: steps.append(s))
-    with qtbot.waitSignal(thread.ended, timeout=900_000) as blocker:
+    thread.progress_changed.connect(
+        lambda info: steps.append(info["step"]) if info["step"] is not None else None
+    )
+    with qtbot.waitSignal(thread.run_ended, timeout=900_000) as blocker:
         thread.start()
     thread.wait(10_000)
-    ok, message = blocker.args
+    status, message = blocker.args
     exp = tm.get_experiment(exp_id)
-    assert (ok, exp["status"]) == (True, "completed"), (message, exp["error"])
+    assert (status, exp["status"]) == ("completed", "completed"), (message, exp["error"])
     names = set(tm.metrics.names(exp_id))
     assert "validation" in names
     assert "lr_generator" in names

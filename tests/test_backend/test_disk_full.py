@@ -21,7 +21,8 @@ import pytest
 
 from rave_gui.backend.manager import RUNNING, TrainingManager
 from rave_gui.backend.process import runner
-from rave_gui.backend.runs.follower import RunFollower, find_checkpoints
+from rave_gui.backend.runs.checkpoints import find_checkpoints
+from rave_gui.backend.runs.follower import RunFollower
 
 CHILD = """
 import os, sys, time

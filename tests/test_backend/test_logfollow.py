@@ -123,3 +123,54 @@ def test_following_resumes_from_a_stored_offset_and_flushes_a_traceback(tmp_path
     assert "already read" not in _texts(events)
     assert [e.reason for e in events if isinstance(e, Failure)] == ["ValueError: bad value"]
     assert isinstance(polls[-1].events[-1], Failure)  # given by the flush, with the end
+
+
+def test_a_log_kept_open_is_read_to_its_end_after_it_was_deleted(tmp_path: Path) -> None:
+    log = tmp_path / "run" / "train.log"
+    log.parent.mkdir()
+    with open(log, "ab") as writer:  # the supervisor's file, kept open while it writes
+        writer.write(b"before\n")
+        writer.flush()
+        kept, reopened = LogFollower(log, keep_open=True), LogFollower(log)
+        assert _texts(kept.read()) == _texts(reopened.read()) == ["before"]
+        log.unlink()  # the run folder deleted while the run goes on
+        writer.write(b"after\nlast words")
+        writer.flush()
+        assert _texts(kept.read()) == ["after"]
+        assert not kept.drained()
+        assert _texts(kept.read(final=True) + kept.flush()) == ["last words"]
+        assert kept.drained()
+        assert reopened.read() == [] and reopened.drained()  # reopening finds nothing
+    kept.close()
+    assert kept.read() == []  # closed: the path is opened again, and it is gone
+
+
+def test_a_truncated_log_is_read_on_from_its_new_end(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    for keep_open in (False, True):
+        log.write_bytes(b"one\ntwo\nthree\n")
+        follower = LogFollower(log, keep_open=keep_open)
+        assert _texts(follower.read()) == ["one", "two", "three"]
+        assert follower.take_truncation() == 0
+        with open(log, "r+b") as f:  # rewritten shorter while followed
+            f.truncate(4)
+        assert follower.read() == []
+        assert follower.take_truncation() == 14 - 4
+        assert follower.take_truncation() == 0  # said once
+        with open(log, "ab") as f:
+            f.write(b"four\n")
+        assert _texts(follower.read()) == ["four"]
+        follower.close()
+
+
+def test_reset_goes_on_from_another_followers_offset_with_a_new_parser(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_bytes(b'Traceback (most recent call last):\n  File "x.py", line 1\n')
+    follower = LogFollower(log)
+    follower.read()  # a traceback begun: the parser holds it
+    with open(log, "ab") as f:
+        f.write(b"ValueError: read by another follower\nnext line\n")
+    follower.reset(log.stat().st_size - len(b"next line\n"))
+    events = follower.read() + follower.flush()
+    assert _texts(events) == ["next line"]
+    assert not [e for e in events if isinstance(e, Failure)]  # the old traceback is dropped

@@ -133,8 +133,8 @@ def test_training_thread_stays_up_on_a_full_database(qtbot, manager, started, pa
     lines: list[tuple[str, str]] = []
     thread = TrainingProcess(manager, exp_id)
     thread.lines_received.connect(lines.extend)
-    done: list[tuple[bool, str]] = []
-    thread.ended.connect(lambda ok, msg: done.append((ok, msg)))
+    done: list[tuple[str, str]] = []
+    thread.run_ended.connect(lambda status, msg: done.append((status, msg)))
     thread.start()
     try:
         qtbot.waitUntil(lambda: any(t.startswith("Disk full") for t, _ in lines), timeout=10_000)
@@ -148,7 +148,7 @@ def test_training_thread_stays_up_on_a_full_database(qtbot, manager, started, pa
     finally:
         thread.stop_following()
         thread.wait(10_000)
-    assert done == [(True, "completed")]
+    assert done == [("completed", "completed")]
     assert len(_stored(manager, exp_id)) == N_POINTS
 
 
@@ -170,10 +170,10 @@ def test_training_thread_reports_an_unexpected_error_and_goes_on(
     lines: list[tuple[str, str]] = []
     thread = TrainingProcess(manager, exp_id)
     thread.lines_received.connect(lines.extend)
-    with qtbot.waitSignal(thread.ended, timeout=20_000) as blocker:
+    with qtbot.waitSignal(thread.run_ended, timeout=20_000) as blocker:
         thread.start()
     thread.wait(5000)
-    assert blocker.args == [True, "completed"]
+    assert blocker.args == ["completed", "completed"]
     problem = "Following the run failed: OSError: [Errno 5] Input/output error (retrying)"
     assert [t for t, level in lines if level == "error"] == [problem]  # said once
     assert len(_stored(manager, exp_id)) == N_POINTS

@@ -8,6 +8,7 @@ that cut records anywhere.
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import psutil
@@ -78,30 +79,29 @@ def test_training_process_thread_emits_live_signals(qtbot, manager, replay):
     run = replay(fixture="run_110steps", duration=3.0)
     thread = TrainingProcess(manager, run.exp_id)
     metrics: list[dict] = []
-    steps: list[tuple[int, int]] = []
-    progress: list[tuple[int, str]] = []
-    thread.metrics_update.connect(metrics.append)
-    thread.step_update.connect(lambda step, total: steps.append((step, total)))
-    thread.progress.connect(lambda pct, text: progress.append((pct, text)))
+    progress: list[dict] = []
+    thread.metrics_received.connect(metrics.append)
+    thread.progress_changed.connect(progress.append)
     try:
-        with qtbot.waitSignal(thread.ended, timeout=int(FOLLOW_TIMEOUT_S * 1000)) as blocker:
+        with qtbot.waitSignal(thread.run_ended, timeout=int(FOLLOW_TIMEOUT_S * 1000)) as blocker:
             thread.start()
     finally:
         thread.stop_following()
         assert thread.wait(10_000)
-    ok, message = blocker.args
-    assert ok is True, message
-    assert message == "completed"
+    assert blocker.args == ["completed", "completed"]
 
     expected = fixture_points("run_110steps")
     got = [(name, step) for batch in metrics for name, pts in batch.items() for step, _ in pts]
     assert len(got) == len(set(got)) == len(expected)
     assert sorted(got) == [(t, s) for t, s, _v in expected]
     assert len(metrics) >= 2
+    steps = [(p["step"], p["max_steps"]) for p in progress if p["step"] is not None]
     assert steps and steps[-1] == (110, 110)  # the completion line's max_steps reached
     assert [s for s, _t in steps] == sorted(s for s, _t in steps)
-    assert progress and all(-1 <= pct <= 100 for pct, _ in progress)
-    assert any(pct > 0 for pct, _ in progress)
+    assert progress and all(-1 <= p["percent"] <= 100 for p in progress)
+    assert any(p["percent"] > 0 for p in progress)
+    assert progress[-1]["percent"] == 100 and progress[-1]["eta"] in (None, 0)
+    assert all(a != b for a, b in itertools.pairwise(progress))  # changes only
     assert manager.get_experiment(run.exp_id)["status"] == "completed"
     assert stored_points(manager, run.exp_id) == expected
 
@@ -147,20 +147,19 @@ def test_stop_requested_while_a_thread_follows(qtbot, manager, replay):
     records the outcome."""
     run = replay(fixture="run_110steps", duration=4.0, workers=2)
     thread = TrainingProcess(manager, run.exp_id)
-    statuses: list[str] = []
     steps: list[int] = []
-    thread.status_changed.connect(statuses.append)
-    thread.step_update.connect(lambda step, _total: steps.append(step))
+    thread.progress_changed.connect(
+        lambda info: steps.append(info["step"]) if info["step"] is not None else None
+    )
     try:
-        with qtbot.waitSignal(thread.ended, timeout=int(FOLLOW_TIMEOUT_S * 1000)) as blocker:
+        with qtbot.waitSignal(thread.run_ended, timeout=int(FOLLOW_TIMEOUT_S * 1000)) as blocker:
             thread.start()
             qtbot.waitUntil(lambda: bool(steps), timeout=5000)  # a validation was followed
             assert Engine(manager, Settings()).request_stop(run.exp_id) == "stopping"
     finally:
         thread.stop_following()
         assert thread.wait(10_000)
-    assert blocker.args == [False, "stopped"]
-    assert statuses == ["stopped"]
+    assert blocker.args == ["stopped", "stopped"]
     exp = manager.get_experiment(run.exp_id)
     assert (exp["status"], exp["exit_code"]) == ("stopped", 0)
     assert wait_until(lambda: not group_members(run.pgid), 5), group_members(run.pgid)

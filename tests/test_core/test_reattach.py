@@ -30,7 +30,8 @@ from rave_gui.backend.errors import ProcessError
 from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.process.procinfo import group_members, is_same_process, process_start_time
 from rave_gui.backend.runs.engine import Engine
-from rave_gui.backend.runs.follower import RunFollower, reconcile
+from rave_gui.backend.runs.follower import RunFollower
+from rave_gui.backend.runs.reconcile import reconcile
 from rave_gui.backend.system.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -35,7 +35,8 @@ from rave_gui.backend.process.procinfo import group_members
 from rave_gui.backend.rave.runfolder import IDENTITY_NAME, UID_KEY, create_run_folder, read_identity
 from rave_gui.backend.runs import engine as engine_mod
 from rave_gui.backend.runs.engine import Engine, import_run
-from rave_gui.backend.runs.follower import RunFollower, reconcile
+from rave_gui.backend.runs.follower import RunFollower
+from rave_gui.backend.runs.reconcile import reconcile
 from rave_gui.backend.system.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -28,7 +28,7 @@ from ..process import runner
 from ..process.logfollow import LogFollower, lines_of
 from ..rave.command import check_writable_folder, find_rave, python_of
 from ..rave.logparse import Failure, LogLine, Outcome
-from ..runs.follower import find_checkpoints
+from ..runs.checkpoints import find_checkpoints
 from ..system.paths import data_dir
 
 EXPORT_LOG = "export.log"

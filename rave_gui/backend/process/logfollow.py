@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from ..rave.logparse import Event, LogLine, LogParser, Metrics
 from . import runner
@@ -55,7 +56,13 @@ class LogFollower:
     The process is identified by pid and start time (a reused pid is not it). When it is gone
     (or ``poll(alive=False)`` says so), the rest of the log is read, the unterminated tail
     included, then the parser is flushed and the end reported. ``offset`` may be set (stored
-    offsets of an earlier follower); the parser's events are handed back as they are."""
+    offsets of an earlier follower; :meth:`reset` when another follower read on); the parser's
+    events are handed back as they are.
+
+    With ``keep_open`` the log, once opened, stays open between polls until :meth:`close`: a
+    log deleted meanwhile (its folder removed while the command goes on) is still read to its
+    end. A log that became shorter than what was read (truncated, rewritten) is read on from
+    its new end; :meth:`take_truncation` says by how many bytes."""
 
     def __init__(
         self,
@@ -66,6 +73,7 @@ class LogFollower:
         status_path: str | os.PathLike[str] | None = None,
         offset: int = 0,
         read_limit: int = READ_LIMIT,
+        keep_open: bool = False,
     ) -> None:
         self.log_path = Path(log_path)
         self.status_path = Path(status_path) if status_path else status_path_of(log_path)
@@ -73,8 +81,11 @@ class LogFollower:
         self.start_time = start_time
         self.offset = offset
         self.read_limit = read_limit
+        self.keep_open = keep_open
         self.parser = LogParser()
         self.ended: LogPoll | None = None  # the final poll, once the end was seen
+        self._file: BinaryIO | None = None  # the open log, with keep_open
+        self._truncated = 0  # bytes the log lost under what was read, not taken yet
 
     @classmethod
     def of(cls, launched: runner.Launched, **kwargs) -> LogFollower:
@@ -95,22 +106,82 @@ class LogFollower:
         """Whether the followed process still runs (the same process: pid and start time)."""
         return is_same_process(self.pid, self.start_time)
 
+    def reset(self, offset: int) -> None:
+        """Go on from ``offset`` with a new parser (another follower read up to there)."""
+        self.offset = offset
+        self.parser = LogParser()
+
+    def close(self) -> None:
+        """Release the log kept open (a later read opens it again)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __del__(self) -> None:  # a follower dropped while following leaks no file
+        if getattr(self, "_file", None) is not None:
+            self.close()
+
+    def _open(self) -> BinaryIO | None:
+        if self._file is not None:
+            return self._file
+        try:
+            f = open(self.log_path, "rb")  # noqa: SIM115 - closed by the caller or close()
+        except FileNotFoundError:  # the supervisor has not created it yet
+            return None
+        except OSError:
+            if not self.keep_open:
+                raise
+            return None  # unreadable: a followed run is read as far as it can be
+        if self.keep_open:
+            self._file = f
+        return f
+
+    def size(self) -> int | None:
+        """The log's size now (None when it cannot be read)."""
+        if not self.keep_open:
+            try:
+                return os.path.getsize(self.log_path)
+            except OSError:
+                return None
+        f = self._open()
+        if f is None:
+            return None
+        try:
+            return os.fstat(f.fileno()).st_size
+        except OSError:
+            return None
+
     def drained(self) -> bool:
         """Everything written to the log so far has been read."""
-        try:
-            return self.offset >= os.path.getsize(self.log_path)
-        except OSError:
-            return True
+        size = self.size()
+        return size is None or self.offset >= size
+
+    def take_truncation(self) -> int:
+        """By how many bytes the log became shorter than what was read (what it said there is
+        lost), since the last call; 0 when it did not."""
+        lost, self._truncated = self._truncated, 0
+        return lost
 
     def read(self, *, final: bool = False) -> list[Event]:
         """Parse the next whole segments of the log (with ``final``, a read that reaches the
         end of the file takes the unterminated tail too: nothing more will come)."""
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(self.offset)
-                data = f.read(self.read_limit)
-        except FileNotFoundError:  # the supervisor has not created it yet
+        f = self._open()
+        if f is None:
             return []
+        try:
+            size = os.fstat(f.fileno()).st_size
+            if size < self.offset:  # truncated or rewritten while followed
+                self._truncated += self.offset - size
+                self.offset = size
+            f.seek(self.offset)
+            data = f.read(self.read_limit)
+        except OSError:
+            if not self.keep_open:
+                raise
+            return []
+        finally:
+            if not self.keep_open:
+                f.close()
         if not data:
             return []
         full = len(data) >= self.read_limit
@@ -121,6 +192,10 @@ class LogFollower:
             return []
         self.offset += cut
         return self.parser.feed(data[:cut])
+
+    def flush(self) -> list[Event]:
+        """The parser's last events (an unfinished bar...): the log is read to its end."""
+        return self.parser.flush()
 
     def poll(self, alive: bool | None = None) -> LogPoll:
         """Read and parse what is new; when the process is gone and the log drained, flush the
@@ -137,7 +212,7 @@ class LogFollower:
             alive = self.alive()  # checked before reading: what it wrote before dying is read
         upd = LogPoll(events=self.read(final=not alive))
         if not alive and self.drained():
-            upd.events += self.parser.flush()
+            upd.events += self.flush()
             runner.reap()
             st = runner.read_status(self.status_path) or {}
             upd.final = True

@@ -41,7 +41,10 @@ from ..rave.runfolder import UID_KEY, create_run_folder, read_identity
 from ..rave.tfevents import EVENT_FILE_PREFIX, EventDirFollower
 from ..status import Action, require_action
 from ..system.settings import Settings, overrides_of
-from .follower import DATA_LOST, decide_outcome, find_checkpoints, follow_to_end
+from .checkpoints import find_checkpoints
+from .follower import DATA_LOST
+from .outcome import decide_outcome
+from .reconcile import follow_to_end
 
 _RUN_FOLDER = re.compile(r"^(?P<name>.+)_(?P<hash>[0-9a-f]{10})$")
 SCHEDULE_WAIT_S = 30.0  # how long schedule() waits while another process schedules
