@@ -41,7 +41,7 @@ if str(HELPERS) not in sys.path:
 from damaged_db import damaged_store, make_store  # noqa: E402
 
 RAVE = Path(sys.executable).with_name("rave")
-FIXTURES = ROOT.parent.parent / "shared" / "fixtures" / "rave"
+FIXTURES = ROOT.parent / "shared" / "fixtures" / "rave"
 METADATA = "channels: 1\nlazy: false\nn_seconds: 208.0\nsr: 44100\n"
 
 
