@@ -28,7 +28,7 @@ from ..process import runner
 from ..process.logfollow import LogFollower, lines_of
 from ..rave.command import check_writable_folder, find_rave, python_of
 from ..rave.logparse import Failure, LogLine, Outcome
-from ..runs.checkpoints import find_checkpoints
+from ..runs.checkpoints import sync_run_checkpoints
 from ..system.paths import data_dir
 
 EXPORT_LOG = "export.log"
@@ -61,15 +61,7 @@ def scan_checkpoints(manager: TrainingManager, experiment_id: int) -> list[dict[
     exp = manager.get_experiment(experiment_id)
     run_dir = Path(exp["run_dir"]) if exp["run_dir"] else None
     if run_dir is not None and run_dir.is_dir():
-        found = find_checkpoints(run_dir)
-        known = {c["path"]: c for c in manager.artifacts.checkpoints(experiment_id)}
-        for c in found:
-            old = known.get(c["path"])
-            if old is not None and old["mtime"] == c["mtime"] and old["step"] is not None:
-                c["step"] = old["step"]
-            else:
-                c["step"] = manager.metrics.step_at_time(experiment_id, c["mtime"])
-        manager.artifacts.sync_checkpoints(experiment_id, found)
+        sync_run_checkpoints(manager, experiment_id, run_dir)
     rows = manager.artifacts.checkpoints(experiment_id)
     for r in rows:
         r["epoch"] = _epoch_of(r["path"])
