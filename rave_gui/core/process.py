@@ -207,4 +207,4 @@ class TrainingProcess(ProcessThread):
             time.sleep(POLL_INTERVAL_S)
 
     def _exp_status(self) -> str:
-        return self.manager.get_experiment(self.experiment_id)["status"]
+        return self.manager.get_experiment(self.experiment_id).status

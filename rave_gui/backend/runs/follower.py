@@ -33,6 +33,7 @@ from ..rave.logparse import Failure, LogLine, LogParser, Metrics, Outcome, Progr
 from ..rave.runfolder import UID_KEY, check_identity
 from ..rave.tfevents import EventDirFollower
 from ..rave.tfrecord import DataLoss
+from ..store.records import Experiment
 
 LOG_KEY = "log"  # follow_offsets key of the log file (tfevents files use their path)
 READ_LIMIT = 4 << 20  # bytes of log read per poll at most (catching up stays responsive)
@@ -194,29 +195,27 @@ class RunFollower:
         self.parser = LogParser()
         offsets = manager.follow_state.offsets(experiment_id)
         self.log_offset = offsets.pop(LOG_KEY, 0)
-        self.log_path = Path(exp["log_path"]) if exp["log_path"] else None
+        self.log_path = Path(exp.log_path) if exp.log_path else None
         self.status_path = (
             self.log_path.with_name(self.log_path.stem + "." + runner.STATUS_NAME)
             if self.log_path
             else None
         )
-        self.run_dir = Path(exp["run_dir"]) if exp["run_dir"] else None
+        self.run_dir = Path(exp.run_dir) if exp.run_dir else None
         self.events = EventDirFollower(self.run_dir, offsets) if self.run_dir else None
-        self.max_steps = exp["config"].get("max_steps")
-        self.step: int | None = exp["metrics"].get("step")
+        self.max_steps = exp.config.get("max_steps")
+        self.step: int | None = exp.summary.get("step")
         self._rate_samples: deque[tuple[float, int]] = deque(maxlen=120)
         self._last_ckpt_scan = 0.0
-        self._failure: str | None = exp["metrics"].get("failure")
-        self._last_error: str | None = exp["metrics"].get("last_error")
-        self._exit_line_code: int | None = exp["metrics"].get("exit_line_code")
-        self._completed = bool(exp["metrics"].get("completed_marker"))
-        self._interrupted = bool(exp["metrics"].get("interrupted_marker"))
+        self._failure: str | None = exp.summary.get("failure")
+        self._last_error: str | None = exp.summary.get("last_error")
+        self._exit_line_code: int | None = exp.summary.get("exit_line_code")
+        self._completed = bool(exp.summary.get("completed_marker"))
+        self._interrupted = bool(exp.summary.get("interrupted_marker"))
         self._stop_sent: dict[str, float] = {}
         self._step_saved_at = 0.0
         # per series, the last step this follower reported (or found stored when created)
-        self._reported = {
-            n: m.get("last_step") for n, m in exp["metrics"].get("metrics", {}).items()
-        }
+        self._reported = {n: m.get("last_step") for n, m in exp.summary.get("metrics", {}).items()}
         self._lock_path = lock_path(manager.db.path, f"run-{experiment_id}")
         self._checked = False  # the folder's identity, checked at the first poll
         self.alive = False  # whether the run's process lived at the last poll
@@ -231,7 +230,7 @@ class RunFollower:
         # The log stays open while followed: a run folder deleted meanwhile is still read to
         # its end (the supervisor keeps appending its last lines to the unlinked file).
         self._log_file: BinaryIO | None = None
-        self.finished = exp["status"] in FINAL_STATUSES and not self._may_catch_up()
+        self.finished = exp.status in FINAL_STATUSES and not self._may_catch_up()
 
     def close(self) -> None:
         """Release the open log file (a later poll opens it again)."""
@@ -245,15 +244,15 @@ class RunFollower:
 
     def _may_catch_up(self) -> bool:
         """Whether an ended run's files may still be read (see LEGACY_CATCH_UP_TOLERANCE_S)."""
-        if self.exp["config"].get(UID_KEY):
+        if self.exp.config.get(UID_KEY):
             return True  # its own folder: checked at the first poll
-        if self.log_path is None or not self.exp["completed_at"]:
+        if self.log_path is None or not self.exp.completed_at:
             return False  # an imported run: its folder may be written by a later run
         try:
             mtime = os.path.getmtime(self.log_path)
         except OSError:
             return False
-        return mtime <= self.exp["completed_at"] + LEGACY_CATCH_UP_TOLERANCE_S
+        return mtime <= self.exp.completed_at + LEGACY_CATCH_UP_TOLERANCE_S
 
     def position(self) -> int:
         """Bytes read so far from the run's log and event files (grows while reading)."""
@@ -267,9 +266,9 @@ class RunFollower:
         if self.run_dir is None or not self.run_dir.exists():
             return False  # nothing there to take for this run's
         try:
-            check_identity(self.run_dir, self.exp["config"].get(UID_KEY))
+            check_identity(self.run_dir, self.exp.config.get(UID_KEY))
         except ProcessError as err:
-            status, error = self.exp["status"], str(err)
+            status, error = self.exp.status, str(err)
             if status not in FINAL_STATUSES:
                 self.manager.update_experiment_status(self.experiment_id, FAILED, error=error)
                 status = FAILED
@@ -294,13 +293,13 @@ class RunFollower:
             and _norm(offsets) != _norm(self.events.offsets)
         ):
             self.events = EventDirFollower(self.run_dir, offsets)
-        for name, m in self.exp["metrics"].get("metrics", {}).items():
+        for name, m in self.exp.summary.get("metrics", {}).items():
             last, stored = self._reported.get(name), m.get("last_step")
             if stored is not None and (last is None or stored > last):
                 pts = self.manager.metrics.iter_points(self.experiment_id, name, last)
                 upd.points[name] = [(s, v) for _n, s, v, _w in pts]
                 self._reported[name] = stored
-        summary = self.exp["metrics"]
+        summary = self.exp.summary
         self._completed |= bool(summary.get("completed_marker"))
         self._interrupted |= bool(summary.get("interrupted_marker"))
         self._failure = summary.get("failure") or self._failure
@@ -394,7 +393,7 @@ class RunFollower:
 
     def _write_markers(self) -> None:
         # Outcome markers are kept in the summary: they survive an app restart.
-        summary = self.manager.get_experiment(self.experiment_id)["metrics"]
+        summary = self.manager.get_experiment(self.experiment_id).summary
         if self.step is not None and self.step > (summary.get("step") or 0):
             summary["step"] = self.step
         summary["completed_marker"] = self._completed
@@ -481,11 +480,11 @@ class RunFollower:
             return
         self._last_ckpt_scan = now
         found = find_checkpoints(self.run_dir)
-        known = {c["path"]: c for c in self.manager.artifacts.checkpoints(self.experiment_id)}
+        known = {c.path: c for c in self.manager.artifacts.checkpoints(self.experiment_id)}
         for c in found:
             old = known.get(c["path"])
-            if old is not None and old["mtime"] == c["mtime"] and old["step"] is not None:
-                c["step"] = old["step"]
+            if old is not None and old.mtime == c["mtime"] and old.step is not None:
+                c["step"] = old.step
             else:
                 c["step"] = self.manager.metrics.step_at_time(self.experiment_id, c["mtime"])
         if self.manager.artifacts.sync_checkpoints(self.experiment_id, found):
@@ -494,11 +493,11 @@ class RunFollower:
     # --- the run's process ---------------------------------------------------------------------
     def _alive(self) -> bool:
         exp = self.exp
-        return is_same_process(exp["pid"], exp["process_start_time"])
+        return is_same_process(exp.pid, exp.process_start_time)
 
     def _escalate_stop(self) -> None:
         """A stop was asked: SIGTERM, then SIGKILL, when the run ignores the interrupt."""
-        pid = self.exp["pid"]
+        pid = self.exp.pid
         if not pid:
             return
         now = time.monotonic()
@@ -537,7 +536,7 @@ class RunFollower:
         if not self._checked and self._refuse_foreign_folder(upd):
             return
         self._reload(upd)
-        status_before = self.exp["status"]
+        status_before = self.exp.status
         alive = self.alive = self._alive() if status_before in LIVE_STATUSES else False
         self._final = not alive
         if self._store_failed and not self._store(upd):
@@ -567,7 +566,7 @@ class RunFollower:
             # another process (the CLI, another window) recorded the end already
             self.finished = upd.finished = True
             upd.status = status_before
-            upd.message = self.exp["error"] or status_before
+            upd.message = self.exp.error or status_before
 
     def _save_step(self, final: bool) -> None:
         """The live step into the summary (what `runs list` and the app's table show), at
@@ -576,7 +575,7 @@ class RunFollower:
         if self.step is None or (not final and now - self._step_saved_at < STEP_SAVE_S):
             return
         self._step_saved_at = now
-        summary = self.manager.get_experiment(self.experiment_id)["metrics"]
+        summary = self.manager.get_experiment(self.experiment_id).summary
         if self.step > (summary.get("step") or 0):
             summary["step"] = self.step
             self.manager.experiments.set_summary(self.experiment_id, summary)
@@ -619,10 +618,10 @@ class RunFollower:
             upd.lines.append((f"Data lost: {st.get('error')}", "warning"))
         if not self._store(upd):
             return  # the database cannot be written: the next poll tries again
-        if exp["pid"] and not _pid_reused(exp["pid"], exp["process_start_time"]):
+        if exp.pid and not _pid_reused(exp.pid, exp.process_start_time):
             # no orphan: data-loader workers of the group go with the run (but a pid now used
             # by another process leads that process's group: never signal it)
-            signal_group(exp["pid"], "SIGKILL")
+            signal_group(exp.pid, "SIGKILL")
         exit_code = st.get("exit_code") if st.get("state") == "exited" else None
         if exit_code is None:  # no status file: the supervisor's last line in the log
             exit_code = self._exit_line_code
@@ -633,7 +632,7 @@ class RunFollower:
             no_exit_reason = "the run's supervisor process ended before the run (killed?)"
         status, error = decide_outcome(
             exit_code=exit_code,
-            stop_requested=exp["status"] == STOPPING,
+            stop_requested=exp.status == STOPPING,
             signals=list(st.get("signals") or []),
             completed_marker=self._completed,
             interrupted_marker=self._interrupted,
@@ -686,18 +685,18 @@ def follow_to_end(
             break
         time.sleep(interval)
     follower.close()
-    return manager.get_experiment(experiment_id)["status"]
+    return manager.get_experiment(experiment_id).status
 
 
-def _unread(manager: TrainingManager, exp: dict) -> bool:
+def _unread(manager: TrainingManager, exp: Experiment) -> bool:
     """Whether an ended run's log holds more than its followers have read."""
-    if not exp["log_path"]:
+    if not exp.log_path:
         return False
     try:
-        size = os.path.getsize(exp["log_path"])
+        size = os.path.getsize(exp.log_path)
     except OSError:
         return False
-    return (manager.follow_state.offset(exp["id"], LOG_KEY) or 0) < size
+    return (manager.follow_state.offset(exp.id, LOG_KEY) or 0) < size
 
 
 def _norm(offsets: dict[str, int]) -> dict[str, int]:
@@ -713,14 +712,14 @@ def catch_up(
     deadline = time.monotonic() + budget
     ended = []
     for exp in manager.list_experiments(status=list(LIVE_STATUSES)):
-        if experiment_ids is not None and exp["id"] not in experiment_ids:
+        if experiment_ids is not None and exp.id not in experiment_ids:
             continue
-        follower = RunFollower(manager, exp["id"])
+        follower = RunFollower(manager, exp.id)
         while time.monotonic() < deadline:
-            alive = is_same_process(exp["pid"], exp["process_start_time"])
+            alive = is_same_process(exp.pid, exp.process_start_time)
             upd = follower.poll(wait=max(0.0, min(1.0, deadline - time.monotonic())))
             if upd.finished:
-                ended.append(exp["id"])
+                ended.append(exp.id)
             if upd.finished or alive:
                 break
         follower.close()
@@ -733,17 +732,17 @@ def reconcile(manager: TrainingManager) -> tuple[list[int], list[int]]:
     runs recorded as ended before their files were read to the end)."""
     alive, ended = [], []
     for exp in manager.list_experiments(status=list(LIVE_STATUSES)):
-        if is_same_process(exp["pid"], exp["process_start_time"]):
-            alive.append(exp["id"])
+        if is_same_process(exp.pid, exp.process_start_time):
+            alive.append(exp.id)
             continue
-        follow_to_end(manager, exp["id"], timeout=5.0)
-        ended.append(exp["id"])
+        follow_to_end(manager, exp.id, timeout=5.0)
+        ended.append(exp.id)
     for exp in manager.list_experiments(status=list(FINAL_STATUSES)):
         if _unread(manager, exp):
-            before = manager.follow_state.offset(exp["id"], LOG_KEY)
-            follow_to_end(manager, exp["id"], timeout=5.0)
-            if manager.follow_state.offset(exp["id"], LOG_KEY) != before:
-                ended.append(exp["id"])
+            before = manager.follow_state.offset(exp.id, LOG_KEY)
+            follow_to_end(manager, exp.id, timeout=5.0)
+            if manager.follow_state.offset(exp.id, LOG_KEY) != before:
+                ended.append(exp.id)
     return alive, ended
 
 
