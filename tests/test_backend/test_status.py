@@ -150,4 +150,4 @@ def test_the_engine_refuses_what_the_status_does_not_allow(engine, status, call,
         exp = tm.experiments.import_record({"name": "r"}, status=status)
     with pytest.raises(ValidationError, match=message):
         getattr(engine, call)(exp)
-    assert tm.get_experiment(exp)["status"] == status  # nothing changed
+    assert tm.get_experiment(exp).status == status  # nothing changed
