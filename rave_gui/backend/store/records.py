@@ -54,6 +54,8 @@ def _count() -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Project:
+    """A project; ``n_experiments`` and ``n_datasets`` are counted in listings (``all``)."""
+
     id: int
     name: str
     description: str
@@ -71,6 +73,8 @@ class Project:
 
 @dataclass(frozen=True, slots=True)
 class Dataset:
+    """A registered preprocessed dataset; ``n_experiments`` is counted in listings."""
+
     id: int
     project_id: int
     name: str
