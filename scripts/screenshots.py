@@ -115,8 +115,8 @@ def _realistic_sizes(manager) -> None:
     """Placeholder datasets take on disk what their audio would (16-bit samples; the LMDB
     file is extended sparsely, its records stay readable), so "Size on disk" reads true."""
     for ds in manager.datasets.all():
-        mdb = Path(ds["path"]) / "data.mdb"
-        want = int((ds["duration_s"] or 0) * (ds["sample_rate"] or 0) * (ds["channels"] or 1) * 2)
+        mdb = Path(ds.path) / "data.mdb"
+        want = int((ds.duration_s or 0) * (ds.sample_rate or 0) * (ds.channels or 1) * 2)
         if mdb.is_file() and mdb.stat().st_size < min(want, 1 << 20):
             with open(mdb, "r+b") as f:
                 f.truncate(want)
@@ -135,9 +135,9 @@ def _date_checkpoints(manager, exp_id: int) -> None:
         return
     best_wall = min(validation)[1]
     for c in manager.artifacts.checkpoints(exp_id):
-        wall = best_wall if c["is_best"] else last
+        wall = best_wall if c.is_best else last
         if wall:
-            os.utime(c["path"], (wall, wall))
+            os.utime(c.path, (wall, wall))
     scan_checkpoints(manager, exp_id)
 
 
@@ -145,10 +145,10 @@ def _exported_model(manager, exp_id: int, runs: Path) -> None:
     """A model exported from a run, as the Export page records it (a sparse placeholder)."""
     exp = manager.get_experiment(exp_id)
     best = next(
-        (c for c in manager.artifacts.checkpoints(exp_id) if c["is_best"]),
+        (c for c in manager.artifacts.checkpoints(exp_id) if c.is_best),
         None,
     )
-    out = Path(exp["run_dir"]) / "exports" / f"{exp['name']}_streaming.ts"
+    out = Path(exp.run_dir) / "exports" / f"{exp.name}_streaming.ts"
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as f:
         f.truncate(42_363_815)
@@ -157,8 +157,8 @@ def _exported_model(manager, exp_id: int, runs: Path) -> None:
         str(out),
         size=out.stat().st_size,
         streaming=True,
-        checkpoint=best["path"] if best else None,
-        settings={"name": exp["name"], "streaming": True, "checkpoint_label": "best"},
+        checkpoint=best.path if best else None,
+        settings={"name": exp.name, "streaming": True, "checkpoint_label": "best"},
     )
 
 
@@ -203,7 +203,7 @@ def build_database(tmp: Path):
             for part in ("train.stdout", "train.stderr"):
                 if (folder / part).exists():
                     f.write((folder / part).read_bytes())
-        config = manager.get_experiment(exp_id)["config"]
+        config = manager.get_experiment(exp_id).config
         config.update(configs=["v2_small"], batch=2, workers=0, gpu=-1, channels=1, **args)
         manager.experiments.update(exp_id, log_path=str(log), config=config)
         imported.append(exp_id)
@@ -356,7 +356,7 @@ def render(out: Path) -> list[Path]:
 
     # An empty project's Datasets page (the empty state), light.
     app.setPalette(light)
-    empty = manager.projects.find("Modular synth")["id"]
+    empty = manager.projects.find("Modular synth").id
     signals = AppSignals()
     controller = RunController(manager, signals, settings)
     window = MainWindow(manager, controller, signals, settings)

@@ -33,6 +33,7 @@ from .store.follow_state import FollowState
 from .store.metrics import MetricStore
 from .store.names import NAME_PUNCTUATION, check_name
 from .store.projects import DEFAULT_PROJECT, ProjectStore
+from .store.records import Experiment
 
 ACTIVE_STATUSES, LIVE_STATUSES, FINAL_STATUSES = ACTIVE, LIVE, FINAL
 
@@ -83,7 +84,7 @@ class TrainingManager:
         engine (``Engine.submit``) checks and starts it."""
         return self.experiments.create(config)
 
-    def get_experiment(self, experiment_id: int) -> dict[str, Any]:
+    def get_experiment(self, experiment_id: int) -> Experiment:
         return self.experiments.get(experiment_id)
 
     def list_experiments(
@@ -95,7 +96,7 @@ class TrainingManager:
         search: str | None = None,
         limit: int | None = None,
         offset: int = 0,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Experiment]:
         """Experiments, newest first, filtered by project, status(es), dataset and a text
         search over name, dataset, status, error and config (case-insensitive)."""
         return self.experiments.query(
@@ -119,7 +120,7 @@ class TrainingManager:
         Without ``step`` the experiment's current step is used. Non-numeric values raise."""
         current = None
         if isinstance(metrics, dict) and "step" not in metrics:
-            current = self.experiments.get(experiment_id)["metrics"].get("step")
+            current = self.experiments.get(experiment_id).summary.get("step")
         return self.metrics.add_step_values(experiment_id, metrics, current)
 
     def stop_training(self, experiment_id: int) -> str:

@@ -3,9 +3,8 @@ which action each status allows (one table, used by the engine, the CLI and the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from enum import Enum
-from typing import Any
+from typing import Protocol
 
 from .errors import InvalidTransitionError, ValidationError
 
@@ -137,14 +136,24 @@ _REASONS = {
 }
 
 
+class NamedRun(Protocol):
+    """What require_action reads of a run (an ``Experiment`` record has both)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+
 def require_action(
-    experiment: Mapping[str, Any], action: Action, *, has_checkpoint: bool | None = None
+    experiment: NamedRun, action: Action, *, has_checkpoint: bool | None = None
 ) -> None:
     """ValidationError saying why, unless ``experiment`` (a record with ``name`` and
     ``status``) allows ``action``."""
-    reason = refusal(experiment["status"], action, has_checkpoint)
+    reason = refusal(experiment.status, action, has_checkpoint)
     if reason is not None:
-        raise ValidationError(f"Experiment {experiment['name']!r} {reason}")
+        raise ValidationError(f"Experiment {experiment.name!r} {reason}")
 
 
 __all__ = [

@@ -104,12 +104,12 @@ def caught_up(args: argparse.Namespace, ids: list[int] | None = None) -> Trainin
 
 def project_filter(tm: TrainingManager, project: str | None) -> int | None:
     """The id of the project named by ``--project`` (name or id), None when not given."""
-    return tm.projects.find(project)["id"] if project else None
+    return tm.projects.find(project).id if project else None
 
 
 def project_or_default(tm: TrainingManager, project: str | None) -> int:
     """The id of the project named by ``--project``, else of the first project."""
-    return tm.projects.find(project)["id"] if project else tm.projects.default_id()
+    return tm.projects.find(project).id if project else tm.projects.default_id()
 
 
 def rave_executable(args: argparse.Namespace) -> str:

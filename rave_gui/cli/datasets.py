@@ -29,24 +29,24 @@ def cmd_datasets_list(args: argparse.Namespace, out: IO[str]) -> int:
     tm = open_manager(args)
     datasets = tm.datasets.all(project_filter(tm, args.project))
     if args.json:
-        dump_json(datasets, out)
+        dump_json([d.to_json() for d in datasets], out)
         return 0
     if not datasets:
         out.write("No datasets.\n")
         return 0
-    projects = {p["id"]: p["name"] for p in tm.projects.all()}
+    projects = {p.id: p.name for p in tm.projects.all()}
     rows = [("ID", "NAME", "PROJECT", "RATE", "CH", "LENGTH", "EXAMPLES", "PATH")]
     for d in datasets:
         rows.append(
             (
-                str(d["id"]),
-                d["name"],
-                projects.get(d["project_id"], "?"),
-                "-" if d["sample_rate"] is None else str(d["sample_rate"]),
-                "-" if d["channels"] is None else str(d["channels"]),
-                "-" if d["duration_s"] is None else format_duration(d["duration_s"]),
-                "-" if d["n_examples"] is None else str(d["n_examples"]),
-                d["path"],
+                str(d.id),
+                d.name,
+                projects.get(d.project_id, "?"),
+                "-" if d.sample_rate is None else str(d.sample_rate),
+                "-" if d.channels is None else str(d.channels),
+                "-" if d.duration_s is None else format_duration(d.duration_s),
+                "-" if d.n_examples is None else str(d.n_examples),
+                d.path,
             )
         )
     table(rows, out)
@@ -55,9 +55,9 @@ def cmd_datasets_list(args: argparse.Namespace, out: IO[str]) -> int:
 
 def _dataset_line(tm: TrainingManager, dataset_id: int) -> str:
     d = tm.datasets.get(dataset_id)
-    length = "-" if d["duration_s"] is None else format_duration(d["duration_s"])
-    examples = "?" if d["n_examples"] is None else f"{d['n_examples']:,}"
-    return f"dataset {d['id']} {d['name']!r}: {examples} examples, {length} ({d['path']})\n"
+    length = "-" if d.duration_s is None else format_duration(d.duration_s)
+    examples = "?" if d.n_examples is None else f"{d.n_examples:,}"
+    return f"dataset {d.id} {d.name!r}: {examples} examples, {length} ({d.path})\n"
 
 
 def cmd_datasets_add(args: argparse.Namespace, out: IO[str]) -> int:
@@ -91,7 +91,7 @@ def cmd_datasets_create(args: argparse.Namespace, out: IO[str]) -> int:
     project_id = project_or_default(tm, args.project)
     output = Path(args.output).expanduser().resolve()
     name = check_name(args.name if args.name is not None else output.name, "dataset")
-    if any(d["name"] == name for d in tm.datasets.all(project_id)):
+    if any(d.name == name for d in tm.datasets.all(project_id)):
         raise ValidationError(
             f"This project already has a dataset named {name!r}: give another with --name."
         )

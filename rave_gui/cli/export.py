@@ -37,7 +37,7 @@ def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
         rave_executable=rave_executable(args),
         fidelity=args.fidelity,
     )
-    out.write(f"exporting {plan.checkpoint['path']} to {plan.output_file}\n")
+    out.write(f"exporting {plan.checkpoint.path} to {plan.output_file}\n")
     out.flush()
     started: list[Launched] = []
     try:
@@ -47,8 +47,8 @@ def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
         cleanup(plan)
         sys.stderr.write("rave-gui: export cancelled\n")
         return 130
-    model = next(m for m in tm.artifacts.exported_models(args.id) if m["id"] == model_id)
-    out.write(f"exported model {model_id}: {model['path']} ({format_bytes(model['size'])})\n")
+    model = next(m for m in tm.artifacts.exported_models(args.id) if m.id == model_id)
+    out.write(f"exported model {model_id}: {model.path} ({format_bytes(model.size)})\n")
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from ..backend.status import RunStatus
 from ..backend.system.units import format_duration
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ..backend.manager import TrainingManager
     from ..backend.runs.engine import Engine
     from ..backend.runs.follower import FollowUpdate
+    from ..backend.store.records import Experiment
 
 FOLLOW_INTERVAL_S = 0.25  # between two polls of a followed run (the app's interval)
 PROGRESS_EVERY_S = 2.0  # a followed run's progress line at most this often
@@ -27,19 +28,19 @@ def progress_line(upd: FollowUpdate) -> str:
     return text
 
 
-def print_started(exp: dict[str, Any], note: str, out: IO[str]) -> None:
+def print_started(exp: Experiment, note: str, out: IO[str]) -> None:
     """Print a run just submitted: ``experiment N 'NAME' STATUS (NOTE)``."""
-    out.write(f"experiment {exp['id']} {exp['name']!r} {exp['status']} ({note})\n")
+    out.write(f"experiment {exp.id} {exp.name!r} {exp.status} ({note})\n")
     out.flush()
 
 
 def print_outcome(tm: TrainingManager, exp_id: int, out: IO[str]) -> bool:
     """Print how a run ended (``experiment N STATUS[: error]``); True if it failed."""
     exp = tm.get_experiment(exp_id)
-    out.write(f"experiment {exp_id} {exp['status']}")
-    out.write(f": {exp['error']}\n" if exp["error"] else "\n")
+    out.write(f"experiment {exp_id} {exp.status}")
+    out.write(f": {exp.error}\n" if exp.error else "\n")
     out.flush()
-    return exp["status"] == RunStatus.FAILED
+    return exp.status == RunStatus.FAILED
 
 
 def wait_for(
@@ -68,10 +69,10 @@ def wait_for(
             if every and now - last_scan >= PROGRESS_EVERY_S:
                 last_scan = now
                 for e in tm.list_experiments(status=list(LIVE_STATUSES)):
-                    if e["id"] not in followers and e["id"] not in last_print:
-                        pending.append(e["id"])
+                    if e.id not in followers and e.id not in last_print:
+                        pending.append(e.id)
             for exp_id in list(pending):
-                if tm.get_experiment(exp_id)["status"] != QUEUED:
+                if tm.get_experiment(exp_id).status != QUEUED:
                     pending.remove(exp_id)
                     followers[exp_id] = RunFollower(tm, exp_id)
                     last_print[exp_id] = -math.inf

@@ -6,16 +6,19 @@ import argparse
 import csv
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 from ..backend.errors import RaveGuiError
 from .common import dump_json
+
+if TYPE_CHECKING:
+    from ..backend.store.records import Experiment
 
 Point = tuple[str, int, float, float | None]  # metric name, step, value, wall time
 
 
 def write_points(
-    args: argparse.Namespace, exp: dict[str, Any], points: Iterable[Point], target: IO[str]
+    args: argparse.Namespace, exp: Experiment, points: Iterable[Point], target: IO[str]
 ) -> int:
     """Write the points in ``args.format``; the number written."""
     n = 0
@@ -30,11 +33,11 @@ def write_points(
         for name, step, value, wall in points:
             series.setdefault(name, []).append([step, value, wall])
             n += 1
-        dump_json({"experiment": {"id": exp["id"], "name": exp["name"]}, "series": series}, target)
+        dump_json({"experiment": {"id": exp.id, "name": exp.name}, "series": series}, target)
     return n
 
 
-def export_to_file(args: argparse.Namespace, exp: dict[str, Any], points: Iterable[Point]) -> int:
+def export_to_file(args: argparse.Namespace, exp: Experiment, points: Iterable[Point]) -> int:
     """Write the points to ``args.output``: a regular file through a temporary file beside it,
     renamed only once complete (a failure leaves no partial file and an older file intact); a
     device, pipe or link (/dev/full, /dev/stdout) directly."""

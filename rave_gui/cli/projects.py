@@ -15,10 +15,10 @@ def cmd_projects_list(args: argparse.Namespace, out: IO[str]) -> int:
     tm = open_manager(args)
     projects = tm.projects.all()
     if args.json:
-        dump_json(projects, out)
+        dump_json([p.to_json() for p in projects], out)
         return 0
     for p in projects:
-        out.write(f"{p['id']}  {p['name']}  ({p['n_experiments']} experiments)\n")
+        out.write(f"{p.id}  {p.name}  ({p.n_experiments} experiments)\n")
     return 0
 
 

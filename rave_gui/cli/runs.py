@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 import json
 import sys
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from ..backend.status import FINAL, RunStatus
 from ..backend.system.units import format_datetime, format_value
@@ -26,10 +26,6 @@ if TYPE_CHECKING:
     from .common import Subcommands
 
 
-def _experiment_public(exp: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in exp.items() if k not in ("process_start_time",)}
-
-
 def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
     from ..backend.manager import best_value
 
@@ -37,23 +33,23 @@ def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
     project_id = project_filter(tm, args.project)
     exps = tm.list_experiments(project_id, status=args.status, search=args.search)
     if args.json:
-        dump_json([_experiment_public(e) for e in exps], out)
+        dump_json([e.to_json() for e in exps], out)
         return 0
     if not exps:
         out.write("No experiments.\n")
         return 0
     rows = [("ID", "NAME", "PROJECT", "STATUS", "STARTED", "STEP", "BEST VAL")]
     for e in exps:
-        step = e["metrics"].get("step")
+        step = e.summary.get("step")
         rows.append(
             (
-                str(e["id"]),
-                e["name"],
-                e["project_name"],
-                e["status"],
-                format_datetime(e["started_at"], missing="-"),
+                str(e.id),
+                e.name,
+                e.project_name,
+                e.status,
+                format_datetime(e.started_at, missing="-"),
                 "-" if step is None else str(step),
-                format_value(best_value(e["metrics"]), missing="-"),
+                format_value(best_value(e.summary), missing="-"),
             )
         )
     table(rows, out)
@@ -66,7 +62,7 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
     stats = tm.metrics.stats(args.id)
     checkpoints = tm.artifacts.checkpoints(args.id)
     if args.json:
-        data = _experiment_public(exp)
+        data = exp.to_json()
         data["series"] = [
             {
                 "name": s.name,
@@ -79,29 +75,29 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
             }
             for s in stats
         ]
-        data["checkpoints"] = checkpoints
+        data["checkpoints"] = [c.to_json() for c in checkpoints]
         dump_json(data, out)
         return 0
     fields = [
-        ("id", exp["id"]),
-        ("name", exp["name"]),
-        ("project", exp["project_name"]),
-        ("dataset", exp["dataset_name"] or exp["config"].get("dataset_path") or "-"),
-        ("status", exp["status"]),
-        ("created", format_datetime(exp["created_at"], missing="-")),
-        ("started", format_datetime(exp["started_at"], missing="-")),
-        ("ended", format_datetime(exp["completed_at"], missing="-")),
-        ("step", exp["metrics"].get("step", "-")),
-        ("run folder", exp["run_dir"] or "-"),
-        ("log", exp["log_path"] or "-"),
-        ("pid", exp["pid"] or "-"),
-        ("exit code", "-" if exp["exit_code"] is None else exp["exit_code"]),
-        ("error", exp["error"] or "-"),
-        ("command", " ".join(exp["command"]) if exp["command"] else "-"),
+        ("id", exp.id),
+        ("name", exp.name),
+        ("project", exp.project_name),
+        ("dataset", exp.dataset_name or exp.config.get("dataset_path") or "-"),
+        ("status", exp.status),
+        ("created", format_datetime(exp.created_at, missing="-")),
+        ("started", format_datetime(exp.started_at, missing="-")),
+        ("ended", format_datetime(exp.completed_at, missing="-")),
+        ("step", exp.summary.get("step", "-")),
+        ("run folder", exp.run_dir or "-"),
+        ("log", exp.log_path or "-"),
+        ("pid", exp.pid or "-"),
+        ("exit code", "-" if exp.exit_code is None else exp.exit_code),
+        ("error", exp.error or "-"),
+        ("command", " ".join(exp.command) if exp.command else "-"),
     ]
     for k, v in fields:
         out.write(f"{k + ':':12} {v}\n")
-    cfg = exp["config"]
+    cfg = exp.config
     if cfg:
         out.write("config:\n")
         for k in sorted(cfg):
@@ -127,8 +123,8 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
     if checkpoints:
         out.write("checkpoints:\n")
         for c in checkpoints:
-            best = " (best)" if c["is_best"] else ""
-            out.write(f"  {c['path']}  step {c['step']}  {c['size'] or 0} bytes{best}\n")
+            best = " (best)" if c.is_best else ""
+            out.write(f"  {c.path}  step {c.step}  {c.size or 0} bytes{best}\n")
     return 0
 
 
@@ -171,7 +167,7 @@ def cmd_runs_control(args: argparse.Namespace, out: IO[str]) -> int:
     engine = open_engine(args, caught_up(args, [args.id]))
     action = args.runs_command
     if action == "stop":
-        ended = engine.manager.get_experiment(args.id)["status"]
+        ended = engine.manager.get_experiment(args.id).status
         if ended in FINAL:  # it ended before the stop: say how
             status = ended
         else:
@@ -204,7 +200,7 @@ def cmd_runs_import(args: argparse.Namespace, out: IO[str]) -> int:
     exp = tm.get_experiment(exp_id)
     n = sum(s.count for s in tm.metrics.stats(exp_id))
     out.write(
-        f"imported experiment {exp_id} {exp['name']!r}: {exp['status']}, {n} metric points, "
+        f"imported experiment {exp_id} {exp.name!r}: {exp.status}, {n} metric points, "
         f"{len(tm.artifacts.checkpoints(exp_id))} checkpoints\n"
     )
     return 0

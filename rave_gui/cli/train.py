@@ -35,9 +35,9 @@ def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
     if args.out:
         config["out_path"] = str(args.out)
     wanted = str(Path(args.dataset).expanduser().resolve())
-    match = [d for d in tm.datasets.all(project_id) if d["path"] == wanted]
+    match = [d for d in tm.datasets.all(project_id) if d.path == wanted]
     if match:
-        config["dataset_id"] = match[0]["id"]
+        config["dataset_id"] = match[0].id
     else:
         try:
             config["dataset_id"] = tm.datasets.register(project_id, wanted)
@@ -45,7 +45,7 @@ def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
             pass  # pre-flight reports the dataset problem with the other ones
     exp_id = engine.submit(config)
     exp = tm.get_experiment(exp_id)
-    print_started(exp, f"run folder {exp['run_dir']}", out)
+    print_started(exp, f"run folder {exp.run_dir}", out)
     if args.wait:
         return wait_for(engine, [exp_id], out)
     return 0

@@ -115,19 +115,19 @@ class RunController(QObject):
         """In the background: one Engine.schedule and what the GUI needs to know of it."""
         with self._engine_lock:
             result = SchedulePass()
-            queued = [e["id"] for e in self.manager.list_experiments(status=RunStatus.QUEUED)]
+            queued = [e.id for e in self.manager.list_experiments(status=RunStatus.QUEUED)]
             try:
                 self.engine.schedule()
             except RaveGuiError:
                 pass
             for exp_id in queued:  # started, or failed to start (Engine.schedule says which)
                 exp = self.manager.get_experiment(exp_id)
-                if exp["status"] == RunStatus.QUEUED:
+                if exp.status == RunStatus.QUEUED:
                     continue
-                result.changed[exp_id] = exp["status"]
-                if exp["status"] == RunStatus.FAILED:
-                    result.errors[exp_id] = exp["error"] or "failed to start"
-            result.live = [e["id"] for e in self.manager.list_experiments(status=list(LIVE))]
+                result.changed[exp_id] = exp.status
+                if exp.status == RunStatus.FAILED:
+                    result.errors[exp_id] = exp.error or "failed to start"
+            result.live = [e.id for e in self.manager.list_experiments(status=list(LIVE))]
             return result
 
     def _on_scheduled(self, result: SchedulePass) -> None:
@@ -181,7 +181,7 @@ class RunController(QObject):
         schedule pass follows it again while it is live)."""
         self._drop_thread(exp_id)
         try:
-            status = self.manager.get_experiment(exp_id)["status"]
+            status = self.manager.get_experiment(exp_id).status
         except RaveGuiError:  # the experiment is gone
             self.schedule()
             return
@@ -223,7 +223,7 @@ class RunController(QObject):
         return new_id
 
     def active_ids(self) -> list[int]:
-        return [e["id"] for e in self.manager.list_experiments(status=list(LIVE))]
+        return [e.id for e in self.manager.list_experiments(status=list(LIVE))]
 
     # --- app start and close -------------------------------------------------------------------
     def attach_existing(self) -> None:
@@ -241,9 +241,7 @@ class RunController(QObject):
         alive, ended = result
         self._attaching = False
         for exp_id in ended:
-            self.signals.run_status_changed.emit(
-                exp_id, self.manager.get_experiment(exp_id)["status"]
-            )
+            self.signals.run_status_changed.emit(exp_id, self.manager.get_experiment(exp_id).status)
         if ended:
             self.signals.runs_changed.emit()
         for exp_id in alive:

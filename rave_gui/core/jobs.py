@@ -21,6 +21,7 @@ from ..backend.jobs.preprocess import (
 )
 from ..backend.manager import TrainingManager
 from ..backend.process import runner
+from ..backend.store.records import ExportedModel
 from ..backend.system.units import format_bytes
 
 CANCELLED = PREPROCESS_CANCELLED  # the message of a job the user cancelled
@@ -140,7 +141,7 @@ class ExportJob(_Job):
         self.checkpoint = checkpoint
         self.options = options  # plan_export's keyword arguments
         self.plan: ExportPlan | None = None
-        self.model: dict[str, Any] | None = None
+        self.model: ExportedModel | None = None
 
     def _work(self) -> tuple[bool, str]:
         plan = plan_export(self.manager, self.experiment_id, self.checkpoint, **self.options)
@@ -158,9 +159,9 @@ class ExportJob(_Job):
         )
         self.model = next(
             (m for m in self.manager.artifacts.exported_models(plan.experiment_id)
-             if m["id"] == model_id),
+             if m.id == model_id),
             None,
         )  # fmt: skip
-        size = format_bytes(self.model["size"]) if self.model else "?"
-        name = Path(self.model["path"]).name if self.model else plan.output_file.name
+        size = format_bytes(self.model.size) if self.model else "?"
+        name = Path(self.model.path).name if self.model else plan.output_file.name
         return True, f"Exported {name} ({size})."

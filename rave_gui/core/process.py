@@ -223,4 +223,4 @@ class TrainingProcess(FollowThread):
             time.sleep(POLL_INTERVAL_S)
 
     def _exp_status(self) -> str:
-        return self.manager.get_experiment(self.experiment_id)["status"]
+        return self.manager.get_experiment(self.experiment_id).status

@@ -291,7 +291,7 @@ class MainWindow(QMainWindow):
         self.project_combo.blockSignals(True)
         self.project_combo.clear()
         for p in projects:
-            self.project_combo.addItem(p["name"], p["id"])
+            self.project_combo.addItem(p.name, p.id)
         index = self.project_combo.findData(self.project_id)
         self.project_combo.setCurrentIndex(max(index, 0))
         self.project_combo.blockSignals(False)

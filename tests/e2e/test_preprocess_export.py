@@ -63,8 +63,8 @@ def test_preprocess_of_synthesized_audio_is_registered(rave_executable, tm, tmp_
     info = result.info
     assert info is not None and info.n_examples == 12
     ds = tm.datasets.get(tm.datasets.register(tm.projects.default_id(), info.path, "synth"))
-    assert (ds["sample_rate"], ds["channels"], ds["n_examples"]) == (44100, 1, 12)
-    assert ds["duration_s"] == pytest.approx(11 * pp.chunk_seconds(44100))  # RAVE's n_seconds
+    assert (ds.sample_rate, ds.channels, ds.n_examples) == (44100, 1, 12)
+    assert ds.duration_s == pytest.approx(11 * pp.chunk_seconds(44100))  # RAVE's n_seconds
     assert group_members(_group_of(result)) == []
     print(f"\nrave preprocess, 4 x 20 s: {elapsed:.1f} s")
 
@@ -160,7 +160,7 @@ def trained(rave_executable, rave_dataset, tmp_path_factory):
     )
     status = engine.finish(exp_id, timeout=1800)
     exp = manager.get_experiment(exp_id)
-    assert status == "completed", (status, exp["error"])
+    assert status == "completed", (status, exp.error)
     print(f"\nrave train, 20 steps v2_small: {time.monotonic() - started:.0f} s")
     yield manager, exp_id
     manager.close()
@@ -171,7 +171,7 @@ def test_best_checkpoint_of_a_real_run_exports_to_a_recorded_model(
 ) -> None:
     manager, exp_id = trained
     checkpoints = ex.scan_checkpoints(manager, exp_id)
-    assert any(c["is_best"] for c in checkpoints), checkpoints
+    assert any(c.is_best for c in checkpoints), checkpoints
     plan = ex.plan_export(
         manager, exp_id, "best", streaming=False, output_dir=tmp_path / "models",
         rave_executable=rave_executable,
@@ -179,13 +179,13 @@ def test_best_checkpoint_of_a_real_run_exports_to_a_recorded_model(
     started = time.monotonic()
     model_id = ex.run_export(manager, plan, timeout=600)
     elapsed = time.monotonic() - started
-    model = next(m for m in manager.artifacts.exported_models(exp_id) if m["id"] == model_id)
-    path = Path(model["path"])
+    model = next(m for m in manager.artifacts.exported_models(exp_id) if m.id == model_id)
+    path = Path(model.path)
     assert path == tmp_path / "models" / "tiny.ts"
-    assert path.is_file() and path.stat().st_size == model["size"] > 1_000_000
+    assert path.is_file() and path.stat().st_size == model.size > 1_000_000
     assert path.read_bytes()[:2] == b"PK"  # TorchScript archives are zip files
-    assert model["streaming"] is False
-    assert Path(model["checkpoint"]).name == "best.ckpt"
+    assert model.streaming is False
+    assert Path(model.checkpoint).name == "best.ckpt"
     assert not plan.staging.exists()
     print(f"\nrave export of best.ckpt (non-streaming): {elapsed:.1f} s")
 
@@ -199,10 +199,10 @@ def test_the_export_page_exports_a_given_step_streaming(
     manager, exp_id = trained
     page = ExportPage(manager, AppSignals(), settings=Settings(rave_executable=rave_executable))
     qtbot.addWidget(page)
-    page.set_project(manager.get_experiment(exp_id)["project_id"])
+    page.set_project(manager.get_experiment(exp_id).project_id)
     assert page.select_run(exp_id)
-    step_ckpt = next(c for c in page.checkpoints if not c["is_best"])
-    page.set_checkpoint(step_ckpt["path"])
+    step_ckpt = next(c for c in page.checkpoints if not c.is_best)
+    page.set_checkpoint(step_ckpt.path)
     page.output_edit.setText(str(tmp_path / "page-models"))
     page._output_touched = True
     assert page.streaming_check.isChecked()
@@ -211,7 +211,7 @@ def test_the_export_page_exports_a_given_step_streaming(
     ok, text = blocker.args
     assert ok, text
     model = manager.artifacts.exported_models(exp_id)[0]
-    assert model["streaming"] is True and model["path"].endswith("_streaming.ts")
-    assert model["checkpoint"] == step_ckpt["path"]
-    assert Path(model["path"]).is_file()
+    assert model.streaming is True and model.path.endswith("_streaming.ts")
+    assert model.checkpoint == step_ckpt.path
+    assert Path(model.path).is_file()
     page.shutdown()

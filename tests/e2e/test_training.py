@@ -40,7 +40,7 @@ def engine(tmp_path: Path, rave_executable: str, monkeypatch: pytest.MonkeyPatch
     eng = Engine(tm, Settings(rave_executable=rave_executable))
     yield eng
     for exp in tm.list_experiments(status=["running", "paused", "stopping"]):
-        eng.stop(exp["id"], interrupt_timeout=10, term_timeout=5)
+        eng.stop(exp.id, interrupt_timeout=10, term_timeout=5)
     tm.close()
 
 
@@ -49,7 +49,7 @@ def test_real_training_run_stores_validation_losses_lr_and_checkpoints(
 ) -> None:
     tm = engine.manager
     exp_id = engine.submit(_config("e2e", rave_dataset, tmp_path / "runs", 60, 20))
-    assert tm.get_experiment(exp_id)["status"] == "running"
+    assert tm.get_experiment(exp_id).status == "running"
     thread = TrainingProcess(tm, exp_id)
     steps: list[int] = []
     thread.progress_changed.connect(
@@ -60,7 +60,7 @@ def test_real_training_run_stores_validation_losses_lr_and_checkpoints(
     thread.wait(10_000)
     status, message = blocker.args
     exp = tm.get_experiment(exp_id)
-    assert (status, exp["status"]) == ("completed", "completed"), (message, exp["error"])
+    assert (status, exp.status) == ("completed", "completed"), (message, exp.error)
     names = set(tm.metrics.names(exp_id))
     assert "validation" in names
     assert "lr_generator" in names
@@ -71,7 +71,7 @@ def test_real_training_run_stores_validation_losses_lr_and_checkpoints(
     assert lr and all(0.99e-4 <= v <= 1.01e-3 for v in lr)  # float32 in the event file
     assert tm.artifacts.checkpoints(exp_id), "no checkpoint recorded"
     assert steps and max(steps) >= 40
-    assert exp["exit_code"] == 0
+    assert exp.exit_code == 0
 
 
 def test_real_run_stopped_midway_is_stopped_and_leaves_no_process(
@@ -80,7 +80,7 @@ def test_real_run_stopped_midway_is_stopped_and_leaves_no_process(
     tm = engine.manager
     exp_id = engine.submit(_config("e2e-stop", rave_dataset, tmp_path / "runs", 100_000, 5000))
     exp = tm.get_experiment(exp_id)
-    log = Path(exp["log_path"])
+    log = Path(exp.log_path)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # wait until training really runs
         if log.exists() and b"Epoch 0:" in log.read_bytes():
@@ -90,7 +90,7 @@ def test_real_run_stopped_midway_is_stopped_and_leaves_no_process(
         pytest.fail("training did not start within 5 minutes")
     status = engine.stop(exp_id, interrupt_timeout=60, term_timeout=10)
     exp = tm.get_experiment(exp_id)
-    assert status == "stopped", exp["error"]
-    assert exp["status"] == "stopped"
-    assert group_members(exp["pid"]) == []
+    assert status == "stopped", exp.error
+    assert exp.status == "stopped"
+    assert group_members(exp.pid) == []
     assert b"Detected KeyboardInterrupt" in log.read_bytes()

@@ -185,14 +185,14 @@ def stop_all(manager: TrainingManager, timeout: float = 30.0) -> None:
     """Teardown of a test whose runs start each other: cancel queued runs, kill every run's
     process group, let the on-exit hooks already running end, then kill what they started."""
     for exp in manager.list_experiments(status=QUEUED):
-        manager.stop_training(exp["id"])
+        manager.stop_training(exp.id)
     for exp in manager.list_experiments():
-        if exp["pid"]:
-            kill_group(exp["pid"])
+        if exp.pid:
+            kill_group(exp.pid)
     wait_until(lambda: not hook_processes(manager.db.path), timeout)
     for exp in manager.list_experiments(status=list(LIVE_STATUSES)):
-        if exp["pid"]:
-            kill_group(exp["pid"])
+        if exp.pid:
+            kill_group(exp.pid)
 
 
 def kill_group(pgid: int, timeout: float = 5.0) -> None:

@@ -95,7 +95,7 @@ def test_datasets_add_registers_a_folder_and_list_shows_it(capsys, db, preproces
     header, row = out.splitlines()
     assert header.split() == ["ID", "NAME", "PROJECT", "RATE", "CH", "LENGTH", "EXAMPLES", "PATH"]
     tm = TrainingManager(db)
-    default = tm.projects.get(tm.projects.default_id())["name"]
+    default = tm.projects.get(tm.projects.default_id()).name
     tm.close()
     assert row.split()[:6] == ["1", "strings", default, "44100", "1", "23"]
     assert row.split()[-2:] == ["5", str(preprocessed)]
@@ -105,13 +105,13 @@ def test_datasets_add_registers_a_folder_and_list_shows_it(capsys, db, preproces
     assert ds["sample_rate"] == 44100 and ds["channels"] == 1
     assert ds["duration_s"] == pytest.approx(4 * 2 * 131072 / 44100)
     tm = TrainingManager(db)
-    assert [d["name"] for d in tm.datasets.all()] == ["strings"]
+    assert [d.name for d in tm.datasets.all()] == ["strings"]
     tm.close()
 
 
 def test_datasets_add_under_another_name_and_project(capsys, db, preprocessed) -> None:
     tm = TrainingManager(db)
-    default = tm.projects.get(tm.projects.default_id())["name"]
+    default = tm.projects.get(tm.projects.default_id()).name
     tm.projects.create("cello")
     tm.close()
     code, out, _ = cli(
@@ -171,7 +171,7 @@ def test_datasets_create_preprocesses_with_progress_and_registers(
     tm = TrainingManager(db)
     (ds,) = tm.datasets.all()
     tm.close()
-    assert ds["name"] == "takes" and ds["path"] == str(out_dir) and ds["n_examples"] == 9
+    assert ds.name == "takes" and ds.path == str(out_dir) and ds.n_examples == 9
     assert (out_dir / "metadata.yaml").is_file() and (out_dir / "data.mdb").is_file()
 
 
@@ -247,8 +247,8 @@ def test_export_of_a_step_records_the_model(capsys, db, rave, run, tmp_path) -> 
     tm = TrainingManager(db)
     (model,) = tm.artifacts.exported_models(exp)
     tm.close()
-    assert model["path"] == str(target) and target.stat().st_size == 10_000
-    assert model["streaming"] is True and model["settings"]["checkpoint_step"] == 10
+    assert model.path == str(target) and target.stat().st_size == 10_000
+    assert model.streaming is True and model.settings["checkpoint_step"] == 10
     assert not list((tmp_path / "runs").glob(".rave-gui-export-*"))  # staging removed
 
 

@@ -100,7 +100,7 @@ def test_a_writer_waits_for_another_writer_instead_of_failing(tmp_path: Path) ->
         began = time.monotonic()
         tm.projects.create("waited")  # blocks on the lock, then succeeds
         assert time.monotonic() - began >= 0.25
-        assert [p["name"] for p in tm.projects.all()] == ["waited"]
+        assert [p.name for p in tm.projects.all()] == ["waited"]
     finally:
         t.join()
         holder.close()
@@ -173,20 +173,20 @@ def test_database_one_version_old_is_migrated_with_rows_intact(tmp_path: Path) -
     tm = TrainingManager(path)
     try:
         assert db.schema_version(tm.db.conn) == db.SCHEMA_VERSION
-        assert tm.projects.get(1)["name"] == "Old"
+        assert tm.projects.get(1).name == "Old"
         ds = tm.datasets.get(1)
-        assert (ds["name"], ds["path"], ds["sample_rate"], ds["n_examples"]) == (
+        assert (ds.name, ds.path, ds.sample_rate, ds.n_examples) == (
             "drums",
             "/data/drums",
             44100,
             36,
         )
         exp = tm.get_experiment(1)
-        assert exp["name"] == "first"
-        assert exp["status"] == "completed"
-        assert exp["dataset_name"] == "drums"
-        assert exp["config"] == {"config": "v2_small", "max_steps": 5000}
-        assert exp["pid"] == 4242
+        assert exp.name == "first"
+        assert exp.status == "completed"
+        assert exp.dataset_name == "drums"
+        assert exp.config == {"config": "v2_small", "max_steps": 5000}
+        assert exp.pid == 4242
         points = list(tm.metrics.iter_points(1, "loss"))
         assert [p[1] for p in points] == old["steps"].tolist()
         got = np.array([p[2] for p in points])
@@ -208,7 +208,7 @@ def test_database_one_version_old_is_migrated_with_rows_intact(tmp_path: Path) -
         assert any(b.max_step == 1234 for b in zoom)
         # New rows can be added next to the migrated ones.
         new = tm.start_training({"name": "second", "project_id": 1, "dataset_id": 1})
-        assert {e["id"] for e in tm.list_experiments(1)} == {1, new}
+        assert {e.id for e in tm.list_experiments(1)} == {1, new}
     finally:
         tm.close()
 
@@ -391,7 +391,7 @@ def test_database_in_a_read_only_folder_is_refused_with_a_clear_message(tmp_path
 def test_failed_multi_series_write_stores_nothing(tm: TrainingManager) -> None:
     exp = tm.start_training({"name": "run"})
     tm.update_training_metrics(exp, {"step": 1, "loss": 1.0})
-    before = tm.get_experiment(exp)["metrics"]
+    before = tm.get_experiment(exp).summary
     with pytest.raises(ValidationError, match="differ in length"):
         tm.metrics.add_series(
             exp,
@@ -402,7 +402,7 @@ def test_failed_multi_series_write_stores_nothing(tm: TrainingManager) -> None:
         )
     assert [p[0] for p in tm.metrics.iter_points(exp)] == ["loss"]
     assert tm.metrics.names(exp) == ["loss"]
-    assert tm.get_experiment(exp)["metrics"] == before
+    assert tm.get_experiment(exp).summary == before
     assert tm.metrics.reduced(exp, "good") == []
 
 
@@ -448,7 +448,7 @@ def test_writes_are_visible_to_another_connection_once_committed(tmp_path: Path)
     try:
         exp = a.start_training({"name": "shared"})
         a.update_training_metrics(exp, {"step": 3, "loss": 0.25})
-        assert b.get_experiment(exp)["name"] == "shared"
+        assert b.get_experiment(exp).name == "shared"
         assert list(b.metrics.iter_points(exp)) == [
             ("loss", 3, 0.25, pytest.approx(time.time(), abs=60))
         ]
@@ -470,14 +470,14 @@ def test_v2_database_gains_the_exported_models_table_with_rows_intact(tmp_path: 
     tm = TrainingManager(path)
     try:
         assert db.schema_version(tm.db.conn) == db.SCHEMA_VERSION >= 3
-        assert tm.get_experiment(1)["name"] == "first"
+        assert tm.get_experiment(1).name == "first"
         assert tm.artifacts.exported_models(1) == []
         model = tm.artifacts.add_exported_model(
             1, "/models/first.ts", size=42, streaming=True, checkpoint="/runs/best.ckpt",
             settings={"name": "first"},
         )  # fmt: skip
         (row,) = tm.artifacts.exported_models(1)
-        assert (row["id"], row["streaming"], row["settings"]) == (model, True, {"name": "first"})
+        assert (row.id, row.streaming, row.settings) == (model, True, {"name": "first"})
         tm.experiments.delete(1)
         assert tm.artifacts.exported_models() == []  # cascaded with its experiment
     finally:
@@ -552,7 +552,7 @@ def test_v4_database_migrates_intact_and_never_reuses_a_deleted_experiment_id(
         assert "experiments_v5" not in objects
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert tm.get_experiment(2)["parent_id"] == 1
+        assert tm.get_experiment(2).parent_id == 1
 
         tm.experiments.delete(2)  # the highest id: before v5 the next experiment got it again
         for table in ("checkpoints", "alerts", "follow_offsets", "exported_models"):

@@ -143,10 +143,10 @@ def test_full_run_folder_disk_keeps_the_supervisor_and_run_alive_and_records_why
             if follower.poll().finished:
                 break
         exp = manager.get_experiment(exp_id)
-        assert (exp["status"], exp["exit_code"]) == ("failed", 3)
-        assert exp["error"] == st["error"]
+        assert (exp.status, exp.exit_code) == ("failed", 3)
+        assert exp.error == st["error"]
         (alert,) = manager.alerts.for_run(exp_id)
-        assert (alert["kind"], alert["severity"], alert["message"]) == (
+        assert (alert.kind, alert.severity, alert.message) == (
             "data_lost",
             "warning",
             st["error"],

@@ -77,12 +77,12 @@ def test_command_line_and_model_file_names() -> None:
 def test_checkpoints_are_listed_with_step_epoch_size_and_best(tm, run) -> None:
     exp, folder = run
     cks = ex.scan_checkpoints(tm, exp)
-    by_name = {Path(c["path"]).name: c for c in cks}
+    by_name = {Path(c.path).name: c for c in cks}
     assert set(by_name) == {"best.ckpt", "epoch-epoch=0000.ckpt", "epoch-epoch=0001.ckpt"}
-    assert by_name["best.ckpt"]["is_best"] and not by_name["epoch-epoch=0001.ckpt"]["is_best"]
-    assert by_name["epoch-epoch=0001.ckpt"]["epoch"] == 1
-    assert by_name["epoch-epoch=0000.ckpt"]["step"] == 10  # the step logged at its time
-    assert by_name["best.ckpt"]["size"] == 999
+    assert by_name["best.ckpt"].is_best and not by_name["epoch-epoch=0001.ckpt"].is_best
+    assert by_name["epoch-epoch=0001.ckpt"].epoch == 1
+    assert by_name["epoch-epoch=0000.ckpt"].step == 10  # the step logged at its time
+    assert by_name["best.ckpt"].size == 999
     assert ex.checkpoint_label(by_name["best.ckpt"]) == "best (step 20)"
     assert ex.checkpoint_label(by_name["epoch-epoch=0000.ckpt"]) == "step 10"
     assert len(tm.artifacts.checkpoints(exp)) == 3  # the store follows the disk
@@ -93,10 +93,10 @@ def test_checkpoints_are_listed_with_step_epoch_size_and_best(tm, run) -> None:
 def test_choosing_a_checkpoint(tm, run) -> None:
     exp, _ = run
     cks = ex.scan_checkpoints(tm, exp)
-    assert Path(ex.choose_checkpoint(cks, "best")["path"]).name == "best.ckpt"
-    assert Path(ex.choose_checkpoint(cks, "last")["path"]).name == "best.ckpt"
-    assert Path(ex.choose_checkpoint(cks, 10)["path"]).name == "epoch-epoch=0000.ckpt"
-    assert ex.choose_checkpoint(cks, cks[0]["path"]) is cks[0]
+    assert Path(ex.choose_checkpoint(cks, "best").path).name == "best.ckpt"
+    assert Path(ex.choose_checkpoint(cks, "last").path).name == "best.ckpt"
+    assert Path(ex.choose_checkpoint(cks, 10).path).name == "epoch-epoch=0000.ckpt"
+    assert ex.choose_checkpoint(cks, cks[0].path) is cks[0]
     with pytest.raises(ex.ExportError, match="No checkpoint at step 7"):
         ex.choose_checkpoint(cks, 7)
     with pytest.raises(ex.ExportError, match="no checkpoint to export"):
@@ -122,13 +122,13 @@ def test_a_chosen_checkpoint_is_exported_alone_and_recorded(tm, run, tmp_path: P
     assert not plan.staging.exists()
     assert original.exists()
     (model,) = tm.artifacts.exported_models(exp)
-    assert model["id"] == model_id
-    assert model["path"] == str(plan.output_file)
-    assert model["size"] == plan.output_file.stat().st_size == 10_000
-    assert model["streaming"] is True
-    assert model["checkpoint"] == str(original)
-    assert model["settings"]["checkpoint_step"] == 10
-    assert model["settings"]["checkpoint_label"] == "step 10"
+    assert model.id == model_id
+    assert model.path == str(plan.output_file)
+    assert model.size == plan.output_file.stat().st_size == 10_000
+    assert model.streaming is True
+    assert model.checkpoint == str(original)
+    assert model.settings["checkpoint_step"] == 10
+    assert model.settings["checkpoint_label"] == "step 10"
 
 
 def test_export_failures_are_told_as_their_cause(tm, run, tmp_path: Path) -> None:
@@ -210,9 +210,9 @@ def test_failure_explanations(reason, lines, expected) -> None:
 def test_deleting_checkpoints_frees_disk_and_forgets_them(tm, run) -> None:
     exp, folder = run
     cks = ex.scan_checkpoints(tm, exp)
-    old = [c["path"] for c in cks if not c["is_best"]]
+    old = [c.path for c in cks if not c.is_best]
     assert tm.artifacts.delete_checkpoints(exp, old) == 1000 + 1001
-    assert [Path(c["path"]).name for c in tm.artifacts.checkpoints(exp)] == ["best.ckpt"]
+    assert [Path(c.path).name for c in tm.artifacts.checkpoints(exp)] == ["best.ckpt"]
     assert sorted(p.name for p in (folder / "version_0" / "checkpoints").iterdir()) == ["best.ckpt"]
     with pytest.raises(NotFoundError, match="is not a checkpoint"):
         tm.artifacts.delete_checkpoints(exp, [str(folder / "config.gin")])
@@ -225,5 +225,5 @@ def test_checkpoints_of_a_live_run_are_never_deleted(tm, tmp_path: Path) -> None
     exp = _experiment(tm, run_dir, status=RUNNING)
     cks = ex.scan_checkpoints(tm, exp)
     with pytest.raises(InUseError, match="stop it before deleting"):
-        tm.artifacts.delete_checkpoints(exp, [c["path"] for c in cks])
+        tm.artifacts.delete_checkpoints(exp, [c.path for c in cks])
     assert len(list((folder / "version_0" / "checkpoints").iterdir())) == 3

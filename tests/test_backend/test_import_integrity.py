@@ -54,7 +54,7 @@ def test_root_and_other_non_run_folders_are_refused_at_once(manager, run_folder)
         import_run(manager, run_folder.parent.parent)  # two levels above the event files
     assert manager.list_experiments() == []
     # the run folder itself, and its parent's child (events one level below) are runs
-    assert manager.get_experiment(import_run(manager, run_folder))["name"] == "short"
+    assert manager.get_experiment(import_run(manager, run_folder)).name == "short"
     assert import_run(manager, run_folder / "version_0")
 
 
@@ -140,4 +140,4 @@ def test_import_of_a_damaged_event_file_reads_past_the_damage_and_says_so(manage
     stored = len(list(manager.metrics.iter_points(exp_id)))
     assert stored == len(read_scalars(FIXTURES / "run_40steps" / EVENTS)) - lost
     (alert,) = manager.alerts.for_run(exp_id)
-    assert alert["kind"] == "data_lost" and "damaged bytes" in alert["message"]
+    assert alert.kind == "data_lost" and "damaged bytes" in alert.message

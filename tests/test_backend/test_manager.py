@@ -25,6 +25,7 @@ from rave_gui.backend.errors import (
     ValidationError,
 )
 from rave_gui.backend.manager import TrainingManager
+from rave_gui.backend.store.records import Experiment
 
 FIXTURE_METADATA = (
     Path(__file__).resolve().parents[3] / "shared/fixtures/rave/dataset_metadata.yaml"
@@ -67,12 +68,12 @@ def child() -> Iterator[subprocess.Popen]:
 def test_project_create_rename_list(tm: TrainingManager) -> None:
     a = tm.projects.create("  Drums  ", "kits")
     b = tm.projects.create("bass")
-    assert tm.projects.get(a)["name"] == "Drums"  # trimmed
-    assert tm.projects.get(a)["description"] == "kits"
+    assert tm.projects.get(a).name == "Drums"  # trimmed
+    assert tm.projects.get(a).description == "kits"
     tm.projects.rename(a, "Percussion")
-    assert [p["name"] for p in tm.projects.all()] == ["bass", "Percussion"]
-    assert tm.projects.find("Percussion")["id"] == a
-    assert tm.projects.find(str(b))["id"] == b
+    assert [p.name for p in tm.projects.all()] == ["bass", "Percussion"]
+    assert tm.projects.find("Percussion").id == a
+    assert tm.projects.find(str(b)).id == b
     tm.projects.rename(a, "Percussion")  # renaming to its own name is fine
 
 
@@ -83,8 +84,8 @@ def test_project_duplicate_name_raises(tm: TrainingManager) -> None:
         tm.projects.create("Drums")
     with pytest.raises(DuplicateNameError):
         tm.projects.rename(b, "Drums")
-    assert tm.projects.get(a)["name"] == "Drums"
-    assert tm.projects.get(b)["name"] == "Bass"
+    assert tm.projects.get(a).name == "Drums"
+    assert tm.projects.get(b).name == "Bass"
 
 
 @pytest.mark.parametrize("name", ["", "   ", None, "a/b", "x" * 500, ".hidden"])
@@ -125,7 +126,7 @@ def test_delete_project_with_experiments_needs_explicit_consent(tm: TrainingMana
         tm.update_training_metrics(e, {"step": 10, "loss": 0.5})
     with pytest.raises(InUseError, match="1 experiment"):
         tm.projects.delete(p)
-    assert tm.get_experiment(exp)["name"] == "done"
+    assert tm.get_experiment(exp).name == "done"
 
     tm.projects.delete(p, delete_experiments=True)
     with pytest.raises(NotFoundError):
@@ -145,7 +146,7 @@ def test_delete_project_with_an_active_run_is_refused(tm: TrainingManager, statu
     _walk_to(tm, exp, status)
     with pytest.raises(InUseError, match="active"):
         tm.projects.delete(p, delete_experiments=True)
-    assert tm.get_experiment(exp)["status"] == status
+    assert tm.get_experiment(exp).status == status
 
 
 # --- datasets ---------------------------------------------------------------------------------
@@ -157,14 +158,14 @@ def test_register_dataset_reads_rave_metadata(tm: TrainingManager, tmp_path: Pat
     folder = make_dataset(tmp_path / "drums_db", text)
     ds_id = tm.datasets.register(p, folder)
     ds = tm.datasets.get(ds_id)
-    assert ds["name"] == "drums_db"
-    assert ds["path"] == str(folder.resolve())
-    assert ds["sample_rate"] == 44100
-    assert ds["channels"] == 1
-    assert ds["duration_s"] == pytest.approx(208.05079365079365)
-    assert ds["n_examples"] is None  # data.mdb is empty, not an LMDB: no count
-    assert ds["lazy"] == 0
-    assert [d["id"] for d in tm.datasets.all(p)] == [ds_id]
+    assert ds.name == "drums_db"
+    assert ds.path == str(folder.resolve())
+    assert ds.sample_rate == 44100
+    assert ds.channels == 1
+    assert ds.duration_s == pytest.approx(208.05079365079365)
+    assert ds.n_examples is None  # data.mdb is empty, not an LMDB: no count
+    assert ds.lazy == 0
+    assert [d.id for d in tm.datasets.all(p)] == [ds_id]
 
 
 def _write_lmdb(folder: Path, batches: int, per_batch: int = 10) -> int:
@@ -190,7 +191,7 @@ def test_register_dataset_counts_lmdb_examples(
     entries = _write_lmdb(folder, batches)
     assert entries == sum(10 - b for b in range(batches))
     ds = tm.datasets.get(tm.datasets.register(tm.projects.create("P"), folder))
-    assert ds["n_examples"] == entries
+    assert ds.n_examples == entries
 
 
 def test_lmdb_entries_with_16k_pages(tmp_path: Path) -> None:
@@ -278,7 +279,7 @@ def test_rename_dataset(tm: TrainingManager, tmp_path: Path) -> None:
     a = tm.datasets.register(p, make_dataset(tmp_path / "a"))
     tm.datasets.register(p, make_dataset(tmp_path / "b"))
     tm.datasets.rename(a, "kicks")
-    assert tm.datasets.get(a)["name"] == "kicks"
+    assert tm.datasets.get(a).name == "kicks"
     with pytest.raises(DuplicateNameError):
         tm.datasets.rename(a, "b")
     with pytest.raises(ValidationError):
@@ -298,8 +299,8 @@ def test_delete_dataset_with_experiments_needs_detach(tm: TrainingManager, tmp_p
     with pytest.raises(NotFoundError):
         tm.datasets.get(ds)
     e = tm.get_experiment(exp)
-    assert e["dataset_id"] is None
-    assert e["config"]["dataset_id"] == ds  # the config keeps what the run was started with
+    assert e.dataset_id is None
+    assert e.config["dataset_id"] == ds  # the config keeps what the run was started with
 
 
 def test_dataset_of_another_project_is_refused(tm: TrainingManager, tmp_path: Path) -> None:
@@ -322,15 +323,15 @@ def test_start_training_returns_a_queued_experiment_with_its_config(tm: Training
     }
     exp_id = tm.start_training(config)
     exp = tm.get_experiment(exp_id)
-    assert exp["id"] == exp_id
-    assert exp["name"] == "v2 drums"
-    assert exp["status"] == "queued"
-    assert exp["project_name"] == mgr.DEFAULT_PROJECT
-    assert exp["config"] == {k: v for k, v in config.items() if k != "name"}
-    assert exp["metrics"] == {}
-    assert exp["started_at"] is None
-    assert exp["completed_at"] is None
-    assert exp["created_at"] == pytest.approx(time.time(), abs=60)
+    assert exp.id == exp_id
+    assert exp.name == "v2 drums"
+    assert exp.status == "queued"
+    assert exp.project_name == mgr.DEFAULT_PROJECT
+    assert exp.config == {k: v for k, v in config.items() if k != "name"}
+    assert exp.summary == {}
+    assert exp.started_at is None
+    assert exp.completed_at is None
+    assert exp.created_at == pytest.approx(time.time(), abs=60)
 
 
 def test_experiment_name_is_unique_only_within_its_project(tm: TrainingManager) -> None:
@@ -391,8 +392,8 @@ def catalogue(tm: TrainingManager, tmp_path: Path) -> dict[str, int]:
     return {**ids, "p": p, "q": q, "ds": ds}
 
 
-def _names(exps: list[dict]) -> set[str]:
-    return {e["name"] for e in exps}
+def _names(exps: list[Experiment]) -> set[str]:
+    return {e.name for e in exps}
 
 
 def test_list_experiments_filters(tm: TrainingManager, catalogue: dict[str, int]) -> None:
@@ -406,7 +407,7 @@ def test_list_experiments_filters(tm: TrainingManager, catalogue: dict[str, int]
     assert _names(tm.list_experiments(dataset_id=c["ds"])) == {"kick_v2"}
     assert _names(tm.list_experiments(c["q"], status="failed")) == {"100% wet"}
     assert tm.list_experiments(c["p"], status="queued") == []
-    newest_first = [e["id"] for e in tm.list_experiments()]
+    newest_first = [e.id for e in tm.list_experiments()]
     assert newest_first == sorted(newest_first, reverse=True)
 
 
@@ -460,7 +461,7 @@ _PATHS = {
 def _walk_to(tm: TrainingManager, exp: int, status: str) -> None:
     for s in _PATHS[status]:
         tm.update_experiment_status(exp, s)
-    assert tm.get_experiment(exp)["status"] == status
+    assert tm.get_experiment(exp).status == status
 
 
 def test_transition_table_covers_every_status() -> None:
@@ -484,15 +485,15 @@ def test_status_transition_is_applied_only_when_legal(
     if target in mgr.TRANSITIONS[current]:
         tm.update_experiment_status(exp, target)
         after = tm.get_experiment(exp)
-        assert after["status"] == target
-        if target == "running" and before["started_at"] is None:
-            assert after["started_at"] == pytest.approx(time.time(), abs=60)
+        assert after.status == target
+        if target == "running" and before.started_at is None:
+            assert after.started_at == pytest.approx(time.time(), abs=60)
         else:
-            assert after["started_at"] == before["started_at"]
+            assert after.started_at == before.started_at
         if target in mgr.FINAL_STATUSES:
-            assert after["completed_at"] == pytest.approx(time.time(), abs=60)
+            assert after.completed_at == pytest.approx(time.time(), abs=60)
         else:
-            assert after["completed_at"] is None
+            assert after.completed_at is None
     else:
         with pytest.raises(InvalidTransitionError, match=f"{current}.*{target}"):
             tm.update_experiment_status(exp, target)
@@ -502,10 +503,10 @@ def test_status_transition_is_applied_only_when_legal(
 def test_resuming_a_paused_run_keeps_its_start_time(tm: TrainingManager) -> None:
     exp = tm.start_training({"name": "run"})
     tm.update_experiment_status(exp, "running")
-    started = tm.get_experiment(exp)["started_at"]
+    started = tm.get_experiment(exp).started_at
     tm.update_experiment_status(exp, "paused")
     tm.update_experiment_status(exp, "running")
-    assert tm.get_experiment(exp)["started_at"] == started
+    assert tm.get_experiment(exp).started_at == started
 
 
 def test_failed_status_records_error_and_exit_code(tm: TrainingManager) -> None:
@@ -513,7 +514,7 @@ def test_failed_status_records_error_and_exit_code(tm: TrainingManager) -> None:
     tm.update_experiment_status(exp, "running")
     tm.update_experiment_status(exp, "failed", error="Traceback: ValueError", exit_code=1)
     e = tm.get_experiment(exp)
-    assert (e["status"], e["error"], e["exit_code"]) == ("failed", "Traceback: ValueError", 1)
+    assert (e.status, e.error, e.exit_code) == ("failed", "Traceback: ValueError", 1)
 
 
 def test_unknown_status_raises_validation_error(tm: TrainingManager) -> None:
@@ -537,7 +538,7 @@ def test_update_training_metrics_stores_a_step(tm: TrainingManager) -> None:
         ("validation", 10, 0.7),
         ("validation", 20, 0.9),
     ]
-    summary = tm.get_experiment(exp)["metrics"]
+    summary = tm.get_experiment(exp).summary
     assert summary["step"] == 20
     assert summary["metrics"]["validation"]["last"] == 0.9
     assert summary["metrics"]["validation"]["min"] == 0.7
@@ -571,7 +572,7 @@ def test_summary_forgets_a_rewritten_extreme(tm: TrainingManager) -> None:
     tm.update_training_metrics(exp, {"step": 2, "loss": 50.0})
     tm.update_training_metrics(exp, {"step": 2, "loss": 2.0})  # the same step logged again
     assert tm.metrics.stats(exp)[0].max_value == 2.0
-    assert tm.get_experiment(exp)["metrics"]["metrics"]["loss"]["max"] == 2.0
+    assert tm.get_experiment(exp).summary["metrics"]["loss"]["max"] == 2.0
 
 
 # --- processes --------------------------------------------------------------------------------
@@ -583,14 +584,14 @@ def test_register_process_records_pid_and_start_time(tm: TrainingManager) -> Non
     exp = tm.start_training({"name": "run"})
     tm.register_process(exp, os.getpid())
     e = tm.get_experiment(exp)
-    assert e["pid"] == os.getpid()
-    assert e["process_start_time"] == pytest.approx(psutil.Process().create_time(), abs=1)
+    assert e.pid == os.getpid()
+    assert e.process_start_time == pytest.approx(psutil.Process().create_time(), abs=1)
 
 
 def test_register_process_accepts_a_popen(tm: TrainingManager, child: subprocess.Popen) -> None:
     exp = tm.start_training({"name": "run"})
     tm.register_process(exp, child)
-    assert tm.get_experiment(exp)["pid"] == child.pid
+    assert tm.get_experiment(exp).pid == child.pid
 
 
 def test_register_process_of_a_dead_pid_raises(tm: TrainingManager) -> None:
@@ -599,15 +600,15 @@ def test_register_process_of_a_dead_pid_raises(tm: TrainingManager) -> None:
     exp = tm.start_training({"name": "run"})
     with pytest.raises(NotFoundError, match=str(proc.pid)):
         tm.register_process(exp, proc.pid)
-    assert tm.get_experiment(exp)["pid"] is None
+    assert tm.get_experiment(exp).pid is None
 
 
 def test_stop_training_cancels_a_queued_run(tm: TrainingManager) -> None:
     exp = tm.start_training({"name": "run"})
     assert tm.stop_training(exp) == "stopped"
     e = tm.get_experiment(exp)
-    assert e["status"] == "stopped"
-    assert e["completed_at"] is not None
+    assert e.status == "stopped"
+    assert e.completed_at is not None
 
 
 def test_stop_training_sends_sigint_to_a_live_run(
@@ -617,7 +618,7 @@ def test_stop_training_sends_sigint_to_a_live_run(
     tm.update_experiment_status(exp, "running")
     tm.register_process(exp, child)
     assert tm.stop_training(exp) == "stopping"
-    assert tm.get_experiment(exp)["status"] == "stopping"
+    assert tm.get_experiment(exp).status == "stopping"
     # Python turns SIGINT into KeyboardInterrupt and, unhandled, dies of SIGINT.
     assert child.wait(timeout=10) == -signal.SIGINT
 
@@ -646,8 +647,8 @@ def test_stop_training_of_a_run_whose_process_is_gone_records_what_happened(
     child.wait(timeout=10)
     assert tm.stop_training(exp) == "failed"
     e = tm.get_experiment(exp)
-    assert e["status"] == "failed"
-    assert "without reporting an exit code" in e["error"]
+    assert e.status == "failed"
+    assert "without reporting an exit code" in e.error
 
 
 def test_stop_training_does_not_signal_a_reused_pid(tm: TrainingManager) -> None:
@@ -695,8 +696,8 @@ def test_update_experiment_refuses_unknown_fields(tm: TrainingManager) -> None:
         tm.experiments.update(exp, status="completed")
     tm.experiments.update(exp, command=["rave", "train", "--name", "run"], run_dir="/runs/x")
     e = tm.get_experiment(exp)
-    assert e["command"] == ["rave", "train", "--name", "run"]
-    assert e["run_dir"] == "/runs/x"
+    assert e.command == ["rave", "train", "--name", "run"]
+    assert e.run_dir == "/runs/x"
 
 
 # --- checkpoints and alerts -------------------------------------------------------------------
@@ -715,12 +716,12 @@ def test_sync_checkpoints_adds_updates_and_forgets(tm: TrainingManager) -> None:
         {"path": "/r/v0/checkpoints/epoch-0002.ckpt", "step": 200, "size": 11, "mtime": 2.0},
     ]
     assert tm.artifacts.sync_checkpoints(exp, second) == 1
-    rows = {c["path"]: c for c in tm.artifacts.checkpoints(exp)}
+    rows = {c.path: c for c in tm.artifacts.checkpoints(exp)}
     assert set(rows) == {"/r/v0/checkpoints/best.ckpt", "/r/v0/checkpoints/epoch-0002.ckpt"}
-    assert rows["/r/v0/checkpoints/best.ckpt"]["step"] == 200
-    assert rows["/r/v0/checkpoints/best.ckpt"]["size"] == 12
-    assert rows["/r/v0/checkpoints/best.ckpt"]["is_best"] == 1
-    assert rows["/r/v0/checkpoints/epoch-0002.ckpt"]["is_best"] == 0
+    assert rows["/r/v0/checkpoints/best.ckpt"].step == 200
+    assert rows["/r/v0/checkpoints/best.ckpt"].size == 12
+    assert rows["/r/v0/checkpoints/best.ckpt"].is_best == 1
+    assert rows["/r/v0/checkpoints/epoch-0002.ckpt"].is_best == 0
     assert tm.artifacts.sync_checkpoints(exp, []) == 0
     assert tm.artifacts.checkpoints(exp) == []
 
@@ -730,10 +731,10 @@ def test_alerts_are_stored_in_order(tm: TrainingManager) -> None:
     a = tm.alerts.add(exp, "nan", "error", "loss became NaN at step 120", 120)
     b = tm.alerts.add(exp, "plateau", "info", "validation flat for 5000 steps")
     alerts = tm.alerts.for_run(exp)
-    assert [x["id"] for x in alerts] == [a, b]
-    assert (alerts[0]["kind"], alerts[0]["severity"], alerts[0]["step"]) == ("nan", "error", 120)
-    assert alerts[1]["step"] is None
-    assert alerts[0]["acknowledged"] == 0
+    assert [x.id for x in alerts] == [a, b]
+    assert (alerts[0].kind, alerts[0].severity, alerts[0].step) == ("nan", "error", 120)
+    assert alerts[1].step is None
+    assert alerts[0].acknowledged == 0
     with pytest.raises(ValidationError, match="severity"):
         tm.alerts.add(exp, "x", "fatal", "?")
     with pytest.raises(NotFoundError):

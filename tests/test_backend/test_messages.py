@@ -81,7 +81,7 @@ def test_every_read_of_a_damaged_database_is_a_database_error(
         tm.metrics.add_points(20, [("loss", 5000, 1.0, None)])
     tm.close()
     tm = TrainingManager(damaged_metrics)
-    assert tm.get_experiment(20)["name"] == "run 19"
+    assert tm.get_experiment(20).name == "run 19"
     reads: list[Callable[[], object]] = [
         lambda: tm.metrics.stats(20),
         lambda: tm.metrics.reduced(20, "loss"),
@@ -338,7 +338,7 @@ def test_programs_creating_the_default_project_at_once_get_the_same_one(tmp_path
             t.join()
         assert len(results) == 4 and all(isinstance(r, int) for r in results), results
         assert len(set(results)) == 1
-        assert [p["name"] for p in managers[0].projects.all()] == ["Default"]
+        assert [p.name for p in managers[0].projects.all()] == ["Default"]
         for tm in managers:
             tm.close()
 
@@ -347,7 +347,7 @@ def test_default_project_is_the_first_existing_one(tmp_path: Path) -> None:
     tm = TrainingManager(tmp_path / "s.sqlite3")
     drums = tm.projects.create("Drums")
     assert tm.projects.default_id() == drums
-    assert [p["name"] for p in tm.projects.all()] == ["Drums"]
+    assert [p.name for p in tm.projects.all()] == ["Drums"]
     tm.close()
 
 
@@ -500,9 +500,9 @@ def test_resuming_an_imported_run_asks_for_its_dataset(
     dataset = make_dataset(tmp_path / "ds")
     new_id = engine.resume_from_checkpoint(exp_id, start=False, dataset=dataset)
     new = tm.get_experiment(new_id)
-    assert new["config"]["dataset_path"] == str(dataset.resolve())
-    assert new["parent_id"] == exp_id and new["status"] == "queued"
-    assert Path(new["config"]["ckpt"]).is_dir()
+    assert new.config["dataset_path"] == str(dataset.resolve())
+    assert new.parent_id == exp_id and new.status == "queued"
+    assert Path(new.config["ckpt"]).is_dir()
     tm.close()
 
 

@@ -399,7 +399,7 @@ def test_summary_keeps_last_min_and_max(tm: TrainingManager) -> None:
         },
     )
     tm.metrics.add_points(exp, [("validation", 25, 0.1, None), ("validation", 5, 2.0, None)])
-    summary = tm.get_experiment(exp)["metrics"]
+    summary = tm.get_experiment(exp).summary
     assert summary["step"] == 30
     v = summary["metrics"]["validation"]
     assert (v["last"], v["last_step"]) == (0.6, 30)  # a late write of an early step is not last

@@ -353,7 +353,7 @@ def test_removing_a_dataset_is_its_registration_then_its_files(tmp_path: Path) -
     tm.stop_training(exp)
     assert pp.remove_dataset(tm, used_id, delete_files=True) == [used / "notes.txt"]
     assert tm.datasets.all() == []
-    assert tm.get_experiment(exp)["dataset_id"] is None  # detached, history kept
+    assert tm.get_experiment(exp).dataset_id is None  # detached, history kept
     assert sorted(p.name for p in used.iterdir()) == ["notes.txt"]
 
     kept = _dataset(tmp_path / "kept", 10.0, 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -110,16 +111,18 @@ def test_an_unknown_status_is_a_validation_error_naming_the_known_ones():
 
 
 def test_require_action_says_why_in_a_sentence():
-    run = {"name": "strings", "status": "completed"}
+    run = SimpleNamespace(name="strings", status="completed")
     require_action(run, Action.RESUME_FROM_CHECKPOINT)  # the checkpoint is not checked here
     with pytest.raises(ValidationError, match="'strings' is completed; only a running run can be"):
         require_action(run, Action.PAUSE)
     with pytest.raises(ValidationError, match="'strings' has no checkpoint to resume from"):
         require_action(run, Action.RESUME_FROM_CHECKPOINT, has_checkpoint=False)
     with pytest.raises(ValidationError, match="'strings' is running: stop it before resuming"):
-        require_action({"name": "strings", "status": "running"}, Action.RESUME_FROM_CHECKPOINT)
+        require_action(
+            SimpleNamespace(name="strings", status="running"), Action.RESUME_FROM_CHECKPOINT
+        )
     with pytest.raises(ValidationError, match="'strings' is already stopping"):
-        require_action({"name": "strings", "status": "stopping"}, Action.STOP)
+        require_action(SimpleNamespace(name="strings", status="stopping"), Action.STOP)
 
 
 @pytest.fixture
@@ -147,4 +150,4 @@ def test_the_engine_refuses_what_the_status_does_not_allow(engine, status, call,
         exp = tm.experiments.import_record({"name": "r"}, status=status)
     with pytest.raises(ValidationError, match=message):
         getattr(engine, call)(exp)
-    assert tm.get_experiment(exp)["status"] == status  # nothing changed
+    assert tm.get_experiment(exp).status == status  # nothing changed

@@ -20,7 +20,7 @@ def test_attach_existing_follows_live_runs_and_records_ended_ones(
     ended = replay(fixture="run_40steps", name="ended", duration=0.5)
     assert wait_until(lambda: not is_alive(ended.pgid), 30)
     live = replay(fixture="run_110steps", name="live", duration=6.0)
-    assert manager.get_experiment(ended.exp_id)["status"] == "running"  # nobody followed it
+    assert manager.get_experiment(ended.exp_id).status == "running"  # nobody followed it
 
     signals = AppSignals()
     controller = RunController(manager, signals, Settings(runs_dir=str(runs_dir)))
@@ -32,12 +32,12 @@ def test_attach_existing_follows_live_runs_and_records_ended_ones(
         controller.attach_existing()  # returns at once; the work is done in the background
         qtbot.waitUntil(lambda: live.exp_id in started, timeout=30_000)
         assert (ended.exp_id, "completed") in statuses
-        assert manager.get_experiment(ended.exp_id)["status"] == "completed"
+        assert manager.get_experiment(ended.exp_id).status == "completed"
         assert live.exp_id in controller.threads
         with qtbot.waitSignal(signals.run_completed, timeout=60_000) as done:
             pass
         assert done.args[0] == live.exp_id
-        assert manager.get_experiment(live.exp_id)["status"] == "completed"
+        assert manager.get_experiment(live.exp_id).status == "completed"
     finally:
         controller.shutdown(False)
 

@@ -68,7 +68,7 @@ def test_a_schedule_pass_probes_rave_without_blocking_the_gui_thread(
     assert returned < 0.1  # the pass runs in the background
     assert took >= PROBE_S
     assert failed.args[0] == exp and "acids-rave is not installed" in failed.args[1]
-    assert manager.get_experiment(exp)["status"] == "failed"
+    assert manager.get_experiment(exp).status == "failed"
     assert _gaps(ticks) < 0.25, "the GUI thread waited for the probe"
     assert len(calls.read_text().splitlines()) == 1
 

@@ -94,7 +94,7 @@ def test_full_database_keeps_every_point_waiting_and_writes_them_once_freed(mana
     assert first.store_error.startswith(f"Disk full: {N_POINTS} points waiting; free space")
     assert first.points_waiting == N_POINTS and first.points == {}
     assert [t for t, level in first.lines if level == "error"] == [first.store_error]
-    assert not first.finished and manager.get_experiment(exp_id)["status"] == "running"
+    assert not first.finished and manager.get_experiment(exp_id).status == "running"
     assert _stored(manager, exp_id) == [] and manager.follow_state.offsets(exp_id) == {}
     again = follower.poll()  # still full: the same points wait, said once
     assert again.points_waiting == N_POINTS and not again.finished
@@ -106,7 +106,7 @@ def test_full_database_keeps_every_point_waiting_and_writes_them_once_freed(mana
     assert sum(len(p) for u in updates for p in u.points.values()) == N_POINTS
     assert _stored(manager, exp_id) == [("loss", i) for i in range(N_POINTS)]
     exp = manager.get_experiment(exp_id)
-    assert exp["status"] == "completed"  # the end marker read while the disk was full is kept
+    assert exp.status == "completed"  # the end marker read while the disk was full is kept
     assert RunFollower(manager, exp_id).poll().points == {}  # offsets stored: nothing twice
 
 
@@ -141,7 +141,7 @@ def test_training_thread_stays_up_on_a_full_database(qtbot, manager, started, pa
         time.sleep(1.0)  # several polls on the full disk
         assert thread.isRunning() and done == []
         assert sum(t.startswith("Disk full") for t, _ in lines) == 1
-        assert manager.get_experiment(exp_id)["status"] == "running"
+        assert manager.get_experiment(exp_id).status == "running"
         for conn in list(manager.db._all):  # free space (the thread's connection too)
             conn.execute(f"PRAGMA max_page_count = {NO_LIMIT}")
         qtbot.waitUntil(lambda: bool(done), timeout=15_000)
@@ -196,7 +196,7 @@ def test_damaged_and_truncated_event_file_while_followed(manager, started, tmp_p
     done = tmp_path / "done"
     exp_id, _launched = started(WAIT_FOR_FILE, str(done))
     exp = manager.get_experiment(exp_id)
-    version = Path(exp["run_dir"]) / "run_0123456789" / "version_0"
+    version = Path(exp.run_dir) / "run_0123456789" / "version_0"
     version.mkdir(parents=True)
     events = version / "events.out.tfevents.1.h.1.0"
     write_scalar_events(events, [ScalarPoint("loss", i, float(i), 1e9 + i) for i in range(1, 18)])
@@ -212,8 +212,8 @@ def test_damaged_and_truncated_event_file_while_followed(manager, started, tmp_p
     assert upd.points["loss"] == [(i, float(i)) for i in range(18, 47)]
     assert _stored(manager, exp_id) == [("loss", i) for i in range(1, 47)]
     (alert,) = manager.alerts.for_run(exp_id)
-    assert (alert["kind"], alert["severity"], alert["step"]) == ("data_lost", "warning", 17)
-    assert "1000 damaged bytes" in alert["message"] and "after step 17" in alert["message"]
+    assert (alert.kind, alert.severity, alert.step) == ("data_lost", "warning", 17)
+    assert "1000 damaged bytes" in alert.message and "after step 17" in alert.message
     assert any(t.startswith("Data lost: ") and level == "warning" for t, level in upd.lines)
 
     # the file truncated while followed, then written on
@@ -225,7 +225,7 @@ def test_damaged_and_truncated_event_file_while_followed(manager, started, tmp_p
     follower.poll()
     assert _stored(manager, exp_id)[-5:] == [("loss", i) for i in range(47, 52)]
     alerts = manager.alerts.for_run(exp_id)
-    assert len(alerts) == 2 and "became" in alerts[1]["message"] and alerts[1]["step"] == 46
+    assert len(alerts) == 2 and "became" in alerts[1].message and alerts[1].step == 46
 
     # a record cut off when the run ends: lost, and said so
     with open(events, "ab") as f:
@@ -233,10 +233,10 @@ def test_damaged_and_truncated_event_file_while_followed(manager, started, tmp_p
     done.touch()
     follow_to_end(follower, 10)
     exp = manager.get_experiment(exp_id)
-    assert exp["status"] == "completed"
+    assert exp.status == "completed"
     alerts = manager.alerts.for_run(exp_id)
-    assert len(alerts) == 3 and "incomplete record" in alerts[2]["message"]
-    assert alerts[2]["step"] == 51
+    assert len(alerts) == 3 and "incomplete record" in alerts[2].message
+    assert alerts[2].step == 51
 
 
 # --- why a run ended: the log says more than "killed?" -----------------------------------------
@@ -259,8 +259,8 @@ def test_killed_supervisor_reason_is_the_logs_last_error_even_after_a_restart(ma
 
     follow_to_end(RunFollower(manager, exp_id), 10)  # the app, restarted
     exp = manager.get_experiment(exp_id)
-    assert exp["status"] == "failed"
-    assert exp["error"] == error
+    assert exp.status == "failed"
+    assert exp.error == error
     assert wait_until(lambda: not group_members(launched.pid), 5)  # nothing of the run left
 
 
@@ -278,7 +278,7 @@ open(os.path.join(run, "checkpoints", "last.ckpt"), "wb")  # the folder is gone:
 @pytest.mark.parametrize("followed", [True, False])
 def test_deleted_run_folder_gives_the_real_reason(manager, started, followed):
     exp_id, launched = started(FAIL_WHEN_DELETED)
-    run_dir = Path(manager.get_experiment(exp_id)["run_dir"])
+    run_dir = Path(manager.get_experiment(exp_id).run_dir)
     assert wait_until(lambda: (run_dir / "train.log").exists(), 10)
     follower = RunFollower(manager, exp_id)
     if followed:  # followed while it goes: the log is read to its end
@@ -288,9 +288,9 @@ def test_deleted_run_folder_gives_the_real_reason(manager, started, followed):
     _ended(launched)
     follow_to_end(follower, 10)
     exp = manager.get_experiment(exp_id)
-    assert exp["status"] == "failed"
+    assert exp.status == "failed"
     if followed:  # the traceback and the supervisor's exit line, from the deleted log
-        assert exp["error"].startswith("FileNotFoundError: [Errno 2] No such file or directory")
-        assert exp["exit_code"] == 1
+        assert exp.error.startswith("FileNotFoundError: [Errno 2] No such file or directory")
+        assert exp.exit_code == 1
     else:  # nothing was read: at least the cause is known
-        assert exp["error"] == f"the run folder {run_dir} was deleted while the run went on"
+        assert exp.error == f"the run folder {run_dir} was deleted while the run went on"

@@ -37,7 +37,7 @@ def _emitted(updates) -> list[tuple[str, int]]:
 
 
 def _checkpoint_names(manager, exp_id) -> dict[str, dict]:
-    return {c["path"].rsplit("/", 1)[-1]: c for c in manager.artifacts.checkpoints(exp_id)}
+    return {c.path.rsplit("/", 1)[-1]: c for c in manager.artifacts.checkpoints(exp_id)}
 
 
 def _status_file(run) -> dict:
@@ -61,16 +61,16 @@ def test_follower_stores_exactly_the_runs_scalars(manager, replay):
 
     assert "`Trainer.fit` stopped" in (FIXTURES / "run_110steps" / "train.stderr").read_text()
     exp = manager.get_experiment(run.exp_id)
-    assert exp["status"] == "completed"
-    assert exp["exit_code"] == 0
-    assert not exp["error"]
+    assert exp.status == "completed"
+    assert exp.exit_code == 0
+    assert not exp.error
     lines = [text for u in updates for text, _level in u.lines]
     assert "`Trainer.fit` stopped: `max_steps=110` reached." in lines
 
     ckpts = _checkpoint_names(manager, run.exp_id)
     assert set(ckpts) == {"best.ckpt", "epoch-epoch=0001.ckpt"}
-    assert ckpts["best.ckpt"]["is_best"] and not ckpts["epoch-epoch=0001.ckpt"]["is_best"]
-    assert all(c["size"] > 0 for c in ckpts.values())
+    assert ckpts["best.ckpt"].is_best and not ckpts["epoch-epoch=0001.ckpt"].is_best
+    assert all(c.size > 0 for c in ckpts.values())
     assert _status_file(run)["exit_code"] == 0
     assert wait_until(lambda: not group_members(run.pgid), 5)
 
@@ -102,7 +102,7 @@ def test_training_process_thread_emits_live_signals(qtbot, manager, replay):
     assert any(p["percent"] > 0 for p in progress)
     assert progress[-1]["percent"] == 100 and progress[-1]["eta"] in (None, 0)
     assert all(a != b for a, b in itertools.pairwise(progress))  # changes only
-    assert manager.get_experiment(run.exp_id)["status"] == "completed"
+    assert manager.get_experiment(run.exp_id).status == "completed"
     assert stored_points(manager, run.exp_id) == expected
 
 
@@ -110,9 +110,9 @@ def test_failed_run_records_the_exception(manager, replay):
     run = replay(fixture="run_40steps", duration=2.0, fail=True)
     updates = follow_to_end(RunFollower(manager, run.exp_id), FOLLOW_TIMEOUT_S)
     exp = manager.get_experiment(run.exp_id)
-    assert exp["status"] == "failed"
-    assert exp["error"] == FAIL_REASON
-    assert exp["exit_code"] == 1
+    assert exp.status == "failed"
+    assert exp.error == FAIL_REASON
+    assert exp.exit_code == 1
     assert updates[-1].message == FAIL_REASON
     assert (FAIL_REASON, "error") in [line for u in updates for line in u.lines]
     assert set(stored_points(manager, run.exp_id)) <= set(fixture_points("run_40steps"))
@@ -131,8 +131,8 @@ def test_stop_is_recorded_as_stopped_and_leaves_no_process(manager, replay):
 
     assert status == "stopped"
     exp = manager.get_experiment(run.exp_id)
-    assert exp["status"] == "stopped"  # not completed, although RAVE exits 0 on SIGINT
-    assert exp["exit_code"] == 0
+    assert exp.status == "stopped"  # not completed, although RAVE exits 0 on SIGINT
+    assert exp.exit_code == 0
     assert group_members(run.pgid) == []
     st = _status_file(run)
     assert st["exit_code"] == 0 and "SIGINT" in st["signals"]
@@ -161,7 +161,7 @@ def test_stop_requested_while_a_thread_follows(qtbot, manager, replay):
         assert thread.wait(10_000)
     assert blocker.args == ["stopped", "stopped"]
     exp = manager.get_experiment(run.exp_id)
-    assert (exp["status"], exp["exit_code"]) == ("stopped", 0)
+    assert (exp.status, exp.exit_code) == ("stopped", 0)
     assert wait_until(lambda: not group_members(run.pgid), 5), group_members(run.pgid)
 
 
@@ -182,7 +182,7 @@ def test_pause_and_resume(manager, replay):
     assert wait_until(lambda: follower.poll().progress is not None, 5)
 
     engine.pause(run.exp_id)
-    assert manager.get_experiment(run.exp_id)["status"] == "paused"
+    assert manager.get_experiment(run.exp_id).status == "paused"
     assert wait_until(lambda: _states(run.pgid) == {psutil.STATUS_STOPPED}, 3), _states(run.pgid)
     assert len(group_members(run.pgid)) == 3  # supervisor, replay, worker
     size = run.launched.log_path.stat().st_size
@@ -190,14 +190,14 @@ def test_pause_and_resume(manager, replay):
     assert run.launched.log_path.stat().st_size == size, "a paused run writes nothing"
     upd = follower.poll()  # a paused run is alive: not finished
     assert not upd.finished
-    assert manager.get_experiment(run.exp_id)["status"] == "paused"
+    assert manager.get_experiment(run.exp_id).status == "paused"
 
     engine.resume(run.exp_id)
-    assert manager.get_experiment(run.exp_id)["status"] == "running"
+    assert manager.get_experiment(run.exp_id).status == "running"
     assert wait_until(lambda: psutil.STATUS_STOPPED not in _states(run.pgid), 3)
     follow_to_end(follower, FOLLOW_TIMEOUT_S)
     exp = manager.get_experiment(run.exp_id)
-    assert exp["status"] == "completed"
+    assert exp.status == "completed"
     assert stored_points(manager, run.exp_id) == fixture_points("run_40steps")
 
 

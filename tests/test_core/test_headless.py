@@ -96,7 +96,7 @@ def headless(tmp_path: Path, db_path: Path, manager: TrainingManager):
 
 
 def _status(manager: TrainingManager, exp_id: int) -> str:
-    return manager.get_experiment(exp_id)["status"]
+    return manager.get_experiment(exp_id).status
 
 
 def _ended(manager: TrainingManager, exp_id: int) -> bool:
@@ -119,17 +119,17 @@ def test_runs_started_without_a_window_record_their_end_and_start_the_queue(
     expected = fixture_points("run_40steps")
     for exp_id in (1, 2):
         exp = manager.get_experiment(exp_id)
-        assert exp["status"] == "completed", exp["error"]
-        assert exp["exit_code"] == 0
+        assert exp.status == "completed", exp.error
+        assert exp.exit_code == 0
         assert stored_points(manager, exp_id) == expected  # every point, each once
-        assert exp["metrics"]["step"] == MAX_STEPS["run_40steps"]
-        assert {Path(c["path"]).name for c in manager.artifacts.checkpoints(exp_id)} == {
+        assert exp.summary["step"] == MAX_STEPS["run_40steps"]
+        assert {Path(c.path).name for c in manager.artifacts.checkpoints(exp_id)} == {
             "best.ckpt",
             "epoch-epoch=0001.ckpt",
         }
     one, two = manager.get_experiment(1), manager.get_experiment(2)
-    assert two["started_at"] >= one["completed_at"], "the queued run started before a slot"
-    hook_log = (Path(one["run_dir"]) / "supervisor.err").read_text()
+    assert two.started_at >= one.completed_at, "the queued run started before a slot"
+    hook_log = (Path(one.run_dir) / "supervisor.err").read_text()
     assert re.search(r"experiment 1 completed; started 2$", hook_log, re.M), hook_log
 
 
@@ -139,7 +139,7 @@ def test_stop_without_waiting_is_recorded_when_the_run_has_stopped(
     rave = write_replay_rave(tmp_path / "bin", duration=8.0)
     out = cli(*headless("long", rave=rave, max_steps=110), db=db_path)
     assert out.returncode == 0, out.stderr
-    log = Path(manager.get_experiment(1)["run_dir"]) / "train.log"
+    log = Path(manager.get_experiment(1).run_dir) / "train.log"
     assert wait_until(lambda: log.exists() and b"Epoch" in log.read_bytes(), 20)
 
     stop = cli("runs", "stop", "1", "--no-wait", db=db_path)
@@ -148,9 +148,9 @@ def test_stop_without_waiting_is_recorded_when_the_run_has_stopped(
 
     assert wait_until(lambda: _ended(manager, 1), 30), "nothing recorded the end of the run"
     exp = manager.get_experiment(1)
-    assert exp["status"] == "stopped"  # not completed, although RAVE exits 0 on SIGINT
-    assert exp["exit_code"] == 0
-    assert not group_members(exp["pid"])
+    assert exp.status == "stopped"  # not completed, although RAVE exits 0 on SIGINT
+    assert exp.exit_code == 0
+    assert not group_members(exp.pid)
     assert set(stored_points(manager, 1)) < set(fixture_points("run_110steps"))
 
 
@@ -176,7 +176,7 @@ def test_a_killed_train_wait_leaves_a_run_that_is_still_recorded(
         proc.stdout.close()
         proc.stderr.close()
     exp = manager.get_experiment(1)
-    assert exp["status"] == "running" and is_same_process(exp["pid"], exp["process_start_time"])
+    assert exp.status == "running" and is_same_process(exp.pid, exp.process_start_time)
 
     assert wait_until(lambda: _ended(manager, 1), 30), "nothing recorded the end of the run"
     assert _status(manager, 1) == "completed"
@@ -275,5 +275,5 @@ def test_ctrl_c_in_runs_follow_leaves_the_run_going(db_path, manager, replay):
         proc.stdout.close()
         proc.stderr.close()
     exp = manager.get_experiment(run.exp_id)
-    assert exp["status"] == "running"
-    assert is_same_process(exp["pid"], exp["process_start_time"])
+    assert exp.status == "running"
+    assert is_same_process(exp.pid, exp.process_start_time)

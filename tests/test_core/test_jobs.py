@@ -119,9 +119,9 @@ def test_a_preprocess_job_shows_progress_and_registers_the_dataset(qtbot, tm, tm
     assert all(0 <= p <= 100 for p, _t in seen)
     assert not any("dataset length" in t for t, _level in lines)  # bars: progress, not lines
     (ds,) = tm.datasets.all()
-    assert ds["id"] == job.result.dataset_id
-    assert ds["name"] == "takes" and ds["path"] == str(out)
-    assert ds["n_examples"] == 9 and ds["sample_rate"] == 44100
+    assert ds.id == job.result.dataset_id
+    assert ds.name == "takes" and ds.path == str(out)
+    assert ds.n_examples == 9 and ds.sample_rate == 44100
 
 
 def test_cancel_stops_the_whole_group_and_leaves_nothing(qtbot, tm, tmp_path) -> None:
@@ -164,7 +164,7 @@ def test_an_export_job_plans_runs_and_records_the_model(qtbot, tm, tmp_path) -> 
     assert plans == [job.plan] and job.plan.argv[:2] == [str(rave), "export"]
     assert any("all good ! model exported to" in t for t, _level in lines)
     (model,) = tm.artifacts.exported_models(exp)
-    assert model == job.model and model["path"] == str(out / "m.ts")
+    assert model == job.model and model.path == str(out / "m.ts")
     assert not job.plan.staging.exists()
 
 

@@ -78,8 +78,8 @@ def test_followers_killed_at_random_moments_lose_and_duplicate_nothing(
     # the run is over; one more follower (the app opening, `runs list`) finishes the record
     follow_to_end(RunFollower(manager, run.exp_id), 30)
     exp = manager.get_experiment(run.exp_id)
-    assert exp["status"] == "completed"
-    assert exp["metrics"]["step"] == 110
+    assert exp.status == "completed"
+    assert exp.summary["step"] == 110
 
     fresh = TrainingManager(tmp_path / "fresh.sqlite3")
     try:
@@ -93,7 +93,7 @@ def test_followers_killed_at_random_moments_lose_and_duplicate_nothing(
         assert {s.name: s.count for s in manager.metrics.stats(run.exp_id)} == {
             s.name: s.count for s in fresh.metrics.stats(imported)
         }
-        got = {Path(c["path"]).name for c in manager.artifacts.checkpoints(run.exp_id)}
-        assert got == {Path(c["path"]).name for c in fresh.artifacts.checkpoints(imported)}
+        got = {Path(c.path).name for c in manager.artifacts.checkpoints(run.exp_id)}
+        assert got == {Path(c.path).name for c in fresh.artifacts.checkpoints(imported)}
     finally:
         fresh.close()

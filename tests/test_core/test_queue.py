@@ -47,7 +47,7 @@ def _follow_to_end(tm: TrainingManager, exp_id: int, timeout: float = 60) -> str
     deadline = time.monotonic() + timeout
     while not follower.poll().finished and time.monotonic() < deadline:
         time.sleep(0.1)
-    return tm.get_experiment(exp_id)["status"]
+    return tm.get_experiment(exp_id).status
 
 
 def test_second_run_waits_in_the_queue_until_the_first_ends(engine: Engine, dataset: Path):
@@ -55,15 +55,15 @@ def test_second_run_waits_in_the_queue_until_the_first_ends(engine: Engine, data
     first = engine.submit({**cfg, "name": "first"})
     second = engine.submit({**cfg, "name": "second"})
     tm = engine.manager
-    assert tm.get_experiment(first)["status"] == "running"
-    assert tm.get_experiment(second)["status"] == "queued"
+    assert tm.get_experiment(first).status == "running"
+    assert tm.get_experiment(second).status == "queued"
     assert engine.schedule() == []  # no free slot yet
     assert _follow_to_end(tm, first) == "completed"
     # the slot is free: this schedule() or the first run's on-exit hook starts the second
     started = engine.schedule()
-    assert wait_until(lambda: tm.get_experiment(second)["status"] != "queued", 20)
+    assert wait_until(lambda: tm.get_experiment(second).status != "queued", 20)
     assert started in ([second], [])
-    assert tm.get_experiment(second)["status"] == "running"
+    assert tm.get_experiment(second).status == "running"
     assert _follow_to_end(tm, second) == "completed"
     assert engine.schedule() == []  # it was started once
 
@@ -72,7 +72,7 @@ def test_a_larger_limit_runs_queued_runs_together(engine: Engine, dataset: Path)
     engine.settings.max_concurrent_runs = 2
     cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40, "val_every": 10}
     ids = [engine.submit({**cfg, "name": f"run{i}"}) for i in range(3)]
-    statuses = [engine.manager.get_experiment(i)["status"] for i in ids]
+    statuses = [engine.manager.get_experiment(i).status for i in ids]
     assert statuses == ["running", "running", "queued"]
 
 
@@ -83,7 +83,7 @@ def test_cancelling_a_queued_run_never_starts_it(engine: Engine, dataset: Path):
     assert engine.request_stop(second) == "stopped"
     assert _follow_to_end(engine.manager, first) == "completed"
     assert engine.schedule() == []
-    assert engine.manager.get_experiment(second)["pid"] is None
+    assert engine.manager.get_experiment(second).pid is None
 
 
 def test_a_run_cancelled_while_it_is_being_started_is_not_left_running(
@@ -99,15 +99,15 @@ def test_a_run_cancelled_while_it_is_being_started_is_not_left_running(
     def cancel_after_preflight(settings, install):
         real(settings, install)
         for exp in tm.list_experiments(status="queued"):  # none yet during submit's check
-            tm.stop_training(exp["id"])
+            tm.stop_training(exp.id)
 
     monkeypatch.setattr(engine_mod, "preflight", cancel_after_preflight)
     cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40, "val_every": 10}
     exp_id = engine.submit({**cfg, "name": "cancelled"}, start=False)
     assert engine.schedule() == []
     exp = tm.get_experiment(exp_id)
-    assert exp["status"] == "stopped" and exp["error"] is None  # cancelled, not failed
-    assert exp["pid"] is not None and not is_alive(exp["pid"])  # started, then stopped
+    assert exp.status == "stopped" and exp.error is None  # cancelled, not failed
+    assert exp.pid is not None and not is_alive(exp.pid)  # started, then stopped
 
 
 def test_preflight_problems_are_reported_before_anything_is_recorded(
@@ -131,21 +131,21 @@ def test_resume_from_checkpoint_is_a_new_linked_run_that_keeps_the_original_file
     first = engine.submit({**cfg, "name": "first"})
     tm = engine.manager
     assert _follow_to_end(tm, first) == "completed"
-    originals = [Path(c["path"]) for c in tm.artifacts.checkpoints(first)]
+    originals = [Path(c.path) for c in tm.artifacts.checkpoints(first)]
     assert originals
     new = engine.resume_from_checkpoint(first)
     exp = tm.get_experiment(new)
-    assert exp["name"] == "first-resume"
-    assert exp["parent_id"] == first
-    ckpt_dir = Path(exp["config"]["ckpt"])
+    assert exp.name == "first-resume"
+    assert exp.parent_id == first
+    ckpt_dir = Path(exp.config["ckpt"])
     copied = list(ckpt_dir.rglob("*.ckpt"))
-    assert len(copied) == 1 and ckpt_dir.is_relative_to(Path(exp["run_dir"]))
-    assert Path(exp["config"]["resumed_from"]) in originals
-    assert exp["status"] == "running"
+    assert len(copied) == 1 and ckpt_dir.is_relative_to(Path(exp.run_dir))
+    assert Path(exp.config["resumed_from"]) in originals
+    assert exp.status == "running"
     assert _follow_to_end(tm, new) == "completed"
     assert all(p.exists() for p in originals)  # RAVE deletes what it resumes from: a copy
     # the second resume gets the next free name
-    assert tm.get_experiment(engine.resume_from_checkpoint(first, start=False))["name"] == (
+    assert tm.get_experiment(engine.resume_from_checkpoint(first, start=False)).name == (
         "first-resume2"
     )
 

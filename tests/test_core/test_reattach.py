@@ -89,8 +89,8 @@ def test_app_killed_mid_run_then_reattached(db_path, runs_dir, manager, pgids):
         app.stderr.close()
 
     exp = manager.get_experiment(exp_id)
-    assert exp["status"] == "running"
-    assert is_same_process(exp["pid"], exp["process_start_time"]), "the run died with the app"
+    assert exp.status == "running"
+    assert is_same_process(exp.pid, exp.process_start_time), "the run died with the app"
     assert len(group_members(pgid)) >= 2  # supervisor and the training process
 
     before = stored_points(manager, exp_id)
@@ -107,8 +107,8 @@ def test_app_killed_mid_run_then_reattached(db_path, runs_dir, manager, pgids):
     assert set(emitted).isdisjoint((n, s) for n, s, _v in before), "re-read what was stored"
     assert stored_points(manager, exp_id) == expected  # none missing, none twice
     exp = manager.get_experiment(exp_id)
-    assert exp["status"] == "completed"
-    assert exp["exit_code"] == 0
+    assert exp.status == "completed"
+    assert exp.exit_code == 0
     assert wait_until(lambda: not group_members(pgid), 5)
 
 
@@ -145,26 +145,26 @@ def test_reconcile_records_runs_that_ended_unwatched(manager, replay):
 
     for run in (done, crashed, interrupted):
         assert wait_until(lambda run=run: not group_members(run.pgid), 10)
-        assert manager.get_experiment(run.exp_id)["status"] == "running"  # nobody noticed
+        assert manager.get_experiment(run.exp_id).status == "running"  # nobody noticed
 
     alive, ended = reconcile(manager)
     assert alive == []
     assert sorted(ended) == sorted(r.exp_id for r in (done, crashed, interrupted))
 
     exp = manager.get_experiment(done.exp_id)
-    assert (exp["status"], exp["exit_code"], exp["error"]) == ("completed", 0, None)
+    assert (exp.status, exp.exit_code, exp.error) == ("completed", 0, None)
     assert stored_points(manager, done.exp_id) == fixture_points("run_40steps")
-    assert {c["path"].rsplit("/", 1)[-1] for c in manager.artifacts.checkpoints(done.exp_id)} == {
+    assert {c.path.rsplit("/", 1)[-1] for c in manager.artifacts.checkpoints(done.exp_id)} == {
         "best.ckpt",
         "epoch-epoch=0001.ckpt",
     }
 
     exp = manager.get_experiment(crashed.exp_id)
-    assert (exp["status"], exp["exit_code"], exp["error"]) == ("failed", 1, FAIL_REASON)
+    assert (exp.status, exp.exit_code, exp.error) == ("failed", 1, FAIL_REASON)
 
     exp = manager.get_experiment(interrupted.exp_id)
-    assert exp["status"] == "stopped"
-    assert exp["exit_code"] == 0  # RAVE exits 0 on SIGINT: stopped, not completed
+    assert exp.status == "stopped"
+    assert exp.exit_code == 0  # RAVE exits 0 on SIGINT: stopped, not completed
     assert set(stored_points(manager, interrupted.exp_id)) <= set(fixture_points("run_110steps"))
 
     assert reconcile(manager) == ([], [])  # recorded once and for all
@@ -203,7 +203,7 @@ def test_reused_pid_is_not_taken_for_the_run(manager, runs_dir, tmp_path):
         alive, ended = reconcile(manager)
         assert (alive, ended) == ([], [exp_id])
         exp = manager.get_experiment(exp_id)
-        assert exp["status"] == "completed"  # from its log's `Trainer.fit` stopped
+        assert exp.status == "completed"  # from its log's `Trainer.fit` stopped
         time.sleep(0.2)
         assert other.poll() is None, "the unrelated process that reused the pid was signalled"
     finally:
@@ -232,8 +232,8 @@ def test_ended_run_whose_log_stops_mid_line_is_finalized(manager, runs_dir):
 
     assert reconcile(manager) == ([], [exp_id])
     exp = manager.get_experiment(exp_id)
-    assert exp["status"] == "failed"  # killed: no exit code, no end marker
-    assert "without reporting an exit code" in exp["error"]
+    assert exp.status == "failed"  # killed: no exit code, no end marker
+    assert "without reporting an exit code" in exp.error
 
 
 def test_manager_database_is_shared_with_other_processes(db_path, manager):
@@ -242,6 +242,6 @@ def test_manager_database_is_shared_with_other_processes(db_path, manager):
     exp_id = manager.start_training({"name": "shared", "max_steps": 1})
     other = TrainingManager(db_path)
     try:
-        assert other.get_experiment(exp_id)["name"] == "shared"
+        assert other.get_experiment(exp_id).name == "shared"
     finally:
         other.close()

@@ -79,8 +79,8 @@ def make_engine(monkeypatch: pytest.MonkeyPatch):
     yield make
     for eng in engines:
         for exp in eng.manager.list_experiments():
-            if exp["pid"]:
-                kill_group(exp["pid"])
+            if exp.pid:
+                kill_group(exp.pid)
         eng.manager.close()
 
 
@@ -112,19 +112,19 @@ def test_two_databases_sharing_the_runs_folder_never_mix_runs_of_the_same_name(
     assert long_id == short_id == 1  # the same id and name: the same folder before the fix
 
     long, short = x.manager.get_experiment(long_id), y.manager.get_experiment(short_id)
-    assert (long["status"], short["status"]) == ("completed", "completed")
+    assert (long.status, short.status) == ("completed", "completed")
     assert max(_steps(updates)) == 40  # never "step 110/40"
-    assert short["metrics"]["step"] == 40
+    assert short.summary["step"] == 40
     assert stored_points(y.manager, short_id) == fixture_points("run_40steps")
     assert stored_points(x.manager, long_id) == fixture_points("run_110steps")
-    assert long["run_dir"] != short["run_dir"]
+    assert long.run_dir != short.run_dir
     for eng, exp in ((x, long), (y, short)):
-        ident = read_identity(exp["run_dir"])
+        ident = read_identity(exp.run_dir)
         assert ident is not None
-        assert ident["run_uid"] == exp["config"][UID_KEY]
+        assert ident["run_uid"] == exp.config[UID_KEY]
         assert ident["database"] == str(eng.manager.db.path.resolve())
-        assert Path(exp["run_dir"]).parent == runs
-        assert Path(exp["run_dir"]).name.startswith("1-demo-")
+        assert Path(exp.run_dir).parent == runs
+        assert Path(exp.run_dir).name.startswith("1-demo-")
 
 
 @needs_rave
@@ -135,17 +135,17 @@ def test_a_new_run_named_like_a_deleted_one_gets_a_new_id_and_folder(
     _train(eng, dataset, "first", 40)
     old_id, _ = _train(eng, dataset, "demo", 110)
     old = eng.manager.get_experiment(old_id)
-    old_log = Path(old["log_path"]).read_bytes()
+    old_log = Path(old.log_path).read_bytes()
     eng.manager.experiments.delete(old_id)  # the newest: its id was given again before the fix
 
     new_id, updates = _train(eng, dataset, "demo", 40)
     assert new_id == old_id + 1
     new = eng.manager.get_experiment(new_id)
-    assert new["status"] == "completed"
-    assert new["run_dir"] != old["run_dir"]
+    assert new.status == "completed"
+    assert new.run_dir != old.run_dir
     assert max(_steps(updates)) == 40
     assert stored_points(eng.manager, new_id) == fixture_points("run_40steps")
-    assert Path(old["log_path"]).read_bytes() == old_log  # the deleted run's files untouched
+    assert Path(old.log_path).read_bytes() == old_log  # the deleted run's files untouched
 
 
 def test_launch_refuses_the_folder_of_another_run_and_keeps_its_status_file(
@@ -195,9 +195,9 @@ def test_follower_refuses_files_that_are_not_its_run(manager, replay, how: str) 
     alive, ended = reconcile(manager)
     assert (alive, ended) == ([], [exp_id])
     exp = manager.get_experiment(exp_id)
-    assert exp["status"] == "failed"
-    assert str(other.run_dir) in exp["error"]
-    assert ("belongs to experiment" if how.startswith("another") else IDENTITY_NAME) in exp["error"]
+    assert exp.status == "failed"
+    assert str(other.run_dir) in exp.error
+    assert ("belongs to experiment" if how.startswith("another") else IDENTITY_NAME) in exp.error
     assert stored_points(manager, exp_id) == []
     assert manager.follow_state.offsets(exp_id) == {}
     assert stored_points(manager, other.exp_id) == theirs
@@ -210,10 +210,10 @@ def test_importing_a_rave_gui_run_folder_adopts_its_identity(tmp_path, manager, 
     try:
         exp_id = import_run(other, run.run_dir)
         exp = other.get_experiment(exp_id)
-        assert exp["config"][UID_KEY] == manager.get_experiment(run.exp_id)["config"][UID_KEY]
-        assert exp["status"] == "completed"
+        assert exp.config[UID_KEY] == manager.get_experiment(run.exp_id).config[UID_KEY]
+        assert exp.status == "completed"
         follow_to_end(RunFollower(other, exp_id), 5)  # following it refuses nothing
-        assert other.get_experiment(exp_id)["status"] == "completed"
+        assert other.get_experiment(exp_id).status == "completed"
         assert stored_points(other, exp_id) == fixture_points("run_40steps")
     finally:
         other.close()
@@ -235,7 +235,7 @@ def _ended_unwatched(manager, replay):
     run = replay(fixture="run_110steps", duration=1.0)
     assert wait_until(lambda: not group_members(run.pgid), 15)
     assert runner.read_status(run.launched.status_path)["exit_code"] == 0
-    assert manager.get_experiment(run.exp_id)["status"] == "running"  # nobody noticed
+    assert manager.get_experiment(run.exp_id).status == "running"  # nobody noticed
     assert stored_points(manager, run.exp_id) == []
     return run
 
@@ -250,9 +250,9 @@ def test_stopping_a_run_that_completed_unwatched_records_it_completed_with_every
     assert out.returncode == 0, out.stderr
     assert out.stdout == f"experiment {run.exp_id} completed\n"
     exp = manager.get_experiment(run.exp_id)
-    assert (exp["status"], exp["exit_code"], exp["error"]) == ("completed", 0, None)
+    assert (exp.status, exp.exit_code, exp.error) == ("completed", 0, None)
     assert stored_points(manager, run.exp_id) == fixture_points("run_110steps")  # all 46
-    assert {Path(c["path"]).name for c in manager.artifacts.checkpoints(run.exp_id)} == {
+    assert {Path(c.path).name for c in manager.artifacts.checkpoints(run.exp_id)} == {
         "best.ckpt",
         "epoch-epoch=0001.ckpt",
     }
@@ -267,9 +267,9 @@ def test_a_stop_request_leaves_an_ended_run_to_the_follower_that_follows_it(
     run = _ended_unwatched(manager, replay)
     engine = Engine(manager, Settings())
     assert engine.request_stop(run.exp_id, follow_ended=False) == "running"
-    assert manager.get_experiment(run.exp_id)["status"] == "running"
+    assert manager.get_experiment(run.exp_id).status == "running"
     follow_to_end(RunFollower(manager, run.exp_id), 30)
-    assert manager.get_experiment(run.exp_id)["status"] == "completed"
+    assert manager.get_experiment(run.exp_id).status == "completed"
     assert stored_points(manager, run.exp_id) == fixture_points("run_110steps")
 
 
@@ -281,7 +281,7 @@ def test_request_stop_of_a_live_run_still_interrupts_it(manager, replay) -> None
     assert manager.stop_training(run.exp_id) == "stopping"
     follow_to_end(RunFollower(manager, run.exp_id), 30)
     exp = manager.get_experiment(run.exp_id)
-    assert (exp["status"], exp["exit_code"]) == ("stopped", 0)
+    assert (exp.status, exp.exit_code) == ("stopped", 0)
 
 
 def test_reconcile_recovers_the_points_of_a_run_recorded_ended_before_they_were_read(
@@ -297,8 +297,8 @@ def test_reconcile_recovers_the_points_of_a_run_recorded_ended_before_they_were_
     alive, ended = reconcile(manager)
     assert (alive, ended) == ([], [run.exp_id])
     assert stored_points(manager, run.exp_id) == fixture_points("run_110steps")
-    assert manager.get_experiment(run.exp_id)["metrics"]["step"] >= 101
-    assert manager.get_experiment(run.exp_id)["status"] == "stopped"
+    assert manager.get_experiment(run.exp_id).summary["step"] >= 101
+    assert manager.get_experiment(run.exp_id).status == "stopped"
     assert reconcile(manager) == ([], [])  # read once and for all
 
 

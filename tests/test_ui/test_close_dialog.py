@@ -183,6 +183,6 @@ def test_stopping_runs_at_close_keeps_the_window_responsive(qtbot, window, manag
     assert shutdown_s < took < 2 * shutdown_s  # stopped together, not one after the other
     for r in runs:
         exp = manager.get_experiment(r.exp_id)
-        assert exp["status"] == "stopped", exp
+        assert exp.status == "stopped", exp
         assert group_members(r.pgid) == []
     assert window.controller.threads == {}

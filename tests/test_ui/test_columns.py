@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PyQt6.QtCore import Qt
 
 from rave_gui.backend.manager import TrainingManager
@@ -14,6 +16,16 @@ RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
 
+@dataclass(frozen=True)
+class Rec:
+    """A record as the store returns them: fields read as attributes."""
+
+    id: int = 0
+    name: str | None = None
+    size: int | None = None
+    path: str | None = None
+
+
 def test_roles_are_one_numbering_past_qts_own():
     values = [int(r) for r in Role]
     assert len(set(values)) == len(values)
@@ -22,12 +34,13 @@ def test_roles_are_one_numbering_past_qts_own():
 
 def test_a_column_shows_sorts_and_aligns_from_its_description():
     size = Column("Size", key("size"), lambda v: f"{v} B", numeric=True)
-    name = Column("Name", key("name"), tooltip=lambda r: r.get("path"), name="name")
-    by_len = Column("Len", key("name"), sort=lambda r: len(r["name"]), align=RIGHT)
-    rec = {"size": 12, "name": "Strings", "path": "/d/strings"}
+    name = Column("Name", key("name"), tooltip=lambda r: r.path, name="name")
+    by_len = Column("Len", key("name"), sort=lambda r: len(r.name), align=RIGHT)
+    rec = Rec(size=12, name="Strings", path="/d/strings")
     assert size.display(rec) == "12 B" and size.alignment() == RIGHT
-    assert size.sort_key(rec) == 12.0 and size.sort_key({"size": None}) == float("-inf")
-    assert name.display(rec) == "Strings" and name.display({"name": None}) == "–"
+    assert size.sort_key(rec) == 12.0 and size.sort_key(Rec(size=None)) == float("-inf")
+    assert name.display(rec) == "Strings" and name.display(Rec(name=None)) == "–"
+    assert key("n_datasets")(rec) is None  # a field the record lacks reads as missing
     assert name.sort_key(rec) == "strings" and name.alignment() == LEFT
     assert by_len.sort_key(rec) == 7 and by_len.alignment() == RIGHT
     assert column_index((size, name, by_len)) == {"name": 1}
@@ -35,13 +48,11 @@ def test_a_column_shows_sorts_and_aligns_from_its_description():
 
 def test_a_record_table_answers_every_role_from_its_columns(qtbot):
     columns = (
-        Column("Name", key("name"), tooltip=lambda r: r["path"]),
+        Column("Name", key("name"), tooltip=lambda r: r.path),
         Column("Size", key("size"), numeric=True),
     )
     model = RecordTableModel(columns)
-    model.set_records(
-        [{"id": 7, "name": "b", "size": 30, "path": "/b"}, {"id": 9, "name": "A", "path": "/a"}]
-    )
+    model.set_records([Rec(id=7, name="b", size=30, path="/b"), Rec(id=9, name="A", path="/a")])
     assert isinstance(model, ColumnTableModel)
     idx = model.index(0, 1)
     assert idx.data() == "30" and idx.data(Role.SORT) == 30.0 and idx.data(Role.KEY) == 7

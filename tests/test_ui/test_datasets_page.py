@@ -47,7 +47,7 @@ def test_register_a_dataset_shows_its_contents(qtbot, page, manager, project_id,
     )  # fmt: skip
     assert path == str(fake_dataset.resolve())
     assert size == f"{(fake_dataset / 'metadata.yaml').stat().st_size} B"
-    assert manager.datasets.all(project_id)[0]["name"] == "strings"
+    assert manager.datasets.all(project_id)[0].name == "strings"
 
 
 def test_a_real_preprocessed_dataset_counts_its_examples(page, real_dataset):
@@ -102,7 +102,7 @@ def test_rename_a_dataset(page, manager, project_id, fake_dataset):
     dialog = page.rename_selected()
     dialog.name_edit.setText("violins")
     dialog.ok_button.click()
-    assert manager.datasets.get(ds)["name"] == "violins"
+    assert manager.datasets.get(ds).name == "violins"
     assert _cells(page)[0] == "violins"
 
 
@@ -129,11 +129,11 @@ def test_removing_a_used_dataset_detaches_only_if_agreed(page, manager, project_
     assert "1 experiment uses it" in box.informativeText()
     assert box.accept_button.text() == "Remove and detach"
     box.button(box.StandardButton.Cancel).click()
-    assert manager.get_experiment(exp)["dataset_id"] == ds
+    assert manager.get_experiment(exp).dataset_id == ds
     page.select_dataset(ds)
     page.remove_selected().accept_button.click()
-    assert manager.get_experiment(exp)["dataset_id"] is None
-    assert manager.get_experiment(exp)["name"] == "r"
+    assert manager.get_experiment(exp).dataset_id is None
+    assert manager.get_experiment(exp).name == "r"
 
 
 def test_a_dataset_of_an_active_run_is_kept(page, manager, project_id, fake_dataset):
@@ -143,7 +143,7 @@ def test_a_dataset_of_an_active_run_is_kept(page, manager, project_id, fake_data
     page.select_dataset(ds)
     page.remove_selected().accept_button.click()
     assert "active run" in page.message.text()
-    assert manager.datasets.get(ds)["name"] == "strings"
+    assert manager.datasets.get(ds).name == "strings"
 
 
 # --- new datasets from audio, the demo, deleting files ----------------------------------------
@@ -179,8 +179,8 @@ def test_the_demo_makes_preprocesses_and_registers_a_dataset(qtbot, page, manage
     with qtbot.waitSignal(dialog.registered, timeout=180_000):
         pass
     (ds,) = manager.datasets.all(project_id)
-    assert ds["name"] == "demo"
-    assert (ds["n_examples"], ds["channels"], ds["sample_rate"]) == (36, 1, 44100)
+    assert ds.name == "demo"
+    assert (ds.n_examples, ds.channels, ds.sample_rate) == (36, 1, 44100)
     assert len(list((data_dir() / "demo" / "audio").glob("demo_*.wav"))) == 12
     assert not page.is_empty_state()
     # Trying again does not make it twice.
@@ -190,7 +190,7 @@ def test_the_demo_makes_preprocesses_and_registers_a_dataset(qtbot, page, manage
     other = manager.projects.create("Other")
     page.set_project(other)
     page.try_demo()
-    assert [d["name"] for d in manager.datasets.all(other)] == ["demo"]
+    assert [d.name for d in manager.datasets.all(other)] == ["demo"]
 
 
 def test_deleting_a_dataset_can_remove_its_files_only(

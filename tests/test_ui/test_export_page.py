@@ -77,7 +77,7 @@ def test_export_runs_and_lists_the_model(qtbot, page, manager, project_id, tmp_p
     exp = _run(manager, project_id, tmp_path / "runs", "cello")
     page.set_project(project_id)
     page.select_run(exp)
-    other = next(c["path"] for c in page.checkpoints if c["path"].endswith("0001.ckpt"))
+    other = next(c.path for c in page.checkpoints if c.path.endswith("0001.ckpt"))
     page.set_checkpoint(other)
     assert page.name_edit.text().startswith("cello-")  # not the best: named after it
     page.name_edit.setText("cello-late")
@@ -88,7 +88,7 @@ def test_export_runs_and_lists_the_model(qtbot, page, manager, project_id, tmp_p
     assert ok, text
     assert text == "Exported cello-late_streaming.ts (10.0 kB)."
     (model,) = manager.artifacts.exported_models(exp)
-    assert model["checkpoint"] == other and model["streaming"] is True
+    assert model.checkpoint == other and model.streaming is True
     cells = _cells(page.models_box.table, 0)
     assert cells[:3] == ["cello-late_streaming.ts", "10.0 kB", "yes"]
     assert "Load it in nn~" in page.message.text()
@@ -129,7 +129,7 @@ def test_deleting_old_checkpoints_says_how_much_is_freed(
     exp = _run(manager, project_id, tmp_path / "runs", "cello")
     page.set_project(project_id)
     page.select_run(exp)
-    old = [c["path"] for c in page.checkpoints if not c["is_best"]]
+    old = [c.path for c in page.checkpoints if not c.is_best]
     page.select_checkpoints(old)
     assert page.delete_button.isEnabled()
     box = page.delete_selected_checkpoints()
@@ -138,7 +138,7 @@ def test_deleting_old_checkpoints_says_how_much_is_freed(
     assert box.accept_button.text() == "Delete 2.0 kB"
     box.accept_button.click()
     assert all(not Path(p).exists() for p in old)
-    assert [Path(c["path"]).name for c in manager.artifacts.checkpoints(exp)] == ["best.ckpt"]
+    assert [Path(c.path).name for c in manager.artifacts.checkpoints(exp)] == ["best.ckpt"]
     assert "Deleted 2 checkpoints: 2.0 kB freed." in page.message.text()
     assert page.ckpt_proxy.rowCount() == 1
 
@@ -147,7 +147,7 @@ def test_checkpoints_of_a_live_run_cannot_be_deleted(page, manager, project_id, 
     exp = _run(manager, project_id, tmp_path / "runs", "live", RUNNING)
     page.set_project(project_id)
     page.select_run(exp)
-    page.select_checkpoints([c["path"] for c in page.checkpoints])
+    page.select_checkpoints([c.path for c in page.checkpoints])
     assert not page.delete_button.isEnabled()
     assert "Stop the run" in page.delete_button.toolTip()
 

@@ -76,11 +76,11 @@ def test_project_selector_scopes_the_pages(qtbot, window, manager, tmp_path, dat
     window.refresh_current_page()
     window.show_page("datasets")
     page = window.datasets_page
-    assert page.model.records()[0]["name"] == "a_set"
+    assert page.model.records()[0].name == "a_set"
     with qtbot.waitSignal(window.project_changed) as changed:
         window.project_combo.setCurrentIndex(window.project_combo.findData(b))
     assert changed.args == [b]
-    assert [r["name"] for r in page.model.records()] == ["b_set"]
+    assert [r.name for r in page.model.records()] == ["b_set"]
     assert page.heading.text() == "Datasets of Brass"
     assert window.windowTitle().startswith("Brass")
     assert window.projects_page.current_project_id == b
@@ -108,7 +108,7 @@ def test_creating_a_project_makes_it_current(window, manager):
     dialog.name_edit.setText("Field recordings")
     dialog.ok_button.click()
     assert window.project_combo.currentText() == "Field recordings"
-    assert window.project_id == manager.projects.find("Field recordings")["id"]
+    assert window.project_id == manager.projects.find("Field recordings").id
 
 
 def test_f5_refreshes_the_current_page(qtbot, window, manager, fake_dataset):

@@ -134,11 +134,11 @@ def test_real_preprocess_registers_what_metadata_yaml_says(
         assert dialog.cancel_button.text() == "Cancel preprocessing"
     assert blocker.args == [True, "done"], dialog.result_message
     (ds,) = manager.datasets.all(project_id)
-    assert registered == [ds["id"]]
-    assert ds["name"] == "strings"
-    assert (ds["sample_rate"], ds["channels"], ds["n_examples"]) == (44100, 1, 4)
-    assert ds["duration_s"] == pytest.approx(3 * pp.chunk_seconds(44100))  # RAVE's n_seconds
-    assert Path(ds["path"]) == data_dir() / "datasets" / "strings"
+    assert registered == [ds.id]
+    assert ds.name == "strings"
+    assert (ds.sample_rate, ds.channels, ds.n_examples) == (44100, 1, 4)
+    assert ds.duration_s == pytest.approx(3 * pp.chunk_seconds(44100))  # RAVE's n_seconds
+    assert Path(ds.path) == data_dir() / "datasets" / "strings"
     assert percents and percents[-1] == 100
     assert not dialog.isVisible()
 

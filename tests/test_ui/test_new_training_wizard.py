@@ -62,7 +62,7 @@ def test_registering_a_dataset_from_the_wizard_selects_it(qtbot, wizard, fake_da
     assert dialog.ok_button.isEnabled()
     dialog.ok_button.click()
     assert page.dataset() is not None
-    assert page.dataset()["path"] == str(fake_dataset.resolve())
+    assert page.dataset().path == str(fake_dataset.resolve())
     assert page.error_label.error() == ""
     assert wizard.button(NEXT).isEnabled()
     assert "3 min 28 s" in page.info_label.text()
@@ -287,17 +287,15 @@ def test_finished_wizard_starts_a_real_run(qtbot, manager, controller, project_i
     exp_id = started.args[0]
     assert not wiz.isVisible()
     exp = manager.get_experiment(exp_id)
-    assert exp["name"] == "ui-run"
-    assert exp["dataset_id"] == dataset_id
-    assert exp["config"]["configs"] == ["v2_small"]
-    assert exp["config"]["max_steps"] == 20
-    assert exp["status"] in ACTIVE_STATUSES
-    qtbot.waitUntil(lambda: manager.get_experiment(exp_id)["status"] != "queued", timeout=30_000)
-    assert manager.get_experiment(exp_id)["command"][2:4] == ["train", "--config"]
+    assert exp.name == "ui-run"
+    assert exp.dataset_id == dataset_id
+    assert exp.config["configs"] == ["v2_small"]
+    assert exp.config["max_steps"] == 20
+    assert exp.status in ACTIVE_STATUSES
+    qtbot.waitUntil(lambda: manager.get_experiment(exp_id).status != "queued", timeout=30_000)
+    assert manager.get_experiment(exp_id).command[2:4] == ["train", "--config"]
     controller.stop(exp_id)
-    qtbot.waitUntil(
-        lambda: manager.get_experiment(exp_id)["status"] in FINAL_STATUSES, timeout=60_000
-    )
+    qtbot.waitUntil(lambda: manager.get_experiment(exp_id).status in FINAL_STATUSES, timeout=60_000)
 
 
 def test_the_number_fields_stop_where_pre_flight_does(wizard):

@@ -28,8 +28,8 @@ def test_create_a_project(qtbot, page, manager):
     with qtbot.waitSignal(page.project_activated) as activated:
         dialog.ok_button.click()
     assert "Strings" in _names(page)
-    assert manager.projects.find("Strings")["id"] == activated.args[0]
-    assert page.selected_project()["name"] == "Strings"
+    assert manager.projects.find("Strings").id == activated.args[0]
+    assert page.selected_project().name == "Strings"
 
 
 def test_bad_and_duplicate_names_are_shown_in_the_dialog(page, manager):
@@ -53,7 +53,7 @@ def test_rename_a_project(page, manager):
     assert dialog.name_edit.text() == "Old name"
     dialog.name_edit.setText("New name")
     dialog.ok_button.click()
-    assert manager.projects.get(pid)["name"] == "New name"
+    assert manager.projects.get(pid).name == "New name"
     assert "New name" in _names(page)
     assert "Old name" not in _names(page)
 
@@ -75,7 +75,7 @@ def test_delete_says_what_goes_with_the_project(page, manager, fake_dataset):
     assert "Files on disk are kept" in details
     box.accept_button.click()
     assert "Voice" not in _names(page)
-    assert all(p["name"] != "Voice" for p in manager.projects.all())
+    assert all(p.name != "Voice" for p in manager.projects.all())
     assert fake_dataset.exists()
 
 
@@ -85,7 +85,7 @@ def test_cancelling_the_delete_keeps_the_project(page, manager):
     page.select_project(pid)
     box = page.delete_selected()
     box.button(box.StandardButton.Cancel).click()
-    assert manager.projects.get(pid)["name"] == "Keep me"
+    assert manager.projects.get(pid).name == "Keep me"
 
 
 def test_a_project_with_an_active_run_is_not_deleted(page, manager):
@@ -96,7 +96,7 @@ def test_a_project_with_an_active_run_is_not_deleted(page, manager):
     page.select_project(pid)
     page.delete_selected().accept_button.click()
     assert "1 active run" in page.message.text()
-    assert manager.projects.get(pid)["name"] == "Busy"
+    assert manager.projects.get(pid).name == "Busy"
 
 
 def test_buttons_need_a_selection(page):

@@ -53,7 +53,7 @@ class FakeController:
         self._call("resume_from_checkpoint", exp_id)
         old = self.manager.get_experiment(exp_id)
         new = self.manager.start_training(
-            {"name": old["name"] + " (resumed)", "parent_id": exp_id, "max_steps": 110}
+            {"name": old.name + " (resumed)", "parent_id": exp_id, "max_steps": 110}
         )
         self.signals.runs_changed.emit()
         return new

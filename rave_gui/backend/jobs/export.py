@@ -29,13 +29,13 @@ from ..process.logfollow import LogFollower, lines_of
 from ..rave.command import check_writable_folder, find_rave, python_of
 from ..rave.logparse import Failure, LogLine, Outcome
 from ..runs.checkpoints import sync_run_checkpoints
+from ..store.records import Checkpoint, Experiment
 from ..system.paths import data_dir
 
 EXPORT_LOG = "export.log"
 EXPORT_CANCELLED = "Export cancelled."
 STAGING_PREFIX = ".rave-gui-export-"
 MODULE_CHECK_TIMEOUT_S = 60
-_EPOCH = re.compile(r"epoch[=-](\d+)")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 NN_TILDE_HELP = (
     "rave export needs the nn-tilde package in RAVE's Python environment: install it with "
@@ -50,59 +50,50 @@ class ExportError(RaveGuiError):
 # --- checkpoints -------------------------------------------------------------------------------
 
 
-def _epoch_of(path: str) -> int | None:
-    m = _EPOCH.search(Path(path).name)
-    return int(m.group(1)) if m else None
-
-
-def scan_checkpoints(manager: TrainingManager, experiment_id: int) -> list[dict[str, Any]]:
+def scan_checkpoints(manager: TrainingManager, experiment_id: int) -> list[Checkpoint]:
     """The run's checkpoints as they are on disk now (the store is brought in line), ordered by
-    step: dicts with path, step (None when unknown), epoch, size, mtime and is_best."""
+    step (None when unknown)."""
     exp = manager.get_experiment(experiment_id)
-    run_dir = Path(exp["run_dir"]) if exp["run_dir"] else None
+    run_dir = Path(exp.run_dir) if exp.run_dir else None
     if run_dir is not None and run_dir.is_dir():
         sync_run_checkpoints(manager, experiment_id, run_dir)
-    rows = manager.artifacts.checkpoints(experiment_id)
-    for r in rows:
-        r["epoch"] = _epoch_of(r["path"])
-        r["is_best"] = bool(r["is_best"])
-    return rows
+    return manager.artifacts.checkpoints(experiment_id)
 
 
-def checkpoint_label(c: dict[str, Any]) -> str:
+def checkpoint_label(c: Checkpoint) -> str:
     """ "best (step 20)", "step 40", "epoch 6", or the file name when nothing else is known."""
     where = (
-        f"step {c['step']:,}"
-        if c.get("step") is not None
-        else (f"epoch {c['epoch']}" if c.get("epoch") is not None else "")
+        f"step {c.step:,}"
+        if c.step is not None
+        else (f"epoch {c.epoch}" if c.epoch is not None else "")
     )
-    if c.get("is_best"):
+    if c.is_best:
         return f"best ({where})" if where else "best"
-    return where or Path(c["path"]).name
+    return where or Path(c.path).name
 
 
-def choose_checkpoint(checkpoints: list[dict[str, Any]], which: str | int) -> dict[str, Any]:
+def choose_checkpoint(checkpoints: list[Checkpoint], which: str | int) -> Checkpoint:
     """``"best"``, ``"last"`` (newest file), a step number or a path among ``checkpoints``."""
     if not checkpoints:
         raise ExportError("This run has no checkpoint to export (RAVE writes one at validation).")
     if which == "best":
-        best = [c for c in checkpoints if c.get("is_best")]
+        best = [c for c in checkpoints if c.is_best]
         if not best:
             raise ExportError("This run has no best.ckpt (it never ran a validation).")
-        return max(best, key=lambda c: c.get("mtime") or 0)
+        return max(best, key=lambda c: c.mtime or 0)
     if which == "last":
-        return max(checkpoints, key=lambda c: c.get("mtime") or 0)
+        return max(checkpoints, key=lambda c: c.mtime or 0)
     if isinstance(which, int):
         for c in checkpoints:
-            if c.get("step") == which and not c.get("is_best"):
+            if c.step == which and not c.is_best:
                 return c
         for c in checkpoints:
-            if c.get("step") == which:
+            if c.step == which:
                 return c
-        steps = ", ".join(str(c["step"]) for c in checkpoints if c.get("step") is not None)
+        steps = ", ".join(str(c.step) for c in checkpoints if c.step is not None)
         raise ExportError(f"No checkpoint at step {which} (steps: {steps or 'unknown'}).")
     for c in checkpoints:
-        if Path(c["path"]) == Path(which):
+        if Path(c.path) == Path(which):
             return c
     raise ExportError(f"{which} is not a checkpoint of this run.")
 
@@ -185,20 +176,20 @@ def model_path(output_dir: str | os.PathLike[str], name: str, streaming: bool) -
     return Path(output_dir) / f"{name}{'_streaming' if streaming else ''}.ts"
 
 
-def default_output_dir(experiment: dict[str, Any]) -> Path:
-    run_dir = experiment.get("run_dir")
+def default_output_dir(experiment: Experiment) -> Path:
+    run_dir = experiment.run_dir
     return Path(run_dir) / "exports" if run_dir else data_dir() / "models"
 
 
-def default_model_name(experiment: dict[str, Any], checkpoint: dict[str, Any] | None) -> str:
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment["name"]).strip("._-") or "model"
-    if checkpoint is None or checkpoint.get("is_best"):
+def default_model_name(experiment: Experiment, checkpoint: Checkpoint | None) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment.name).strip("._-") or "model"
+    if checkpoint is None or checkpoint.is_best:
         return base
-    if checkpoint.get("step") is not None:
-        return f"{base}-step{checkpoint['step']}"
-    if checkpoint.get("epoch") is not None:
-        return f"{base}-epoch{checkpoint['epoch']}"
-    return f"{base}-{Path(checkpoint['path']).stem}"
+    if checkpoint.step is not None:
+        return f"{base}-step{checkpoint.step}"
+    if checkpoint.epoch is not None:
+        return f"{base}-epoch{checkpoint.epoch}"
+    return f"{base}-{Path(checkpoint.path).stem}"
 
 
 def module_available(python: str, module: str) -> bool:
@@ -218,7 +209,7 @@ class ExportPlan:
     """One export, checked and ready: the command and everything recorded with its model."""
 
     experiment_id: int
-    checkpoint: dict[str, Any]
+    checkpoint: Checkpoint
     streaming: bool
     output_dir: Path
     name: str
@@ -234,9 +225,9 @@ class ExportPlan:
             "name": self.name,
             "streaming": self.streaming,
             "fidelity": self.fidelity,
-            "checkpoint_step": c.get("step"),
-            "checkpoint_epoch": c.get("epoch"),
-            "checkpoint_best": bool(c.get("is_best")),
+            "checkpoint_step": c.step,
+            "checkpoint_epoch": c.epoch,
+            "checkpoint_best": c.is_best,
             "checkpoint_label": checkpoint_label(c),
             "command": self.argv,
         }
@@ -261,7 +252,7 @@ def plan_export(
     exp = manager.get_experiment(experiment_id)
     ckpt = choose_checkpoint(scan_checkpoints(manager, experiment_id), checkpoint)
     problems: list[str] = []
-    ckpt_path = Path(ckpt["path"])
+    ckpt_path = Path(ckpt.path)
     if not ckpt_path.is_file():
         problems.append(f"The checkpoint {ckpt_path} is gone.")
     config = find_config(ckpt_path)
@@ -301,7 +292,7 @@ def plan_export(
     if problems:
         raise PreflightError("\n".join(problems))
     assert config is not None
-    near = Path(exp["run_dir"]).parent if exp["run_dir"] else None
+    near = Path(exp.run_dir).parent if exp.run_dir else None
     staging, run_folder = stage_checkpoint(ckpt_path, config, near)
     argv = export_argv(run_folder, streaming, out, name=name, rave=rave, fidelity=fidelity)
     return ExportPlan(
@@ -394,7 +385,7 @@ def finish_export(
             str(path),
             size=path.stat().st_size,
             streaming=plan.streaming,
-            checkpoint=plan.checkpoint["path"],
+            checkpoint=plan.checkpoint.path,
             settings=plan.settings(),
         )
     finally:

@@ -445,22 +445,20 @@ def remove_dataset(
     kept). Files another registration uses are never deleted (InUseError, nothing removed)."""
     ds = manager.datasets.get(dataset_id)
     if delete_files:
-        others = [
-            d for d in manager.datasets.all() if d["path"] == ds["path"] and d["id"] != dataset_id
-        ]
+        others = [d for d in manager.datasets.all() if d.path == ds.path and d.id != dataset_id]
         if others:
             raise InUseError(
-                f"The files of {ds['name']!r} cannot be deleted: another project uses the same "
-                f"folder ({ds['path']})."
+                f"The files of {ds.name!r} cannot be deleted: another project uses the same "
+                f"folder ({ds.path})."
             )
     manager.datasets.delete(dataset_id, detach_experiments=True)
     if not delete_files:
         return []
     try:
-        return remove_dataset_files(ds["path"])
+        return remove_dataset_files(ds.path)
     except OSError as err:
         raise DatasetError(
-            f"Dataset {ds['name']!r} removed, but its files could not all be deleted: "
+            f"Dataset {ds.name!r} removed, but its files could not all be deleted: "
             f"{err.strerror or err}."
         ) from err
 

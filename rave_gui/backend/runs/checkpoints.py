@@ -71,11 +71,11 @@ def sync_run_checkpoints(manager: TrainingManager, experiment_id: int, run_dir: 
     when it was written (kept from the store while the file is unchanged). True when it
     changed."""
     found = find_checkpoints(run_dir)
-    known = {c["path"]: c for c in manager.artifacts.checkpoints(experiment_id)}
+    known = {c.path: c for c in manager.artifacts.checkpoints(experiment_id)}
     for c in found:
         old = known.get(c["path"])
-        if old is not None and old["mtime"] == c["mtime"] and old["step"] is not None:
-            c["step"] = old["step"]
+        if old is not None and old.mtime == c["mtime"] and old.step is not None:
+            c["step"] = old.step
         else:
             c["step"] = manager.metrics.step_at_time(experiment_id, c["mtime"])
     return bool(manager.artifacts.sync_checkpoints(experiment_id, found))

@@ -40,6 +40,7 @@ from ..rave.logparse import Failure, LogParser, Outcome
 from ..rave.runfolder import UID_KEY, create_run_folder, read_identity
 from ..rave.tfevents import EVENT_FILE_PREFIX, EventDirFollower
 from ..status import Action, require_action
+from ..store.records import Experiment
 from ..system.settings import Settings, overrides_of
 from .checkpoints import find_checkpoints
 from .follower import DATA_LOST
@@ -78,13 +79,13 @@ class Engine:
         config.pop(UID_KEY, None)  # a new run gets a folder (and uid) of its own
         name = check_name(config.get("name"), "experiment")
         if config.get("dataset_id") is not None and not config.get("dataset_path"):
-            config["dataset_path"] = self.manager.datasets.get(int(config["dataset_id"]))["path"]
+            config["dataset_path"] = self.manager.datasets.get(int(config["dataset_id"])).path
         settings = TrainSettings.from_config(config, name=name)
         install = self.install()
         project_id = config.get("project_id")
         project_id = self.manager.projects.default_id() if project_id is None else int(project_id)
         clash = self.manager.list_experiments(project_id, search=None)
-        if any(e["name"] == name for e in clash):
+        if any(e.name == name for e in clash):
             raise ValidationError(f"An experiment named {name!r} already exists in this project.")
         settings.out_path = settings.out_path or str(self.settings.resolved_runs_dir())
         # absolute paths: the run's working directory is its own folder
@@ -117,13 +118,13 @@ class Engine:
             if free <= 0:
                 return started
             queued = self.manager.list_experiments(status=QUEUED)
-            for exp in sorted(queued, key=lambda e: (e["created_at"], e["id"]))[:free]:
+            for exp in sorted(queued, key=lambda e: (e.created_at, e.id))[:free]:
                 try:
-                    self.launch(exp["id"])
-                    started.append(exp["id"])
+                    self.launch(exp.id)
+                    started.append(exp.id)
                 except RaveGuiError as err:
-                    if self.manager.get_experiment(exp["id"])["status"] == QUEUED:  # not cancelled
-                        self.manager.update_experiment_status(exp["id"], FAILED, error=str(err))
+                    if self.manager.get_experiment(exp.id).status == QUEUED:  # not cancelled
+                        self.manager.update_experiment_status(exp.id, FAILED, error=str(err))
         return started
 
     def on_exit_argv(self, experiment_id: int) -> list[str]:
@@ -147,12 +148,12 @@ class Engine:
     def launch(self, experiment_id: int) -> runner.Launched:
         """Start a queued experiment now (pre-flight checked again: things change)."""
         exp = self.manager.get_experiment(experiment_id)
-        if exp["status"] != QUEUED:
-            raise ValidationError(f"Experiment {exp['name']!r} is {exp['status']}, not queued.")
-        settings = TrainSettings.from_config(exp["config"], name=exp["name"])
-        uid = exp["config"].get(UID_KEY)
-        if uid and exp["run_dir"] and Path(exp["run_dir"]).is_dir():
-            run_dir = Path(exp["run_dir"])  # its own folder, made when it was queued
+        if exp.status != QUEUED:
+            raise ValidationError(f"Experiment {exp.name!r} is {exp.status}, not queued.")
+        settings = TrainSettings.from_config(exp.config, name=exp.name)
+        uid = exp.config.get(UID_KEY)
+        if uid and exp.run_dir and Path(exp.run_dir).is_dir():
+            run_dir = Path(exp.run_dir)  # its own folder, made when it was queued
         else:  # queued before run folders had identities, or its folder was removed: a new one
             runs_dir = settings.out_path or str(self.settings.resolved_runs_dir())
             run_dir, uid = new_run_folder(self.manager, experiment_id, runs_dir)
@@ -180,25 +181,26 @@ class Engine:
         return launched
 
     # --- control -------------------------------------------------------------------------------
-    def _live(self, experiment_id: int, action: Action) -> dict[str, Any]:
+    def _live_pid(self, experiment_id: int, action: Action) -> int:
+        """The pid of the run's live process, which ``action`` is taken on."""
         exp = self.manager.get_experiment(experiment_id)
         require_action(exp, action)
-        if not is_same_process(exp["pid"], exp["process_start_time"]):
-            raise ProcessError(f"The process of {exp['name']!r} is no longer running.")
-        return exp
+        if exp.pid is None or not is_same_process(exp.pid, exp.process_start_time):
+            raise ProcessError(f"The process of {exp.name!r} is no longer running.")
+        return exp.pid
 
-    def _interrupt(self, exp: dict[str, Any]) -> bool:
+    def _interrupt(self, exp: Experiment) -> bool:
         """SIGINT to a run's live process group (resumed first when paused), then the run is
         marked stopping. False, and nothing changed, when no process of the run is left."""
-        pid = exp["pid"]
-        if not (pid and is_same_process(pid, exp["process_start_time"])):
+        pid = exp.pid
+        if not (pid and is_same_process(pid, exp.process_start_time)):
             return False
-        if exp["status"] == PAUSED:
+        if exp.status == PAUSED:
             signal_group(pid, "SIGCONT")  # a paused group must run to handle the interrupt
         if not signal_group(pid, "SIGINT"):
             return False
         try:
-            self.manager.update_experiment_status(exp["id"], STOPPING)
+            self.manager.update_experiment_status(exp.id, STOPPING)
         except InvalidTransitionError:
             pass  # a follower recorded the run's end in the meantime
         return True
@@ -210,14 +212,14 @@ class Engine:
         (completed stays completed); with ``follow_ended=False`` it is left as it is, for the
         follower already following it to record. Returns the status after the request."""
         exp = self.manager.get_experiment(experiment_id)
-        status = exp["status"]
+        status = exp.status
         if status == QUEUED:
             self.manager.update_experiment_status(experiment_id, STOPPED)
             return STOPPED
         if status in FINAL_STATUSES:
-            raise InvalidTransitionError(f"Experiment {exp['name']!r} is already {status}.")
+            raise InvalidTransitionError(f"Experiment {exp.name!r} is already {status}.")
         if self._interrupt(exp) or not follow_ended:
-            return self.manager.get_experiment(experiment_id)["status"]
+            return self.manager.get_experiment(experiment_id).status
         return self.finish(experiment_id)
 
     def stop(
@@ -230,14 +232,15 @@ class Engine:
         """Stop a run and wait until nothing of its process group is left (SIGINT, then
         SIGTERM, then SIGKILL), then record the outcome. Returns the final status."""
         exp = self.manager.get_experiment(experiment_id)
-        if exp["status"] == QUEUED:
+        if exp.status == QUEUED:
             return self.request_stop(experiment_id)
-        if exp["status"] in FINAL_STATUSES:
-            return exp["status"]
-        asked = exp["status"] == STOPPING and is_same_process(exp["pid"], exp["process_start_time"])
+        if exp.status in FINAL_STATUSES:
+            return exp.status
+        asked = exp.status == STOPPING and is_same_process(exp.pid, exp.process_start_time)
         if asked or self._interrupt(exp):  # interrupted (now or before): escalate if need be
+            assert exp.pid is not None  # both mean its process is alive
             runner.stop_group(
-                exp["pid"],
+                exp.pid,
                 interrupt_timeout=interrupt_timeout,
                 term_timeout=term_timeout,
                 interrupted=True,
@@ -252,13 +255,11 @@ class Engine:
         return follow_to_end(self.manager, experiment_id, timeout=timeout)
 
     def pause(self, experiment_id: int) -> None:
-        exp = self._live(experiment_id, Action.PAUSE)
-        runner.pause(exp["pid"])
+        runner.pause(self._live_pid(experiment_id, Action.PAUSE))
         self.manager.update_experiment_status(experiment_id, PAUSED)
 
     def resume(self, experiment_id: int) -> None:
-        exp = self._live(experiment_id, Action.RESUME)
-        runner.resume(exp["pid"])
+        runner.resume(self._live_pid(experiment_id, Action.RESUME))
         self.manager.update_experiment_status(experiment_id, RUNNING)
 
     def resume_from_checkpoint(
@@ -275,7 +276,7 @@ class Engine:
         replaces the run's own; a run imported from a folder records none and needs it."""
         exp = self.manager.get_experiment(experiment_id)
         require_action(exp, Action.RESUME_FROM_CHECKPOINT)  # the checkpoint is looked for below
-        run_dir = Path(exp["run_dir"]) if exp["run_dir"] else None
+        run_dir = Path(exp.run_dir) if exp.run_dir else None
         ckpts = sorted(
             (c for c in find_checkpoints(run_dir) if not c["is_best"]) if run_dir else [],
             key=lambda c: c["mtime"],
@@ -283,10 +284,10 @@ class Engine:
         if not ckpts:
             ckpts = sorted(find_checkpoints(run_dir) if run_dir else [], key=lambda c: c["mtime"])
         if not ckpts:
-            raise NotFoundError(f"Experiment {exp['name']!r} has no checkpoint to resume from.")
-        if dataset is None and not (exp["config"].get("dataset_path") or exp["dataset_path"]):
+            raise NotFoundError(f"Experiment {exp.name!r} has no checkpoint to resume from.")
+        if dataset is None and not (exp.config.get("dataset_path") or exp.dataset_path):
             raise ValidationError(
-                f"Experiment {exp['name']!r} does not record the dataset it trained on (a run "
+                f"Experiment {exp.name!r} does not record the dataset it trained on (a run "
                 "imported from a folder does not): choose the preprocessed dataset to continue "
                 f"with (on the command line: rave-gui runs resume-from {experiment_id} "
                 "--dataset FOLDER)."
@@ -294,15 +295,16 @@ class Engine:
         newest = Path(ckpts[-1]["path"])
         rave_folder = _rave_run_folder(newest)
         new_name = name or _next_name(self.manager, exp)
-        config = {k: v for k, v in exp["config"].items()}
-        config.update(name=new_name, project_id=exp["project_id"], parent_id=experiment_id)
-        config["dataset_id"] = exp["dataset_id"]
+        config = {k: v for k, v in exp.config.items()}
+        config.update(name=new_name, project_id=exp.project_id, parent_id=experiment_id)
+        config["dataset_id"] = exp.dataset_id
         if dataset is not None:
             config.update(dataset_path=str(dataset), dataset_id=None)
         config["out_path"] = str(run_dir.parent) if run_dir else ""
         new_id = self.submit({**config, "ckpt": None}, start=False)
         new_exp = self.manager.get_experiment(new_id)
-        copy_dir = Path(new_exp["run_dir"]) / "resume-from" / rave_folder.name
+        assert new_exp.run_dir is not None  # submit made its folder
+        copy_dir = Path(new_exp.run_dir) / "resume-from" / rave_folder.name
         try:
             (copy_dir / "version_0" / "checkpoints").mkdir(parents=True, exist_ok=True)
             gin = rave_folder / "config.gin"
@@ -312,7 +314,7 @@ class Engine:
         except OSError as err:
             self.manager.update_experiment_status(new_id, STOPPED, error=str(err))
             raise ProcessError(f"Cannot copy the checkpoint to resume from: {err}") from err
-        new_config = dict(new_exp["config"], ckpt=str(copy_dir), resumed_from=str(newest))
+        new_config = dict(new_exp.config, ckpt=str(copy_dir), resumed_from=str(newest))
         self.manager.experiments.update(new_id, config=new_config)
         if start:
             self.schedule()
@@ -337,9 +339,9 @@ def new_run_folder(
     """Create a fresh folder for an experiment in ``runs_dir`` and record it, with its run
     uid, as the experiment's run folder. Returns the folder and the uid."""
     exp = manager.get_experiment(experiment_id)
-    run_dir, uid = create_run_folder(runs_dir, experiment_id, exp["name"], database=manager.db.path)
+    run_dir, uid = create_run_folder(runs_dir, experiment_id, exp.name, database=manager.db.path)
     manager.experiments.update(
-        experiment_id, run_dir=str(run_dir), config={**exp["config"], UID_KEY: uid}
+        experiment_id, run_dir=str(run_dir), config={**exp.config, UID_KEY: uid}
     )
     return run_dir, uid
 
@@ -352,9 +354,9 @@ def _rave_run_folder(ckpt: Path) -> Path:
     return ckpt.parent
 
 
-def _next_name(manager: TrainingManager, exp: dict[str, Any]) -> str:
-    names = {e["name"] for e in manager.list_experiments(exp["project_id"])}
-    base = re.sub(r"-resume\d*$", "", exp["name"])
+def _next_name(manager: TrainingManager, exp: Experiment) -> str:
+    names = {e.name for e in manager.list_experiments(exp.project_id)}
+    base = re.sub(r"-resume\d*$", "", exp.name)
     for i in range(1, 1000):
         candidate = f"{base}-resume{'' if i == 1 else i}"
         if candidate not in names:
@@ -431,7 +433,7 @@ def import_run(
     m = _RUN_FOLDER.match(src.name)
     base_name = name or (m.group("name") if m else src.name)
     project_id = manager.projects.default_id() if project_id is None else project_id
-    taken = {e["name"] for e in manager.list_experiments(project_id)}
+    taken = {e.name for e in manager.list_experiments(project_id)}
     final_name, i = base_name, 2
     while name is None and final_name in taken:
         final_name, i = f"{base_name}-{i}", i + 1
@@ -522,7 +524,7 @@ def import_run(
             c["step"] = manager.metrics.step_at_time(exp_id, c["mtime"])
         manager.artifacts.sync_checkpoints(exp_id, ckpts)
         if max_step is not None:
-            summary = manager.get_experiment(exp_id)["metrics"]
+            summary = manager.get_experiment(exp_id).summary
             summary["step"] = max_step
             manager.experiments.set_summary(exp_id, summary)
         for loss in losses:

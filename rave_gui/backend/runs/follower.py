@@ -84,24 +84,20 @@ class RunFollower:
         # The log stays open while followed: a run folder deleted meanwhile is still read to
         # its end (the supervisor keeps appending its last lines to the unlinked file).
         self.log = (
-            LogFollower(exp["log_path"], offset=log_offset, keep_open=True)
-            if exp["log_path"]
-            else None
+            LogFollower(exp.log_path, offset=log_offset, keep_open=True) if exp.log_path else None
         )
         self.status_path = self.log.status_path if self.log is not None else None
-        self.run_dir = Path(exp["run_dir"]) if exp["run_dir"] else None
+        self.run_dir = Path(exp.run_dir) if exp.run_dir else None
         self.events = EventDirFollower(self.run_dir, offsets) if self.run_dir else None
-        self.max_steps = exp["config"].get("max_steps")
-        self.step: int | None = exp["metrics"].get("step")
+        self.max_steps = exp.config.get("max_steps")
+        self.step: int | None = exp.summary.get("step")
         self._rate_samples: deque[tuple[float, int]] = deque(maxlen=120)
         self._last_ckpt_scan = 0.0
-        self.markers = OutcomeMarkers.from_summary(exp["metrics"])
+        self.markers = OutcomeMarkers.from_summary(exp.summary)
         self._stopping = StopEscalation()
         self._step_saved_at = 0.0
         # per series, the last step this follower reported (or found stored when created)
-        self._reported = {
-            n: m.get("last_step") for n, m in exp["metrics"].get("metrics", {}).items()
-        }
+        self._reported = {n: m.get("last_step") for n, m in exp.summary.get("metrics", {}).items()}
         self._lock_path = lock_path(manager.db.path, f"run-{experiment_id}")
         self._checked = False  # the folder's identity, checked at the first poll
         self.alive = False  # whether the run's process lived at the last poll
@@ -113,7 +109,7 @@ class RunFollower:
         self._store_failed = False
         self._final = False  # the run's process was gone at the last poll
         self._output_loss_noted = False
-        self.finished = exp["status"] in FINAL_STATUSES and not self._may_catch_up()
+        self.finished = exp.status in FINAL_STATUSES and not self._may_catch_up()
 
     def close(self) -> None:
         """Release the open log file (a later poll opens it again)."""
@@ -122,15 +118,15 @@ class RunFollower:
 
     def _may_catch_up(self) -> bool:
         """Whether an ended run's files may still be read (see LEGACY_CATCH_UP_TOLERANCE_S)."""
-        if self.exp["config"].get(UID_KEY):
+        if self.exp.config.get(UID_KEY):
             return True  # its own folder: checked at the first poll
-        if self.log is None or not self.exp["completed_at"]:
+        if self.log is None or not self.exp.completed_at:
             return False  # an imported run: its folder may be written by a later run
         try:
             mtime = os.path.getmtime(self.log.log_path)
         except OSError:
             return False
-        return mtime <= self.exp["completed_at"] + LEGACY_CATCH_UP_TOLERANCE_S
+        return mtime <= self.exp.completed_at + LEGACY_CATCH_UP_TOLERANCE_S
 
     def position(self) -> int:
         """Bytes read so far from the run's log and event files (grows while reading)."""
@@ -144,9 +140,9 @@ class RunFollower:
         if self.run_dir is None or not self.run_dir.exists():
             return False  # nothing there to take for this run's
         try:
-            check_identity(self.run_dir, self.exp["config"].get(UID_KEY))
+            check_identity(self.run_dir, self.exp.config.get(UID_KEY))
         except ProcessError as err:
-            status, error = self.exp["status"], str(err)
+            status, error = self.exp.status, str(err)
             if status not in FINAL_STATUSES:
                 self.manager.update_experiment_status(self.experiment_id, FAILED, error=error)
                 status = FAILED
@@ -170,13 +166,13 @@ class RunFollower:
             and _norm(offsets) != _norm(self.events.offsets)
         ):
             self.events = EventDirFollower(self.run_dir, offsets)
-        for name, m in self.exp["metrics"].get("metrics", {}).items():
+        for name, m in self.exp.summary.get("metrics", {}).items():
             last, stored = self._reported.get(name), m.get("last_step")
             if stored is not None and (last is None or stored > last):
                 pts = self.manager.metrics.iter_points(self.experiment_id, name, last)
                 upd.points[name] = [(s, v) for _n, s, v, _w in pts]
                 self._reported[name] = stored
-        summary = self.exp["metrics"]
+        summary = self.exp.summary
         self.markers.merge(summary)
         step = summary.get("step")
         if step is not None and (self.step is None or step > self.step):
@@ -228,7 +224,7 @@ class RunFollower:
 
     def _write_markers(self) -> None:
         # Outcome markers are kept in the summary: they survive an app restart.
-        summary = self.manager.get_experiment(self.experiment_id)["metrics"]
+        summary = self.manager.get_experiment(self.experiment_id).summary
         if self.step is not None and self.step > (summary.get("step") or 0):
             summary["step"] = self.step
         self.markers.write_into(summary)
@@ -313,7 +309,7 @@ class RunFollower:
     # --- the run's process ---------------------------------------------------------------------
     def _alive(self) -> bool:
         exp = self.exp
-        return is_same_process(exp["pid"], exp["process_start_time"])
+        return is_same_process(exp.pid, exp.process_start_time)
 
     def poll(self, wait: float = LOCK_WAIT_S) -> FollowUpdate:
         """Read everything new; store it; detect the end of the run. When another follower
@@ -338,7 +334,7 @@ class RunFollower:
         if not self._checked and self._refuse_foreign_folder(upd):
             return
         self._reload(upd)
-        status_before = self.exp["status"]
+        status_before = self.exp.status
         alive = self.alive = self._alive() if status_before in LIVE_STATUSES else False
         self._final = not alive
         if self._store_failed and not self._store(upd):
@@ -361,14 +357,14 @@ class RunFollower:
             self._store_problem(upd, err)
             return
         if status_before == STOPPING and alive:
-            self._stopping.poll(self.exp["pid"])
+            self._stopping.poll(self.exp.pid)
         if status_before in LIVE_STATUSES and not alive and self._drained():
             self._finish(upd)
         elif status_before in FINAL_STATUSES and self._drained():
             # another process (the CLI, another window) recorded the end already
             self.finished = upd.finished = True
             upd.status = status_before
-            upd.message = self.exp["error"] or status_before
+            upd.message = self.exp.error or status_before
 
     def _save_step(self, final: bool) -> None:
         """The live step into the summary (what `runs list` and the app's table show), at
@@ -377,7 +373,7 @@ class RunFollower:
         if self.step is None or (not final and now - self._step_saved_at < STEP_SAVE_S):
             return
         self._step_saved_at = now
-        summary = self.manager.get_experiment(self.experiment_id)["metrics"]
+        summary = self.manager.get_experiment(self.experiment_id).summary
         if self.step > (summary.get("step") or 0):
             summary["step"] = self.step
             self.manager.experiments.set_summary(self.experiment_id, summary)
@@ -390,7 +386,7 @@ class RunFollower:
     def _waiting(self, upd: FollowUpdate, status_before: str, alive: bool) -> FollowUpdate:
         """The database cannot be written: nothing more is read, but a stop still escalates."""
         if status_before == STOPPING and alive:
-            self._stopping.poll(self.exp["pid"])
+            self._stopping.poll(self.exp.pid)
         return self._progress(upd)
 
     def _drained(self) -> bool:
@@ -414,13 +410,13 @@ class RunFollower:
             upd.lines.append((f"Data lost: {st.get('error')}", "warning"))
         if not self._store(upd):
             return  # the database cannot be written: the next poll tries again
-        kill_leftovers(exp["pid"], exp["process_start_time"])
+        kill_leftovers(exp.pid, exp.process_start_time)
         exit_code = st.get("exit_code") if st.get("state") == "exited" else None
         if exit_code is None:  # no status file: the supervisor's last line in the log
             exit_code = self.markers.exit_line_code
         status, error = decide_outcome(
             exit_code=exit_code,
-            stop_requested=exp["status"] == STOPPING,
+            stop_requested=exp.status == STOPPING,
             signals=list(st.get("signals") or []),
             completed_marker=self.markers.completed,
             interrupted_marker=self.markers.interrupted,

@@ -8,6 +8,7 @@ import time
 
 from ..manager import FINAL_STATUSES, LIVE_STATUSES, TrainingManager
 from ..process.procinfo import is_same_process
+from ..store.records import Experiment
 from .follower import LOG_KEY, RunFollower
 
 CATCH_UP_S = 5.0  # what a CLI command spends at most bringing live runs up to date
@@ -34,18 +35,18 @@ def follow_to_end(
             break
         time.sleep(interval)
     follower.close()
-    return manager.get_experiment(experiment_id)["status"]
+    return manager.get_experiment(experiment_id).status
 
 
-def _unread(manager: TrainingManager, exp: dict) -> bool:
+def _unread(manager: TrainingManager, exp: Experiment) -> bool:
     """Whether an ended run's log holds more than its followers have read."""
-    if not exp["log_path"]:
+    if not exp.log_path:
         return False
     try:
-        size = os.path.getsize(exp["log_path"])
+        size = os.path.getsize(exp.log_path)
     except OSError:
         return False
-    return (manager.follow_state.offset(exp["id"], LOG_KEY) or 0) < size
+    return (manager.follow_state.offset(exp.id, LOG_KEY) or 0) < size
 
 
 def catch_up(
@@ -57,14 +58,14 @@ def catch_up(
     deadline = time.monotonic() + budget
     ended = []
     for exp in manager.list_experiments(status=list(LIVE_STATUSES)):
-        if experiment_ids is not None and exp["id"] not in experiment_ids:
+        if experiment_ids is not None and exp.id not in experiment_ids:
             continue
-        follower = RunFollower(manager, exp["id"])
+        follower = RunFollower(manager, exp.id)
         while time.monotonic() < deadline:
-            alive = is_same_process(exp["pid"], exp["process_start_time"])
+            alive = is_same_process(exp.pid, exp.process_start_time)
             upd = follower.poll(wait=max(0.0, min(1.0, deadline - time.monotonic())))
             if upd.finished:
-                ended.append(exp["id"])
+                ended.append(exp.id)
             if upd.finished or alive:
                 break
         follower.close()
@@ -77,17 +78,17 @@ def reconcile(manager: TrainingManager) -> tuple[list[int], list[int]]:
     runs recorded as ended before their files were read to the end)."""
     alive, ended = [], []
     for exp in manager.list_experiments(status=list(LIVE_STATUSES)):
-        if is_same_process(exp["pid"], exp["process_start_time"]):
-            alive.append(exp["id"])
+        if is_same_process(exp.pid, exp.process_start_time):
+            alive.append(exp.id)
             continue
-        follow_to_end(manager, exp["id"], timeout=5.0)
-        ended.append(exp["id"])
+        follow_to_end(manager, exp.id, timeout=5.0)
+        ended.append(exp.id)
     for exp in manager.list_experiments(status=list(FINAL_STATUSES)):
         if _unread(manager, exp):
-            before = manager.follow_state.offset(exp["id"], LOG_KEY)
-            follow_to_end(manager, exp["id"], timeout=5.0)
-            if manager.follow_state.offset(exp["id"], LOG_KEY) != before:
-                ended.append(exp["id"])
+            before = manager.follow_state.offset(exp.id, LOG_KEY)
+            follow_to_end(manager, exp.id, timeout=5.0)
+            if manager.follow_state.offset(exp.id, LOG_KEY) != before:
+                ended.append(exp.id)
     return alive, ended
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from ..errors import ValidationError
 from .db import Database
 from .experiments import ExperimentStore
+from .records import Alert
 from .rows import all_rows
 
 SEVERITIES = ("info", "warning", "error")
@@ -32,7 +32,8 @@ class AlertStore:
             )
             return int(cur.lastrowid or 0)
 
-    def for_run(self, experiment_id: int) -> list[dict[str, Any]]:
-        return all_rows(
+    def for_run(self, experiment_id: int) -> list[Alert]:
+        rows = all_rows(
             self.db, "SELECT * FROM alerts WHERE experiment_id = ? ORDER BY id", (experiment_id,)
         )
+        return [Alert.from_row(r) for r in rows]

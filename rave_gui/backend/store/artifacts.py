@@ -13,6 +13,7 @@ from ..errors import InUseError, NotFoundError, ValidationError
 from ..status import Action, refusal
 from .db import Database
 from .experiments import ExperimentStore
+from .records import Checkpoint, ExportedModel
 from .rows import all_rows
 
 
@@ -55,12 +56,13 @@ class ArtifactStore:
                 )
         return len(paths - known)
 
-    def checkpoints(self, experiment_id: int) -> list[dict[str, Any]]:
-        return all_rows(
+    def checkpoints(self, experiment_id: int) -> list[Checkpoint]:
+        rows = all_rows(
             self.db,
             "SELECT * FROM checkpoints WHERE experiment_id = ? ORDER BY coalesce(step, -1), path",
             (experiment_id,),
         )
+        return [Checkpoint.from_row(r) for r in rows]
 
     def delete_checkpoints(
         self, experiment_id: int, paths: Iterable[str | os.PathLike[str]]
@@ -69,13 +71,13 @@ class ArtifactStore:
         bytes freed. Only files recorded as this experiment's checkpoints are touched, and
         never while its process may still write or resume from them."""
         exp = self.experiments.get(experiment_id)
-        if reason := refusal(exp["status"], Action.DELETE_CHECKPOINTS):
-            raise InUseError(f"Experiment {exp['name']!r} {reason}")
-        known = {str(Path(c["path"])): c for c in self.checkpoints(experiment_id)}
+        if reason := refusal(exp.status, Action.DELETE_CHECKPOINTS):
+            raise InUseError(f"Experiment {exp.name!r} {reason}")
+        known = {str(Path(c.path)): c for c in self.checkpoints(experiment_id)}
         wanted = [str(Path(p)) for p in paths]
         unknown = [p for p in wanted if p not in known]
         if unknown:
-            raise NotFoundError(f"{unknown[0]} is not a checkpoint of {exp['name']!r}.")
+            raise NotFoundError(f"{unknown[0]} is not a checkpoint of {exp.name!r}.")
         freed = 0
         gone: list[str] = []
         failed: OSError | None = None
@@ -89,7 +91,7 @@ class ArtifactStore:
             except OSError as err:
                 failed = err
                 break
-            gone.append(known[p]["path"])
+            gone.append(known[p].path)
         with self.db.transaction() as conn:
             conn.executemany(
                 "DELETE FROM checkpoints WHERE experiment_id = ? AND path = ?",
@@ -136,7 +138,7 @@ class ArtifactStore:
 
     def exported_models(
         self, experiment_id: int | None = None, *, project_id: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[ExportedModel]:
         """Exported models, newest first, of one experiment or of a project's experiments."""
         sql = (
             "SELECT m.*, e.name AS experiment_name FROM exported_models m "
@@ -152,7 +154,4 @@ class ArtifactStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = all_rows(self.db, sql + " ORDER BY m.created_at DESC, m.id DESC", params)
-        for r in rows:
-            r["settings"] = json.loads(r["settings"] or "{}")
-            r["streaming"] = bool(r["streaming"])
-        return rows
+        return [ExportedModel.from_row(r) for r in rows]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 from ..errors import DuplicateNameError, InUseError, NotFoundError
 from ..rave.dataset import read_dataset
@@ -12,6 +11,7 @@ from ..status import ACTIVE
 from .db import Database
 from .names import check_name
 from .projects import ProjectStore
+from .records import Dataset
 from .rows import all_rows, one
 
 
@@ -54,13 +54,13 @@ class DatasetStore:
             )
             return int(cur.lastrowid or 0)
 
-    def get(self, dataset_id: int) -> dict[str, Any]:
+    def get(self, dataset_id: int) -> Dataset:
         row = one(self.db, "SELECT * FROM datasets WHERE id = ?", (dataset_id,))
         if row is None:
             raise NotFoundError(f"There is no dataset with id {dataset_id}.")
-        return row
+        return Dataset.from_row(row)
 
-    def all(self, project_id: int | None = None) -> list[dict[str, Any]]:
+    def all(self, project_id: int | None = None) -> list[Dataset]:
         sql = (
             "SELECT d.*, (SELECT count(*) FROM experiments e WHERE e.dataset_id = d.id) "
             "AS n_experiments FROM datasets d"
@@ -69,7 +69,8 @@ class DatasetStore:
         if project_id is not None:
             sql += " WHERE d.project_id = ?"
             params = (project_id,)
-        return all_rows(self.db, sql + " ORDER BY d.name COLLATE NOCASE", params)
+        rows = all_rows(self.db, sql + " ORDER BY d.name COLLATE NOCASE", params)
+        return [Dataset.from_row(r) for r in rows]
 
     def rename(self, dataset_id: int, name: str) -> None:
         name = check_name(name, "dataset")
@@ -77,7 +78,7 @@ class DatasetStore:
             ds = self.get(dataset_id)
             if conn.execute(
                 "SELECT 1 FROM datasets WHERE project_id = ? AND name = ? AND id != ?",
-                (ds["project_id"], name, dataset_id),
+                (ds.project_id, name, dataset_id),
             ).fetchone():
                 raise DuplicateNameError(f"This project already has a dataset named {name!r}.")
             conn.execute("UPDATE datasets SET name = ? WHERE id = ?", (name, dataset_id))
@@ -96,10 +97,10 @@ class DatasetStore:
                 (*ACTIVE, dataset_id),
             ).fetchone()
             if n_active:
-                raise InUseError(f"Dataset {ds['name']!r} is used by {n_active} active run(s).")
+                raise InUseError(f"Dataset {ds.name!r} is used by {n_active} active run(s).")
             if n_exp and not detach_experiments:
                 raise InUseError(
-                    f"Dataset {ds['name']!r} is used by {n_exp} experiment(s); detach them to "
+                    f"Dataset {ds.name!r} is used by {n_exp} experiment(s); detach them to "
                     "delete it (they keep their history)."
                 )
             conn.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))

@@ -13,16 +13,8 @@ from .datasets import DatasetStore
 from .db import Database
 from .names import check_name
 from .projects import ProjectStore
+from .records import Experiment
 from .rows import all_rows, one
-
-_JSON_FIELDS = ("config", "metrics", "command")
-
-
-def _parse(d: dict[str, Any]) -> dict[str, Any]:
-    for key in _JSON_FIELDS:
-        raw = d.get(key)
-        d[key] = json.loads(raw) if raw else ({} if key != "command" else None)
-    return d
 
 
 class ExperimentStore:
@@ -48,9 +40,9 @@ class ExperimentStore:
             dataset_id = config.get("dataset_id")
             if dataset_id is not None:
                 ds = self.datasets.get(int(dataset_id))
-                if ds["project_id"] != project_id:
+                if ds.project_id != project_id:
                     raise ValidationError(
-                        f"Dataset {ds['name']!r} belongs to another project; register it here."
+                        f"Dataset {ds.name!r} belongs to another project; register it here."
                     )
             if conn.execute(
                 "SELECT 1 FROM experiments WHERE project_id = ? AND name = ?", (project_id, name)
@@ -87,11 +79,11 @@ class ExperimentStore:
         "LEFT JOIN datasets d ON d.id = e.dataset_id"
     )
 
-    def get(self, experiment_id: int) -> dict[str, Any]:
+    def get(self, experiment_id: int) -> Experiment:
         row = one(self.db, self._SELECT_EXPERIMENT + " WHERE e.id = ?", (experiment_id,))
         if row is None:
             raise NotFoundError(f"There is no experiment with id {experiment_id}.")
-        return _parse(row)
+        return Experiment.from_row(row)
 
     def query(
         self,
@@ -102,7 +94,7 @@ class ExperimentStore:
         search: str | None = None,
         limit: int | None = None,
         offset: int = 0,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Experiment]:
         """Experiments, newest first, filtered by project, status(es), dataset and a text
         search over name, dataset, status, error and config (case-insensitive)."""
         where: list[str] = []
@@ -141,7 +133,7 @@ class ExperimentStore:
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params += [int(limit), int(offset)]
-        return [_parse(r) for r in all_rows(self.db, sql, params)]
+        return [Experiment.from_row(r) for r in all_rows(self.db, sql, params)]
 
     def count(self, status: str | Sequence[str] | None = None) -> int:
         if status is None:
@@ -168,14 +160,14 @@ class ExperimentStore:
         status = RunStatus.parse(status)
         with self.db.transaction() as conn:
             exp = self.get(experiment_id)
-            current = exp["status"]
+            current = exp.status
             if status == current:
                 return
-            check_transition(current, status, exp["name"])
+            check_transition(current, status, exp.name)
             now = time.time()
             sets = ["status = ?", "updated_at = ?"]
             params: list[Any] = [status, now]
-            if status == RUNNING and exp["started_at"] is None:
+            if status == RUNNING and exp.started_at is None:
                 sets.append("started_at = ?")
                 params.append(now)
             if status in FINAL:
@@ -230,7 +222,7 @@ class ExperimentStore:
             exp = self.get(experiment_id)
             if conn.execute(
                 "SELECT 1 FROM experiments WHERE project_id = ? AND name = ? AND id != ?",
-                (exp["project_id"], name, experiment_id),
+                (exp.project_id, name, experiment_id),
             ).fetchone():
                 raise DuplicateNameError(f"An experiment named {name!r} already exists.")
             conn.execute("UPDATE experiments SET name = ? WHERE id = ?", (name, experiment_id))
@@ -240,8 +232,8 @@ class ExperimentStore:
         disk stay). An active run must be stopped first."""
         with self.db.transaction() as conn:
             exp = self.get(experiment_id)
-            if reason := refusal(exp["status"], Action.DELETE):
-                raise InUseError(f"Experiment {exp['name']!r} {reason}")
+            if reason := refusal(exp.status, Action.DELETE):
+                raise InUseError(f"Experiment {exp.name!r} {reason}")
             conn.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
 
     def set_summary(self, experiment_id: int, summary: dict[str, Any]) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from ..errors import DuplicateNameError, InUseError, NotFoundError
 from ..status import ACTIVE
 from .db import Database
 from .names import check_name
+from .records import Project
 from .rows import all_rows, one
 
 DEFAULT_PROJECT = "Default"
@@ -43,29 +43,30 @@ class ProjectStore:
             )
             return int(conn.execute("SELECT id FROM projects ORDER BY id LIMIT 1").fetchone()[0])
 
-    def get(self, project_id: int) -> dict[str, Any]:
+    def get(self, project_id: int) -> Project:
         row = one(self.db, "SELECT * FROM projects WHERE id = ?", (project_id,))
         if row is None:
             raise NotFoundError(f"There is no project with id {project_id}.")
-        return row
+        return Project.from_row(row)
 
-    def find(self, name_or_id: str | int) -> dict[str, Any]:
+    def find(self, name_or_id: str | int) -> Project:
         if isinstance(name_or_id, int) or str(name_or_id).isdigit():
             row = one(self.db, "SELECT * FROM projects WHERE id = ?", (int(name_or_id),))
             if row:
-                return row
+                return Project.from_row(row)
         row = one(self.db, "SELECT * FROM projects WHERE name = ?", (str(name_or_id),))
         if row is None:
             raise NotFoundError(f"There is no project {name_or_id!r}.")
-        return row
+        return Project.from_row(row)
 
-    def all(self) -> list[dict[str, Any]]:
-        return all_rows(
+    def all(self) -> list[Project]:
+        rows = all_rows(
             self.db,
             "SELECT p.*, (SELECT count(*) FROM experiments e WHERE e.project_id = p.id) "
             "AS n_experiments, (SELECT count(*) FROM datasets d WHERE d.project_id = p.id) "
             "AS n_datasets FROM projects p ORDER BY p.name COLLATE NOCASE",
         )
+        return [Project.from_row(r) for r in rows]
 
     def rename(self, project_id: int, name: str) -> None:
         name = check_name(name, "project")
@@ -93,11 +94,11 @@ class ProjectStore:
             ).fetchone()
             if n_active:
                 raise InUseError(
-                    f"Project {project['name']!r} has {n_active} active run(s): stop them first."
+                    f"Project {project.name!r} has {n_active} active run(s): stop them first."
                 )
             if n_exp and not delete_experiments:
                 raise InUseError(
-                    f"Project {project['name']!r} holds {n_exp} experiment(s); delete them with "
+                    f"Project {project.name!r} holds {n_exp} experiment(s); delete them with "
                     "the project, or move them first."
                 )
             conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))

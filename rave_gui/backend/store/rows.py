@@ -1,4 +1,5 @@
-"""Turning SQLite rows into plain records, with SQLite failures reported as DatabaseError."""
+"""Turning SQLite rows into dicts of column values (the records of .records are built from
+them), with SQLite failures reported as DatabaseError."""
 
 from __future__ import annotations
 

@@ -312,7 +312,7 @@ class NewDatasetDialog(QDialog):
             name = check_name(self.name_edit.text(), "dataset")
         except ValidationError as err:
             return str(err)
-        taken = {d["name"] for d in self.manager.datasets.all(self.project_id)}
+        taken = {d.name for d in self.manager.datasets.all(self.project_id)}
         if name in taken:
             return f"This project already has a dataset named {name!r}."
         return None

@@ -26,9 +26,10 @@ def dash(value: Any) -> str:
     return "–" if value is None or value == "" else str(value)
 
 
-def key(name: str) -> Callable[[dict[str, Any]], Any]:
-    """The value of a record's field ``name`` (a column's ``value`` for dict records)."""
-    return lambda record: record.get(name)
+def key(name: str) -> Callable[[Any], Any]:
+    """The value of a record's field ``name`` (a column's ``value`` for records: the store's
+    dataclasses); None when the record has no such field."""
+    return lambda record: getattr(record, name, None)
 
 
 @dataclass(frozen=True)

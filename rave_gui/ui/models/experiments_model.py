@@ -21,6 +21,7 @@ from PyQt6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer
 from ...backend.errors import NotFoundError
 from ...backend.manager import TrainingManager, best_value
 from ...backend.status import LIVE
+from ...backend.store.records import Experiment
 from ...backend.system.units import format_datetime, format_duration, format_value
 from ...core.signals import AppSignals
 from .columns import Column, ColumnTableModel, column_index
@@ -48,22 +49,22 @@ class RunRow:
     pid: int | None
 
     @classmethod
-    def from_experiment(cls, exp: dict[str, Any]) -> RunRow:
-        summary = exp.get("metrics") or {}
-        max_steps = (exp.get("config") or {}).get("max_steps")
+    def from_experiment(cls, exp: Experiment) -> RunRow:
+        summary = exp.summary
+        max_steps = exp.config.get("max_steps")
         return cls(
-            id=int(exp["id"]),
-            name=str(exp["name"]),
-            status=str(exp["status"]),
-            created_at=float(exp.get("created_at") or 0.0),
-            started_at=exp.get("started_at"),
-            completed_at=exp.get("completed_at"),
+            id=exp.id,
+            name=exp.name,
+            status=str(exp.status),
+            created_at=exp.created_at,
+            started_at=exp.started_at,
+            completed_at=exp.completed_at,
             step=summary.get("step"),
             max_steps=int(max_steps) if isinstance(max_steps, int | float) else None,
             best_validation=best_value(summary),
-            dataset_name=exp.get("dataset_name"),
-            error=exp.get("error"),
-            pid=exp.get("pid"),
+            dataset_name=exp.dataset_name,
+            error=exp.error,
+            pid=exp.pid,
         )
 
     @property
@@ -294,7 +295,7 @@ class ExperimentsModel(ColumnTableModel[RunRow]):
         except NotFoundError:
             exp = None
         i = self._row_of.get(experiment_id)
-        if exp is None or exp["project_id"] != self.project_id:
+        if exp is None or exp.project_id != self.project_id:
             if i is not None:
                 self.beginRemoveRows(QModelIndex(), i, i)
                 del self._rows[i]

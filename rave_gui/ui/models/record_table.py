@@ -1,9 +1,10 @@
-"""A table model over a list of backend records (dicts), its columns described as data."""
+"""A table model over a list of backend records (the store's dataclasses), its columns described
+as data."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from PyQt6.QtCore import (
     QItemSelectionModel,
@@ -18,44 +19,46 @@ from PyQt6.QtWidgets import QAbstractItemView
 from .columns import Column, ColumnTableModel
 from .roles import Role
 
+R = TypeVar("R")
+
 
 def fmt_int(value: Any) -> str:
     return "–" if value is None else f"{int(value):,}"
 
 
-class RecordTableModel(ColumnTableModel[dict[str, Any]]):
-    """Rows are records (dicts with a unique ``key`` field). ``set_records`` updates rows in
-    place, removes the ones gone and appends new ones, so views keep selection and scroll."""
+class RecordTableModel(ColumnTableModel[R]):
+    """Rows are records (with a unique ``key_field`` attribute). ``set_records`` updates rows
+    in place, removes the ones gone and appends new ones, so views keep selection and scroll."""
 
     def __init__(
         self,
-        columns: Sequence[Column[dict[str, Any]]],
+        columns: Sequence[Column[R]],
         key_field: str = "id",
         parent: QObject | None = None,
     ) -> None:
         super().__init__(columns, parent)
         self.key_field = key_field
-        self.emphasized: Callable[[dict[str, Any]], bool] | None = None
+        self.emphasized: Callable[[R], bool] | None = None
 
     # --- content -------------------------------------------------------------------------------
-    def set_records(self, records: Iterable[dict[str, Any]]) -> None:
+    def set_records(self, records: Iterable[R]) -> None:
         new = list(records)
-        new_keys = {r[self.key_field] for r in new}
+        new_keys = {self.record_key(r) for r in new}
         # Remove rows that are gone, from the bottom up (contiguous runs in one go).
         row = len(self._rows) - 1
         while row >= 0:
-            if self._rows[row][self.key_field] not in new_keys:
+            if self.record_key(self._rows[row]) not in new_keys:
                 end = row
-                while row - 1 >= 0 and self._rows[row - 1][self.key_field] not in new_keys:
+                while row - 1 >= 0 and self.record_key(self._rows[row - 1]) not in new_keys:
                     row -= 1
                 self.beginRemoveRows(QModelIndex(), row, end)
                 del self._rows[row : end + 1]
                 self.endRemoveRows()
             row -= 1
-        position = {r[self.key_field]: i for i, r in enumerate(self._rows)}
+        position = {self.record_key(r): i for i, r in enumerate(self._rows)}
         added = []
         for record in new:
-            i = position.get(record[self.key_field])
+            i = position.get(self.record_key(record))
             if i is None:
                 added.append(record)
             elif self._rows[i] != record:
@@ -67,15 +70,15 @@ class RecordTableModel(ColumnTableModel[dict[str, Any]]):
             self._rows.extend(added)
             self.endInsertRows()
 
-    def record(self, row: int) -> dict[str, Any]:
+    def record(self, row: int) -> R:
         return self._rows[row]
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[R]:
         return list(self._rows)
 
     def row_of(self, record_key: Any) -> int:
         for i, r in enumerate(self._rows):
-            if r[self.key_field] == record_key:
+            if self.record_key(r) == record_key:
                 return i
         return -1
 
@@ -88,10 +91,10 @@ class RecordTableModel(ColumnTableModel[dict[str, Any]]):
             )
 
     # --- ColumnTableModel ----------------------------------------------------------------------
-    def record_key(self, record: dict[str, Any]) -> Any:
-        return record[self.key_field]
+    def record_key(self, record: R) -> Any:
+        return getattr(record, self.key_field)
 
-    def extra_data(self, record: dict[str, Any], column: Column[dict[str, Any]], role: int) -> Any:
+    def extra_data(self, record: R, column: Column[R], role: int) -> Any:
         if role == Qt.ItemDataRole.FontRole and self.emphasized and self.emphasized(record):
             font = QFont()
             font.setBold(True)
@@ -111,8 +114,8 @@ class RecordFilterProxy(QSortFilterProxyModel):
 
 
 def selected_record(
-    view: QAbstractItemView, proxy: QSortFilterProxyModel, model: RecordTableModel
-) -> dict[str, Any] | None:
+    view: QAbstractItemView, proxy: QSortFilterProxyModel, model: RecordTableModel[R]
+) -> R | None:
     """The record of the view's selected row (through its proxy), None without a selection."""
     rows = view.selectionModel().selectedRows()
     if not rows:
@@ -121,7 +124,7 @@ def selected_record(
 
 
 def select_record(
-    view: QAbstractItemView, proxy: QSortFilterProxyModel, model: RecordTableModel, rid: int
+    view: QAbstractItemView, proxy: QSortFilterProxyModel, model: RecordTableModel[Any], rid: int
 ) -> None:
     """Select (and scroll to) the row of the record with id ``rid``, if it is shown."""
     row = model.row_of(rid)

@@ -3,8 +3,9 @@ demo), register, rename, remove (keeping or deleting the files)."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PyQt6.QtCore import QSize, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
@@ -28,6 +29,7 @@ from ...backend.jobs.demo import synthesize_audio
 from ...backend.jobs.preprocess import discard_output, remove_dataset
 from ...backend.manager import TrainingManager
 from ...backend.rave.dataset import folder_size, read_dataset
+from ...backend.store.records import Dataset
 from ...backend.system.paths import data_dir
 from ...backend.system.settings import Settings, load_settings
 from ...backend.system.units import format_bytes, format_duration
@@ -47,9 +49,23 @@ from ..models.record_table import (
 )
 from ..widgets.feedback import ERROR, INFO, MessageBar
 
-DATASET_COLUMNS = (
+
+@dataclass(frozen=True, slots=True)
+class SizedDataset(Dataset):
+    """A dataset with the size of its folder on disk (measured off the GUI thread; None until
+    then), as the Datasets page lists it."""
+
+    size_bytes: int | None = None
+
+    @classmethod
+    def of(cls, ds: Dataset, size_bytes: int | None) -> SizedDataset:
+        fields = {f.name: getattr(ds, f.name) for f in dataclasses.fields(Dataset)}
+        return cls(**fields, size_bytes=size_bytes)
+
+
+DATASET_COLUMNS: tuple[Column[Dataset], ...] = (
     Column("Name", key("name")),
-    Column("Path", key("path"), tooltip=lambda r: r.get("path")),
+    Column("Path", key("path"), tooltip=lambda r: r.path),
     Column("Size on disk", key("size_bytes"), format_bytes, numeric=True),
     Column("Sample rate", key("sample_rate"), lambda v: "–" if v is None else f"{v:,} Hz", True),
     Column("Channels", key("channels"), fmt_int, numeric=True),
@@ -73,8 +89,8 @@ class RemoveDatasetBox(ConfirmBox):
     delete_files_button: QPushButton
 
 
-def dataset_model(parent: QWidget) -> tuple[RecordTableModel, RecordFilterProxy]:
-    model = RecordTableModel(DATASET_COLUMNS, parent=parent)
+def dataset_model(parent: QWidget) -> tuple[RecordTableModel[Dataset], RecordFilterProxy]:
+    model: RecordTableModel[Dataset] = RecordTableModel(DATASET_COLUMNS, parent=parent)
     proxy = RecordFilterProxy(parent)
     proxy.setSourceModel(model)
     return model, proxy
@@ -271,14 +287,12 @@ class DatasetsPage(QWidget):
         except RaveGuiError as err:
             self.message.show_message(str(err), ERROR)
             return
-        self.heading.setText(f"Datasets of {project['name']}")
-        self.empty_title.setText(f"No datasets in {project['name']} yet")
-        for r in records:
-            r["size_bytes"] = self._sizes.get(r["path"])
-        self.model.set_records(records)
+        self.heading.setText(f"Datasets of {project.name}")
+        self.empty_title.setText(f"No datasets in {project.name} yet")
+        self.model.set_records(SizedDataset.of(r, self._sizes.get(r.path)) for r in records)
         self.stack.setCurrentIndex(0 if records else 1)
         self._update_buttons()
-        self._measure_sizes([r["path"] for r in records])
+        self._measure_sizes([r.path for r in records])
 
     def _measure_sizes(self, paths: list[str]) -> None:
         """Size on disk of each dataset folder, measured off the GUI thread."""
@@ -295,16 +309,15 @@ class DatasetsPage(QWidget):
         self._sizing = False
         if sizes != {p: self._sizes.get(p) for p in sizes}:
             self._sizes.update(sizes)
-            records = [dict(r) for r in self.model.records()]
-            for r in records:
-                r["size_bytes"] = self._sizes.get(r["path"])
-            self.model.set_records(records)
+            self.model.set_records(
+                SizedDataset.of(r, self._sizes.get(r.path)) for r in self.model.records()
+            )
 
     def is_empty_state(self) -> bool:
         return self.stack.currentIndex() == 1
 
     # --- selection -----------------------------------------------------------------------------
-    def selected_dataset(self) -> dict[str, Any] | None:
+    def selected_dataset(self) -> Dataset | None:
         return selected_record(self.table, self.proxy, self.model)
 
     def select_dataset(self, dataset_id: int) -> None:
@@ -346,7 +359,7 @@ class DatasetsPage(QWidget):
         ds = self.selected_dataset()
         if ds is None:
             return None
-        dataset_id = ds["id"]
+        dataset_id = ds.id
 
         def rename(name: str) -> None:
             self.manager.datasets.rename(dataset_id, name)
@@ -354,9 +367,9 @@ class DatasetsPage(QWidget):
         dialog = NameDialog(
             self,
             "Rename dataset",
-            f"New name for the dataset {ds['name']!r} (its folder is not renamed):",
+            f"New name for the dataset {ds.name!r} (its folder is not renamed):",
             rename,
-            text=ds["name"],
+            text=ds.name,
             what="dataset",
             ok_text="Rename",
         )
@@ -377,16 +390,12 @@ class DatasetsPage(QWidget):
         ds = self.selected_dataset()
         if ds is None:
             return None
-        n_exp = int(ds["n_experiments"] or 0)
-        shared = [
-            d
-            for d in self.manager.datasets.all()
-            if d["path"] == ds["path"] and d["id"] != ds["id"]
-        ]
-        size = ds.get("size_bytes")
+        n_exp = int(ds.n_experiments or 0)
+        shared = [d for d in self.manager.datasets.all() if d.path == ds.path and d.id != ds.id]
+        size = ds.size_bytes if isinstance(ds, SizedDataset) else None
         files = f"its dataset files ({format_bytes(size)})" if size else "its dataset files"
         details = (
-            f"Choose whether the folder {ds['path']} stays on disk, or {files} are deleted "
+            f"Choose whether the folder {ds.path} stays on disk, or {files} are deleted "
             "too (data.mdb, lock.mdb, metadata.yaml; anything else in the folder is kept)."
         )
         if n_exp:
@@ -402,7 +411,7 @@ class DatasetsPage(QWidget):
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("Remove dataset")
         box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setText(f"Remove the dataset {ds['name']!r} from this project?")
+        box.setText(f"Remove the dataset {ds.name!r} from this project?")
         box.setInformativeText(details)
         keep_text = "Remove and detach" if n_exp else "Remove registration"
         box.accept_button = box.addButton(keep_text, QMessageBox.ButtonRole.AcceptRole)
@@ -414,7 +423,7 @@ class DatasetsPage(QWidget):
         box.setDefaultButton(cancel)
         box.setEscapeButton(cancel)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dataset_id, name = ds["id"], ds["name"]
+        dataset_id, name = ds.id, ds.name
 
         def finished(_result: int) -> None:
             clicked = box.clickedButton()
@@ -444,8 +453,8 @@ class DatasetsPage(QWidget):
         self.message.show_message(f"Removing {name!r} and deleting its files…", INFO)
         self._update_buttons()
         for r in self.model.records():  # its size is measured again if the folder stays
-            if r["id"] == dataset_id:
-                self._sizes.pop(r["path"], None)
+            if r.id == dataset_id:
+                self._sizes.pop(r.path, None)
         run_in_background(
             lambda: remove_dataset(manager, dataset_id, delete_files=True),
             lambda left: self._files_removed(name, left),
@@ -512,7 +521,7 @@ class DatasetsPage(QWidget):
         return root / "audio", root / "dataset"
 
     def _demo_name(self) -> str:
-        taken = {d["name"] for d in self.manager.datasets.all(self.project_id)}
+        taken = {d.name for d in self.manager.datasets.all(self.project_id)}
         name, i = "demo", 2
         while name in taken:
             name, i = f"demo-{i}", i + 1
@@ -525,7 +534,7 @@ class DatasetsPage(QWidget):
         if self.project_id is None or self.demo_running:
             return
         audio, dataset = self.demo_folders()
-        registered = {d["path"] for d in self.manager.datasets.all(self.project_id)}
+        registered = {d.path for d in self.manager.datasets.all(self.project_id)}
         try:
             info = read_dataset(dataset)
         except RaveGuiError:

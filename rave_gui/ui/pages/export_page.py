@@ -36,6 +36,7 @@ from ...backend.jobs.export import (
 )
 from ...backend.manager import TrainingManager
 from ...backend.status import Action, allowed_actions
+from ...backend.store.records import Checkpoint, Experiment
 from ...backend.system.settings import Settings, load_settings
 from ...backend.system.units import format_bytes
 from ...core.jobs import CANCELLED, ExportJob
@@ -67,8 +68,8 @@ class ExportPage(QWidget):
         self.signals = signals
         self.settings = settings
         self.project_id: int | None = None
-        self.experiment: dict[str, Any] | None = None
-        self.checkpoints: list[dict[str, Any]] = []
+        self.experiment: Experiment | None = None
+        self.checkpoints: list[Checkpoint] = []
         self.job: ExportJob | None = None
         self.last_message = ""
         self._name_touched = False
@@ -104,8 +105,10 @@ class ExportPage(QWidget):
         run_row.addWidget(self.refresh_button)
 
         # Checkpoint browser.
-        self.ckpt_model = RecordTableModel(CHECKPOINT_COLUMNS, key_field="path", parent=self)
-        self.ckpt_model.emphasized = lambda r: bool(r.get("is_best"))
+        self.ckpt_model: RecordTableModel[Checkpoint] = RecordTableModel(
+            CHECKPOINT_COLUMNS, key_field="path", parent=self
+        )
+        self.ckpt_model.emphasized = lambda r: r.is_best
         self.ckpt_table, self.ckpt_proxy = record_view(self.ckpt_model, len(CHECKPOINT_COLUMNS) - 1)
         self.ckpt_table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.ckpt_table.sortByColumn(len(CHECKPOINT_COLUMNS) - 1, Qt.SortOrder.AscendingOrder)
@@ -223,7 +226,7 @@ class ExportPage(QWidget):
         self._fill_runs()
 
     def _run_changed(self, experiment_id: int) -> None:
-        if self.experiment is not None and experiment_id == self.experiment["id"]:
+        if self.experiment is not None and experiment_id == self.experiment.id:
             self._load_run()
 
     def _fill_runs(self) -> None:
@@ -238,9 +241,9 @@ class ExportPage(QWidget):
         self.run_combo.blockSignals(True)
         self.run_combo.clear()
         for e in runs:
-            if not e["run_dir"]:
+            if not e.run_dir:
                 continue
-            self.run_combo.addItem(f"{e['name']}  ·  {e['status']}", e["id"])
+            self.run_combo.addItem(f"{e.name}  ·  {e.status}", e.id)
         index = self.run_combo.findData(current) if current is not None else -1
         self.run_combo.setCurrentIndex(index if index >= 0 else (0 if runs else -1))
         self.run_combo.blockSignals(False)
@@ -268,7 +271,7 @@ class ExportPage(QWidget):
     # --- the selected run ----------------------------------------------------------------------
     def _load_run(self) -> None:
         exp_id = self.current_run_id()
-        previous = self.experiment["id"] if self.experiment else None
+        previous = self.experiment.id if self.experiment else None
         self.experiment = None
         self.checkpoints = []
         if exp_id is not None:
@@ -286,12 +289,12 @@ class ExportPage(QWidget):
         chosen = self.ckpt_combo.currentData() if exp_id == previous else None
         self.ckpt_combo.blockSignals(True)
         self.ckpt_combo.clear()
-        for c in sorted(self.checkpoints, key=lambda c: (not c["is_best"], -(c.get("mtime") or 0))):
-            self.ckpt_combo.addItem(f"{checkpoint_label(c)}  ·  {Path(c['path']).name}", c["path"])
+        for c in sorted(self.checkpoints, key=lambda c: (not c.is_best, -(c.mtime or 0))):
+            self.ckpt_combo.addItem(f"{checkpoint_label(c)}  ·  {Path(c.path).name}", c.path)
         index = self.ckpt_combo.findData(chosen) if chosen else -1
         self.ckpt_combo.setCurrentIndex(max(index, 0) if self.checkpoints else -1)
         self.ckpt_combo.blockSignals(False)
-        total = sum(c.get("size") or 0 for c in self.checkpoints)
+        total = sum(c.size or 0 for c in self.checkpoints)
         n = len(self.checkpoints)
         self.ckpt_summary.setText(
             "No checkpoint yet: RAVE writes one at each validation."
@@ -303,20 +306,20 @@ class ExportPage(QWidget):
 
     def _load_models(self) -> None:
         exp = self.experiment
-        self.models_box.set_models(self.manager.artifacts.exported_models(exp["id"]) if exp else [])
+        self.models_box.set_models(self.manager.artifacts.exported_models(exp.id) if exp else [])
 
-    def selected_checkpoint(self) -> dict[str, Any] | None:
+    def selected_checkpoint(self) -> Checkpoint | None:
         path = self.ckpt_combo.currentData()
-        return next((c for c in self.checkpoints if c["path"] == path), None)
+        return next((c for c in self.checkpoints if c.path == path), None)
 
     def set_checkpoint(self, which: str | int) -> bool:
         """Choose the checkpoint to export: "best", a step number, or a path."""
         for i in range(self.ckpt_combo.count()):
-            c = next(c for c in self.checkpoints if c["path"] == self.ckpt_combo.itemData(i))
+            c = next(c for c in self.checkpoints if c.path == self.ckpt_combo.itemData(i))
             if (
-                (which == "best" and c["is_best"])
-                or (isinstance(which, int) and c.get("step") == which and not c["is_best"])
-                or which == c["path"]
+                (which == "best" and c.is_best)
+                or (isinstance(which, int) and c.step == which and not c.is_best)
+                or which == c.path
             ):
                 self.ckpt_combo.setCurrentIndex(i)
                 return True
@@ -326,7 +329,7 @@ class ExportPage(QWidget):
         rows = self.ckpt_table.selectionModel().selectedRows()
         if len(rows) == 1:
             record = self.ckpt_model.record(self.ckpt_proxy.mapToSource(rows[0]).row())
-            index = self.ckpt_combo.findData(record["path"])
+            index = self.ckpt_combo.findData(record.path)
             if index >= 0:
                 self.ckpt_combo.setCurrentIndex(index)
         self._update_buttons()
@@ -378,7 +381,7 @@ class ExportPage(QWidget):
     def _update_buttons(self) -> None:
         busy = self.job is not None
         live = self.experiment is not None and Action.DELETE_CHECKPOINTS not in allowed_actions(
-            self.experiment["status"], has_checkpoint=True
+            self.experiment.status, has_checkpoint=True
         )
         selected = self.ckpt_table.selectionModel().selectedRows()
         self.delete_button.setEnabled(bool(selected) and not live and not busy)
@@ -426,8 +429,8 @@ class ExportPage(QWidget):
         self.status_label.setText("Checking…")
         job = ExportJob(
             self.manager,
-            exp["id"],
-            ckpt["path"],
+            exp.id,
+            ckpt.path,
             streaming=self.streaming_check.isChecked(),
             output_dir=self.output_edit.text().strip(),
             name=self.name_edit.text().strip(),
@@ -460,7 +463,7 @@ class ExportPage(QWidget):
         job.wait(10_000)
         if ok:
             self.status_label.setText("Done.")
-            target = job.model["path"] if job.model else message
+            target = job.model.path if job.model else message
             self.message.show_message(f"{message} Load it in nn~ or the RAVE VST: {target}", INFO)
         else:
             cancelled = message == CANCELLED
@@ -477,7 +480,7 @@ class ExportPage(QWidget):
         self.export_finished.emit(ok, message)
 
     # --- deleting checkpoints ------------------------------------------------------------------
-    def selected_checkpoints(self) -> list[dict[str, Any]]:
+    def selected_checkpoints(self) -> list[Checkpoint]:
         rows = self.ckpt_table.selectionModel().selectedRows()
         return [self.ckpt_model.record(self.ckpt_proxy.mapToSource(r).row()) for r in rows]
 
@@ -498,24 +501,24 @@ class ExportPage(QWidget):
         exp, chosen = self.experiment, self.selected_checkpoints()
         if exp is None or not chosen:
             return None
-        total = sum(c.get("size") or 0 for c in chosen)
-        names = ", ".join(Path(c["path"]).name for c in chosen[:4])
+        total = sum(c.size or 0 for c in chosen)
+        names = ", ".join(Path(c.path).name for c in chosen[:4])
         if len(chosen) > 4:
             names += f" and {len(chosen) - 4} more"
-        best = any(c["is_best"] for c in chosen)
+        best = any(c.is_best for c in chosen)
         details = f"Frees {format_bytes(total)} of disk: {names}."
         if best:
             details += (
                 "\n\nbest.ckpt is among them: the run's best weights (lowest validation loss) "
                 "are then gone; models already exported stay."
             )
-        paths = [c["path"] for c in chosen]
-        exp_id = exp["id"]
+        paths = [c.path for c in chosen]
+        exp_id = exp.id
         n = len(chosen)
         return ask_confirmation(
             self,
             "Delete checkpoints",
-            f"Delete {n} checkpoint{'s' if n != 1 else ''} of {exp['name']!r}?",
+            f"Delete {n} checkpoint{'s' if n != 1 else ''} of {exp.name!r}?",
             details,
             f"Delete {format_bytes(total)}",
             lambda: self._delete(exp_id, paths),

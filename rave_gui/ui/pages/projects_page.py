@@ -3,8 +3,6 @@ delete, and choose the current project."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from PyQt6.QtCore import QModelIndex, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
@@ -21,6 +19,7 @@ from PyQt6.QtWidgets import (
 
 from ...backend.errors import RaveGuiError
 from ...backend.manager import TrainingManager
+from ...backend.store.records import Project
 from ...backend.system.units import format_datetime
 from ...core.signals import AppSignals
 from ..dialogs.confirm import ConfirmBox, ask_confirmation
@@ -36,8 +35,8 @@ from ..models.record_table import (
 from ..models.roles import Role
 from ..widgets.feedback import ERROR, INFO, MessageBar
 
-PROJECT_COLUMNS = (
-    Column("Project", key("name"), tooltip=lambda r: r.get("description") or None),
+PROJECT_COLUMNS: tuple[Column[Project], ...] = (
+    Column("Project", key("name"), tooltip=lambda r: r.description or None),
     Column("Experiments", key("n_experiments"), fmt_int, numeric=True),
     Column("Datasets", key("n_datasets"), fmt_int, numeric=True),
     Column("Created", key("created_at"), format_datetime, numeric=True),
@@ -64,8 +63,8 @@ class ProjectsPage(QWidget):
         self.signals = signals
         self.current_project_id: int | None = None
 
-        self.model = RecordTableModel(PROJECT_COLUMNS, parent=self)
-        self.model.emphasized = lambda r: r["id"] == self.current_project_id
+        self.model: RecordTableModel[Project] = RecordTableModel(PROJECT_COLUMNS, parent=self)
+        self.model.emphasized = lambda r: r.id == self.current_project_id
         self.proxy = RecordFilterProxy(self)
         self.proxy.setSourceModel(self.model)
 
@@ -151,7 +150,7 @@ class ProjectsPage(QWidget):
         self._update_buttons()
 
     # --- selection -----------------------------------------------------------------------------
-    def selected_project(self) -> dict[str, Any] | None:
+    def selected_project(self) -> Project | None:
         return selected_record(self.table, self.proxy, self.model)
 
     def select_project(self, project_id: int) -> None:
@@ -169,7 +168,7 @@ class ProjectsPage(QWidget):
     def activate_selected(self) -> None:
         project = self.selected_project()
         if project is not None:
-            self.project_activated.emit(project["id"])
+            self.project_activated.emit(project.id)
 
     def new_project(self) -> NameDialog:
         """Ask for a name and create the project (opened non-blocking; returned for tests)."""
@@ -196,7 +195,7 @@ class ProjectsPage(QWidget):
         project = self.selected_project()
         if project is None:
             return None
-        pid = project["id"]
+        pid = project.id
 
         def rename(name: str) -> None:
             self.manager.projects.rename(pid, name)
@@ -204,9 +203,9 @@ class ProjectsPage(QWidget):
         dialog = NameDialog(
             self,
             "Rename project",
-            f"New name for the project {project['name']!r}:",
+            f"New name for the project {project.name!r}:",
             rename,
-            text=project["name"],
+            text=project.name,
             ok_text="Rename",
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -223,8 +222,8 @@ class ProjectsPage(QWidget):
         project = self.selected_project()
         if project is None:
             return None
-        pid, name = project["id"], project["name"]
-        n_exp, n_ds = int(project["n_experiments"]), int(project["n_datasets"])
+        pid, name = project.id, project.name
+        n_exp, n_ds = project.n_experiments or 0, project.n_datasets or 0
         parts = []
         if n_exp:
             parts.append(

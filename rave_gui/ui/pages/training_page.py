@@ -40,6 +40,7 @@ from ...backend.status import (
     Action,
     allowed_actions,
 )
+from ...backend.store.records import Experiment
 from ...core.signals import AppSignals
 from ..models.experiments_model import (
     COL,
@@ -89,7 +90,7 @@ class TrainingPage(QWidget):
         self.signals = signals
         self.project_id: int | None = None
         self.current_id: int | None = None
-        self._current: dict[str, Any] | None = None  # the selected experiment's record
+        self._current: Experiment | None = None  # the selected experiment's record
         self._has_checkpoints = False
         self.confirm_actions = True
         self.last_error: str | None = None

@@ -15,39 +15,38 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
 )
 
+from ...backend.store.records import Checkpoint, ExportedModel
 from ...backend.system.units import format_bytes, format_datetime
 from ..models.columns import Column, key
 from ..models.record_table import RecordFilterProxy, RecordTableModel, fmt_int
 
-CHECKPOINT_COLUMNS = (
+CHECKPOINT_COLUMNS: tuple[Column[Checkpoint], ...] = (
     Column(
         "Checkpoint",
-        lambda r: ("★ " if r.get("is_best") else "") + Path(r["path"]).name,
-        tooltip=lambda r: (
-            r["path"] + ("\nthe best one (lowest validation loss)" if r.get("is_best") else "")
-        ),
+        lambda r: ("★ " if r.is_best else "") + Path(r.path).name,
+        tooltip=lambda r: r.path + ("\nthe best one (lowest validation loss)" if r.is_best else ""),
     ),
     Column("Step", key("step"), fmt_int, numeric=True),
     Column("Epoch", key("epoch"), fmt_int, numeric=True),
     Column("Size", key("size"), format_bytes, numeric=True),
     Column("Saved", key("mtime"), format_datetime, numeric=True),
 )
-MODEL_COLUMNS = (
-    Column("Model", lambda r: Path(r["path"]).name, tooltip=lambda r: _model_tooltip(r)),
+MODEL_COLUMNS: tuple[Column[ExportedModel], ...] = (
+    Column("Model", lambda r: Path(r.path).name, tooltip=lambda r: _model_tooltip(r)),
     Column("Size", key("size"), format_bytes, numeric=True),
-    Column("Streaming", lambda r: "yes" if r.get("streaming") else "no"),
-    Column("From checkpoint", lambda r: r["settings"].get("checkpoint_label") or "–"),
+    Column("Streaming", lambda r: "yes" if r.streaming else "no"),
+    Column("From checkpoint", lambda r: r.settings.get("checkpoint_label") or "–"),
     Column("Exported", key("created_at"), format_datetime, numeric=True),
-    Column("Folder", lambda r: str(Path(r["path"]).parent), tooltip=lambda r: r["path"]),
+    Column("Folder", lambda r: str(Path(r.path).parent), tooltip=lambda r: r.path),
 )
 
 
-def _model_tooltip(r: dict[str, Any]) -> str:
-    gone = "" if Path(r["path"]).exists() else "\n(the file is no longer there)"
-    return f"{r['path']}\nfrom {r.get('checkpoint') or '?'}{gone}"
+def _model_tooltip(r: ExportedModel) -> str:
+    gone = "" if Path(r.path).exists() else "\n(the file is no longer there)"
+    return f"{r.path}\nfrom {r.checkpoint or '?'}{gone}"
 
 
-def record_view(model: RecordTableModel, stretch: int) -> tuple[QTableView, RecordFilterProxy]:
+def record_view(model: RecordTableModel[Any], stretch: int) -> tuple[QTableView, RecordFilterProxy]:
     """A sortable, read-only view of whole rows over ``model``; column ``stretch`` takes the
     width left."""
     proxy = RecordFilterProxy(model)
@@ -73,7 +72,7 @@ class ExportedModelsBox(QGroupBox):
 
     def __init__(self) -> None:
         super().__init__("Exported models of this run")
-        self.model = RecordTableModel(MODEL_COLUMNS, parent=self)
+        self.model: RecordTableModel[ExportedModel] = RecordTableModel(MODEL_COLUMNS, parent=self)
         self.table, self.proxy = record_view(self.model, 5)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
@@ -83,7 +82,7 @@ class ExportedModelsBox(QGroupBox):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.empty)
 
-    def set_models(self, models: list[dict[str, Any]]) -> None:
+    def set_models(self, models: list[ExportedModel]) -> None:
         self.model.set_records(models)
         self.empty.setVisible(not models)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QFont, QShowEvent
@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
 
 from ...backend.manager import TrainingManager
 from ...backend.status import COMPLETED, FAILED, LIVE, PAUSED, QUEUED, STOPPED
+from ...backend.store.records import Experiment
 from ...backend.system.units import format_duration, format_rate
 from ...core.signals import AppSignals
 from ..models.experiments_model import RunRow, format_step, format_time
@@ -169,11 +170,11 @@ class RunPanel(QWidget):
         self.system_panel.shutdown()
 
     # --- the run -------------------------------------------------------------------------------
-    def load_run(self, experiment_id: int | None, exp: dict[str, Any] | None, reload: bool) -> None:
+    def load_run(self, experiment_id: int | None, exp: Experiment | None, reload: bool) -> None:
         """Show a run's curves and log (``reload``: another run, or read them again); a log
         that appeared meanwhile (a queued run started) is read in any case."""
         self.experiment_id = experiment_id
-        log_path = exp.get("log_path") if exp else None
+        log_path = exp.log_path if exp else None
         if reload:
             if self._plot is not None:
                 self._plot.set_experiment(experiment_id)
@@ -182,15 +183,15 @@ class RunPanel(QWidget):
             self._log_path = log_path
             if experiment_id is None:
                 self.log_view.clear()
-            elif log_path or not exp or exp["status"] != QUEUED:
+            elif log_path or not exp or exp.status != QUEUED:
                 # a live run: only what its follower has read; the rest comes as live lines
-                live = exp is not None and exp["status"] in LIVE
+                live = exp is not None and exp.status in LIVE
                 end = (self.manager.follow_state.offset(experiment_id) or 0) if live else None
                 self.log_view.load_tail(log_path, end)
             else:
                 self.log_view.clear()  # queued: no output yet
 
-    def show_details(self, exp: dict[str, Any] | None, has_runs: bool) -> None:
+    def show_details(self, exp: Experiment | None, has_runs: bool) -> None:
         """The title, badge, facts and error of the current row's run (``exp``: its record);
         without one, what to do instead."""
         row = self._current_row()
@@ -219,10 +220,10 @@ class RunPanel(QWidget):
             "border-radius: 9px; padding: 2px 10px; font-weight: 600;"
         )
         self.status_badge.show()
-        config = exp.get("config") or {}
+        config = exp.config
         bits = []
-        if exp.get("dataset_name"):
-            bits.append(f"dataset {exp['dataset_name']}")
+        if exp.dataset_name:
+            bits.append(f"dataset {exp.dataset_name}")
         if config.get("config"):
             cfg = config["config"]
             bits.append(f"config {cfg if isinstance(cfg, str) else ' + '.join(map(str, cfg))}")
@@ -232,11 +233,11 @@ class RunPanel(QWidget):
         self.info_label.setText(" · ".join(bits))
         self.progress_bar.setEnabled(True)
         self._update_progress()
-        self.pid_value.setText(str(exp.get("pid")) if exp.get("pid") and row.is_live else "–")
-        error = exp.get("error")
+        self.pid_value.setText(str(exp.pid) if exp.pid and row.is_live else "–")
+        error = exp.error
         self.error_label.setText(f"Reason: {error}" if error else "")
         self.error_label.setVisible(bool(error) and row.status in (FAILED, STOPPED))
-        self.system_panel.set_pid(exp.get("pid") if row.is_live else None)
+        self.system_panel.set_pid(exp.pid if row.is_live else None)
         if row.is_live:
             self._tick.start()
         else:

@@ -72,9 +72,9 @@ class ConfirmPage(QWizardPage):
             self.summary.removeRow(0)
         w = self._wizard
         s = w.train_settings()
-        ds = w.dataset_page.dataset() or {}
+        ds = w.dataset_page.dataset()
         try:
-            project = w.manager.projects.get(w.project_id)["name"]
+            project = w.manager.projects.get(w.project_id).name
         except RaveGuiError:
             project = str(w.project_id)
         cfg = w.config_page
@@ -83,9 +83,11 @@ class ConfirmPage(QWizardPage):
             ("Run name", s.name),
             (
                 "Dataset",
-                f"{ds.get('name')} — {ds.get('sample_rate', 0):,} Hz, "
+                f"{ds.name} — {ds.sample_rate or 0:,} Hz, "
                 f"{s.channels} channel{'' if s.channels == 1 else 's'}, "
-                f"{format_duration(ds.get('duration_s'))} ({ds.get('path')})",
+                f"{format_duration(ds.duration_s)} ({ds.path})"
+                if ds is not None
+                else "–",
             ),
             ("Configuration", cfg.base_config() or "–"),
             ("Modifiers", ", ".join(cfg.modifiers()) or "none"),

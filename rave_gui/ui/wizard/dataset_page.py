@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import (
 
 from ...backend.errors import RaveGuiError
 from ...backend.rave.dataset import read_dataset
+from ...backend.store.records import Dataset
 from ...backend.system.units import format_duration
 from ..dialogs.register_dataset import RegisterDatasetDialog
 from ..pages.datasets_page import configure_table, dataset_model
@@ -67,7 +68,7 @@ class DatasetPage(QWizardPage):
             records = []
             self.error_label.set_error(str(err))
         self.model.set_records(records)
-        target = previous if previous is not None else (records[0]["id"] if records else None)
+        target = previous if previous is not None else (records[0].id if records else None)
         if target is not None and self.model.row_of(target) >= 0:
             index = self.proxy.mapFromSource(self.model.index(self.model.row_of(target), 0))
             self.table.selectionModel().select(
@@ -77,7 +78,7 @@ class DatasetPage(QWizardPage):
             )
         self._selection_changed()
 
-    def dataset(self) -> dict[str, Any] | None:
+    def dataset(self) -> Dataset | None:
         rows = self.table.selectionModel().selectedRows()
         if not rows:
             return None
@@ -85,7 +86,7 @@ class DatasetPage(QWizardPage):
 
     def dataset_id(self) -> int | None:
         ds = self.dataset()
-        return None if ds is None else int(ds["id"])
+        return None if ds is None else int(ds.id)
 
     def _selection_changed(self, *_args: Any) -> None:
         ds = self.dataset()
@@ -101,11 +102,11 @@ class DatasetPage(QWizardPage):
                 msg = "Choose the dataset to train on."
             self.error_label.set_error(msg)
         else:
-            channels = "1 channel" if ds["channels"] == 1 else f"{ds['channels']} channels"
-            examples = "?" if ds["n_examples"] is None else f"{ds['n_examples']:,}"
+            channels = "1 channel" if ds.channels == 1 else f"{ds.channels} channels"
+            examples = "?" if ds.n_examples is None else f"{ds.n_examples:,}"
             self.info_label.setText(
-                f"{ds['name']}: {ds['sample_rate']:,} Hz, {channels}, "
-                f"{format_duration(ds['duration_s'])} of audio, {examples} examples\n{ds['path']}"
+                f"{ds.name}: {ds.sample_rate:,} Hz, {channels}, "
+                f"{format_duration(ds.duration_s)} of audio, {examples} examples\n{ds.path}"
             )
             self.error_label.set_error(None)
         self.completeChanged.emit()
@@ -125,7 +126,7 @@ class DatasetPage(QWizardPage):
         if ds is None:
             return False
         try:
-            read_dataset(ds["path"])  # still there and still valid?
+            read_dataset(ds.path)  # still there and still valid?
         except RaveGuiError as err:
             self.error_label.set_error(str(err))
             return False

@@ -54,14 +54,14 @@ class NewTrainingWizard(QWizard):
     def train_settings(self, for_command: bool = False) -> TrainSettings:
         """The settings chosen so far (channels from the dataset, as pre-flight fills them)."""
         p = self.params_page
-        ds = self.dataset_page.dataset() or {}
+        ds = self.dataset_page.dataset()
         try:
             ema = p.ema()
         except ValueError:
             ema = None
         s = TrainSettings(
             name=p.name_edit.text().strip(),
-            dataset_path=str(ds.get("path", "")),
+            dataset_path=ds.path if ds is not None else "",
             out_path=str(self.controller.settings.resolved_runs_dir()),
             configs=self.config_page.configs(),
             overrides=p.overrides(),
@@ -69,7 +69,7 @@ class NewTrainingWizard(QWizard):
             val_every=p.val_every_spin.value(),
             save_every=p.save_every(),
             batch=p.batch_spin.value(),
-            channels=ds.get("channels"),
+            channels=ds.channels if ds is not None else None,
             gpu=p.gpu(),
             workers=p.workers_spin.value(),
             ema=ema,

@@ -219,7 +219,7 @@ class ParametersPage(QWizardPage):
     def _load_taken_names(self) -> None:
         try:
             self._taken = {
-                e["name"] for e in self._wizard.manager.list_experiments(self._wizard.project_id)
+                e.name for e in self._wizard.manager.list_experiments(self._wizard.project_id)
             }
         except RaveGuiError:
             self._taken = set()
@@ -227,7 +227,7 @@ class ParametersPage(QWizardPage):
     def _suggest_name(self) -> str:
         ds = self._wizard.dataset_page.dataset()
         base_cfg = self._wizard.config_page.base_config() or "run"
-        stem = f"{ds['name']}-{base_cfg}" if ds else base_cfg
+        stem = f"{ds.name}-{base_cfg}" if ds else base_cfg
         stem = re.sub(r"[/\\:*?\"<>|]", "_", stem).lstrip(".-") or "run"
         name, i = stem, 2
         while name in self._taken:
