@@ -163,8 +163,9 @@ def _exported_model(manager, exp_id: int, runs: Path) -> None:
 
 
 def build_database(tmp: Path):
-    from rave_gui.backend.manager import FAILED, RUNNING, STOPPED, TrainingManager
+    from rave_gui.backend.manager import TrainingManager
     from rave_gui.backend.runs.engine import import_run
+    from rave_gui.backend.status import FAILED, RUNNING, STOPPED
 
     manager = TrainingManager(tmp / "data" / "rave-gui.sqlite3")
     cello = manager.projects.create("Cello studies")

@@ -13,17 +13,6 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-# The run status model lives in .status; its names stay importable from here.
-from .status import ACTIVE, FINAL, LIVE
-from .status import COMPLETED as COMPLETED
-from .status import FAILED as FAILED
-from .status import PAUSED as PAUSED
-from .status import QUEUED as QUEUED
-from .status import RUNNING as RUNNING
-from .status import STATUSES as STATUSES
-from .status import STOPPED as STOPPED
-from .status import STOPPING as STOPPING
-from .status import TRANSITIONS as TRANSITIONS
 from .store.alerts import AlertStore
 from .store.artifacts import ArtifactStore
 from .store.datasets import DatasetStore
@@ -31,31 +20,10 @@ from .store.db import Database
 from .store.experiments import ExperimentStore
 from .store.follow_state import FollowState
 from .store.metrics import MetricStore
-from .store.names import NAME_PUNCTUATION, check_name
-from .store.projects import DEFAULT_PROJECT, ProjectStore
+from .store.projects import ProjectStore
 from .store.records import Experiment
 
-ACTIVE_STATUSES, LIVE_STATUSES, FINAL_STATUSES = ACTIVE, LIVE, FINAL
-
-__all__ = [
-    "ACTIVE_STATUSES",
-    "COMPLETED",
-    "DEFAULT_PROJECT",
-    "FAILED",
-    "FINAL_STATUSES",
-    "LIVE_STATUSES",
-    "NAME_PUNCTUATION",
-    "PAUSED",
-    "QUEUED",
-    "RUNNING",
-    "STATUSES",
-    "STOPPED",
-    "STOPPING",
-    "TRANSITIONS",
-    "TrainingManager",
-    "best_value",
-    "check_name",
-]
+__all__ = ["TrainingManager", "best_value"]
 
 
 class TrainingManager:

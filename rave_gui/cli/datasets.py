@@ -85,7 +85,7 @@ def cmd_datasets_create(args: argparse.Namespace, out: IO[str]) -> int:
         make_dataset,
         preprocess_argv,
     )
-    from ..backend.manager import check_name
+    from ..backend.store.names import check_name
 
     tm = open_manager(args)
     project_id = project_or_default(tm, args.project)

@@ -53,8 +53,8 @@ def wait_for(
     Exit code 0 if every run completed (or was stopped), 1 if one failed."""
     import time
 
-    from ..backend.manager import LIVE_STATUSES, QUEUED
     from ..backend.runs.follower import RunFollower
+    from ..backend.status import LIVE, QUEUED
 
     tm = engine.manager
     every = exp_ids is None
@@ -68,7 +68,7 @@ def wait_for(
             now = time.monotonic()
             if every and now - last_scan >= PROGRESS_EVERY_S:
                 last_scan = now
-                for e in tm.list_experiments(status=list(LIVE_STATUSES)):
+                for e in tm.list_experiments(status=list(LIVE)):
                     if e.id not in followers and e.id not in last_print:
                         pending.append(e.id)
             for exp_id in list(pending):
@@ -94,7 +94,7 @@ def wait_for(
                     failed |= print_outcome(tm, exp_id, out)
                     engine.schedule()  # its on-exit hook does it too; whoever comes first
                     last_scan = -math.inf
-            nothing_left = not every or not tm.experiments.count(list(LIVE_STATUSES))
+            nothing_left = not every or not tm.experiments.count(list(LIVE))
             if not followers and not pending and nothing_left:
                 break
             time.sleep(FOLLOW_INTERVAL_S)

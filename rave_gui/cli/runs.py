@@ -141,12 +141,12 @@ def cmd_runs_export(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_runs_follow(args: argparse.Namespace, out: IO[str]) -> int:
-    from ..backend.manager import LIVE_STATUSES
+    from ..backend.status import LIVE
 
     tm = open_manager(args)
     if args.id is not None:
         tm.get_experiment(args.id)  # an unknown id is an error
-    elif not tm.experiments.count(list(LIVE_STATUSES)):
+    elif not tm.experiments.count(list(LIVE)):
         out.write("No live runs.\n")
         return 0
     ids = None if args.id is None else [args.id]

@@ -24,7 +24,8 @@ from PyQt6.QtWidgets import (
 
 from .. import __version__
 from ..backend.errors import RaveGuiError
-from ..backend.manager import QUEUED, TrainingManager
+from ..backend.manager import TrainingManager
+from ..backend.status import QUEUED
 from ..backend.system.settings import Settings
 from ..core.signals import AppSignals
 from ..core.worker import BackgroundTask, run_in_background, wait_for_background

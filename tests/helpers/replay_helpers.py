@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rave_gui.backend.manager import LIVE_STATUSES, QUEUED, RUNNING, TrainingManager
+from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.process import runner
 from rave_gui.backend.process.procinfo import group_members, signal_group
 from rave_gui.backend.rave import tfevents
 from rave_gui.backend.runs.engine import new_run_folder
+from rave_gui.backend.status import LIVE, QUEUED, RUNNING
 
 REPLAY_SCRIPT = Path(__file__).resolve().with_name("replay_run.py")
 FIXTURES = Path(
@@ -190,7 +191,7 @@ def stop_all(manager: TrainingManager, timeout: float = 30.0) -> None:
         if exp.pid:
             kill_group(exp.pid)
     wait_until(lambda: not hook_processes(manager.db.path), timeout)
-    for exp in manager.list_experiments(status=list(LIVE_STATUSES)):
+    for exp in manager.list_experiments(status=list(LIVE)):
         if exp.pid:
             kill_group(exp.pid)
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from rave_gui.backend.errors import ValidationError
-from rave_gui.backend.manager import COMPLETED, RUNNING, TrainingManager
+from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.rave.command import TrainSettings
+from rave_gui.backend.status import COMPLETED, RUNNING
 from rave_gui.cli import main
 
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"

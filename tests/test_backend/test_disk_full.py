@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from rave_gui.backend.manager import RUNNING, TrainingManager
+from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.process import runner
 from rave_gui.backend.runs.checkpoints import find_checkpoints
 from rave_gui.backend.runs.follower import RunFollower
+from rave_gui.backend.status import RUNNING
 
 CHILD = """
 import os, sys, time

@@ -12,7 +12,8 @@ import pytest
 
 from rave_gui.backend.errors import InUseError, NotFoundError, PreflightError
 from rave_gui.backend.jobs import export as ex
-from rave_gui.backend.manager import COMPLETED, RUNNING, TrainingManager
+from rave_gui.backend.manager import TrainingManager
+from rave_gui.backend.status import COMPLETED, RUNNING
 
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"
 if str(HELPERS) not in sys.path:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from rave_gui.backend import manager as mgr
+from rave_gui.backend import status as run_status
 from rave_gui.backend.errors import (
     DatasetError,
     DuplicateNameError,
@@ -25,6 +26,7 @@ from rave_gui.backend.errors import (
     ValidationError,
 )
 from rave_gui.backend.manager import TrainingManager
+from rave_gui.backend.store.projects import DEFAULT_PROJECT
 from rave_gui.backend.store.records import Experiment
 
 FIXTURE_METADATA = (
@@ -326,7 +328,7 @@ def test_start_training_returns_a_queued_experiment_with_its_config(tm: Training
     assert exp.id == exp_id
     assert exp.name == "v2 drums"
     assert exp.status == "queued"
-    assert exp.project_name == mgr.DEFAULT_PROJECT
+    assert exp.project_name == DEFAULT_PROJECT
     assert exp.config == {k: v for k, v in config.items() if k != "name"}
     assert exp.summary == {}
     assert exp.started_at is None
@@ -465,16 +467,16 @@ def _walk_to(tm: TrainingManager, exp: int, status: str) -> None:
 
 
 def test_transition_table_covers_every_status() -> None:
-    assert set(mgr.TRANSITIONS) == set(mgr.STATUSES) == set(_PATHS)
-    for targets in mgr.TRANSITIONS.values():
-        assert set(targets) <= set(mgr.STATUSES)
-    for final in mgr.FINAL_STATUSES:
-        assert mgr.TRANSITIONS[final] == ()
+    assert set(run_status.TRANSITIONS) == set(run_status.STATUSES) == set(_PATHS)
+    for targets in run_status.TRANSITIONS.values():
+        assert set(targets) <= set(run_status.STATUSES)
+    for final in run_status.FINAL:
+        assert run_status.TRANSITIONS[final] == ()
 
 
 @pytest.mark.parametrize(
     ("current", "target"),
-    [(a, b) for a, b in itertools.product(mgr.STATUSES, repeat=2) if a != b],
+    [(a, b) for a, b in itertools.product(run_status.STATUSES, repeat=2) if a != b],
 )
 def test_status_transition_is_applied_only_when_legal(
     tm: TrainingManager, current: str, target: str
@@ -482,7 +484,7 @@ def test_status_transition_is_applied_only_when_legal(
     exp = tm.start_training({"name": "run"})
     _walk_to(tm, exp, current)
     before = tm.get_experiment(exp)
-    if target in mgr.TRANSITIONS[current]:
+    if target in run_status.TRANSITIONS[current]:
         tm.update_experiment_status(exp, target)
         after = tm.get_experiment(exp)
         assert after.status == target
@@ -490,7 +492,7 @@ def test_status_transition_is_applied_only_when_legal(
             assert after.started_at == pytest.approx(time.time(), abs=60)
         else:
             assert after.started_at == before.started_at
-        if target in mgr.FINAL_STATUSES:
+        if target in run_status.FINAL:
             assert after.completed_at == pytest.approx(time.time(), abs=60)
         else:
             assert after.completed_at is None

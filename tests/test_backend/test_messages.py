@@ -19,7 +19,7 @@ import pytest
 
 from rave_gui import cli
 from rave_gui.backend.errors import DatabaseError, DatasetError, PreflightError, ValidationError
-from rave_gui.backend.manager import NAME_PUNCTUATION, TrainingManager, check_name
+from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.rave.command import (
     MAX_STEPS,
     RaveConfig,
@@ -30,6 +30,7 @@ from rave_gui.backend.rave.command import (
 )
 from rave_gui.backend.rave.dataset import read_dataset
 from rave_gui.backend.store.db import SQLITE_MAX_INT, connect
+from rave_gui.backend.store.names import NAME_PUNCTUATION, check_name
 from rave_gui.backend.system import sysmon
 from rave_gui.backend.system.paths import resolve_db_path
 from rave_gui.backend.system.settings import Settings, load_settings, read_settings, save_settings

@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 from replay_helpers import follow_to_end, kill_group, wait_until
 
-from rave_gui.backend.manager import RUNNING, TrainingManager
+from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.process import runner
 from rave_gui.backend.process.procinfo import group_members
 from rave_gui.backend.rave.eventproto import ScalarPoint, encode_scalar_event
 from rave_gui.backend.rave.tfevents import write_scalar_events
 from rave_gui.backend.rave.tfrecord import frame_record
 from rave_gui.backend.runs.follower import RunFollower
+from rave_gui.backend.status import RUNNING
 from rave_gui.backend.store import db as db_module
 from rave_gui.core import process as process_module
 from rave_gui.core.process import TrainingProcess

@@ -31,9 +31,10 @@ from replay_helpers import (
     write_replay_rave,
 )
 
-from rave_gui.backend.manager import FINAL_STATUSES, TrainingManager
+from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.process.procinfo import group_members, is_same_process
 from rave_gui.backend.runs.follower import RunFollower
+from rave_gui.backend.status import FINAL
 from rave_gui.backend.system.settings import Settings, save_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,7 +101,7 @@ def _status(manager: TrainingManager, exp_id: int) -> str:
 
 
 def _ended(manager: TrainingManager, exp_id: int) -> bool:
-    return _status(manager, exp_id) in FINAL_STATUSES
+    return _status(manager, exp_id) in FINAL
 
 
 def test_runs_started_without_a_window_record_their_end_and_start_the_queue(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rave_gui.backend.manager import COMPLETED, RUNNING, STOPPED
+from rave_gui.backend.status import COMPLETED, RUNNING, STOPPED
 from rave_gui.backend.system.settings import Settings
 from rave_gui.ui.pages.export_page import ExportPage
 

@@ -11,8 +11,8 @@ import pytest
 from PyQt6.QtWidgets import QWizard
 
 from rave_gui.backend.errors import ValidationError
-from rave_gui.backend.manager import ACTIVE_STATUSES, FINAL_STATUSES
 from rave_gui.backend.rave.command import TrainSettings, first_phase_steps, learning_rate_at
+from rave_gui.backend.status import ACTIVE, FINAL
 from rave_gui.ui.wizard.new_training import NewTrainingWizard
 
 NEXT = QWizard.WizardButton.NextButton
@@ -291,11 +291,11 @@ def test_finished_wizard_starts_a_real_run(qtbot, manager, controller, project_i
     assert exp.dataset_id == dataset_id
     assert exp.config["configs"] == ["v2_small"]
     assert exp.config["max_steps"] == 20
-    assert exp.status in ACTIVE_STATUSES
+    assert exp.status in ACTIVE
     qtbot.waitUntil(lambda: manager.get_experiment(exp_id).status != "queued", timeout=30_000)
     assert manager.get_experiment(exp_id).command[2:4] == ["train", "--config"]
     controller.stop(exp_id)
-    qtbot.waitUntil(lambda: manager.get_experiment(exp_id).status in FINAL_STATUSES, timeout=60_000)
+    qtbot.waitUntil(lambda: manager.get_experiment(exp_id).status in FINAL, timeout=60_000)
 
 
 def test_the_number_fields_stop_where_pre_flight_does(wizard):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rave_gui.backend.manager import RUNNING
+from rave_gui.backend.status import RUNNING
 from rave_gui.ui.pages.projects_page import ProjectsPage
 
 

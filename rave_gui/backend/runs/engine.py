@@ -19,19 +19,7 @@ from ..errors import (
     RaveGuiError,
     ValidationError,
 )
-from ..manager import (
-    COMPLETED,
-    FAILED,
-    FINAL_STATUSES,
-    LIVE_STATUSES,
-    PAUSED,
-    QUEUED,
-    RUNNING,
-    STOPPED,
-    STOPPING,
-    TrainingManager,
-    check_name,
-)
+from ..manager import TrainingManager
 from ..process import runner
 from ..process.locks import exclusive, lock_path
 from ..process.procinfo import is_same_process, process_start_time, signal_group
@@ -39,7 +27,20 @@ from ..rave.command import RaveInstall, TrainSettings, preflight, probe_rave, tr
 from ..rave.logparse import Failure, LogParser, Outcome
 from ..rave.runfolder import UID_KEY, create_run_folder, read_identity
 from ..rave.tfevents import EVENT_FILE_PREFIX, EventDirFollower
-from ..status import Action, require_action
+from ..status import (
+    COMPLETED,
+    FAILED,
+    FINAL,
+    LIVE,
+    PAUSED,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    STOPPING,
+    Action,
+    require_action,
+)
+from ..store.names import check_name
 from ..store.records import Experiment
 from ..system.settings import Settings, overrides_of
 from .checkpoints import find_checkpoints
@@ -104,7 +105,7 @@ class Engine:
         return exp_id
 
     def live_count(self) -> int:
-        return self.manager.experiments.count(list(LIVE_STATUSES))
+        return self.manager.experiments.count(list(LIVE))
 
     def schedule(self, wait: float = SCHEDULE_WAIT_S) -> list[int]:
         """Start queued experiments (oldest first) while fewer than the allowed number run.
@@ -216,7 +217,7 @@ class Engine:
         if status == QUEUED:
             self.manager.update_experiment_status(experiment_id, STOPPED)
             return STOPPED
-        if status in FINAL_STATUSES:
+        if status in FINAL:
             raise InvalidTransitionError(f"Experiment {exp.name!r} is already {status}.")
         if self._interrupt(exp) or not follow_ended:
             return self.manager.get_experiment(experiment_id).status
@@ -234,7 +235,7 @@ class Engine:
         exp = self.manager.get_experiment(experiment_id)
         if exp.status == QUEUED:
             return self.request_stop(experiment_id)
-        if exp.status in FINAL_STATUSES:
+        if exp.status in FINAL:
             return exp.status
         asked = exp.status == STOPPING and is_same_process(exp.pid, exp.process_start_time)
         if asked or self._interrupt(exp):  # interrupted (now or before): escalate if need be

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DatabaseError, DiskFullError, ProcessError
-from ..manager import FAILED, FINAL_STATUSES, LIVE_STATUSES, STOPPING, TrainingManager
+from ..manager import TrainingManager
 from ..process import runner
 from ..process.locks import exclusive, lock_path
 from ..process.logfollow import LogFollower
@@ -19,6 +19,7 @@ from ..rave.logparse import Event, LogLine, Metrics, Outcome, Progress
 from ..rave.runfolder import UID_KEY, check_identity
 from ..rave.tfevents import EventDirFollower
 from ..rave.tfrecord import DataLoss
+from ..status import FAILED, FINAL, LIVE, STOPPING
 from .checkpoints import sync_run_checkpoints
 from .outcome import OutcomeMarkers, decide_outcome, no_exit_reason, steps_reached
 from .stopping import StopEscalation, kill_leftovers
@@ -109,7 +110,7 @@ class RunFollower:
         self._store_failed = False
         self._final = False  # the run's process was gone at the last poll
         self._output_loss_noted = False
-        self.finished = exp.status in FINAL_STATUSES and not self._may_catch_up()
+        self.finished = exp.status in FINAL and not self._may_catch_up()
 
     def close(self) -> None:
         """Release the open log file (a later poll opens it again)."""
@@ -143,7 +144,7 @@ class RunFollower:
             check_identity(self.run_dir, self.exp.config.get(UID_KEY))
         except ProcessError as err:
             status, error = self.exp.status, str(err)
-            if status not in FINAL_STATUSES:
+            if status not in FINAL:
                 self.manager.update_experiment_status(self.experiment_id, FAILED, error=error)
                 status = FAILED
             self.finished = upd.finished = True
@@ -335,7 +336,7 @@ class RunFollower:
             return
         self._reload(upd)
         status_before = self.exp.status
-        alive = self.alive = self._alive() if status_before in LIVE_STATUSES else False
+        alive = self.alive = self._alive() if status_before in LIVE else False
         self._final = not alive
         if self._store_failed and not self._store(upd):
             self._waiting(upd, status_before, alive)
@@ -358,9 +359,9 @@ class RunFollower:
             return
         if status_before == STOPPING and alive:
             self._stopping.poll(self.exp.pid)
-        if status_before in LIVE_STATUSES and not alive and self._drained():
+        if status_before in LIVE and not alive and self._drained():
             self._finish(upd)
-        elif status_before in FINAL_STATUSES and self._drained():
+        elif status_before in FINAL and self._drained():
             # another process (the CLI, another window) recorded the end already
             self.finished = upd.finished = True
             upd.status = status_before

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..manager import COMPLETED, FAILED, STOPPED
 from ..rave.logparse import Event, Failure, LogLine, Outcome
+from ..status import COMPLETED, FAILED, STOPPED
 
 EXIT_LINE = re.compile(r"^\[rave-gui\] process exited with code (-?\d+)$")  # the supervisor's
 _MAX_STEPS_REACHED = re.compile(r"max_steps=(\d+)` reached")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import time
 
-from ..manager import FINAL_STATUSES, LIVE_STATUSES, TrainingManager
+from ..manager import TrainingManager
 from ..process.procinfo import is_same_process
+from ..status import FINAL, LIVE
 from ..store.records import Experiment
 from .follower import LOG_KEY, RunFollower
 
@@ -57,7 +58,7 @@ def catch_up(
     is gone. Stops after ``budget`` seconds; returns the runs whose end it recorded."""
     deadline = time.monotonic() + budget
     ended = []
-    for exp in manager.list_experiments(status=list(LIVE_STATUSES)):
+    for exp in manager.list_experiments(status=list(LIVE)):
         if experiment_ids is not None and exp.id not in experiment_ids:
             continue
         follower = RunFollower(manager, exp.id)
@@ -77,13 +78,13 @@ def reconcile(manager: TrainingManager) -> tuple[list[int], list[int]]:
     nobody watched, now recorded with their real outcome and every point they wrote (also
     runs recorded as ended before their files were read to the end)."""
     alive, ended = [], []
-    for exp in manager.list_experiments(status=list(LIVE_STATUSES)):
+    for exp in manager.list_experiments(status=list(LIVE)):
         if is_same_process(exp.pid, exp.process_start_time):
             alive.append(exp.id)
             continue
         follow_to_end(manager, exp.id, timeout=5.0)
         ended.append(exp.id)
-    for exp in manager.list_experiments(status=list(FINAL_STATUSES)):
+    for exp in manager.list_experiments(status=list(FINAL)):
         if _unread(manager, exp):
             before = manager.follow_state.offset(exp.id, LOG_KEY)
             follow_to_end(manager, exp.id, timeout=5.0)

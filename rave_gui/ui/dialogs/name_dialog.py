@@ -15,7 +15,7 @@ from PyQt6.QtWidgets import (
 )
 
 from ...backend.errors import RaveGuiError, ValidationError
-from ...backend.manager import check_name
+from ...backend.store.names import check_name
 from ..widgets.feedback import FieldError
 
 

@@ -40,7 +40,8 @@ from ...backend.jobs.preprocess import (
     launch_command,
     preprocess_argv,
 )
-from ...backend.manager import TrainingManager, check_name
+from ...backend.manager import TrainingManager
+from ...backend.store.names import check_name
 from ...backend.system.units import format_bytes, format_duration
 from ...core.jobs import CANCELLED, PreprocessJob
 from ...core.worker import run_in_background

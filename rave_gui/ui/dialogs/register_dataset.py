@@ -19,8 +19,9 @@ from PyQt6.QtWidgets import (
 )
 
 from ...backend.errors import RaveGuiError, ValidationError
-from ...backend.manager import TrainingManager, check_name
+from ...backend.manager import TrainingManager
 from ...backend.rave.dataset import DatasetInfo, read_dataset
+from ...backend.store.names import check_name
 from ...backend.system.units import format_bytes, format_duration
 from ..widgets.feedback import FieldError
 

@@ -24,7 +24,6 @@ from PyQt6.QtWidgets import (
 )
 
 from ...backend.errors import RaveGuiError, ValidationError
-from ...backend.manager import check_name
 from ...backend.rave.command import (
     MAX_BATCH,
     MAX_STEPS,
@@ -34,6 +33,7 @@ from ...backend.rave.command import (
     first_phase_steps,
     learning_rate_at,
 )
+from ...backend.store.names import check_name
 from ...backend.system.units import format_bytes
 from ..widgets.feedback import FieldError
 
