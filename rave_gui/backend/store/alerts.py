@@ -19,16 +19,22 @@ class AlertStore:
         self.experiments = experiments
 
     def add(
-        self, experiment_id: int, kind: str, severity: str, message: str, step: int | None = None
+        self,
+        experiment_id: int,
+        kind: str,
+        severity: str,
+        message: str,
+        step: int | None = None,
+        advice: str = "",
     ) -> int:
         if severity not in SEVERITIES:
             raise ValidationError(f"Unknown alert severity {severity!r}.")
         with self.db.transaction() as conn:
             self.experiments.get(experiment_id)
             cur = conn.execute(
-                "INSERT INTO alerts (experiment_id, kind, severity, message, step, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (experiment_id, kind, severity, message, step, time.time()),
+                "INSERT INTO alerts (experiment_id, kind, severity, message, step, advice, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (experiment_id, kind, severity, message, step, advice, time.time()),
             )
             return int(cur.lastrowid or 0)
 
