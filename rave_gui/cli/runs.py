@@ -23,11 +23,48 @@ from .follow import print_started, wait_for
 from .points import export_to_file, write_points
 
 if TYPE_CHECKING:
+    from ..backend.manager import TrainingManager
     from .common import Subcommands
 
 
 def _experiment_public(exp: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in exp.items() if k not in ("process_start_time",)}
+
+
+ALERT_FIELDS = ("kind", "severity", "step", "message", "advice")
+
+
+def _alerts_public(tm: TrainingManager, experiment_id: int) -> list[dict[str, Any]]:
+    """A run's alerts, oldest first: kind, severity, step, message, advice."""
+    return [{k: a[k] for k in ALERT_FIELDS} for a in tm.alerts.for_run(experiment_id)]
+
+
+def _diagnosis(exp: dict[str, Any]) -> dict[str, str] | None:
+    """A failed run's diagnosis (kind, title, advice, evidence), from its log and error."""
+    from ..backend.rave.diagnose import diagnose_run
+
+    if exp["status"] != "failed":
+        return None
+    found = diagnose_run(exp["log_path"], exp["error"])
+    return found.to_dict() if found else None
+
+
+def cmd_runs_alerts(args: argparse.Namespace, out: IO[str]) -> int:
+    tm = caught_up(args, [args.id])
+    tm.get_experiment(args.id)  # an unknown id is an error, not an empty list
+    alerts = _alerts_public(tm, args.id)
+    if args.json:
+        dump_json(alerts, out)
+        return 0
+    if not alerts:
+        out.write("No alerts.\n")
+        return 0
+    for a in alerts:
+        step = "-" if a["step"] is None else a["step"]
+        out.write(f"step {step}  {a['severity']:7}  {a['kind']}: {a['message']}\n")
+        if a["advice"]:
+            out.write(f"    what to do: {a['advice']}\n")
+    return 0
 
 
 def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
@@ -80,6 +117,8 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
             for s in stats
         ]
         data["checkpoints"] = checkpoints
+        data["alerts"] = _alerts_public(tm, args.id)
+        data["diagnosis"] = _diagnosis(exp)
         dump_json(data, out)
         return 0
     fields = [
@@ -99,6 +138,13 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
         ("error", exp["error"] or "-"),
         ("command", " ".join(exp["command"]) if exp["command"] else "-"),
     ]
+    alerts = _alerts_public(tm, args.id)
+    if alerts:
+        last = alerts[-1]
+        fields.append(("alerts", f"{len(alerts)}, latest: {last['kind']}: {last['message']}"))
+    diagnosis = _diagnosis(exp)
+    if diagnosis:
+        fields.append(("diagnosis", f"{diagnosis['title']}. {diagnosis['advice']}"))
     for k, v in fields:
         out.write(f"{k + ':':12} {v}\n")
     cfg = exp["config"]
@@ -228,6 +274,12 @@ def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None
     p.add_argument("id", type=run_id)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_runs_show)
+    p = runs_sub.add_parser(
+        "alerts", parents=parents, help="what the health checks found in a run, and what to do"
+    )
+    p.add_argument("id", type=run_id)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_runs_alerts)
     p = runs_sub.add_parser("export", parents=parents, help="write every metric point")
     p.add_argument("id", type=run_id)
     p.add_argument("--format", choices=("csv", "json"), default="csv")
