@@ -42,3 +42,7 @@ class AlertStore:
         return all_rows(
             self.db, "SELECT * FROM alerts WHERE experiment_id = ? ORDER BY id", (experiment_id,)
         )
+
+    def acknowledge(self, alert_id: int) -> None:
+        """The user dismissed the alert (it stays in the run's history)."""
+        self.db.execute("UPDATE alerts SET acknowledged = 1 WHERE id = ?", (alert_id,))
