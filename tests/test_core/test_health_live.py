@@ -36,3 +36,27 @@ def test_a_live_run_without_new_steps_is_reported_stalled_once(manager, replay):
     # one per episode: a new stalled alert only after a new step (never twice at one step)
     steps = [a["step"] for a in stalled]
     assert len(steps) == len(set(steps))
+
+
+def test_training_process_emits_the_alerts_with_the_saved_thresholds(qtbot, manager, replay):
+    """The app's way: the thresholds come from the saved settings; the thread emits each
+    alert it stored (what AppSignals.run_alerts carries to the run panel)."""
+    from rave_gui.backend.system.settings import Settings, save_settings
+    from rave_gui.core.process import TrainingProcess
+
+    save_settings(Settings(health_stalled_minutes=0.01))  # the test's private data folder
+    run = replay(fixture="run_110steps", duration=4.0)
+    thread = TrainingProcess(manager, run.exp_id)
+    raised: list[list] = []
+    thread.alerts_raised.connect(raised.append)
+    try:
+        with qtbot.waitSignal(thread.run_ended, timeout=int(FOLLOW_TIMEOUT_S * 1000)):
+            thread.start()
+    finally:
+        thread.stop_following()
+        assert thread.wait(10_000)
+    emitted = [a for batch in raised for a in batch]
+    assert emitted and {a["kind"] for a in emitted} == {"stalled"}
+    assert set(emitted[0]) == {"kind", "severity", "step", "message", "advice"}
+    stored = manager.alerts.for_run(run.exp_id)
+    assert [a["message"] for a in stored] == [a["message"] for a in emitted]
