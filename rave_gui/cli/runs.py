@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 import json
 import sys
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from ..backend.status import FINAL, RunStatus
 from ..backend.system.units import format_datetime, format_value
@@ -23,7 +23,45 @@ from .follow import print_started, wait_for
 from .points import export_to_file, write_points
 
 if TYPE_CHECKING:
+    from ..backend.manager import TrainingManager
+    from ..backend.store.records import Experiment
     from .common import Subcommands
+
+
+ALERT_FIELDS = ("kind", "severity", "step", "message", "advice")
+
+
+def _alerts_public(tm: TrainingManager, experiment_id: int) -> list[dict[str, Any]]:
+    """A run's alerts, oldest first: kind, severity, step, message, advice."""
+    return [{k: getattr(a, k) for k in ALERT_FIELDS} for a in tm.alerts.for_run(experiment_id)]
+
+
+def _diagnosis(exp: Experiment) -> dict[str, str] | None:
+    """A failed run's diagnosis (kind, title, advice, evidence), from its log and error."""
+    from ..backend.rave.diagnose import diagnose_run
+
+    if exp.status != RunStatus.FAILED:
+        return None
+    found = diagnose_run(exp.log_path, exp.error)
+    return found.to_dict() if found else None
+
+
+def cmd_runs_alerts(args: argparse.Namespace, out: IO[str]) -> int:
+    tm = caught_up(args, [args.id])
+    tm.get_experiment(args.id)  # an unknown id is an error, not an empty list
+    alerts = _alerts_public(tm, args.id)
+    if args.json:
+        dump_json(alerts, out)
+        return 0
+    if not alerts:
+        out.write("No alerts.\n")
+        return 0
+    for a in alerts:
+        step = "-" if a["step"] is None else a["step"]
+        out.write(f"step {step}  {a['severity']:7}  {a['kind']}: {a['message']}\n")
+        if a["advice"]:
+            out.write(f"    what to do: {a['advice']}\n")
+    return 0
 
 
 def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
@@ -76,6 +114,8 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
             for s in stats
         ]
         data["checkpoints"] = [c.to_json() for c in checkpoints]
+        data["alerts"] = _alerts_public(tm, args.id)
+        data["diagnosis"] = _diagnosis(exp)
         dump_json(data, out)
         return 0
     fields = [
@@ -95,6 +135,13 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
         ("error", exp.error or "-"),
         ("command", " ".join(exp.command) if exp.command else "-"),
     ]
+    alerts = _alerts_public(tm, args.id)
+    if alerts:
+        last = alerts[-1]
+        fields.append(("alerts", f"{len(alerts)}, latest: {last['kind']}: {last['message']}"))
+    diagnosis = _diagnosis(exp)
+    if diagnosis:
+        fields.append(("diagnosis", f"{diagnosis['title']}. {diagnosis['advice']}"))
     for k, v in fields:
         out.write(f"{k + ':':12} {v}\n")
     cfg = exp.config
@@ -224,6 +271,12 @@ def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None
     p.add_argument("id", type=run_id)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_runs_show)
+    p = runs_sub.add_parser(
+        "alerts", parents=parents, help="what the health checks found in a run, and what to do"
+    )
+    p.add_argument("id", type=run_id)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_runs_alerts)
     p = runs_sub.add_parser("export", parents=parents, help="write every metric point")
     p.add_argument("id", type=run_id)
     p.add_argument("--format", choices=("csv", "json"), default="csv")

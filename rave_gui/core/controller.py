@@ -165,6 +165,7 @@ class RunController(QObject):
         thread.checkpoints_changed.connect(
             lambda i=exp_id: self.signals.run_checkpoints_changed.emit(i)
         )
+        thread.alerts_raised.connect(lambda a, i=exp_id: self.signals.run_alerts.emit(i, a))
         thread.run_ended.connect(lambda status, msg, i=exp_id: self._on_run_ended(i, status, msg))
         thread.following_failed.connect(lambda msg, i=exp_id: self._on_following_failed(i, msg))
         self.threads[exp_id] = thread

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
@@ -131,6 +132,7 @@ class TrainingProcess(FollowThread):
     - ``progress_changed(info)``: info has step, max_steps, percent (-1 when unknown), rate
       (steps/s), eta (s), epoch and text (the progress bar's);
     - ``checkpoints_changed()``: the run's stored checkpoint list changed;
+    - ``alerts_raised([alert])``: health alerts stored (kind, severity, step, message, advice);
     - ``run_ended(status, message)``: the run's end is recorded (status completed, stopped
       or failed; message its error, or the status);
     - ``following_failed(message)``: following stopped on an error, the run's record is left
@@ -139,6 +141,7 @@ class TrainingProcess(FollowThread):
     metrics_received = pyqtSignal(dict)
     progress_changed = pyqtSignal(dict)
     checkpoints_changed = pyqtSignal()
+    alerts_raised = pyqtSignal(list)
     run_ended = pyqtSignal(str, str)
     following_failed = pyqtSignal(str)
 
@@ -159,6 +162,8 @@ class TrainingProcess(FollowThread):
             self.metrics_received.emit(upd.points)
         if upd.checkpoints_changed:
             self.checkpoints_changed.emit()
+        if upd.alerts:
+            self.alerts_raised.emit([asdict(a) for a in upd.alerts])
         step, total = upd.step, upd.max_steps
         bar = upd.progress
         if step is None and bar is None:

@@ -19,6 +19,8 @@ class AppSignals(QObject):
     # new log lines: [(text, level), ...], level "info", "warning" or "error"
     run_output = pyqtSignal(int, list)
     run_checkpoints_changed = pyqtSignal(int)
+    # health alerts just stored: [{"kind", "severity", "step", "message", "advice"}, ...]
+    run_alerts = pyqtSignal(int, list)
     run_completed = pyqtSignal(int, str)
     run_stopped = pyqtSignal(int, str)
     run_failed = pyqtSignal(int, str)  # reason

@@ -542,6 +542,7 @@ def test_v4_database_migrates_intact_and_never_reuses_a_deleted_experiment_id(
         assert db.schema_version(conn) == db.SCHEMA_VERSION >= 5
         after = _dump(conn)
         after.pop("sqlite_sequence", None)
+        after["alerts"] = [r[:-1] for r in after["alerts"]]  # v6 appended the advice column
         assert after == before  # every row of every table, ids included
         sql = conn.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'experiments'"
@@ -572,5 +573,34 @@ def test_v4_database_migrates_intact_and_never_reuses_a_deleted_experiment_id(
     tm = TrainingManager(path)  # and so across sessions
     try:
         assert tm.start_training({"name": "fourth", "project_id": 1}) == 5
+    finally:
+        tm.close()
+
+
+def test_v5_database_migrates_its_alerts_with_an_empty_advice(tmp_path: Path) -> None:
+    """v6 adds the advice column to alerts: old alerts keep every field and get no advice;
+    new alerts store theirs."""
+    path = tmp_path / "v5.sqlite3"
+    _old_database(path, old=5)
+    conn = db.connect(path, migrate=False)
+    conn.execute(
+        "INSERT INTO alerts (experiment_id, kind, severity, message, step, created_at) "
+        "VALUES (1, 'data_lost', 'warning', 'event file cut short', 40, 123.0)"
+    )
+    conn.close()
+    tm = TrainingManager(path)
+    try:
+        assert db.schema_version(tm.db.conn) == db.SCHEMA_VERSION >= 6
+        [old] = tm.alerts.for_run(1)
+        assert (old["kind"], old["severity"], old["message"], old["step"], old["created_at"]) == (
+            "data_lost",
+            "warning",
+            "event file cut short",
+            40,
+            123.0,
+        )
+        assert old["advice"] == ""
+        tm.alerts.add(1, "nan", "error", "validation is NaN", 50, advice="resume earlier")
+        assert [a["advice"] for a in tm.alerts.for_run(1)] == ["", "resume earlier"]
     finally:
         tm.close()

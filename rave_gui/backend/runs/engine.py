@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,10 @@ from ..status import (
 )
 from ..store.names import check_name
 from ..store.records import Experiment
-from ..system.settings import Settings, overrides_of
+from ..system.settings import Settings, load_settings, overrides_of
 from .checkpoints import find_checkpoints
-from .follower import DATA_LOST
+from .follower import DATA_LOST, HEALTH_KEY
+from .health import HealthThresholds, evaluate_series, thresholds_from
 from .outcome import decide_outcome
 from .reconcile import follow_to_end
 
@@ -331,7 +333,10 @@ class Engine:
     ) -> int:
         """Adopt a RAVE run folder (``NAME_HASH`` with ``version_N/``): its config, every
         scalar of its event files, its checkpoints and its outcome."""
-        return import_run(self.manager, folder, project_id=project_id, name=name)
+        thresholds = thresholds_from(asdict(self.settings))
+        return import_run(
+            self.manager, folder, project_id=project_id, name=name, thresholds=thresholds
+        )
 
 
 def new_run_folder(
@@ -420,9 +425,13 @@ def import_run(
     *,
     project_id: int | None = None,
     name: str | None = None,
+    thresholds: HealthThresholds | None = None,
 ) -> int:
     """Adopt a run folder: all or nothing (one transaction: an import cut short, even by a
-    kill, leaves no experiment behind)."""
+    kill, leaves no experiment behind). The health rules are evaluated over its whole series
+    (``thresholds``: the settings' when None)."""
+    if thresholds is None:
+        thresholds = thresholds_from(asdict(load_settings()))
     src = Path(folder).expanduser()
     if not src.is_dir():
         raise NotFoundError(f"{src} is not a folder.")
@@ -524,10 +533,15 @@ def import_run(
         for c in ckpts:
             c["step"] = manager.metrics.step_at_time(exp_id, c["mtime"])
         manager.artifacts.sync_checkpoints(exp_id, ckpts)
+        summary = manager.get_experiment(exp_id).summary
         if max_step is not None:
-            summary = manager.get_experiment(exp_id).summary
             summary["step"] = max_step
-            manager.experiments.set_summary(exp_id, summary)
+        health, summary[HEALTH_KEY] = evaluate_series(
+            {tag: (s, v) for tag, (s, v, _w) in by_tag.items()}, thresholds
+        )
+        manager.experiments.set_summary(exp_id, summary)
+        for a in health:
+            manager.alerts.add(exp_id, a.kind, a.severity, a.message, a.step, advice=a.advice)
         for loss in losses:
             manager.alerts.add(exp_id, DATA_LOST, "warning", loss.describe(), loss.after_step)
     return exp_id

@@ -6,7 +6,7 @@ import os
 import re
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import DatabaseError, DiskFullError, ProcessError
@@ -20,7 +20,10 @@ from ..rave.runfolder import UID_KEY, check_identity
 from ..rave.tfevents import EventDirFollower
 from ..rave.tfrecord import DataLoss
 from ..status import FAILED, FINAL, LIVE, STOPPING
+from ..system import sysmon
+from ..system.settings import load_settings
 from .checkpoints import sync_run_checkpoints
+from .health import HealthAlert, HealthMonitor, HealthThresholds, thresholds_from
 from .outcome import OutcomeMarkers, decide_outcome, no_exit_reason, steps_reached
 from .stopping import StopEscalation, kill_leftovers
 
@@ -34,6 +37,8 @@ LEGACY_CATCH_UP_TOLERANCE_S = 2.0
 STEP_SAVE_S = 2.0  # the live step goes to the stored summary at most this often
 LOCK_WAIT_S = 10.0  # a poll waits this long for another follower of the run, then skips
 DATA_LOST = "data_lost"  # alert kind: something the run wrote could not be read
+HEALTH_KEY = "health"  # the health rules' state, in the run's stored summary
+GPU_CHECK_S = 30.0  # the run's GPU memory is read at most this often
 
 
 @dataclass
@@ -55,6 +60,7 @@ class FollowUpdate:
     # points wait in memory (points_waiting) and are written by a later poll.
     store_error: str | None = None
     points_waiting: int = 0
+    alerts: list[HealthAlert] = field(default_factory=list)  # health alerts stored by this poll
 
 
 class RunFollower:
@@ -75,7 +81,12 @@ class RunFollower:
     can be deleted, and no later follower reads the foreign files into it.
     """
 
-    def __init__(self, manager: TrainingManager, experiment_id: int) -> None:
+    def __init__(
+        self,
+        manager: TrainingManager,
+        experiment_id: int,
+        thresholds: HealthThresholds | None = None,
+    ) -> None:
         self.manager = manager
         self.experiment_id = experiment_id
         exp = manager.get_experiment(experiment_id)
@@ -107,9 +118,17 @@ class RunFollower:
         self._pending: list[tuple[str, int, float, float | None]] = []
         self._markers_changed = False
         self._alerts: list[tuple[str, int | None]] = []
+        self._health_alerts: list[HealthAlert] = []  # of the process watch, to store
         self._store_failed = False
         self._final = False  # the run's process was gone at the last poll
         self._output_loss_noted = False
+        # Health rules: over the points (state kept in the summary, shared by every follower),
+        # and over the live process and its GPU (this follower's own watch).
+        self.thresholds = thresholds or thresholds_from(asdict(load_settings()))
+        self._watch = HealthMonitor(self.thresholds)
+        self._gpu_checked = 0.0
+        gpu = exp.config.get("gpu")
+        self._gpu_index = gpu if isinstance(gpu, int) and gpu >= 0 else None
         self.finished = exp.status in FINAL and not self._may_catch_up()
 
     def close(self) -> None:
@@ -249,13 +268,16 @@ class RunFollower:
             with self.manager.db.transaction():  # points and offsets together: each read once
                 if self._pending:
                     self.manager.metrics.add_points(self.experiment_id, self._pending)
+                    self._check_points(upd)
                 self.manager.follow_state.set_offsets(self.experiment_id, offsets)
                 if self._markers_changed:
                     self._write_markers()
                 for text, step in self._alerts:
                     self.manager.alerts.add(self.experiment_id, DATA_LOST, "warning", text, step)
+                self._add_health_alerts(upd, self._health_alerts)
                 self._save_step(final=self._final)
         except DatabaseError as err:
+            upd.alerts.clear()  # not stored: raised again by the next try
             self._store_problem(upd, err)
             return False
         for name, step, value, _w in self._pending:
@@ -270,7 +292,39 @@ class RunFollower:
         self._pending = []
         self._markers_changed = False
         self._alerts = []
+        self._health_alerts = []
         return True
+
+    def _check_points(self, upd: FollowUpdate) -> None:
+        """The health rules over the points being stored, from the state the last store (of
+        any follower) left in the summary; the new state goes back with the points."""
+        summary = self.manager.get_experiment(self.experiment_id).summary
+        monitor = HealthMonitor(self.thresholds, summary.get(HEALTH_KEY))
+        points: dict[str, list[tuple[int, float]]] = {}
+        for name, step, value, _w in self._pending:
+            points.setdefault(name, []).append((step, value))
+        self._add_health_alerts(upd, monitor.feed(points))
+        summary[HEALTH_KEY] = monitor.state()
+        self.manager.experiments.set_summary(self.experiment_id, summary)
+
+    def _add_health_alerts(self, upd: FollowUpdate, alerts: list[HealthAlert]) -> None:
+        for a in alerts:
+            self.manager.alerts.add(
+                self.experiment_id, a.kind, a.severity, a.message, a.step, advice=a.advice
+            )
+            upd.alerts.append(a)
+
+    def _watch_process(self, alive: bool) -> None:
+        """The rules over the live process: no new step for long (stalled), its GPU's memory
+        (alerts stored at the next store)."""
+        now = time.time()
+        found = self._watch.check_stalled(now, alive, self.step)
+        if alive and self._gpu_index is not None and now - self._gpu_checked >= GPU_CHECK_S:
+            self._gpu_checked = now
+            gpus = [g for g in sysmon.sample().gpus if g.index == self._gpu_index]
+            if gpus:
+                found += self._watch.check_gpu_memory(gpus[0].memory_percent, self.step)
+        self._health_alerts.extend(found)
 
     def _store_problem(self, upd: FollowUpdate, err: DatabaseError) -> None:
         n = len(self._pending)
@@ -347,6 +401,7 @@ class RunFollower:
                 self._pending.append((p.tag, p.step, p.value, p.wall_time))
                 self._see_step(p.step)
             self._note_losses(upd, self.events.take_losses())
+        self._watch_process(alive)
         if not self._store(upd):
             self._waiting(upd, status_before, alive)
             return
@@ -444,4 +499,4 @@ def _norm(offsets: dict[str, int]) -> dict[str, int]:
     return {os.path.abspath(k): v for k, v in offsets.items()}
 
 
-__all__ = ["DATA_LOST", "LOG_KEY", "FollowUpdate", "RunFollower"]
+__all__ = ["DATA_LOST", "HEALTH_KEY", "LOG_KEY", "FollowUpdate", "RunFollower"]

@@ -19,16 +19,22 @@ class AlertStore:
         self.experiments = experiments
 
     def add(
-        self, experiment_id: int, kind: str, severity: str, message: str, step: int | None = None
+        self,
+        experiment_id: int,
+        kind: str,
+        severity: str,
+        message: str,
+        step: int | None = None,
+        advice: str = "",
     ) -> int:
         if severity not in SEVERITIES:
             raise ValidationError(f"Unknown alert severity {severity!r}.")
         with self.db.transaction() as conn:
             self.experiments.get(experiment_id)
             cur = conn.execute(
-                "INSERT INTO alerts (experiment_id, kind, severity, message, step, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (experiment_id, kind, severity, message, step, time.time()),
+                "INSERT INTO alerts (experiment_id, kind, severity, message, step, advice, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (experiment_id, kind, severity, message, step, advice, time.time()),
             )
             return int(cur.lastrowid or 0)
 
@@ -37,3 +43,7 @@ class AlertStore:
             self.db, "SELECT * FROM alerts WHERE experiment_id = ? ORDER BY id", (experiment_id,)
         )
         return [Alert.from_row(r) for r in rows]
+
+    def acknowledge(self, alert_id: int) -> None:
+        """The user dismissed the alert (it stays in the run's history)."""
+        self.db.execute("UPDATE alerts SET acknowledged = 1 WHERE id = ?", (alert_id,))

@@ -252,6 +252,10 @@ def _migrate_v5(conn: sqlite3.Connection) -> None:
     conn.execute(_V4_TRIGGER)  # dropped with the old table
 
 
+# v6: the action to take, kept with each alert (the health rules' advice).
+_V6 = "ALTER TABLE alerts ADD COLUMN advice TEXT NOT NULL DEFAULT ''"
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(conn: sqlite3.Connection) -> None:
         _run_script(conn, sql)
@@ -265,6 +269,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _script(_V3),
     _migrate_v4,
     _migrate_v5,
+    _script(_V6),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

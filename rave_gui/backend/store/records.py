@@ -214,6 +214,7 @@ class Alert:
     step: int | None
     created_at: float
     acknowledged: bool
+    advice: str = ""  # what to do about it (schema v6)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Alert:

@@ -27,6 +27,15 @@ class Settings:
     runs_dir: str = ""
     max_concurrent_runs: int = 1
     use_launcher: bool = True  # run RAVE through our launcher to log the learning rate
+    # health rules (backend/runs/health.py HealthThresholds; documented in the README)
+    health_divergence_factor: float = 10.0
+    health_jump_factor: float = 5.0
+    health_overfit_validations: int = 3
+    health_plateau_validations: int = 10
+    health_plateau_min_improvement: float = 0.01
+    health_underfit_ratio: float = 0.5
+    health_stalled_minutes: float = 10.0
+    health_gpu_memory_percent: float = 95.0
 
     def resolved_rave(self) -> str:
         return self.rave_executable or _default_rave()
@@ -53,6 +62,16 @@ def _problem(name: str, value: object) -> str | None:
             return f"max_concurrent_runs must be a whole number from 1 to 64, not {value!r}."
     elif name == "use_launcher" and not isinstance(value, bool):
         return f"use_launcher must be true or false, not {value!r}."
+    elif name.startswith("health_"):
+        whole = name.endswith("_validations")
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not value > 0
+            or (whole and not isinstance(value, int))
+        ):
+            what = "a whole number above 0" if whole else "a number above 0"
+            return f"{name} must be {what}, not {value!r}."
     return None
 
 

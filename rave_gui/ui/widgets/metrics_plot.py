@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ from PyQt6.QtWidgets import (
 )
 
 from ...backend.manager import TrainingManager
+from ...backend.store.records import Alert
 from ...core.series_loader import SeriesLoader, SeriesRequest, SeriesResult
 from ...core.signals import AppSignals
 from .plot_controls import PlotToolbar, SeriesLegend
@@ -107,6 +109,7 @@ class MetricsPlot(QWidget):
         self._dirty = False
         self._last_draw = 0.0
         self._error: str | None = None
+        self._alert_marks: list[Any] = []  # a dashed vertical line at each alert's step
 
         self._loader = SeriesLoader(manager, self)
         self._loader.loaded.connect(self._on_loaded)
@@ -203,6 +206,7 @@ class MetricsPlot(QWidget):
                     artist.remove()
         self._series.clear()
         self.legend.clear()
+        self.set_alerts([])  # the panel gives the run's own
         self.experiment_id = experiment_id
         self._follow = True
         self._loaded_range = None
@@ -220,6 +224,32 @@ class MetricsPlot(QWidget):
         self._update_empty_text()
         self._request_loads()
         self._mark_dirty()
+
+    def set_alerts(self, alerts: Sequence[Alert]) -> None:
+        """Mark the alerts' steps (a dashed line in the severity's colour; the kind as its
+        label) on the plot."""
+        from .run_alerts import SEVERITY_COLORS
+
+        for mark in self._alert_marks:
+            mark.remove()
+        self._alert_marks = [
+            self.ax.axvline(
+                a.step,
+                color=SEVERITY_COLORS.get(a.severity, SEVERITY_COLORS["warning"]),
+                linestyle="--",
+                linewidth=1.0,
+                alpha=0.8,
+                label=f"_alert {a.kind}",  # leading underscore: not in a legend
+                zorder=1,
+            )
+            for a in alerts
+            if a.step is not None
+        ]
+        self._mark_dirty()
+
+    def alert_steps(self) -> list[int]:
+        """The steps marked on the plot (one per alert with a step)."""
+        return [int(m.get_xdata()[0]) for m in self._alert_marks]
 
     def refresh(self) -> None:
         """Read the shown run again from the store."""

@@ -19,13 +19,16 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from ...backend.errors import RaveGuiError
 from ...backend.manager import TrainingManager
+from ...backend.rave.diagnose import diagnose_run
 from ...backend.status import COMPLETED, FAILED, LIVE, PAUSED, QUEUED, STOPPED
-from ...backend.store.records import Experiment
+from ...backend.store.records import Alert, Experiment
 from ...backend.system.units import format_duration, format_rate
 from ...core.signals import AppSignals
 from ..models.experiments_model import RunRow, format_step, format_time
 from .log_view import LogView
+from .run_alerts import AlertBanner, AlertHistory
 from .status_delegate import badge_text_color, status_color
 from .system_panel import SystemPanel
 
@@ -51,6 +54,7 @@ class RunPanel(QWidget):
         self.experiment_id: int | None = None
         self._progress: dict[int, dict] = {}  # the latest run_progress of each run
         self._log_path: str | None = None
+        self._alerts: list[Alert] = []
 
         self.name_label = QLabel()
         f = QFont(self.font())
@@ -99,6 +103,9 @@ class RunPanel(QWidget):
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label.setStyleSheet("color: #d64541;")
         self.error_label.hide()
+        self._diagnosed: tuple[int | None, str | None, str] | None = None  # (run, error, text)
+        self.alert_banner = AlertBanner()
+        self.alert_banner.dismissed.connect(self._dismiss_alert)
 
         header = QWidget()
         hl = QVBoxLayout(header)
@@ -109,6 +116,7 @@ class RunPanel(QWidget):
         hl.addWidget(self.progress_bar)
         hl.addLayout(facts)
         hl.addWidget(self.error_label)
+        hl.addWidget(self.alert_banner)
 
         # The plot (and matplotlib, a third of the app's start-up time) is built once the
         # panel is on screen or first asked for: the window appears first.
@@ -123,6 +131,9 @@ class RunPanel(QWidget):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.log_view, "Log")
         self.tabs.addTab(self.system_panel, "System")
+        self.alert_history = AlertHistory()
+        self.tabs.addTab(self.alert_history, "Alerts")
+        signals.run_alerts.connect(self._on_alerts)
         self.details_splitter = QSplitter(Qt.Orientation.Vertical)
         self.details_splitter.addWidget(self.plot_holder)
         self.details_splitter.addWidget(self.tabs)
@@ -152,6 +163,7 @@ class RunPanel(QWidget):
             assert layout is not None
             layout.addWidget(self._plot)
             self._plot.set_experiment(self.experiment_id)
+            self._plot.set_alerts(self._alerts)
         return self._plot
 
     def showEvent(self, event: QShowEvent | None) -> None:
@@ -178,6 +190,7 @@ class RunPanel(QWidget):
         if reload:
             if self._plot is not None:
                 self._plot.set_experiment(experiment_id)
+            self.refresh_alerts()
             self.log_view.bind(experiment_id)
         if reload or log_path != self._log_path:
             self._log_path = log_path
@@ -235,13 +248,51 @@ class RunPanel(QWidget):
         self._update_progress()
         self.pid_value.setText(str(exp.pid) if exp.pid and row.is_live else "–")
         error = exp.error
-        self.error_label.setText(f"Reason: {error}" if error else "")
+        if row.status == FAILED:
+            error = self._diagnosis(exp.log_path, error) or error
+        else:
+            error = f"Reason: {error}" if error else None
+        self.error_label.setText(error or "")
         self.error_label.setVisible(bool(error) and row.status in (FAILED, STOPPED))
         self.system_panel.set_pid(exp.pid if row.is_live else None)
         if row.is_live:
             self._tick.start()
         else:
             self._tick.stop()
+
+    # --- alerts and diagnosis -------------------------------------------------------------------
+    def refresh_alerts(self) -> None:
+        """Read the run's alerts again: the banner, the Alerts tab and the plot's markers."""
+        eid = self.experiment_id
+        self._alerts = self.manager.alerts.for_run(eid) if eid is not None else []
+        self.alert_banner.show_latest(self._alerts)
+        self.alert_history.set_alerts(self._alerts)
+        n = len(self._alerts)
+        tab = self.tabs.indexOf(self.alert_history)
+        self.tabs.setTabText(tab, f"Alerts ({n})" if n else "Alerts")
+        if self._plot is not None:
+            self._plot.set_alerts(self._alerts)
+
+    def _on_alerts(self, experiment_id: int, _alerts: list) -> None:
+        if experiment_id == self.experiment_id:
+            self.refresh_alerts()
+
+    def _dismiss_alert(self, alert_id: int) -> None:
+        self.manager.alerts.acknowledge(alert_id)
+        self.refresh_alerts()
+
+    def _diagnosis(self, log_path: str | None, error: str | None) -> str | None:
+        """A failed run's cause in plain words and what to do (read once per run and error)."""
+        cached = self._diagnosed
+        if cached is not None and cached[:2] == (self.experiment_id, error):
+            return cached[2] or None
+        try:
+            found = diagnose_run(log_path, error)
+        except (OSError, RaveGuiError):
+            found = None
+        text = f"{found.title}. {found.advice}\nFrom: {found.evidence}" if found else ""
+        self._diagnosed = (self.experiment_id, error, text)
+        return text or None
 
     def set_progress(self, experiment_id: int, progress: dict) -> None:
         """A run's latest ``run_progress`` (its speed); shown if it is this panel's run."""
