@@ -224,6 +224,25 @@ class AudioIndex:
         self._files: dict[str, _FileState] = {}
         self.clips: list[AudioClip] = []
 
+    @classmethod
+    def for_run(cls, run_dir: str | os.PathLike[str] | None, channels: int | None) -> AudioIndex:
+        """The index of a run's folder (its experiment's ``run_dir`` and configured channels),
+        read once; an AudioError if the run has no folder (yet) or it is gone."""
+        if not run_dir:
+            raise AudioError("This run has no run folder yet: it has written no audio.")
+        if not Path(run_dir).exists():
+            raise AudioError(f"The run folder {run_dir} is gone: its audio cannot be read.")
+        index = cls(run_dir, channels=channels or 1)
+        index.update()
+        return index
+
+    def clip(self, index: int) -> AudioClip:
+        """The clip at ``index``, with a message that says which exist otherwise."""
+        if not 0 <= index < len(self.clips):
+            held = f"clips 0 to {len(self.clips) - 1}" if self.clips else "no audio clips"
+            raise AudioError(f"There is no clip {index}: the run holds {held}.")
+        return self.clips[index]
+
     def _paths(self) -> list[Path]:
         if self.root.is_file():
             return [self.root]
