@@ -21,6 +21,7 @@ from rave_gui.backend.rave.audio import (
     encode_audio_event,
     encode_wav,
     read_clip_bytes,
+    spectrogram_db,
     split_clip,
 )
 from rave_gui.backend.rave.eventproto import ScalarPoint, encode_scalar_event
@@ -258,3 +259,14 @@ def test_missing_file_or_folder_gives_no_clips(tmp_path: Path) -> None:
     assert index.clips == []
     shutil.rmtree(tmp_path, ignore_errors=True)
     assert not AudioIndex(tmp_path).update()
+
+
+def test_spectrogram_puts_a_tone_in_its_frequency_bin() -> None:
+    rate, n_fft = 8000, 256
+    t = np.arange(rate) / rate
+    tone = (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    spec = spectrogram_db(tone, n_fft=n_fft, hop=128)
+    assert spec.shape == (n_fft // 2 + 1, 1 + (rate - n_fft) // 128)
+    peak = int(np.argmax(spec.mean(axis=1)))
+    assert peak == round(1000 / (rate / n_fft))  # 1 kHz at 31.25 Hz per bin
+    assert spectrogram_db(np.zeros((10, 2), np.float32), n_fft=64).max() == -90.0

@@ -58,6 +58,7 @@ __all__ = [
     "encode_audio_event",
     "encode_wav",
     "read_clip_bytes",
+    "spectrogram_db",
     "split_clip",
 ]
 
@@ -530,3 +531,20 @@ def encode_audio_event(
     value = len_field(0x0A, tag.encode()) + len_field(0x32, audio)
     head = b"\x09" + _F64.pack(wall_time) + (b"\x10" + encode_varint(step) if step else b"")
     return head + len_field(0x2A, len_field(0x0A, value))
+
+
+def spectrogram_db(
+    samples: np.ndarray, n_fft: int = 1024, hop: int = 512, floor_db: float = -90.0
+) -> np.ndarray:
+    """Magnitude spectrogram in dB (frequency bins x frames, low frequencies first) of mono or
+    multi-channel samples (the channels are averaged), Hann window."""
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim == 2:
+        x = x.mean(axis=1)
+    if x.size < n_fft:
+        x = np.pad(x, (0, n_fft - x.size))
+    frames = 1 + (x.size - n_fft) // hop
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
+    spec = np.abs(np.fft.rfft(x[idx] * np.hanning(n_fft).astype(np.float32), axis=1))
+    db = 20.0 * np.log10(np.maximum(spec, 1e-12) / (n_fft / 4))
+    return np.maximum(db, floor_db).T.astype(np.float32)

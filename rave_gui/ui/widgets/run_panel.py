@@ -24,6 +24,7 @@ from ...backend.status import COMPLETED, FAILED, LIVE, PAUSED, QUEUED, STOPPED
 from ...backend.system.units import format_duration, format_rate
 from ...core.signals import AppSignals
 from ..models.experiments_model import RunRow, format_step, format_time
+from .listen_panel import ListenPanel
 from .log_view import LogView
 from .status_delegate import badge_text_color, status_color
 from .system_panel import SystemPanel
@@ -122,6 +123,8 @@ class RunPanel(QWidget):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.log_view, "Log")
         self.tabs.addTab(self.system_panel, "System")
+        self.listen_panel = ListenPanel()
+        self.tabs.addTab(self.listen_panel, "Listen")
         self.details_splitter = QSplitter(Qt.Orientation.Vertical)
         self.details_splitter.addWidget(self.plot_holder)
         self.details_splitter.addWidget(self.tabs)
@@ -167,6 +170,7 @@ class RunPanel(QWidget):
         if self._plot is not None:
             self._plot.shutdown()
         self.system_panel.shutdown()
+        self.listen_panel.shutdown()
 
     # --- the run -------------------------------------------------------------------------------
     def load_run(self, experiment_id: int | None, exp: dict[str, Any] | None, reload: bool) -> None:
@@ -174,6 +178,11 @@ class RunPanel(QWidget):
         that appeared meanwhile (a queued run started) is read in any case."""
         self.experiment_id = experiment_id
         log_path = exp.get("log_path") if exp else None
+        self.listen_panel.set_run(
+            exp["run_dir"] if exp else None,
+            exp["config"].get("channels") if exp else None,
+            exp is not None and exp["status"] in LIVE,
+        )
         if reload:
             if self._plot is not None:
                 self._plot.set_experiment(experiment_id)
