@@ -29,6 +29,7 @@ from rave_gui.backend.rave.audio import (  # noqa: E402
     decode_clip,
     encode_audio_event,
     encode_wav,
+    spectrogram_db,
 )
 from rave_gui.backend.rave.eventproto import ScalarPoint, encode_scalar_event  # noqa: E402
 from rave_gui.backend.rave.tfrecord import RECORD_HEADER, frame_record, length_crc  # noqa: E402
@@ -127,6 +128,19 @@ def main() -> None:
         20,
     )
     assert audio.inputs[0].shape == (N_SIGNAL, 1)
+
+    def decode_and_spectrograms():  # what the Listen panel does off the GUI thread on a click
+        a = decode_clip(clip)
+        return [
+            (spectrogram_db(x), spectrogram_db(y))
+            for x, y in zip(a.inputs, a.reconstructions, strict=True)
+        ]
+
+    timed(
+        "decode + split + both spectrograms (the Listen panel's click)", decode_and_spectrograms, 20
+    )
+    part = audio.reconstructions[0]
+    timed("encode the part to play as WAV", lambda: encode_wav(part, audio.sample_rate), 20)
 
 
 if __name__ == "__main__":
