@@ -8,6 +8,7 @@ import json
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
+from ..backend.rave.fidelity import fidelity_fact
 from ..backend.status import FINAL, RunStatus
 from ..backend.system.units import format_datetime, format_value
 from . import audio
@@ -93,6 +94,7 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
         ("started", format_datetime(exp["started_at"], missing="-")),
         ("ended", format_datetime(exp["completed_at"], missing="-")),
         ("step", exp["metrics"].get("step", "-")),
+        ("fidelity", fidelity_fact(exp["metrics"]) or "-"),
         ("run folder", exp["run_dir"] or "-"),
         ("log", exp["log_path"] or "-"),
         ("pid", exp["pid"] or "-"),

@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import (
 )
 
 from ...backend.manager import TrainingManager
+from ...backend.rave.fidelity import fidelity_fact
 from ...backend.status import COMPLETED, FAILED, LIVE, PAUSED, QUEUED, STOPPED
 from ...backend.system.units import format_duration, format_rate
 from ...core.signals import AppSignals
@@ -238,6 +239,9 @@ class RunPanel(QWidget):
         bits.append(f"started {format_time(row.started_at)}" if row.started_at else "not started")
         if row.completed_at and not row.is_live:
             bits.append(f"ended {format_time(row.completed_at)}")
+        fidelity = fidelity_fact(exp.get("metrics") or {})
+        if fidelity:
+            bits.append(fidelity)
         self.info_label.setText(" · ".join(bits))
         self.progress_bar.setEnabled(True)
         self._update_progress()
