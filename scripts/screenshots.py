@@ -337,6 +337,15 @@ def render(out: Path) -> list[Path]:
                 _wait(app, lambda p=plot: not p.loading(), 15)
             _pump(app, 1.5)
             save(window, f"training-{theme}")
+            run_panel = getattr(page, "panel", None)
+            listen = getattr(run_panel, "listen_panel", None)
+            if listen is not None and run_panel is not None:  # the Listen tab of that run
+                run_panel.tabs.setCurrentWidget(listen)
+                _wait(app, lambda w=listen: w.audio is not None, 15)
+                listen.set_part("reconstruction")
+                _pump(app, 1.0)
+                save(window, f"listen-{theme}")
+                run_panel.tabs.setCurrentIndex(0)
 
         if "export" in window.pages and imported:
             window.show_page("export")

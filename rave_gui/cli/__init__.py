@@ -10,9 +10,9 @@ from pathlib import Path
 
 from .. import __version__
 from ..backend.errors import RaveGuiError
-from . import datasets, desktop, diagnose, export, projects, runs, train
+from . import datasets, desktop, diagnose, export, projects, reconstruct, runs, train
 
-COMMANDS = ("runs", "train", "projects", "datasets", "export", "diagnose")
+COMMANDS = ("runs", "train", "projects", "datasets", "export", "diagnose", "reconstruct")
 OPTIONS = ("--version", "-h", "--help", "--install-desktop-entry", "--uninstall-desktop-entry")
 
 
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="experiment database (default: $RAVE_GUI_DB or the user data folder)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (runs, train, projects, datasets, export, diagnose):
+    for command in (runs, train, projects, datasets, export, diagnose, reconstruct):
         command.add_parser(sub, [db])
     return parser
 

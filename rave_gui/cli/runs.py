@@ -8,8 +8,10 @@ import json
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
+from ..backend.rave.fidelity import fidelity_fact
 from ..backend.status import FINAL, RunStatus
 from ..backend.system.units import format_datetime, format_value
+from . import audio
 from .common import (
     caught_up,
     dump_json,
@@ -128,6 +130,7 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
         ("started", format_datetime(exp.started_at, missing="-")),
         ("ended", format_datetime(exp.completed_at, missing="-")),
         ("step", exp.summary.get("step", "-")),
+        ("fidelity", fidelity_fact(exp.summary) or "-"),
         ("run folder", exp.run_dir or "-"),
         ("log", exp.log_path or "-"),
         ("pid", exp.pid or "-"),
@@ -331,3 +334,4 @@ def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None
     p.add_argument("--project", help="project name or id")
     p.add_argument("--name", help="experiment name (default: from the folder)")
     p.set_defaults(func=cmd_runs_import)
+    audio.add_parser(runs_sub, parents)

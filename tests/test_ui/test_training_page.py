@@ -339,3 +339,19 @@ def test_system_panel_shows_the_machine_and_gpu_rows(qtbot, page: TrainingPage):
     assert w["util"].format() == "45 %" and w["util"].value() == 450
     assert w["mem"].format() == "10.7 GB / 85.9 GB"  # decimal units, as everywhere
     assert w["misc"].text() == "61 °C   ·   150 / 700 W"
+
+
+def test_an_imported_run_tells_its_fidelity_and_lets_you_listen(qtbot, page, manager, tmp_path):
+    from rave_gui.backend.rave.fidelity import fidelity_fact
+
+    exp = _imported_real_run(manager, tmp_path)
+    manager.experiments.update(exp, run_dir=str(FIXTURE))
+    page.set_project(manager.projects.default_id())
+    fact = fidelity_fact(manager.get_experiment(exp).summary)
+    assert fact and fact.endswith("95 % of the variance")
+    assert fact in page.panel.info_label.text()
+    listen = page.panel.listen_panel
+    page.panel.tabs.setCurrentWidget(listen)
+    qtbot.waitUntil(lambda: listen.clip_list.count() == 6, timeout=5000)
+    qtbot.waitUntil(lambda: listen.audio is not None, timeout=5000)
+    assert listen.audio.clip.step == 101

@@ -34,6 +34,7 @@ __all__ = [
     "EVENT_FILE_PREFIX",
     "EventDirFollower",
     "EventFileReader",
+    "find_event_files",
     "read_scalars",
     "write_scalar_events",
 ]
@@ -189,6 +190,20 @@ def _version_number(rel_parts: tuple[str, ...]) -> int:
 
 
 _VERSION_RE = re.compile(r"version_(\d+)")
+
+
+def find_event_files(root: str | os.PathLike[str]) -> list[Path]:
+    """The event files under a run folder, in the order EventDirFollower reads them (by
+    version_N number, then name; ``checkpoints`` folders not searched)."""
+    root = Path(root)
+    found: list[tuple[int, str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != "checkpoints"]
+        for name in filenames:
+            if name.startswith(EVENT_FILE_PREFIX):
+                p = Path(dirpath, name)
+                found.append((_version_number(p.relative_to(root).parts[:-1]), name, p))
+    return [p for _, _, p in sorted(found)]
 
 
 class EventDirFollower:

@@ -22,11 +22,13 @@ from PyQt6.QtWidgets import (
 from ...backend.errors import RaveGuiError
 from ...backend.manager import TrainingManager
 from ...backend.rave.diagnose import diagnose_run
+from ...backend.rave.fidelity import fidelity_fact
 from ...backend.status import COMPLETED, FAILED, LIVE, PAUSED, QUEUED, STOPPED
 from ...backend.store.records import Alert, Experiment
 from ...backend.system.units import format_duration, format_rate
 from ...core.signals import AppSignals
 from ..models.experiments_model import RunRow, format_step, format_time
+from .listen_panel import ListenPanel
 from .log_view import LogView
 from .run_alerts import AlertBanner, AlertHistory
 from .status_delegate import badge_text_color, status_color
@@ -134,6 +136,8 @@ class RunPanel(QWidget):
         self.alert_history = AlertHistory()
         self.tabs.addTab(self.alert_history, "Alerts")
         signals.run_alerts.connect(self._on_alerts)
+        self.listen_panel = ListenPanel()
+        self.tabs.addTab(self.listen_panel, "Listen")
         self.details_splitter = QSplitter(Qt.Orientation.Vertical)
         self.details_splitter.addWidget(self.plot_holder)
         self.details_splitter.addWidget(self.tabs)
@@ -180,6 +184,7 @@ class RunPanel(QWidget):
         if self._plot is not None:
             self._plot.shutdown()
         self.system_panel.shutdown()
+        self.listen_panel.shutdown()
 
     # --- the run -------------------------------------------------------------------------------
     def load_run(self, experiment_id: int | None, exp: Experiment | None, reload: bool) -> None:
@@ -187,6 +192,11 @@ class RunPanel(QWidget):
         that appeared meanwhile (a queued run started) is read in any case."""
         self.experiment_id = experiment_id
         log_path = exp.log_path if exp else None
+        self.listen_panel.set_run(
+            exp.run_dir if exp else None,
+            exp.config.get("channels") if exp else None,
+            exp is not None and exp.status in LIVE,
+        )
         if reload:
             if self._plot is not None:
                 self._plot.set_experiment(experiment_id)
@@ -243,6 +253,9 @@ class RunPanel(QWidget):
         bits.append(f"started {format_time(row.started_at)}" if row.started_at else "not started")
         if row.completed_at and not row.is_live:
             bits.append(f"ended {format_time(row.completed_at)}")
+        fidelity = fidelity_fact(exp.summary)
+        if fidelity:
+            bits.append(fidelity)
         self.info_label.setText(" · ".join(bits))
         self.progress_bar.setEnabled(True)
         self._update_progress()

@@ -1,0 +1,494 @@
+"""ListenPanel: a run's validation audio, each example's input against its reconstruction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PyQt6.QtCore import QSignalBlocker, Qt, QTemporaryDir, QTimer, QUrl
+from PyQt6.QtGui import QPalette, QShowEvent
+from PyQt6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...backend.errors import RaveGuiError
+from ...backend.rave.audio import (
+    PARTS,
+    AudioClip,
+    AudioIndex,
+    ClipAudio,
+    decode_clip,
+    encode_wav,
+    spectrogram_db,
+)
+from ...backend.system.units import format_value
+from ...core.worker import run_in_background
+
+if TYPE_CHECKING:
+    from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+    from matplotlib.figure import Figure
+
+NO_DEVICE = "No audio output device: playback is off (everything else works)."
+PART_LABELS = {"input": "A · input", "reconstruction": "B · reconstruction"}
+
+
+def _decode(clip: AudioClip) -> tuple[ClipAudio, list[tuple[np.ndarray, np.ndarray]]]:
+    """Off the GUI thread: the clip decoded and split, and each example's two spectrograms."""
+    audio = decode_clip(clip)
+    specs = [
+        (spectrogram_db(x), spectrogram_db(y))
+        for x, y in zip(audio.inputs, audio.reconstructions, strict=True)
+    ]
+    return audio, specs
+
+
+class ListenPanel(QWidget):
+    """The validations of one run (step, loss); for the chosen one, each example as input and
+    reconstruction (waveform over spectrogram), play/stop, an A/B switch that keeps the
+    position, a step slider over the validations and saving as WAV. New clips appear while
+    the run trains (the index is read again every few seconds while the run is live)."""
+
+    POLL_MS = 3000
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.index: AudioIndex | None = None
+        self.audio: ClipAudio | None = None
+        self._specs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._run_key: tuple[str | None, int] | None = None
+        self._live = False
+        self._generation = 0  # results of an older run or clip are dropped
+        self._updating = False
+        self._decoding: int | None = None
+        self._player: Any = None  # QMediaPlayer, built on first play
+        self._audio_output: Any = None
+        self._device: bool | None = None
+        self._tmp = QTemporaryDir()
+
+        self.clip_list = QListWidget()
+        self.clip_list.setMinimumWidth(150)
+        self.clip_list.currentRowChanged.connect(self._on_row_changed)
+
+        self.example_combo = QComboBox()
+        self.example_combo.currentIndexChanged.connect(self._on_example_changed)
+        self.a_button = QPushButton(PART_LABELS["input"])
+        self.b_button = QPushButton(PART_LABELS["reconstruction"])
+        self.ab_group = QButtonGroup(self)
+        for i, b in enumerate((self.a_button, self.b_button)):
+            b.setCheckable(True)
+            self.ab_group.addButton(b, i)
+        self.a_button.setChecked(True)
+        self.ab_group.idToggled.connect(self._on_ab_toggled)
+        self.play_button = QPushButton("Play")
+        self.play_button.clicked.connect(lambda _checked: self.toggle_play())
+        self.save_button = QPushButton("Save WAV…")
+        self.save_button.clicked.connect(lambda _checked: self._ask_save())
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Example"))
+        controls.addWidget(self.example_combo)
+        controls.addSpacing(8)
+        controls.addWidget(self.a_button)
+        controls.addWidget(self.b_button)
+        controls.addSpacing(8)
+        controls.addWidget(self.play_button)
+        controls.addStretch(1)
+        controls.addWidget(self.save_button)
+
+        self.step_slider = QSlider(Qt.Orientation.Horizontal)
+        self.step_slider.setPageStep(1)
+        self.step_slider.valueChanged.connect(self._on_slider)
+        self.step_label = QLabel()
+        slider_row = QHBoxLayout()
+        slider_row.addWidget(QLabel("Step"))
+        slider_row.addWidget(self.step_slider, 1)
+        slider_row.addWidget(self.step_label)
+
+        # the figure (and matplotlib) is built when the panel is first shown
+        self.figure: Figure | None = None
+        self.canvas: FigureCanvasQTAgg | None = None
+        self.canvas_holder = QWidget()
+        self.canvas_holder.setMinimumSize(240, 160)
+        self.canvas_holder.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        QVBoxLayout(self.canvas_holder).setContentsMargins(0, 0, 0, 0)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(4, 0, 0, 0)
+        rl.addLayout(controls)
+        rl.addLayout(slider_row)
+        rl.addWidget(self.canvas_holder, 1)
+        rl.addWidget(self.message)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.clip_list)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([170, 600])
+        splitter.setChildrenCollapsible(False)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(splitter)
+
+        self._poll = QTimer(self)
+        self._poll.setInterval(self.POLL_MS)
+        self._poll.timeout.connect(self.refresh)
+        self._set_enabled(False)
+
+    # --- the run ---------------------------------------------------------------------------------
+    def set_run(self, run_dir: str | None, channels: int | None, live: bool) -> None:
+        """Show a run's audio (its folder and the model's channel count); ``live``: it still
+        trains, so its folder is read again every few seconds."""
+        key = (run_dir, int(channels or 1))
+        self._live = live
+        if key == self._run_key:
+            self._update_polling()
+            return
+        self.stop()
+        self._run_key = key
+        self._generation += 1
+        self.index = AudioIndex(run_dir, channels=key[1]) if run_dir else None
+        self.audio, self._specs = None, []
+        self._updating = False
+        self._decoding = None
+        self._fill_list()
+        self._draw()
+        self.message.setText("" if run_dir else "This run has no run folder yet.")
+        self.refresh()
+        self._update_polling()
+
+    def refresh(self) -> None:
+        """Read what the run's event files gained since (off the GUI thread)."""
+        if self.index is None or self._updating:
+            return
+        self._updating = True
+        gen, index = self._generation, self.index
+        run_in_background(
+            index.update,
+            lambda changed: self._index_read(gen, bool(changed)),
+            lambda err: self._index_failed(gen, err),
+        )
+
+    def _index_read(self, gen: int, changed: bool) -> None:
+        if gen != self._generation:
+            return
+        self._updating = False
+        if changed:
+            self._fill_list()
+        elif self.index is not None and not self.index.clips and not self.message.text():
+            self.message.setText("No validation audio yet: RAVE writes a clip at each validation.")
+
+    def _index_failed(self, gen: int, err: Exception) -> None:
+        if gen == self._generation:
+            self._updating = False
+            self.message.setText(f"Cannot read the run's audio: {err}")
+
+    def _update_polling(self) -> None:
+        if self._live and self.index is not None and self.isVisible():
+            self._poll.start()
+        else:
+            self._poll.stop()
+
+    def showEvent(self, event: QShowEvent | None) -> None:
+        super().showEvent(event)
+        if self.canvas is None:
+            self._build_canvas()
+        self._update_polling()
+
+    def _build_canvas(self) -> None:
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(6, 3.2), dpi=100)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        layout = self.canvas_holder.layout()
+        assert layout is not None
+        layout.addWidget(self.canvas)
+        self.canvas.mpl_connect("resize_event", self._adjust_margins)
+        self._draw()
+
+    def shutdown(self) -> None:
+        self._poll.stop()
+        self.stop()
+
+    # --- list and slider ---------------------------------------------------------------------
+    @property
+    def clips(self) -> list[AudioClip]:
+        return self.index.clips if self.index is not None else []
+
+    def _fill_list(self) -> None:
+        clips = self.clips
+        row = self.clip_list.currentRow()
+        follow_last = row < 0 or row == self.clip_list.count() - 1
+        with QSignalBlocker(self.clip_list), QSignalBlocker(self.step_slider):
+            self.clip_list.clear()
+            for c in clips:
+                step = "step ?" if c.step is None else f"step {c.step}"
+                loss = format_value(c.loss, missing="-")
+                item = QListWidgetItem(f"{step}  ·  loss {loss}")
+                item.setToolTip(
+                    f"validation {c.validation}, {c.examples} example(s), {c.seconds:.1f} s"
+                )
+                self.clip_list.addItem(item)
+            self.step_slider.setRange(0, max(0, len(clips) - 1))
+        if clips:
+            self.message.setText("" if self.audio_device_available() else NO_DEVICE)
+            target = len(clips) - 1 if follow_last else min(row, len(clips) - 1)
+            if target != row or self.audio is None:
+                self.select_clip(target)
+            else:
+                with QSignalBlocker(self.clip_list), QSignalBlocker(self.step_slider):
+                    self.clip_list.setCurrentRow(target)
+                    self.step_slider.setValue(target)
+        self._set_enabled(bool(clips))
+
+    def select_clip(self, row: int) -> None:
+        """Show (and decode) the clip at ``row`` of the list."""
+        with QSignalBlocker(self.clip_list), QSignalBlocker(self.step_slider):
+            self.clip_list.setCurrentRow(row)
+            self.step_slider.setValue(row)
+        self._on_row_changed(row)
+
+    def _on_slider(self, value: int) -> None:
+        self.select_clip(value)
+
+    def _on_row_changed(self, row: int) -> None:
+        clips = self.clips
+        if not 0 <= row < len(clips):
+            return
+        with QSignalBlocker(self.step_slider):
+            self.step_slider.setValue(row)
+        clip = clips[row]
+        step = "?" if clip.step is None else str(clip.step)
+        self.step_label.setText(f"{step}  ({row + 1} of {len(clips)})")
+        if self.audio is not None and self.audio.clip == clip:
+            return
+        self._decoding = row
+        gen = self._generation
+        run_in_background(
+            lambda: _decode(clip),
+            lambda result: self._decoded(gen, row, result),
+            lambda err: self._index_failed(gen, err),
+        )
+
+    def _decoded(
+        self, gen: int, row: int, result: tuple[ClipAudio, list[tuple[np.ndarray, np.ndarray]]]
+    ) -> None:
+        if gen != self._generation or row != self._decoding:
+            return
+        self._decoding = None
+        was_playing = self.playing
+        position = self._player.position() if was_playing else 0
+        self.audio, self._specs = result
+        example = self.example
+        with QSignalBlocker(self.example_combo):
+            self.example_combo.clear()
+            self.example_combo.addItems([str(e + 1) for e in range(len(self.audio.inputs))])
+            self.example_combo.setCurrentIndex(min(example, len(self.audio.inputs) - 1))
+        self._draw()
+        if was_playing:  # the slider moved while playing: the same example, later in training
+            self.play(position)
+
+    # --- example and A/B ---------------------------------------------------------------------
+    @property
+    def example(self) -> int:
+        return max(0, self.example_combo.currentIndex())
+
+    @property
+    def part(self) -> str:
+        return PARTS[max(0, self.ab_group.checkedId())]
+
+    def set_part(self, part: str) -> None:
+        (self.a_button if part == "input" else self.b_button).setChecked(True)
+
+    def _on_example_changed(self, _index: int) -> None:
+        self.stop()
+        self._draw()
+
+    def _on_ab_toggled(self, _id: int, checked: bool) -> None:
+        if not checked:
+            return
+        self._draw()
+        if self.playing:  # A/B: the other part from the same position
+            self.play(self._player.position())
+
+    def current_samples(self) -> np.ndarray | None:
+        if self.audio is None:
+            return None
+        return self.audio.part(self.example, self.part)
+
+    # --- playback ----------------------------------------------------------------------------
+    def audio_device_available(self) -> bool:
+        if self._device is None:
+            from PyQt6.QtMultimedia import QMediaDevices
+
+            self._device = bool(QMediaDevices.audioOutputs())
+        return self._device
+
+    @property
+    def playing(self) -> bool:
+        if self._player is None:
+            return False
+        from PyQt6.QtMultimedia import QMediaPlayer
+
+        return bool(self._player.playbackState() == QMediaPlayer.PlaybackState.PlayingState)
+
+    def toggle_play(self) -> None:
+        if self.playing:
+            self.stop()
+        else:
+            self.play()
+
+    def play(self, position_ms: int = 0) -> bool:
+        """Play the chosen example's chosen part from ``position_ms``; False (and a message)
+        when there is nothing to play or no audio device."""
+        samples = self.current_samples()
+        if samples is None or self.audio is None:
+            return False
+        if not self.audio_device_available():
+            self.message.setText(NO_DEVICE)
+            self.play_button.setEnabled(False)
+            return False
+        from PyQt6.QtMultimedia import QAudioOutput, QMediaPlayer
+
+        if self._player is None:
+            self._player = QMediaPlayer(self)
+            self._audio_output = QAudioOutput(self)
+            self._player.setAudioOutput(self._audio_output)
+            self._player.playbackStateChanged.connect(lambda _s: self._update_play_button())
+        path = Path(self._tmp.path()) / (
+            f"clip{self.audio.clip.index}-ex{self.example}-{self.part}.wav"
+        )
+        if not path.exists():
+            path.write_bytes(encode_wav(samples, self.audio.sample_rate))
+        self._player.setSource(QUrl.fromLocalFile(str(path)))
+        self._player.setPosition(position_ms)
+        self._player.play()
+        self._update_play_button()
+        return True
+
+    def stop(self) -> None:
+        if self._player is not None:
+            self._player.stop()
+        self._update_play_button()
+
+    def _update_play_button(self) -> None:
+        self.play_button.setText("Stop" if self.playing else "Play")
+
+    # --- saving ------------------------------------------------------------------------------
+    def save_wav(self, path: str | Path) -> None:
+        """Write the chosen example's chosen part as a 16-bit WAV file."""
+        samples = self.current_samples()
+        if samples is None or self.audio is None:
+            raise RaveGuiError("No clip is shown: there is nothing to save.")
+        try:
+            Path(path).write_bytes(encode_wav(samples, self.audio.sample_rate))
+        except OSError as err:
+            raise RaveGuiError(f"Cannot write {path}: {err.strerror or err}") from err
+
+    def _ask_save(self) -> None:
+        if self.audio is None:
+            return
+        c = self.audio.clip
+        name = f"step{c.step}-example{self.example + 1}-{self.part}.wav"
+        path, _ = QFileDialog.getSaveFileName(self, "Save clip as WAV", name, "WAV (*.wav)")
+        if not path:
+            return
+        try:
+            self.save_wav(path)
+        except RaveGuiError as err:
+            self.message.setText(str(err))
+        else:
+            self.message.setText(f"Saved {path}")
+
+    # --- drawing -------------------------------------------------------------------------------
+    def _set_enabled(self, on: bool) -> None:
+        for w in (self.example_combo, self.a_button, self.b_button, self.save_button):
+            w.setEnabled(on)
+        self.step_slider.setEnabled(on and len(self.clips) > 1)
+        self.play_button.setEnabled(on and self._device is not False)
+
+    def _draw(self) -> None:
+        pal = self.palette()
+        bg = pal.color(QPalette.ColorRole.Base).name()
+        fg = pal.color(QPalette.ColorRole.Text).name()
+        grid = pal.color(QPalette.ColorRole.Mid).name()
+        accent = pal.color(QPalette.ColorRole.Highlight).name()
+        fig, canvas = self.figure, self.canvas
+        if fig is None or canvas is None:
+            return
+        fig.clear()
+        fig.set_facecolor(bg)
+        if self.audio is None:
+            ax = fig.add_subplot(111)
+            ax.set_axis_off()
+            text = "Choose a validation on the left." if self.clips else "No validation audio."
+            ax.text(0.5, 0.5, text, ha="center", va="center", color=fg, transform=ax.transAxes)
+            canvas.draw_idle()
+            return
+        e = min(self.example, len(self.audio.inputs) - 1)
+        rate = self.audio.sample_rate
+        axes = fig.subplots(2, 2, sharex=True, gridspec_kw={"height_ratios": [1, 1.4]})
+        for col, part in enumerate(PARTS):
+            samples = self.audio.part(e, part).mean(axis=1)
+            seconds = samples.size / rate
+            active = part == self.part
+            wave_ax, spec_ax = axes[0][col], axes[1][col]
+            step = max(1, samples.size // 2000)  # min/max per pixel column: peaks stay
+            usable = samples[: samples.size // step * step].reshape(-1, step)
+            t = np.arange(usable.shape[0]) * step / rate
+            color = accent if active else fg
+            wave_ax.fill_between(t, usable.min(axis=1), usable.max(axis=1), color=color, lw=0)
+            wave_ax.set_ylim(-1, 1)
+            wave_ax.set_title(PART_LABELS[part], color=color, fontsize=9)
+            spec = self._specs[e][col] if e < len(self._specs) else spectrogram_db(samples)
+            top = max(float(s.max()) for s in self._specs[e]) if e < len(self._specs) else 0.0
+            spec_ax.imshow(
+                spec,
+                origin="lower",
+                aspect="auto",
+                extent=(0, seconds, 0, rate / 2000),
+                cmap="magma",
+                vmin=top - 80,
+                vmax=top,
+            )
+            spec_ax.set_xlabel("seconds", color=fg, fontsize=8)
+            if col == 0:
+                spec_ax.set_ylabel("kHz", color=fg, fontsize=8)
+            for a in (wave_ax, spec_ax):
+                a.set_facecolor(bg)
+                a.tick_params(colors=fg, labelsize=7)
+                for sp in a.spines.values():
+                    sp.set_color(color if active else grid)
+                    sp.set_linewidth(1.5 if active else 0.8)
+        self._adjust_margins()
+        canvas.draw_idle()
+
+    def _adjust_margins(self, _event: object = None) -> None:
+        """Margins in pixels (titles and tick labels keep their room at any size)."""
+        fig = self.figure
+        if fig is None or len(fig.axes) < 4:
+            return
+        w, h = max(fig.bbox.width, 100.0), max(fig.bbox.height, 100.0)
+        fig.subplots_adjust(
+            left=46 / w,
+            right=1 - 8 / w,
+            top=1 - 20 / h,
+            bottom=34 / h,
+            wspace=36 / (w / 2),
+            hspace=min(0.6, 44 / (h / 2)),
+        )
