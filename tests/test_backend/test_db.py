@@ -592,15 +592,15 @@ def test_v5_database_migrates_its_alerts_with_an_empty_advice(tmp_path: Path) ->
     try:
         assert db.schema_version(tm.db.conn) == db.SCHEMA_VERSION >= 6
         [old] = tm.alerts.for_run(1)
-        assert (old["kind"], old["severity"], old["message"], old["step"], old["created_at"]) == (
+        assert (old.kind, old.severity, old.message, old.step, old.created_at) == (
             "data_lost",
             "warning",
             "event file cut short",
             40,
             123.0,
         )
-        assert old["advice"] == ""
+        assert old.advice == ""
         tm.alerts.add(1, "nan", "error", "validation is NaN", 50, advice="resume earlier")
-        assert [a["advice"] for a in tm.alerts.for_run(1)] == ["", "resume earlier"]
+        assert [a.advice for a in tm.alerts.for_run(1)] == ["", "resume earlier"]
     finally:
         tm.close()
