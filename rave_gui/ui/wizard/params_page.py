@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QSizePolicy,
     QSpinBox,
     QStyle,
     QVBoxLayout,
@@ -98,10 +99,15 @@ def _field(widget: QWidget, error: FieldError) -> QWidget:
     return box
 
 
-def _add_row(form: QFormLayout, text: str, widget: QWidget, error: FieldError) -> None:
+def _add_row(
+    form: QFormLayout, text: str, widget: QWidget, error: FieldError, *notes: QWidget
+) -> None:
     label = QLabel(text)
     label.setBuddy(widget)  # Alt+letter focuses the field itself
-    form.addRow(label, _field(widget, error))
+    box = _field(widget, error)
+    for note in notes:
+        box.layout().addWidget(note)  # type: ignore[union-attr]
+    form.addRow(label, box)
 
 
 class ParametersPage(QWizardPage):
@@ -149,6 +155,9 @@ class ParametersPage(QWizardPage):
         self.batch_error = FieldError(self)
         self.val_error = FieldError(self)
         self.val_note = FieldError(self, kind=INFO)  # when RAVE really validates
+        # The note as wide as the form allows, the field beside it as wide as the others.
+        self.val_note.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.val_every_spin.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.save_error = FieldError(self)
         self.device_error = FieldError(self)
         self.workers_error = FieldError(self)
@@ -161,8 +170,7 @@ class ParametersPage(QWizardPage):
         _add_row(form, "Run &name:", self.name_edit, self.name_error)
         _add_row(form, "&Max steps:", self.max_steps_spin, self.steps_error)
         _add_row(form, "&Batch size:", self.batch_spin, self.batch_error)
-        _add_row(form, "&Validate every:", self.val_every_spin, self.val_error)
-        form.addRow("", self.val_note)
+        _add_row(form, "&Validate every:", self.val_every_spin, self.val_error, self.val_note)
         _add_row(form, "&Checkpoint every:", self.save_every_spin, self.save_error)
         _add_row(form, "&Device:", self.device_combo, self.device_error)
         _add_row(form, "Data-loader &workers:", self.workers_spin, self.workers_error)
