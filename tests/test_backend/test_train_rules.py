@@ -57,7 +57,8 @@ def test_training_examples_follow_raves_98_percent_split() -> None:
     assert training_examples(8) == 7  # 50 chunks or fewer: one validation example
     assert training_examples(50) == 49
     assert training_examples(120) == 117  # 98 * 120 // 100
-    assert training_examples(200_000) == 199_000  # at most 1,000 validation examples
+    assert training_examples(200_000) == 196_000
+    assert training_examples(1) == 1 and training_examples(0) == 0
     assert batches_per_epoch(36, 2) == 17  # the last, incomplete batch is dropped
     assert batches_per_epoch(8, 8) == 0
 

@@ -38,19 +38,16 @@ MAX_CHANNELS = 64
 LR_START, LR_END = 1e-3, 1e-4  # the generator's Adam, LinearLR over the first phase
 
 # --- what a dataset allows ---------------------------------------------------------------------
-# `rave train` keeps 98 % of the examples for training (rave.dataset.split_dataset(dataset, 98,
-# max_residual=1000)): the validation set is the rest, at least one, at most 1,000 examples.
+# `rave train` (2.3.1) keeps 98 % of the examples for training, rounded down and at least one
+# (rave.dataset.split_dataset(dataset, 98)): the validation set is the rest.
 TRAIN_PERCENT = 98
-MAX_VAL_EXAMPLES = 1000
 FEW_CHUNKS = 50  # v2 crashes at its first validation with 50 chunks or fewer (PCA over 1 example)
 TRY_OUT_CONFIG = "v2_small"
 
 
 def training_examples(n_examples: int) -> int:
     """How many of a dataset's ``n_examples`` RAVE trains on (the rest validates)."""
-    train = max(TRAIN_PERCENT * n_examples // 100, 1)
-    val = min(MAX_VAL_EXAMPLES, n_examples - train)
-    return max(n_examples - val, 0)
+    return min(max(TRAIN_PERCENT * n_examples // 100, 1), max(n_examples, 0))
 
 
 def batches_per_epoch(n_examples: int, batch: int) -> int:
