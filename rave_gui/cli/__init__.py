@@ -23,12 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rave-gui {__version__}")
     desktop.add_options(parser)
+    db_help = "experiment database (default: $RAVE_GUI_DB or the user data folder)"
+    # --db goes before the command or after it: the command's own --db is set only when given
+    # there (SUPPRESS), so it never hides one given before the command.
+    parser.add_argument("--db", metavar="PATH", help=db_help)
     db = argparse.ArgumentParser(add_help=False)
-    db.add_argument(
-        "--db",
-        metavar="PATH",
-        help="experiment database (default: $RAVE_GUI_DB or the user data folder)",
-    )
+    db.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help=db_help)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in (runs, train, projects, datasets, export, diagnose, reconstruct):
         command.add_parser(sub, [db])
@@ -66,6 +66,19 @@ def _sqlite_message(args: argparse.Namespace, err: sqlite3.Error) -> str:
     return str(database_error(path, err))
 
 
+GLOBAL_OPTIONS = ("--db",)  # options taking a value, accepted before the command too
+
+
 def wants_cli(argv: Sequence[str]) -> bool:
-    """True when the arguments ask for a command-line action rather than the window."""
-    return bool(argv) and (argv[0] in COMMANDS or argv[0] in OPTIONS)
+    """True when the arguments ask for a command-line action rather than the window (global
+    options such as ``--db PATH`` may come first: ``rave-gui --db X runs list``)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in GLOBAL_OPTIONS:
+            i += 2
+        elif arg.split("=", 1)[0] in GLOBAL_OPTIONS and "=" in arg:
+            i += 1
+        else:
+            return arg in COMMANDS or arg in OPTIONS
+    return False

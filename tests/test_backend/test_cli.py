@@ -310,3 +310,61 @@ def test_bad_arguments_are_usage_errors(store: dict) -> None:
         proc = rave_gui_cli(*args)
         assert proc.returncode == 2
         assert "usage:" in proc.stderr
+
+
+# Qt cannot be imported in this process: reaching the window would be an ImportError.
+NO_QT_MAIN = """
+import sys
+
+class _BlockQt:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("PyQt6", "PyQt5", "PySide6", "PySide2"):
+            raise ImportError(f"Qt was imported: {name}")
+        return None
+
+sys.meta_path.insert(0, _BlockQt())
+from rave_gui.app import main
+
+code = main(sys.argv[1:])
+assert not [m for m in sys.modules if m.startswith("PyQt")], "Qt was imported"
+raise SystemExit(code)
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--db", "{db}", "runs", "list"),
+        ("--db={db}", "runs", "list"),
+        ("runs", "list", "--db", "{db}"),
+        ("--db", "/nowhere/else.sqlite3", "runs", "list", "--db", "{db}"),  # the later wins
+    ],
+)
+def test_global_db_option_before_the_command_lists_runs_without_qt(
+    store: dict, args: tuple[str, ...]
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("RAVE_GUI_DB", "RAVE_GUI_NO_WINDOW")}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_QT_MAIN, *(a.format(db=store["db"]) for a in args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert proc.stdout == rave_gui_cli("runs", "list", "--db", store["db"]).stdout
+    assert proc.stdout.splitlines()[0].split()[:2] == ["ID", "NAME"]
+    assert "kick v2" in proc.stdout and "choir" in proc.stdout
+
+
+def test_a_global_option_alone_is_not_a_command() -> None:
+    from rave_gui.cli import wants_cli
+
+    assert wants_cli(["--db", "x.sqlite3", "runs", "list"])
+    assert wants_cli(["--db=x.sqlite3", "projects", "list"])
+    assert not wants_cli(["--db", "x.sqlite3"])  # the window, on that database
+    assert not wants_cli(["--db", "runs"])  # "runs" is the database's path here
+    assert not wants_cli([])

@@ -90,6 +90,23 @@ def test_project_duplicate_name_raises(tm: TrainingManager) -> None:
     assert tm.projects.get(b).name == "Bass"
 
 
+def test_project_names_differing_only_by_case_are_refused(tm: TrainingManager) -> None:
+    default = tm.projects.default_id()
+    with pytest.raises(DuplicateNameError) as err:
+        tm.projects.create("default")
+    assert str(err.value) == (
+        "A project named 'Default' already exists (names differing only in case are the same "
+        "name): pick another name."
+    )
+    strasse = tm.projects.create("Straße")  # folded beyond ASCII too
+    with pytest.raises(DuplicateNameError, match="'Straße' already exists"):
+        tm.projects.create("STRASSE")
+    with pytest.raises(DuplicateNameError, match="'Default' already exists"):
+        tm.projects.rename(strasse, "DEFAULT")
+    tm.projects.rename(default, "DEFAULT")  # a project may change the case of its own name
+    assert [p.name for p in tm.projects.all()] == ["DEFAULT", "Straße"]
+
+
 @pytest.mark.parametrize("name", ["", "   ", None, "a/b", "x" * 500, ".hidden"])
 def test_project_bad_name_raises_validation_error(tm: TrainingManager, name: object) -> None:
     with pytest.raises(ValidationError):

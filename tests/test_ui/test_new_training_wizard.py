@@ -11,7 +11,12 @@ import pytest
 from PyQt6.QtWidgets import QWizard
 
 from rave_gui.backend.errors import ValidationError
-from rave_gui.backend.rave.command import TrainSettings, first_phase_steps, learning_rate_at
+from rave_gui.backend.rave.command import (
+    TrainSettings,
+    first_phase_steps,
+    learning_rate_at,
+    suggest_config,
+)
 from rave_gui.backend.status import ACTIVE, FINAL
 from rave_gui.ui.wizard.new_training import NewTrainingWizard
 
@@ -86,7 +91,11 @@ def test_config_page_lists_the_installed_configs(qtbot, manager, project_id, wiz
     wizard.dataset_page.reload()
     _to_config_page(qtbot, wizard)
     page = wizard.config_page
-    assert page.base_config() == "v2"
+    # No example count known: the suggestion follows the device (v2_small on a CPU).
+    suggested, why = suggest_config(None, wizard.params_page.gpu())
+    assert page.base_config() == suggested
+    assert page.suggest_label.error() == f"Suggested: {suggested}. {why}"
+    page.set_base_config("v2")
     bases = [page.base_list.item(i).text() for i in range(page.base_list.count())]
     assert any(t.startswith("v2_small  —  ") for t in bases)
     page.set_modifier("causal")
@@ -123,7 +132,7 @@ def test_parameters_page_checks_each_field(qtbot, manager, project_id, wizard, f
     _to_params_page(qtbot, wizard)
     p = wizard.params_page
     # Defaults: a free name and RAVE's usual values.
-    assert p.name_edit.text() == "strings-v2"
+    assert p.name_edit.text() == f"strings-{suggest_config(None, p.gpu())[0]}"
     assert p.max_steps_spin.value() == 500_000
     assert p.batch_spin.value() == 8
     assert p.val_every_spin.value() == 10_000
@@ -201,6 +210,7 @@ def test_confirmation_shows_every_choice_and_the_exact_command(
     manager.datasets.register(project_id, fake_dataset)
     wizard.dataset_page.reload()
     _to_params_page(qtbot, wizard)
+    wizard.config_page.set_base_config("v2")
     wizard.config_page.set_modifier("causal")
     p = wizard.params_page
     p.name_edit.setText("my run")
@@ -317,3 +327,70 @@ def test_the_number_fields_stop_where_pre_flight_does(wizard):
         "workers": MAX_WORKERS,
     }
     TrainSettings(name="x", dataset_path="/data/db", **maxima).validate()  # all accepted
+
+
+def make_lmdb_dataset(folder: Path, examples: int) -> Path:
+    """A dataset folder whose data.mdb is a real LMDB with ``examples`` records."""
+    lmdb = pytest.importorskip("lmdb")
+    folder.mkdir(parents=True)
+    (folder / "metadata.yaml").write_text("channels: 1\nlazy: false\nn_seconds: 90.0\nsr: 44100\n")
+    env = lmdb.open(str(folder), map_size=1 << 24)
+    with env.begin(write=True) as txn:
+        for i in range(examples):
+            txn.put(f"{i:08d}".encode(), b"\0" * 64)
+    env.close()
+    return folder
+
+
+def test_a_small_dataset_gets_v2_small_a_fitting_batch_and_real_validation_steps(
+    qtbot, manager, project_id, wizard, tmp_path
+):
+    from PyQt6.QtGui import QGuiApplication
+
+    manager.datasets.register(project_id, make_lmdb_dataset(tmp_path / "small", 16))
+    wizard.dataset_page.reload()
+    assert wizard.dataset_page.dataset().n_examples == 16
+    _to_config_page(qtbot, wizard)
+    c = wizard.config_page
+    assert c.base_config() == "v2_small"  # v2 fails on 50 examples or fewer
+    assert "v2 needs more than 50" in c.suggest_label.error()
+    assert c.warning_label.error() == ""
+    c.set_base_config("v2")
+    assert "v2 fails at its first validation" in c.warning_label.error()
+    assert wizard.button(NEXT).isEnabled()  # a warning, the user may know better
+    wizard.next()
+    p = wizard.params_page
+    p.max_steps_spin.setValue(100)
+    p.val_every_spin.setValue(20)
+    p.batch_spin.setValue(16)  # 16 examples: 15 train, 1 validates
+    assert p.batch_error.error() == (
+        "Batch 16 is larger than the 15 training examples of this dataset (16 examples, 1 kept "
+        "for validation): use a batch of at most 15."
+    )
+    assert not wizard.button(NEXT).isEnabled()
+    assert p.val_note.error() == ""
+    p.batch_spin.setValue(5)  # 3 batches an epoch: "every 20" is every 6 epochs, 18 steps
+    assert p.batch_error.error() == ""
+    assert p.val_note.error() == (
+        "Validation at steps 17, 35, 53, 71, 89 (RAVE rounds to every 6 epoch(s) of 3 batches)."
+    )
+    p.max_steps_spin.setValue(0)
+    assert p.steps_error.error().startswith("max_steps must be a whole number from 1")
+    assert p.max_steps_spin.value() == 0  # refused with a message, not reverted
+    assert not wizard.button(NEXT).isEnabled()
+    p.max_steps_spin.setValue(100)
+    assert wizard.button(NEXT).isEnabled()
+    wizard.next()
+    confirm = wizard.confirm_page
+    assert wizard.currentPage() is confirm
+    assert "v2 fails at its first validation" in confirm.warning_label.error()
+    labels = [
+        confirm.summary.itemAt(i).widget().text()
+        for i in range(confirm.summary.count())
+        if confirm.summary.itemAt(i).widget() is not None
+    ]
+    assert "20 steps\nValidation at steps 17, 35, 53, 71, 89" in "\n".join(labels)
+    QGuiApplication.clipboard().setText("")
+    confirm.copy_button.click()
+    assert QGuiApplication.clipboard().text() == confirm.command_box.toPlainText() != ""
+    assert confirm.copy_button.text() == "Copied"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import PreflightError, ValidationError
+from ..rave.command import FEW_CHUNKS
 from ..system.units import format_bytes
 from .audio import AUDIO_EXTENSIONS, AudioFile, AudioScan
 from .preprocess import PreprocessRequest
@@ -24,7 +25,6 @@ __all__ = [
 # Decoded audio is stored as 16-bit samples in LMDB, with a little overhead per record.
 STORAGE_OVERHEAD = 1.1
 DISK_MARGIN_BYTES = 200 * 1024 * 1024
-FEW_CHUNKS = 50  # v2 crashes at its first validation with 50 chunks or fewer (PCA over 1 example)
 
 
 def decoded_bytes(chunks: int, request: PreprocessRequest) -> int:

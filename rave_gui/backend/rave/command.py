@@ -37,6 +37,143 @@ MAX_CHANNELS = 64
 
 LR_START, LR_END = 1e-3, 1e-4  # the generator's Adam, LinearLR over the first phase
 
+# --- what a dataset allows ---------------------------------------------------------------------
+# `rave train` (2.3.1) keeps 98 % of the examples for training, rounded down and at least one
+# (rave.dataset.split_dataset(dataset, 98)): the validation set is the rest.
+TRAIN_PERCENT = 98
+FEW_CHUNKS = 50  # v2 crashes at its first validation with 50 chunks or fewer (PCA over 1 example)
+TRY_OUT_CONFIG = "v2_small"
+
+
+def training_examples(n_examples: int) -> int:
+    """How many of a dataset's ``n_examples`` RAVE trains on (the rest validates)."""
+    return min(max(TRAIN_PERCENT * n_examples // 100, 1), max(n_examples, 0))
+
+
+def batches_per_epoch(n_examples: int, batch: int) -> int:
+    """Training batches in one epoch (RAVE's loader drops the last, incomplete batch)."""
+    return training_examples(n_examples) // batch if batch > 0 else 0
+
+
+def batch_problem(batch: int, n_examples: int | None) -> str | None:
+    """Why ``batch`` cannot train on a dataset of ``n_examples`` (None: it can, or unknown).
+    RAVE would die with a ZeroDivisionError: its epoch would hold no batch."""
+    if n_examples is None or batch < 1:
+        return None
+    train = training_examples(n_examples)
+    if batch <= train:
+        return None
+    if train < 1:
+        return (
+            f"This dataset has {n_examples} example(s), none left for training once RAVE has "
+            "kept one for validation: add audio."
+        )
+    return (
+        f"batch {batch} is larger than the {train} training examples of this dataset "
+        f"({n_examples} examples, {n_examples - train} kept for validation): use a batch of at "
+        f"most {train}."
+    )
+
+
+def validation_steps(
+    val_every: int, max_steps: int, batches_per_epoch: int, limit: int | None = 5
+) -> list[int]:
+    """The steps (RAVE's 0-based global step, as in its event files) at which a run validates,
+    at most ``limit`` of them (None: all).
+
+    RAVE turns ``--val_every`` into Lightning settings: when an epoch holds at least
+    ``val_every`` batches it validates after every ``val_every`` batches of each epoch;
+    otherwise every ``val_every // batches_per_epoch`` epochs, after the epoch's last batch.
+    Measured: 17 batches per epoch, val_every 10 → steps 9, 26; val_every 30 → 16, 33, 50 ..."""
+    bpe = batches_per_epoch
+    if bpe < 1 or val_every < 1 or max_steps < 1:
+        return []
+    if bpe >= val_every:
+        in_epoch = list(range(val_every - 1, bpe, val_every))
+        period, offsets = bpe, in_epoch
+    else:
+        period, offsets = (val_every // bpe) * bpe, [(val_every // bpe) * bpe - 1]
+    steps: list[int] = []
+    start = 0
+    while start < max_steps:
+        for off in offsets:
+            step = start + off
+            if step >= max_steps or (limit is not None and len(steps) >= limit):
+                return steps
+            steps.append(step)
+        start += period
+    return steps
+
+
+def validation_count(val_every: int, max_steps: int, batches_per_epoch: int) -> int:
+    """How many validations a run of ``max_steps`` holds (see validation_steps)."""
+    bpe = batches_per_epoch
+    if bpe < 1 or val_every < 1 or max_steps < 1:
+        return 0
+    if bpe >= val_every:
+        per_epoch = bpe // val_every
+        full, rest = divmod(max_steps, bpe)
+        return full * per_epoch + rest // val_every
+    return max_steps // ((val_every // bpe) * bpe)
+
+
+def validation_note(val_every: int, max_steps: int, batches_per_epoch: int) -> str:
+    """A sentence on when validation really happens (RAVE counts in whole epochs)."""
+    steps = validation_steps(val_every, max_steps, batches_per_epoch)
+    count = validation_count(val_every, max_steps, batches_per_epoch)
+    if batches_per_epoch < 1:
+        return "No training batch fits in an epoch: no validation can happen."
+    if not steps:
+        return (
+            f"No validation happens in this {max_steps:,}-step run ({batches_per_epoch:,} "
+            "batches per epoch), so no best checkpoint is saved: validate more often or "
+            "train longer."
+        )
+    listed = ", ".join(f"{s:,}" for s in steps)
+    more = f" … ({count:,} in all)" if count > len(steps) else ""
+    how = (
+        ""
+        if batches_per_epoch >= val_every
+        else f" (RAVE rounds to every {val_every // batches_per_epoch:,} epoch(s) of "
+        f"{batches_per_epoch:,} batches)"
+    )
+    return f"Validation at steps {listed}{more}{how}."
+
+
+def suggest_config(n_examples: int | None, gpu: int) -> tuple[str, str]:
+    """The base configuration to suggest for a dataset of ``n_examples`` on ``gpu`` (-1: the
+    CPU), with the reason in a sentence."""
+    if n_examples is not None and n_examples <= FEW_CHUNKS:
+        return TRY_OUT_CONFIG, (
+            f"This dataset has {n_examples} examples: v2 needs more than {FEW_CHUNKS} (it fails "
+            f"at its first validation), so {TRY_OUT_CONFIG} is chosen. Add audio (several "
+            "minutes) to train a real model."
+        )
+    if gpu < 0:
+        return TRY_OUT_CONFIG, (
+            "Training on the CPU: a real model takes weeks there. "
+            f"{TRY_OUT_CONFIG} on a short run (a few thousand steps) is a try-out that shows "
+            "the whole loop; train a real model on a GPU."
+        )
+    return "v2", "v2 is RAVE's default configuration and this dataset is large enough for it."
+
+
+def config_warnings(configs: Sequence[str], n_examples: int | None, gpu: int) -> list[str]:
+    """What is known to go wrong with these configurations on this dataset and device."""
+    warnings: list[str] = []
+    if "v2" in configs and n_examples is not None and n_examples <= FEW_CHUNKS:
+        warnings.append(
+            f"v2 fails at its first validation on a dataset of {FEW_CHUNKS} examples or fewer "
+            f"(this one has {n_examples}): choose {TRY_OUT_CONFIG}, or add audio."
+        )
+    if gpu < 0 and configs and configs[0] != TRY_OUT_CONFIG:
+        warnings.append(
+            f"{configs[0]} on the CPU takes weeks to train a real model; {TRY_OUT_CONFIG} on a "
+            "short run is a try-out."
+        )
+    return warnings
+
+
 # --- what a config implies -------------------------------------------------------------------
 _INCLUDE = re.compile(r"""^\s*include\s+["'](?P<path>[^"']+)["']""")
 _PHASE_MACRO = re.compile(r"^\s*PHASE_1_DURATION\s*=\s*(?P<v>\d+)\s*$")
@@ -342,6 +479,9 @@ def preflight(s: TrainSettings, install: RaveInstall) -> TrainSettings:
             problems.append(
                 f"The dataset has {info.channels} channel(s) but {s.channels} were asked for."
             )
+        problem = batch_problem(s.batch, info.n_examples)
+        if problem:
+            problems.append(problem[0].upper() + problem[1:])
     except DatasetError as err:
         problems.append(str(err))
     known = set(install.config_names())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 from ..errors import DuplicateNameError, InUseError, NotFoundError
@@ -14,6 +15,19 @@ from .rows import all_rows, one
 DEFAULT_PROJECT = "Default"
 
 
+def _clash(conn: sqlite3.Connection, name: str, project_id: int | None = None) -> None:
+    """DuplicateNameError if another project has ``name``, in any case ("Default" and
+    "default" would be told apart by no one). Compared in Python: SQLite's lower() folds
+    ASCII letters only, and names take letters of any script."""
+    folded = name.casefold()
+    for other_id, other in conn.execute("SELECT id, name FROM projects"):
+        if other_id != project_id and str(other).casefold() == folded:
+            same = "" if other == name else " (names differing only in case are the same name)"
+            raise DuplicateNameError(
+                f"A project named {other!r} already exists{same}: pick another name."
+            )
+
+
 class ProjectStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -21,8 +35,7 @@ class ProjectStore:
     def create(self, name: str, description: str = "") -> int:
         name = check_name(name, "project")
         with self.db.transaction() as conn:
-            if conn.execute("SELECT 1 FROM projects WHERE name = ?", (name,)).fetchone():
-                raise DuplicateNameError(f"A project named {name!r} already exists.")
+            _clash(conn, name)
             cur = conn.execute(
                 "INSERT INTO projects (name, description, created_at) VALUES (?, ?, ?)",
                 (name, description, time.time()),
@@ -72,11 +85,7 @@ class ProjectStore:
         name = check_name(name, "project")
         with self.db.transaction() as conn:
             self.get(project_id)
-            clash = conn.execute(
-                "SELECT 1 FROM projects WHERE name = ? AND id != ?", (name, project_id)
-            ).fetchone()
-            if clash:
-                raise DuplicateNameError(f"A project named {name!r} already exists.")
+            _clash(conn, name, project_id)
             conn.execute("UPDATE projects SET name = ? WHERE id = ?", (name, project_id))
 
     def delete(self, project_id: int, *, delete_experiments: bool = False) -> None:

@@ -17,9 +17,9 @@ from PyQt6.QtWidgets import (
 )
 
 from ...backend.errors import RaveGuiError
-from ...backend.rave.command import RaveInstall
+from ...backend.rave.command import RaveInstall, config_warnings, suggest_config
 from ...core.worker import run_in_background
-from ..widgets.feedback import INFO, FieldError
+from ..widgets.feedback import INFO, WARNING, FieldError
 
 if TYPE_CHECKING:
     from .new_training import NewTrainingWizard
@@ -45,6 +45,9 @@ class ConfigPage(QWizardPage):
         self.modifier_list.setAlternatingRowColors(True)
         self.modifier_list.itemChanged.connect(lambda _i: self._changed())
         self.base_error = FieldError(self)
+        self.suggest_label = FieldError(self, kind=INFO)  # the suggested config and why
+        self.warning_label = FieldError(self, kind=WARNING)  # the choice is known to fail
+        self._suggested_for: object = ()  # the dataset the suggestion was made for
         for lst in (self.base_list, self.modifier_list):
             lst.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             lst.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -59,9 +62,11 @@ class ConfigPage(QWizardPage):
         status_row.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.addLayout(status_row)
+        layout.addWidget(self.suggest_label)
         layout.addWidget(base_title)
         layout.addWidget(self.base_list)
         layout.addWidget(self.base_error)
+        layout.addWidget(self.warning_label)
         layout.addSpacing(6)
         layout.addWidget(mod_title)
         layout.addWidget(self.modifier_list)
@@ -71,6 +76,8 @@ class ConfigPage(QWizardPage):
     def initializePage(self) -> None:
         if self._wizard.install is None and not self._probing:
             self.probe()
+        elif self._wizard.install is not None:
+            self.suggest()
 
     def probe(self) -> None:
         """Ask the controller which RAVE is installed, off the GUI thread."""
@@ -109,13 +116,34 @@ class ConfigPage(QWizardPage):
             # Tall enough for every item: no scrolling in a list of a dozen.
             rows = max(lst.count(), 1)
             lst.setFixedHeight(lst.sizeHintForRow(0) * rows + 2 * lst.frameWidth() + 2)
+        self._suggested_for = ()
+        self.suggest()
+        self._changed()
+
+    def _context(self) -> tuple[int | None, int]:
+        """The chosen dataset's example count and the device chosen (or proposed) for it."""
+        ds = self._wizard.dataset_page.dataset()
+        return (None if ds is None else ds.n_examples), self._wizard.params_page.gpu()
+
+    def suggest(self) -> None:
+        """Choose the configuration that suits the dataset's size and the device, once per
+        dataset (a choice of the user's own stays), and say why."""
         names = [
             self.base_list.item(i).data(Qt.ItemDataRole.UserRole)
             for i in range(self.base_list.count())
         ]
-        if names:
-            self.base_list.setCurrentRow(names.index("v2") if "v2" in names else 0)
-        self._changed()
+        if not names:
+            return
+        n_examples, gpu = self._context()
+        name, why = suggest_config(n_examples, gpu)
+        ds = self._wizard.dataset_page.dataset()
+        key = None if ds is None else ds.id
+        if key != self._suggested_for or self.base_config() is None:
+            self._suggested_for = key
+            if name not in names:
+                name = "v2" if "v2" in names else names[0]
+            self.set_base_config(name)
+        self.suggest_label.set_error(f"Suggested: {name}. {why}")
 
     def _probe_failed(self, err: Exception) -> None:
         self._probing = False
@@ -160,6 +188,8 @@ class ConfigPage(QWizardPage):
             self.base_error.set_error("Choose a base configuration (v2 is RAVE's default).")
         else:
             self.base_error.set_error(None)
+        n_examples, gpu = self._context()
+        self.warning_label.set_error("\n".join(config_warnings(self.configs(), n_examples, gpu)))
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:

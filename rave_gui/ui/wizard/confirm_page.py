@@ -6,11 +6,19 @@ import shlex
 from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QFontDatabase
-from PyQt6.QtWidgets import QFormLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWizardPage
+from PyQt6.QtGui import QFontDatabase, QGuiApplication
+from PyQt6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWizardPage,
+)
 
 from ...backend.errors import RaveGuiError
-from ...backend.rave.command import train_argv
+from ...backend.rave.command import config_warnings, train_argv
 from ...backend.system.units import format_duration
 from ..widgets.feedback import FieldError
 from .params_page import RAVE_SAVE_EVERY
@@ -49,6 +57,10 @@ class ConfirmPage(QWizardPage):
         )
         self.command_note.setWordWrap(True)
         self.plain_box = _command_box()
+        self.copy_button = QPushButton("&Copy command")
+        self.copy_button.setToolTip("Copy the command line to the clipboard")
+        self.copy_button.clicked.connect(self.copy_command)
+        self.warning_label = FieldError(self, kind="warning")  # a choice known to fail
         self.queue_label = FieldError(self, kind="warning")
         self.error_label = FieldError(self)
         layout = QVBoxLayout(self)
@@ -57,8 +69,12 @@ class ConfirmPage(QWizardPage):
         f = command_title.font()
         f.setBold(True)
         command_title.setFont(f)
+        layout.addWidget(self.warning_label)
         layout.addSpacing(6)
-        layout.addWidget(command_title)
+        title_row = QHBoxLayout()
+        title_row.addWidget(command_title, 1)
+        title_row.addWidget(self.copy_button)
+        layout.addLayout(title_row)
         layout.addWidget(self.command_box)
         layout.addWidget(self.command_note)
         layout.addWidget(self.plain_box)
@@ -68,6 +84,7 @@ class ConfirmPage(QWizardPage):
 
     def initializePage(self) -> None:
         self.error_label.set_error(None)
+        self.copy_button.setText("&Copy command")
         while self.summary.rowCount():
             self.summary.removeRow(0)
         w = self._wizard
@@ -93,7 +110,11 @@ class ConfirmPage(QWizardPage):
             ("Modifiers", ", ".join(cfg.modifiers()) or "none"),
             ("Max steps", f"{s.max_steps:,}"),
             ("Batch size", str(s.batch)),
-            ("Validate every", f"{s.val_every:,} steps"),
+            (
+                "Validate every",
+                f"{s.val_every:,} steps"
+                + (f"\n{note}" if (note := w.params_page.validation_text()) else ""),
+            ),
             (
                 "Checkpoint every",
                 f"RAVE's default ({RAVE_SAVE_EVERY:,} steps)"
@@ -112,6 +133,8 @@ class ConfirmPage(QWizardPage):
             v.setWordWrap(True)
             self.summary.addRow(f"{label}:", v)
         self.command_box.setPlainText(w.command_line())
+        n_examples = None if ds is None else ds.n_examples
+        self.warning_label.set_error("\n".join(config_warnings(s.configs, n_examples, s.gpu)))
         install = w.install
         if install is not None and w.controller.settings.use_launcher:
             plain = train_argv(w.train_settings(for_command=True), install, use_launcher=False)
@@ -133,6 +156,12 @@ class ConfirmPage(QWizardPage):
             )
         else:
             self.queue_label.set_error(None)
+
+    def copy_command(self) -> None:
+        clipboard = QGuiApplication.clipboard()
+        if clipboard is not None:
+            clipboard.setText(self.command_box.toPlainText())
+        self.copy_button.setText("Copied")
 
     def validatePage(self) -> bool:
         return self._wizard.start()

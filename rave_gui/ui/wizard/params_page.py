@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QSizePolicy,
     QSpinBox,
     QStyle,
     QVBoxLayout,
@@ -30,12 +31,15 @@ from ...backend.rave.command import (
     MAX_WORKERS,
     RaveConfig,
     TrainSettings,
+    batch_problem,
+    batches_per_epoch,
     first_phase_steps,
     learning_rate_at,
+    validation_note,
 )
 from ...backend.store.names import check_name
 from ...backend.system.units import format_bytes
-from ..widgets.feedback import FieldError
+from ..widgets.feedback import INFO, FieldError
 
 if TYPE_CHECKING:
     from .new_training import NewTrainingWizard
@@ -95,10 +99,15 @@ def _field(widget: QWidget, error: FieldError) -> QWidget:
     return box
 
 
-def _add_row(form: QFormLayout, text: str, widget: QWidget, error: FieldError) -> None:
+def _add_row(
+    form: QFormLayout, text: str, widget: QWidget, error: FieldError, *notes: QWidget
+) -> None:
     label = QLabel(text)
     label.setBuddy(widget)  # Alt+letter focuses the field itself
-    form.addRow(label, _field(widget, error))
+    box = _field(widget, error)
+    for note in notes:
+        box.layout().addWidget(note)  # type: ignore[union-attr]
+    form.addRow(label, box)
 
 
 class ParametersPage(QWizardPage):
@@ -116,7 +125,8 @@ class ParametersPage(QWizardPage):
         self.name_edit.setPlaceholderText("a name for this run, unique in the project")
         self.name_error = FieldError(self)
 
-        self.max_steps_spin = _spin(1, MAX_STEPS, DEFAULT_MAX_STEPS, 10_000)
+        # 0 is accepted here so that it is refused with a message, not silently reverted.
+        self.max_steps_spin = _spin(0, MAX_STEPS, DEFAULT_MAX_STEPS, 10_000)
         self.batch_spin = _spin(1, MAX_BATCH, DEFAULT_BATCH)
         self.val_every_spin = _spin(1, MAX_STEPS, DEFAULT_VAL_EVERY, 1000, " steps")
         self.save_every_spin = _spin(0, MAX_STEPS, 0, 10_000, " steps")
@@ -144,6 +154,10 @@ class ParametersPage(QWizardPage):
         self.steps_error = FieldError(self)
         self.batch_error = FieldError(self)
         self.val_error = FieldError(self)
+        self.val_note = FieldError(self, kind=INFO)  # when RAVE really validates
+        # The note as wide as the form allows, the field beside it as wide as the others.
+        self.val_note.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.val_every_spin.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.save_error = FieldError(self)
         self.device_error = FieldError(self)
         self.workers_error = FieldError(self)
@@ -156,7 +170,7 @@ class ParametersPage(QWizardPage):
         _add_row(form, "Run &name:", self.name_edit, self.name_error)
         _add_row(form, "&Max steps:", self.max_steps_spin, self.steps_error)
         _add_row(form, "&Batch size:", self.batch_spin, self.batch_error)
-        _add_row(form, "&Validate every:", self.val_every_spin, self.val_error)
+        _add_row(form, "&Validate every:", self.val_every_spin, self.val_error, self.val_note)
         _add_row(form, "&Checkpoint every:", self.save_every_spin, self.save_error)
         _add_row(form, "&Device:", self.device_combo, self.device_error)
         _add_row(form, "Data-loader &workers:", self.workers_spin, self.workers_error)
@@ -299,6 +313,10 @@ class ParametersPage(QWizardPage):
                 TrainSettings(name="x", dataset_path="", **values).validate()
             except ValidationError as err:
                 errors[key] = str(err)
+        if "batch" not in errors:
+            problem = batch_problem(base.batch, self._n_examples())
+            if problem:
+                errors["batch"] = problem[0].upper() + problem[1:]
         for n, line in enumerate(self.overrides_edit.toPlainText().splitlines(), start=1):
             if not line.strip():
                 continue
@@ -324,7 +342,20 @@ class ParametersPage(QWizardPage):
         ):
             label.set_error(self._errors.get(key))
         self._update_lr_note()
+        self.val_note.set_error(self.validation_text())
         self.completeChanged.emit()
+
+    def _n_examples(self) -> int | None:
+        ds = self._wizard.dataset_page.dataset()
+        return None if ds is None else ds.n_examples
+
+    def validation_text(self) -> str | None:
+        """When RAVE will really validate this run (None: unknown or not computable)."""
+        n = self._n_examples()
+        if n is None or {"steps", "val", "batch"} & set(self._errors):
+            return None
+        bpe = batches_per_epoch(n, self.batch_spin.value())
+        return validation_note(self.val_every_spin.value(), self.max_steps_spin.value(), bpe)
 
     def _update_lr_note(self) -> None:
         install = self._wizard.install
