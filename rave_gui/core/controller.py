@@ -307,11 +307,11 @@ class RunController(QObject):
                     self.engine.stop(exp_id)
                 except RaveGuiError:
                     pass
-                with lock:
+                with lock:  # emitted under the lock: the notes arrive in the order counted
                     done += 1
                     left = n - done
                     text = f"Stopping {what}… ({done} stopped, waiting for {left})"
-                self.shutdown_progress.emit(text if left else "Every run is stopped.")
+                    self.shutdown_progress.emit(text if left else "Every run is stopped.")
 
             with ThreadPoolExecutor(max_workers=n, thread_name_prefix="stop-run") as pool:
                 list(pool.map(stop, ids))
