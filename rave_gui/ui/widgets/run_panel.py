@@ -293,6 +293,8 @@ class RunPanel(QWidget):
     def _dismiss_alert(self, alert_id: int) -> None:
         self.manager.alerts.acknowledge(alert_id)
         self.refresh_alerts()
+        if self.experiment_id is not None:
+            self.signals.run_alerts_dismissed.emit(self.experiment_id)
 
     def _diagnosis(self, log_path: str | None, error: str | None) -> str | None:
         """A failed run's cause in plain words and what to do (read once per run and error)."""
