@@ -21,6 +21,7 @@ class AppSignals(QObject):
     run_checkpoints_changed = pyqtSignal(int)
     # health alerts just stored: [{"kind", "severity", "step", "message", "advice"}, ...]
     run_alerts = pyqtSignal(int, list)
+    run_alerts_dismissed = pyqtSignal(int)  # the user dismissed (acknowledged) a run's alert
     run_completed = pyqtSignal(int, str)
     run_stopped = pyqtSignal(int, str)
     run_failed = pyqtSignal(int, str)  # reason

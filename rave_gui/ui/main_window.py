@@ -32,6 +32,7 @@ from ..core.worker import BackgroundTask, run_in_background, wait_for_background
 from .dialogs.close_dialog import CANCEL, STOP, CloseRunsDialog, StoppingRunsDialog
 from .dialogs.settings_dialog import SettingsDialog
 from .icons import app_icon, page_icon
+from .notifier import RunNotifier
 from .pages.datasets_page import DatasetsPage
 from .pages.export_page import ExportPage
 from .pages.projects_page import ProjectsPage
@@ -157,6 +158,7 @@ class MainWindow(QMainWindow):
 
         self._make_actions()
 
+        self.notifier = RunNotifier(manager, signals, settings.notifications, self._raise, self)
         # Wiring.
         self.nav.currentRowChanged.connect(self._on_nav_row)
         self.project_combo.currentIndexChanged.connect(self._on_project_combo)
@@ -353,6 +355,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.controller.set_settings(settings)
         self.datasets_page.settings = self.export_page.settings = settings
+        self.notifier.set_enabled(settings.notifications)
         self.statusBar().showMessage("Settings saved.", 4000)
         self.update_status()
 
@@ -390,6 +393,7 @@ class MainWindow(QMainWindow):
         if queued:
             text += f", {queued} queued"
         self.runs_label.setText(text)
+        self.notifier.set_active(active)
         if self._gpu_task is None:
             self._gpu_task = run_in_background(gpu_state, self._gpu_result, self._gpu_error)
 
@@ -464,6 +468,7 @@ class MainWindow(QMainWindow):
             stop_runs = choice == STOP
         self.save_state()
         self._status_timer.stop()
+        self.notifier.shutdown()
         for page in self.pages.values():
             shutdown = getattr(page, "shutdown", None)
             if callable(shutdown):
@@ -483,6 +488,12 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         wait_for_background(5000)
         event.accept()
+
+    def _raise(self) -> None:
+        """The tray icon was clicked: bring the window forward."""
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
 
     def _runs_stopped(self) -> None:
         self.controller.shutdown_finished.disconnect(self._runs_stopped)

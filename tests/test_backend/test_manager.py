@@ -760,6 +760,25 @@ def test_alerts_are_stored_in_order(tm: TrainingManager) -> None:
         tm.alerts.add(999, "x", "info", "?")
 
 
+def test_latest_open_alerts_are_the_newest_undismissed_warnings_per_run(
+    tm: TrainingManager,
+) -> None:
+    a, b, c = (tm.start_training({"name": f"run {i}"}) for i in range(3))
+    tm.alerts.add(a, "plateau", "warning", "flat", 100)
+    newest = tm.alerts.add(a, "nan", "error", "NaN", 200)
+    tm.alerts.add(a, "phase_change", "info", "phase 2", 300)  # info: not marked
+    dismissed = tm.alerts.add(b, "divergence", "warning", "jump", 50)
+    tm.alerts.acknowledge(dismissed)
+    tm.alerts.add(c, "stalled", "warning", "no step", 10)
+    latest = tm.alerts.latest_open([a, b])
+    assert list(latest) == [a]  # b's only alert was dismissed; c was not asked for
+    assert (latest[a].id, latest[a].kind, latest[a].step) == (newest, "nan", 200)
+    tm.alerts.acknowledge(newest)
+    assert tm.alerts.latest_open([a, b, c])[a].kind == "plateau"  # the one before shows again
+    assert tm.alerts.latest_open([c])[c].kind == "stalled"
+    assert tm.alerts.latest_open([]) == {}
+
+
 def test_follow_offsets_round_trip(tm: TrainingManager) -> None:
     exp = tm.start_training({"name": "run"})
     tm.follow_state.set_offsets(exp, {"/r/stdout.log": 100, "/r/events": 7})

@@ -249,16 +249,18 @@ def test_settings_of_the_wrong_type_fall_back_to_defaults_with_a_warning(tmp_pat
                 "runs_dir": "/data/runs",
                 "max_concurrent_runs": "2",
                 "use_launcher": "yes",
+                "notifications": 0,
                 "unknown": 1,
             }
         )
     )
     settings, warnings = read_settings(path)
     assert settings == Settings(runs_dir="/data/runs")
-    assert len(warnings) == 3
+    assert len(warnings) == 4
     assert "rave_executable must be the path of the rave executable (text), not 5" in warnings[0]
     assert "max_concurrent_runs must be a whole number from 1 to 64, not '2'" in warnings[1]
     assert "use_launcher must be true or false, not 'yes'" in warnings[2]
+    assert "notifications must be true or false, not 0" in warnings[3]
     assert all(str(path) in w and "Using the default" in w for w in warnings)
     assert load_settings(path) == settings
     settings.resolved_rave()  # usable: no TypeError anywhere
@@ -292,6 +294,7 @@ def test_settings_of_the_wrong_type_cannot_be_saved(tmp_path: Path) -> None:
         Settings(runs_dir=None),  # type: ignore[arg-type]
         Settings(max_concurrent_runs=True),
         Settings(use_launcher=1),  # type: ignore[arg-type]
+        Settings(notifications="no"),  # type: ignore[arg-type]
     ):
         with pytest.raises(ValidationError):
             save_settings(bad, tmp_path / "s.json")

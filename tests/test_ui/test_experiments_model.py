@@ -226,3 +226,51 @@ def test_duration_of_a_finished_run_is_fixed(manager):
     model.set_project(manager.projects.default_id())
     row = model.row_of(exp)
     assert model.index(row, COL["duration"]).data() == "2 min 00 s"
+
+
+def test_a_run_with_an_open_alert_is_marked_and_the_mark_follows_signals(qtbot, setup):
+    manager, signals, model, _proxy, _view, ids, project = setup
+    first, second, _third = ids
+    manager.alerts.add(first, "plateau", "warning", "validation is flat", 1200, "move on")
+    manager.alerts.add(second, "phase_change", "info", "phase 2 started", 300)  # not marked
+    model.set_project(project)  # loaded with the rows
+    name = COL["name"]
+
+    def cell(exp_id: int, role: int):
+        return model.index(model.row_of(exp_id), name).data(role)
+
+    icon = cell(first, Qt.ItemDataRole.DecorationRole)
+    assert icon is not None and not icon.isNull()
+    assert "Warning at step 1,200 (plateau): validation is flat" in cell(
+        first, Qt.ItemDataRole.ToolTipRole
+    )
+    assert cell(second, Qt.ItemDataRole.DecorationRole) is None
+    # a new alert arrives live: only that run's row changes
+    err = manager.alerts.add(second, "nan", "error", "loss became NaN", 500)
+    with qtbot.waitSignal(model.dataChanged) as blocker:
+        signals.run_alerts.emit(second, [{"kind": "nan", "severity": "error"}])
+    assert blocker.args[0].row() == model.row_of(second)
+    assert cell(second, Qt.ItemDataRole.DecorationRole) is not None
+    assert "Error at step 500 (nan)" in cell(second, Qt.ItemDataRole.ToolTipRole)
+    # dismissed: the mark goes
+    manager.alerts.acknowledge(err)
+    with qtbot.waitSignal(model.dataChanged):
+        signals.run_alerts_dismissed.emit(second)
+    assert cell(second, Qt.ItemDataRole.DecorationRole) is None
+    assert "nan" not in cell(second, Qt.ItemDataRole.ToolTipRole)
+
+
+def test_painting_does_not_query_the_alerts(setup, monkeypatch):
+    manager, _signals, model, _proxy, view, ids, project = setup
+    manager.alerts.add(ids[0], "stalled", "warning", "no new step", 10)
+    calls: list[object] = []
+    real = manager.alerts.latest_open
+    monkeypatch.setattr(manager.alerts, "latest_open", lambda e: calls.append(e) or real(e))
+    model.set_project(project)
+    assert len(calls) == 1  # one query for all the rows
+    for row in range(model.rowCount()):
+        for col in range(model.columnCount()):
+            for role in (Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole):
+                model.index(row, col).data(role)
+    view.viewport().repaint()
+    assert len(calls) == 1

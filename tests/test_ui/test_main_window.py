@@ -161,3 +161,41 @@ def test_menus_hold_the_documented_actions(window):
     assert window.quit_action.shortcut().toString() == "Ctrl+Q"
     assert window.refresh_action.shortcut().toString() == "F5"
     assert QApplication.instance() is not None
+
+
+def test_runs_that_end_or_raise_errors_notify_unless_turned_off(
+    qtbot, window, manager, signals, tmp_path
+):
+    from PyQt6.QtWidgets import QSystemTrayIcon
+
+    from rave_gui.backend.runs.notices import Notice
+
+    notifier = window.notifier
+    assert notifier.enabled
+    # offscreen has no system tray: no icon, nothing breaks, the notices are still decided
+    assert not QSystemTrayIcon.isSystemTrayAvailable() and notifier.tray is None
+    exp = manager.start_training({"name": "drums", "project_id": window.project_id})
+    signals.run_completed.emit(exp, "`max_steps=110` reached")
+    signals.run_failed.emit(exp, "CUDA out of memory")
+    signals.run_stopped.emit(exp, "stopped by the user")  # no notice
+    signals.run_alerts.emit(exp, [{"kind": "plateau", "severity": "warning", "step": 5}])
+    signals.run_alerts.emit(
+        exp, [{"kind": "nan", "severity": "error", "step": 50, "message": "loss is NaN"}]
+    )
+    assert notifier.shown == [
+        Notice("Training complete: drums", "`max_steps=110` reached"),
+        Notice("Training failed: drums", "CUDA out of memory", "error"),
+        Notice("Problem in drums", "nan at step 50: loss is NaN", "error"),
+    ]
+    window.controller.active_ids = lambda: [exp]
+    window.update_status()
+    assert notifier.tooltip() == "rave-gui: 1 active run"
+    window.controller.active_ids = lambda: []
+    # turned off in the settings: nothing more is shown
+    dialog = window.open_settings()
+    dialog.notify_check.setChecked(False)
+    dialog._settings_file = tmp_path / "s.json"
+    dialog.save()
+    assert not notifier.enabled
+    signals.run_failed.emit(exp, "again")
+    assert len(notifier.shown) == 3

@@ -12,6 +12,7 @@ from test_training_page import FIXTURE, FakeController, _imported_real_run
 
 from rave_gui.backend.runs.health import HealthMonitor
 from rave_gui.core.signals import AppSignals
+from rave_gui.ui.models.experiments_model import COL
 from rave_gui.ui.pages.training_page import TrainingPage
 
 SHOTS = Path(os.environ.get("RAVE_GUI_SHOTS", "/tmp/rave-gui-shots"))
@@ -67,6 +68,8 @@ def test_new_alerts_show_a_banner_a_history_and_plot_markers(
     assert [model.index(r, 2).data() for r in range(2)] == ["nan", "phase_change"]
     assert model.index(0, 4).data() == alerts[0].advice
     assert page.plot.alert_steps() == [50, 84]
+    name_cell = page.model.index(page.model.row_of(exp), COL["name"])
+    assert name_cell.data(Qt.ItemDataRole.DecorationRole) is not None  # the nan error
 
     page.plot.redraw_now()
     panel.tabs.setCurrentIndex(tab)
@@ -77,8 +80,10 @@ def test_new_alerts_show_a_banner_a_history_and_plot_markers(
     qtbot.mouseClick(banner.close_button, Qt.MouseButton.LeftButton)
     assert banner.isVisible() and "nan" in banner.title.text()
     assert [a.acknowledged for a in manager.alerts.for_run(exp)] == [False, True]
+    assert name_cell.data(Qt.ItemDataRole.DecorationRole) is not None  # nan still open
     banner.close_button.click()
     assert not banner.isVisible()
+    assert name_cell.data(Qt.ItemDataRole.DecorationRole) is None  # runs table: mark gone
     assert model.rowCount() == 2  # the history keeps them
     page._show_run(exp, reload=True)  # shown again later: still dismissed
     assert not panel.alert_banner.isVisible()

@@ -69,6 +69,8 @@ def test_save_writes_the_file_and_hands_settings_over(qtbot, settings, tmp_path)
     assert dialog.db_edit.text().endswith("rave-gui.sqlite3")
     dialog.runs_edit.setText(str(tmp_path / "elsewhere"))
     dialog.max_runs_spin.setValue(3)
+    assert dialog.notify_check.isChecked()  # on by default
+    dialog.notify_check.setChecked(False)
     dialog.save()
     assert not dialog.isVisible()
     assert received and received[0].max_concurrent_runs == 3
@@ -77,6 +79,7 @@ def test_save_writes_the_file_and_hands_settings_over(qtbot, settings, tmp_path)
     assert saved.max_concurrent_runs == 3
     assert saved.rave_executable == settings.rave_executable
     assert json.loads((tmp_path / "s.json").read_text())["use_launcher"] is True
+    assert saved.notifications is False and received[0].notifications is False
 
 
 def test_an_output_folder_that_is_a_file_is_refused(qtbot, settings, tmp_path):

@@ -245,6 +245,30 @@ def test_live_signals_update_progress_speed_eta_log_and_plot(qtbot, page: Traini
     assert page.model.index(page.model.row_of(exp), COL["best"]).data() == "0.5"
 
 
+def test_the_eta_to_the_adversarial_phase_comes_from_the_runs_config_gin(
+    page: TrainingPage, manager, tmp_path
+):
+    if not FIXTURE.exists():
+        pytest.skip("the captured RAVE runs (shared/fixtures/rave) are not here")
+    exp = manager.start_training({"name": "long", "max_steps": 3_000_000})
+    manager.update_experiment_status(exp, "running")
+    run_dir = tmp_path / "run"
+    (run_dir / "long_d744cc98b7").mkdir(parents=True)
+    manager.experiments.update(exp, run_dir=str(run_dir))
+    page.set_project(manager.projects.default_id())
+    s = page.signals
+    s.run_progress.emit(exp, {"step": 988_600, "max_steps": 3_000_000, "rate": 1.0})
+    assert page.panel.phase_value.text() == "–"  # RAVE has not written its config.gin yet
+    # RAVE writes it (PHASE_1_DURATION = 1000000): read when the run's details are shown again
+    (run_dir / "long_d744cc98b7" / "config.gin").write_bytes((FIXTURE / "config.gin").read_bytes())
+    s.run_status_changed.emit(exp, "running")
+    s.run_progress.emit(exp, {"step": 988_600, "max_steps": 3_000_000, "rate": 1.0})
+    assert page.panel.phase_value.text() == "adversarial phase in ~3 h 10 min"  # 11,400 s
+    assert "1,000,000 steps" in page.panel.phase_value.toolTip()
+    s.run_progress.emit(exp, {"step": 1_000_050, "max_steps": 3_000_000, "rate": 1.0})
+    assert page.panel.phase_value.text() == "adversarial phase since step 1,000,000"
+
+
 def test_a_finished_imported_run_shows_its_whole_history(qtbot, page, manager, tmp_path):
     exp = _imported_real_run(manager, tmp_path)
     page.set_project(manager.projects.default_id())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ from typing import Any
 
 from ..errors import DatasetError, PreflightError, ValidationError
 from ..system import sysmon
+from ..system.units import format_duration
 from .dataset import read_dataset
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
@@ -226,6 +228,56 @@ def learning_rate_at(step: int, phase: int) -> float:
     """The generator's learning rate at ``step``: linear from 1e-3 to 1e-4 over ``phase``."""
     frac = min(max(step, 0), phase) / phase if phase > 0 else 1.0
     return LR_START + (LR_END - LR_START) * frac
+
+
+def run_config_gin(run_dir: str | os.PathLike[str] | None) -> Path | None:
+    """The ``config.gin`` RAVE wrote for a run: in ``run_dir`` itself (an imported RAVE run
+    folder) or in its ``NAME_HASH`` folder (the newest one); None before RAVE has written it."""
+    if not run_dir:
+        return None
+    folder = Path(run_dir)
+    direct = folder / "config.gin"
+    if direct.is_file():
+        return direct
+    found = [p for p in folder.glob("*/config.gin") if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+@dataclass(frozen=True)
+class RunEta:
+    """Seconds left until the adversarial phase starts and until max steps, at the measured
+    speed (None: unknown, already past, or never reached)."""
+
+    phase_change: float | None
+    finish: float | None
+
+    def phase_text(self, step: int | None, phase_1: int | None) -> str | None:
+        """The fact shown on a live run: "adversarial phase in ~3 h 10 min", or that it has
+        started; None when the run's phase-1 length is unknown."""
+        if phase_1 is None:
+            return None
+        if step is not None and step >= phase_1:
+            return f"adversarial phase since step {phase_1:,}"
+        if self.phase_change is None:
+            return None
+        return f"adversarial phase in ~{format_duration(self.phase_change)}"
+
+
+def run_eta(
+    step: int | None, max_steps: int | None, phase_1: int | None, rate: float | None
+) -> RunEta:
+    """When a run reaches its phase change (step ``phase_1``, RAVE's ``phase_1_duration``) and
+    its ``max_steps``, at ``rate`` steps per second. A phase change at or beyond max steps never
+    comes (None). The adversarial phase is slower than the first: the time to max steps measured
+    in phase 1 is a lower bound."""
+    if not rate or rate <= 0 or not math.isfinite(rate):
+        return RunEta(None, None)
+    done = step or 0
+    phase = None
+    if phase_1 is not None and done < phase_1 and (not max_steps or phase_1 < max_steps):
+        phase = (phase_1 - done) / rate
+    finish = max(0, max_steps - done) / rate if max_steps else None
+    return RunEta(phase, finish)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterable
 
 from ..errors import ValidationError
 from .db import Database
@@ -11,6 +13,7 @@ from .records import Alert
 from .rows import all_rows
 
 SEVERITIES = ("info", "warning", "error")
+OPEN_SEVERITIES = ("warning", "error")  # what the runs table marks until it is dismissed
 
 
 class AlertStore:
@@ -43,6 +46,22 @@ class AlertStore:
             self.db, "SELECT * FROM alerts WHERE experiment_id = ? ORDER BY id", (experiment_id,)
         )
         return [Alert.from_row(r) for r in rows]
+
+    def latest_open(self, experiment_ids: Iterable[int]) -> dict[int, Alert]:
+        """{experiment id: its newest warning or error alert not yet dismissed}, for the runs
+        that have one, in one query (the runs table loads it with its rows)."""
+        ids = [int(i) for i in experiment_ids]
+        if not ids:
+            return {}
+        rows = all_rows(
+            self.db,
+            "SELECT a.* FROM alerts a JOIN (SELECT MAX(id) AS id FROM alerts"
+            " WHERE acknowledged = 0 AND severity IN (?, ?)"
+            " AND experiment_id IN (SELECT value FROM json_each(?))"
+            " GROUP BY experiment_id) latest ON a.id = latest.id",
+            (*OPEN_SEVERITIES, json.dumps(ids)),
+        )
+        return {int(r["experiment_id"]): Alert.from_row(r) for r in rows}
 
     def acknowledge(self, alert_id: int) -> None:
         """The user dismissed the alert (it stays in the run's history)."""

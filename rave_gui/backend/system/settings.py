@@ -27,6 +27,7 @@ class Settings:
     runs_dir: str = ""
     max_concurrent_runs: int = 1
     use_launcher: bool = True  # run RAVE through our launcher to log the learning rate
+    notifications: bool = True  # a tray icon and a desktop notice when a run ends or errs
     # health rules (backend/runs/health.py HealthThresholds; documented in the README)
     health_divergence_factor: float = 10.0
     health_jump_factor: float = 5.0
@@ -60,8 +61,8 @@ def _problem(name: str, value: object) -> str | None:
     elif name == "max_concurrent_runs":
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 64:
             return f"max_concurrent_runs must be a whole number from 1 to 64, not {value!r}."
-    elif name == "use_launcher" and not isinstance(value, bool):
-        return f"use_launcher must be true or false, not {value!r}."
+    elif name in ("use_launcher", "notifications") and not isinstance(value, bool):
+        return f"{name} must be true or false, not {value!r}."
     elif name.startswith("health_"):
         whole = name.endswith("_validations")
         if (

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PyQt6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -111,6 +112,13 @@ class SettingsDialog(QDialog):
         )
         runs_note = QLabel("More runs wait in the queue and start when one ends.")
 
+        # Notifications.
+        self.notify_check = QCheckBox(
+            "Show a tray icon and a desktop notification when a run completes, fails or "
+            "raises an error alert"
+        )
+        self.notify_check.setChecked(settings.notifications)
+
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         rave_box = QVBoxLayout()
@@ -129,6 +137,7 @@ class SettingsDialog(QDialog):
         max_box.addWidget(self.max_runs_spin)
         max_box.addWidget(runs_note, 1)
         form.addRow("Concurrent runs:", max_box)
+        form.addRow("Notifications:", self.notify_check)
 
         self.save_error = FieldError(self)
         self.buttons = QDialogButtonBox(
@@ -195,6 +204,7 @@ class SettingsDialog(QDialog):
             rave_executable=self.rave_edit.text().strip(),
             runs_dir=self.runs_edit.text().strip(),
             max_concurrent_runs=self.max_runs_spin.value(),
+            notifications=self.notify_check.isChecked(),
         )
 
     def save(self) -> None:

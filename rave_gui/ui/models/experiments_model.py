@@ -17,11 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from PyQt6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer
+from PyQt6.QtGui import QIcon
+from PyQt6.QtWidgets import QApplication, QStyle
 
 from ...backend.errors import NotFoundError
 from ...backend.manager import TrainingManager, best_value
 from ...backend.status import LIVE
-from ...backend.store.records import Experiment
+from ...backend.store.records import Alert, Experiment
 from ...backend.system.units import format_datetime, format_duration, format_value
 from ...core.signals import AppSignals
 from .columns import Column, ColumnTableModel, column_index
@@ -47,9 +49,10 @@ class RunRow:
     dataset_name: str | None
     error: str | None
     pid: int | None
+    alert: Alert | None = None  # the newest warning or error not yet dismissed
 
     @classmethod
-    def from_experiment(cls, exp: Experiment) -> RunRow:
+    def from_experiment(cls, exp: Experiment, alert: Alert | None = None) -> RunRow:
         summary = exp.summary
         max_steps = exp.config.get("max_steps")
         return cls(
@@ -65,6 +68,7 @@ class RunRow:
             dataset_name=exp.dataset_name,
             error=exp.error,
             pid=exp.pid,
+            alert=alert,
         )
 
     @property
@@ -133,7 +137,33 @@ def _run_tooltip(row: RunRow) -> str:
     lines.append(f"Status: {row.status}")
     if row.error:
         lines.append(f"Reason: {row.error}")
+    if row.alert is not None:
+        lines.append(alert_text(row.alert))
     return "\n".join(lines)
+
+
+def alert_text(alert: Alert) -> str:
+    """One line for an alert: "Warning at step 1,200 (plateau): validation is flat"."""
+    step = "" if alert.step is None else f" at step {alert.step:,}"
+    return f"{alert.severity.capitalize()}{step} ({alert.kind}): {alert.message}"
+
+
+_ALERT_PIXMAPS = {
+    "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
+    "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
+}
+_alert_icons: dict[str, QIcon] = {}
+
+
+def alert_icon(severity: str) -> QIcon:
+    """The runs table's mark for a run with an open alert (made once per severity)."""
+    icon = _alert_icons.get(severity)
+    if icon is None:
+        style = QApplication.style()
+        pixmap = _ALERT_PIXMAPS.get(severity, QStyle.StandardPixmap.SP_MessageBoxWarning)
+        icon = style.standardIcon(pixmap) if style is not None else QIcon()
+        _alert_icons[severity] = icon
+    return icon
 
 
 def _step_tooltip(row: RunRow) -> str | None:
@@ -209,6 +239,8 @@ class ExperimentsModel(ColumnTableModel[RunRow]):
         self._tick.timeout.connect(self._tick_durations)
         if signals is not None:
             signals.runs_changed.connect(self.refresh)
+            signals.run_alerts.connect(self._on_alerts)
+            signals.run_alerts_dismissed.connect(self.refresh_alert)
             signals.run_started.connect(self.refresh_run)
             signals.run_status_changed.connect(self._on_status_changed)
             signals.run_progress.connect(self._on_progress)
@@ -223,6 +255,8 @@ class ExperimentsModel(ColumnTableModel[RunRow]):
     def extra_data(self, record: RunRow, column: Column[RunRow], role: int) -> Any:
         if role == Role.STATUS:
             return record.status if column.name == "status" else None
+        if role == Qt.ItemDataRole.DecorationRole and column.name == "name" and record.alert:
+            return alert_icon(record.alert.severity)
         return None
 
     # --- access --------------------------------------------------------------------------------
@@ -252,7 +286,9 @@ class ExperimentsModel(ColumnTableModel[RunRow]):
     def _load(self) -> list[RunRow]:
         if self.project_id is None:
             return []
-        return [RunRow.from_experiment(e) for e in self.manager.list_experiments(self.project_id)]
+        experiments = self.manager.list_experiments(self.project_id)
+        alerts = self.manager.alerts.latest_open(e.id for e in experiments)
+        return [RunRow.from_experiment(e, alerts.get(e.id)) for e in experiments]
 
     def _reindex(self) -> None:
         self._row_of = {r.id: i for i, r in enumerate(self._rows)}
@@ -303,7 +339,7 @@ class ExperimentsModel(ColumnTableModel[RunRow]):
                 self.endRemoveRows()
                 self._update_tick()
             return
-        new = RunRow.from_experiment(exp)
+        new = RunRow.from_experiment(exp, self.manager.alerts.latest_open([exp.id]).get(exp.id))
         if i is None:
             self.beginInsertRows(QModelIndex(), 0, 0)
             self._rows.insert(0, new)
@@ -316,7 +352,23 @@ class ExperimentsModel(ColumnTableModel[RunRow]):
                 self._emit_row_changed(i, old, new)
         self._update_tick()
 
+    def refresh_alert(self, experiment_id: int) -> None:
+        """Re-read a run's open alert (one query): new alerts were stored or one was
+        dismissed."""
+        i = self._row_of.get(experiment_id)
+        if i is None:
+            return
+        old = self._rows[i]
+        alert = self.manager.alerts.latest_open([experiment_id]).get(experiment_id)
+        new = replace(old, alert=alert)
+        if new != old:
+            self._rows[i] = new
+            self._emit_row_changed(i, old, new)
+
     # --- signals -------------------------------------------------------------------------------
+    def _on_alerts(self, experiment_id: int, _alerts: list) -> None:
+        self.refresh_alert(experiment_id)
+
     def _on_status_changed(self, experiment_id: int, _status: str) -> None:
         self.refresh_run(experiment_id)
 
@@ -365,8 +417,12 @@ class ExperimentsModel(ColumnTableModel[RunRow]):
             for c, col in enumerate(COLUMNS)
             if col.display(old) != col.display(new) or col.sort_key(old) != col.sort_key(new)
         ]
-        if not changed and (old.error, old.dataset_name) != (new.error, new.dataset_name):
-            changed = [COL["name"], COL["status"]]  # tooltips
+        if not changed and (old.error, old.dataset_name, old.alert) != (
+            new.error,
+            new.dataset_name,
+            new.alert,
+        ):
+            changed = [COL["name"], COL["status"]]  # tooltips and the alert mark
         if changed:
             self.dataChanged.emit(self.index(i, min(changed)), self.index(i, max(changed)))
 
@@ -463,6 +519,8 @@ __all__ = [
     "ExperimentsFilterModel",
     "ExperimentsModel",
     "RunRow",
+    "alert_icon",
+    "alert_text",
     "format_step",
     "format_time",
 ]

@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
 
 from ...backend.errors import RaveGuiError
 from ...backend.manager import TrainingManager
+from ...backend.rave.command import first_phase_steps, run_config_gin, run_eta
 from ...backend.rave.diagnose import diagnose_run
 from ...backend.rave.fidelity import fidelity_fact
 from ...backend.status import COMPLETED, FAILED, LIVE, PAUSED, QUEUED, STOPPED
@@ -57,6 +58,7 @@ class RunPanel(QWidget):
         self._progress: dict[int, dict] = {}  # the latest run_progress of each run
         self._log_path: str | None = None
         self._alerts: list[Alert] = []
+        self._phase_1: dict[int, int] = {}  # phase_1_duration, once config.gin exists
 
         self.name_label = QLabel()
         f = QFont(self.font())
@@ -82,6 +84,7 @@ class RunPanel(QWidget):
         self.speed_value = QLabel()
         self.elapsed_value = QLabel()
         self.eta_value = QLabel()
+        self.phase_value = QLabel()  # ETA to the adversarial phase
         self.pid_value = QLabel()
         self.pid_value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         facts = QGridLayout()
@@ -91,6 +94,7 @@ class RunPanel(QWidget):
                 ("Speed", self.speed_value),
                 ("Elapsed", self.elapsed_value),
                 ("ETA", self.eta_value),
+                ("Phase", self.phase_value),
                 ("PID", self.pid_value),
             )
         ):
@@ -229,7 +233,13 @@ class RunPanel(QWidget):
             self.progress_bar.setValue(0)
             self.progress_bar.setFormat("")
             self.progress_bar.setEnabled(False)
-            for w in (self.speed_value, self.elapsed_value, self.eta_value, self.pid_value):
+            for w in (
+                self.speed_value,
+                self.elapsed_value,
+                self.eta_value,
+                self.phase_value,
+                self.pid_value,
+            ):
                 w.setText("–")
             self.error_label.hide()
             self.system_panel.set_pid(None)
@@ -257,6 +267,7 @@ class RunPanel(QWidget):
         if fidelity:
             bits.append(fidelity)
         self.info_label.setText(" · ".join(bits))
+        self._read_phase_1(exp)
         self.progress_bar.setEnabled(True)
         self._update_progress()
         self.pid_value.setText(str(exp.pid) if exp.pid and row.is_live else "–")
@@ -293,6 +304,8 @@ class RunPanel(QWidget):
     def _dismiss_alert(self, alert_id: int) -> None:
         self.manager.alerts.acknowledge(alert_id)
         self.refresh_alerts()
+        if self.experiment_id is not None:
+            self.signals.run_alerts_dismissed.emit(self.experiment_id)
 
     def _diagnosis(self, log_path: str | None, error: str | None) -> str | None:
         """A failed run's cause in plain words and what to do (read once per run and error)."""
@@ -366,6 +379,25 @@ class RunPanel(QWidget):
         else:
             eta = "–"
         self.eta_value.setText(eta)
+        phase_1 = self._phase_1.get(row.id)
+        live = row.is_live and row.status != PAUSED
+        phase = run_eta(row.step, row.max_steps, phase_1, rate if live else None)
+        text = phase.phase_text(row.step, phase_1)
+        self.phase_value.setText(text or "–")
+        self.phase_value.setToolTip(
+            f"RAVE's first phase (phase_1_duration) lasts {phase_1:,} steps" if phase_1 else ""
+        )
+
+    def _read_phase_1(self, exp: Experiment) -> None:
+        """The run's phase-1 length from the config.gin RAVE wrote (read once it is there)."""
+        if exp.id in self._phase_1:
+            return
+        gin = run_config_gin(exp.run_dir) or (
+            exp.config.get("gin_config_file") if isinstance(exp.config, dict) else None
+        )
+        phase_1 = first_phase_steps([str(gin)]) if gin else None
+        if phase_1:
+            self._phase_1[exp.id] = phase_1
 
 
 __all__ = ["RunPanel"]
