@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self.export_page = ExportPage(manager, signals, settings=settings)
         self.training_page = TrainingPage(manager, controller, signals)
         self.training_page.export_requested.connect(self.export_run)
+        self.training_page.new_training_requested.connect(lambda: self.new_training())
         entries: list[tuple[str, str, QWidget]] = [
             ("projects", "Projects", self.projects_page),
             ("datasets", "Datasets", self.datasets_page),

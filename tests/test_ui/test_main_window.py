@@ -129,6 +129,16 @@ def test_ctrl_n_opens_the_new_training_wizard(qtbot, window):
     wizards[0].reject()
 
 
+def test_the_training_pages_new_training_button_opens_the_wizard(qtbot, window):
+    window.show_page("training")
+    button = window.training_page.toolbar.widgetForAction(window.training_page.new_training_action)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    wizards = [w for w in window.findChildren(NewTrainingWizard) if w.isVisible()]
+    assert len(wizards) == 1
+    assert wizards[0].project_id == window.project_id
+    wizards[0].reject()
+
+
 def test_ctrl_q_closes_the_window(qtbot, window):
     window.activateWindow()
     qtbot.keyClick(window.projects_page.table, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)

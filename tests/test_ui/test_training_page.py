@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PyQt6.QtCore import QPoint
+from PyQt6.QtCore import QPoint, Qt
 from PyQt6.QtWidgets import QMessageBox, QToolButton
 
 from rave_gui.backend.errors import InvalidTransitionError
@@ -355,3 +355,31 @@ def test_an_imported_run_tells_its_fidelity_and_lets_you_listen(qtbot, page, man
     qtbot.waitUntil(lambda: listen.clip_list.count() == 6, timeout=5000)
     qtbot.waitUntil(lambda: listen.audio is not None, timeout=5000)
     assert listen.audio.clip.step == 101
+
+
+def test_run_actions_have_shortcuts_shown_in_their_tooltips(qtbot, page: TrainingPage, manager):
+    exp = manager.start_training({"name": "r", "max_steps": 100})
+    manager.update_experiment_status(exp, "running")
+    page.set_project(manager.projects.default_id())
+    keys = {page.stop_action: "Ctrl+.", page.pause_action: "Ctrl+P", page.resume_action: "Ctrl+R"}
+    for action, key in keys.items():
+        assert action.shortcut().toString() == key
+        assert f"({key})" in action.toolTip()
+    page.table.setFocus()
+    qtbot.keyClick(page.table, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    assert page.fake.calls == [("pause", exp)]
+    qtbot.keyClick(page.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(page.table, Qt.Key.Key_Period, Qt.KeyboardModifier.ControlModifier)
+    assert page.fake.calls == [("pause", exp), ("resume", exp), ("stop", exp)]
+    assert manager.get_experiment(exp).status == "stopped"
+    # A stopped run cannot be paused: the disabled action's shortcut does nothing.
+    qtbot.keyClick(page.table, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    assert len(page.fake.calls) == 3
+
+
+def test_the_toolbar_has_a_new_training_button(qtbot, page: TrainingPage):
+    button = page.toolbar.widgetForAction(page.new_training_action)
+    assert isinstance(button, QToolButton) and button.isVisible()
+    assert button.text().startswith("New training")
+    with qtbot.waitSignal(page.new_training_requested):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
