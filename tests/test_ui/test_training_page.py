@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from PyQt6.QtCore import QPoint, Qt
+from PyQt6.QtGui import QDesktopServices
 from PyQt6.QtWidgets import QMessageBox, QToolButton
 
 from rave_gui.backend.errors import InvalidTransitionError
@@ -383,3 +384,26 @@ def test_the_toolbar_has_a_new_training_button(qtbot, page: TrainingPage):
     assert button.text().startswith("New training")
     with qtbot.waitSignal(page.new_training_requested):
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_the_runs_folder_is_shown_and_opens_in_the_file_manager(
+    monkeypatch, page: TrainingPage, manager, tmp_path
+):
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    run_dir = tmp_path / "runs" / "cello"
+    exp = manager.start_training({"name": "cello", "max_steps": 100})
+    page.set_project(manager.projects.default_id())
+    assert not page.panel.folder_button.isVisible()  # queued: no folder yet
+    manager.experiments.update(exp, run_dir=str(run_dir))
+    page.refresh()
+    panel = page.panel
+    assert panel.folder_label.text() == f"Folder: {run_dir}"
+    assert not panel.folder_button.isEnabled()  # not created yet
+    assert "does not exist" in panel.folder_button.toolTip()
+    run_dir.mkdir(parents=True)
+    page.refresh()
+    assert panel.folder_button.isEnabled()
+    panel.folder_button.click()
+    assert [u.toLocalFile() for u in opened] == [str(run_dir)]
+    assert opened[0].scheme() == "file"
