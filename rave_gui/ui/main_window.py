@@ -30,6 +30,7 @@ from ..backend.system.settings import Settings
 from ..core.signals import AppSignals
 from ..core.worker import BackgroundTask, run_in_background, wait_for_background
 from .dialogs.close_dialog import CANCEL, STOP, CloseRunsDialog, StoppingRunsDialog
+from .dialogs.guide_dialog import GuideDialog
 from .dialogs.settings_dialog import SettingsDialog
 from .icons import app_icon, page_icon
 from .pages.datasets_page import DatasetsPage
@@ -228,6 +229,10 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.refresh_action)
 
         help_menu = menu.addMenu("&Help")
+        self.guide_action = QAction("&User guide", self)
+        self.guide_action.setShortcut(QKeySequence.StandardKey.HelpContents)
+        self.guide_action.triggered.connect(lambda: self.show_guide())
+        help_menu.addAction(self.guide_action)
         self.about_action = QAction("&About rave-gui", self)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.about_action.triggered.connect(lambda: self.show_about())
@@ -356,6 +361,12 @@ class MainWindow(QMainWindow):
         self.datasets_page.settings = self.export_page.settings = settings
         self.statusBar().showMessage("Settings saved.", 4000)
         self.update_status()
+
+    def show_guide(self) -> GuideDialog:
+        """Help → User guide (non-modal: it can stay open beside the window)."""
+        dialog = GuideDialog(self)
+        dialog.show()
+        return dialog
 
     def show_about(self) -> QMessageBox:
         box = QMessageBox(self)

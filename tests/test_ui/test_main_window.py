@@ -6,6 +6,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication
 
 from rave_gui import __version__
+from rave_gui.ui.dialogs.guide_dialog import GuideDialog
 from rave_gui.ui.main_window import MainWindow, ui_state
 from rave_gui.ui.pages.training_page import TrainingPage
 from rave_gui.ui.wizard.new_training import NewTrainingWizard
@@ -171,3 +172,19 @@ def test_menus_hold_the_documented_actions(window):
     assert window.quit_action.shortcut().toString() == "Ctrl+Q"
     assert window.refresh_action.shortcut().toString() == "F5"
     assert QApplication.instance() is not None
+
+
+def test_help_shows_the_user_guide(qtbot, window):
+    help_menu = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}["Help"]
+    items = [a.text().replace("&", "") for a in help_menu.actions() if a.text()]
+    assert items == ["User guide", "About rave-gui"]
+    window.guide_action.trigger()
+    (dialog,) = [d for d in window.findChildren(GuideDialog) if d.isVisible()]
+    text = dialog.browser.toPlainText()
+    assert text.startswith("rave-gui user guide")  # the Markdown was rendered, not shown raw
+    for section in ("Your first project", "demo", "Your first run", "Watching a run"):
+        assert section in text
+    for section in ("Stopping, pausing, resuming", "Exporting for nn~", "The command line"):
+        assert section in text
+    assert "# " not in text.splitlines()[0]
+    dialog.close()
