@@ -30,6 +30,7 @@ from ..backend.system.settings import Settings
 from ..core.signals import AppSignals
 from ..core.worker import BackgroundTask, run_in_background, wait_for_background
 from .dialogs.close_dialog import CANCEL, STOP, CloseRunsDialog, StoppingRunsDialog
+from .dialogs.guide_dialog import GuideDialog
 from .dialogs.settings_dialog import SettingsDialog
 from .icons import app_icon, page_icon
 from .notifier import RunNotifier
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self.export_page = ExportPage(manager, signals, settings=settings)
         self.training_page = TrainingPage(manager, controller, signals)
         self.training_page.export_requested.connect(self.export_run)
+        self.training_page.new_training_requested.connect(lambda: self.new_training())
         entries: list[tuple[str, str, QWidget]] = [
             ("projects", "Projects", self.projects_page),
             ("datasets", "Datasets", self.datasets_page),
@@ -229,6 +231,10 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.refresh_action)
 
         help_menu = menu.addMenu("&Help")
+        self.guide_action = QAction("&User guide", self)
+        self.guide_action.setShortcut(QKeySequence.StandardKey.HelpContents)
+        self.guide_action.triggered.connect(lambda: self.show_guide())
+        help_menu.addAction(self.guide_action)
         self.about_action = QAction("&About rave-gui", self)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.about_action.triggered.connect(lambda: self.show_about())
@@ -358,6 +364,12 @@ class MainWindow(QMainWindow):
         self.notifier.set_enabled(settings.notifications)
         self.statusBar().showMessage("Settings saved.", 4000)
         self.update_status()
+
+    def show_guide(self) -> GuideDialog:
+        """Help → User guide (non-modal: it can stay open beside the window)."""
+        dialog = GuideDialog(self)
+        dialog.show()
+        return dialog
 
     def show_about(self) -> QMessageBox:
         box = QMessageBox(self)

@@ -301,6 +301,7 @@ def test_a_built_wheel_carries_the_resources_and_finds_them_installed(tmp_path: 
     (wheel,) = wheels.glob("rave_gui-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {"rave_gui/resources/rave-gui.desktop", "rave_gui/resources/icons/rave-gui.svg"}
+    expected.add("rave_gui/resources/guide.md")
     expected |= {f"rave_gui/resources/icons/rave-gui-{s}.png" for s in APP_ICON_SIZES}
     expected |= {f"rave_gui/resources/icons/{name}.svg" for name in PAGE_ICONS}
     assert expected <= names
@@ -313,6 +314,8 @@ def test_a_built_wheel_carries_the_resources_and_finds_them_installed(tmp_path: 
         "from rave_gui.backend.system.desktop import launch_command\n"
         "print(resources_dir()); print(checkout_root()); print(app_icon_png(16).is_file())\n"
         "import json; print(json.dumps(launch_command()))\n"
+        "from rave_gui.backend.system.resources import user_guide\n"
+        "print(user_guide().read_text(encoding='utf-8').splitlines()[0])\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code],
@@ -327,3 +330,4 @@ def test_a_built_wheel_carries_the_resources_and_finds_them_installed(tmp_path: 
     assert lines[:3] == [str(site / "rave_gui" / "resources"), "None", "True"]
     script = str(Path(sys.executable).with_name("rave-gui"))
     assert json.loads(lines[3]) in ([script], [sys.executable, "-m", "rave_gui"])
+    assert lines[4] == "# rave-gui user guide"  # Help → User guide works installed

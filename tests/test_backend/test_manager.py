@@ -162,10 +162,16 @@ def test_delete_project_with_experiments_needs_explicit_consent(tm: TrainingMana
 def test_delete_project_with_an_active_run_is_refused(tm: TrainingManager, status: str) -> None:
     p = tm.projects.create("P")
     exp = tm.start_training({"name": "live", "project_id": p})
+    assert tm.projects.delete_refusal(tm.projects.create("empty")) is None
     _walk_to(tm, exp, status)
-    with pytest.raises(InUseError, match="active"):
+    refusal = tm.projects.delete_refusal(p)
+    assert refusal == "Project 'P' has an active run: stop it first."
+    with pytest.raises(InUseError) as raised:
         tm.projects.delete(p, delete_experiments=True)
+    assert str(raised.value) == refusal  # the same rule, asked before and enforced
     assert tm.get_experiment(exp).status == status
+    tm.update_experiment_status(exp, "stopped")
+    assert tm.projects.delete_refusal(p) is None  # ended: deleting it is the user's choice
 
 
 # --- datasets ---------------------------------------------------------------------------------
@@ -308,10 +314,15 @@ def test_rename_dataset(tm: TrainingManager, tmp_path: Path) -> None:
 def test_delete_dataset_with_experiments_needs_detach(tm: TrainingManager, tmp_path: Path) -> None:
     p = tm.projects.create("P")
     ds = tm.datasets.register(p, make_dataset(tmp_path / "ds"))
+    assert tm.datasets.delete_refusal(ds) is None
     exp = tm.start_training({"name": "run", "project_id": p, "dataset_id": ds})
-    with pytest.raises(InUseError, match="active"):
+    refusal = tm.datasets.delete_refusal(ds)
+    assert refusal is not None and "used by an active run" in refusal
+    with pytest.raises(InUseError) as raised:
         tm.datasets.delete(ds, detach_experiments=True)  # queued counts as active
+    assert str(raised.value) == refusal
     tm.update_experiment_status(exp, "stopped")
+    assert tm.datasets.delete_refusal(ds) is None  # the experiment remains: only detach asked
     with pytest.raises(InUseError, match="detach"):
         tm.datasets.delete(ds)
     tm.datasets.delete(ds, detach_experiments=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rave_gui.ui.pages.datasets_page import DatasetsPage
+from rave_gui.ui.pages.datasets_page import DatasetsPage, RemoveDatasetBox
 
 
 @pytest.fixture
@@ -138,12 +138,19 @@ def test_removing_a_used_dataset_detaches_only_if_agreed(page, manager, project_
 
 def test_a_dataset_of_an_active_run_is_kept(page, manager, project_id, fake_dataset):
     ds = manager.datasets.register(project_id, fake_dataset)
-    manager.start_training({"name": "r", "project_id": project_id, "dataset_id": ds})
+    exp = manager.start_training({"name": "r", "project_id": project_id, "dataset_id": ds})
     page.refresh()
     page.select_dataset(ds)
-    page.remove_selected().accept_button.click()
-    assert "active run" in page.message.text()
+    box = page.remove_selected()
+    # Refused before any confirmation: the box says why and offers OK only.
+    assert not isinstance(box, RemoveDatasetBox)
+    assert box.informativeText() == manager.datasets.delete_refusal(ds)
+    assert "used by an active run" in box.informativeText()
+    assert [b.text().replace("&", "") for b in box.buttons()] == ["OK"]
+    box.button(box.StandardButton.Ok).click()
     assert manager.datasets.get(ds).name == "strings"
+    manager.stop_training(exp)
+    assert isinstance(page.remove_selected(), RemoveDatasetBox)  # asked again once it ended
 
 
 # --- new datasets from audio, the demo, deleting files ----------------------------------------

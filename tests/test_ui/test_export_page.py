@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from PyQt6.QtCore import QUrl
+from PyQt6.QtGui import QDesktopServices, QGuiApplication
 
 from rave_gui.backend.status import COMPLETED, RUNNING, STOPPED
 from rave_gui.backend.system.settings import Settings
@@ -166,3 +168,45 @@ def test_export_is_a_page_and_a_training_page_action(qtbot, window, manager, tmp
     training.export_action.trigger()
     assert window.current_page_key() == "export"
     assert window.export_page.current_run_id() == exp
+
+
+@pytest.fixture
+def opened_urls(monkeypatch) -> list[str]:
+    """QDesktopServices.openUrl records the URLs instead of starting a file manager."""
+    urls: list[str] = []
+
+    def record(url):
+        urls.append(url.toString())
+        return True
+
+    monkeypatch.setattr(QDesktopServices, "openUrl", record)
+    return urls
+
+
+def test_an_exported_model_can_be_revealed_or_its_path_copied(
+    page, manager, project_id, tmp_path, opened_urls
+):
+    exp = _run(manager, project_id, tmp_path, "cello")
+    out = tmp_path / "models"
+    out.mkdir()
+    model = out / "cello.ts"
+    model.write_bytes(b"x" * 10)
+    manager.artifacts.add_exported_model(exp, model, size=10)
+    page.set_project(project_id)
+    page.select_run(exp)
+    box = page.models_box
+    assert box.selected_model().path == str(model)  # the newest is selected
+    assert box.reveal_button.isEnabled() and box.copy_button.isEnabled()
+    box.reveal_button.click()
+    assert opened_urls == [QUrl.fromLocalFile(str(out)).toString()]
+    QGuiApplication.clipboard().clear()
+    box.copy_button.click()
+    assert QGuiApplication.clipboard().text() == str(model)
+    # A model whose file is gone can still have its path copied, not be shown.
+    model.unlink()
+    page.refresh()
+    page.select_run(exp)
+    assert not box.reveal_button.isEnabled() and box.copy_button.isEnabled()
+    box.table.clearSelection()
+    assert not box.copy_button.isEnabled()
+    assert box.copy_selected() is None and box.reveal_selected() is False

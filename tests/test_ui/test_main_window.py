@@ -6,6 +6,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication
 
 from rave_gui import __version__
+from rave_gui.ui.dialogs.guide_dialog import GuideDialog
 from rave_gui.ui.main_window import MainWindow, ui_state
 from rave_gui.ui.pages.training_page import TrainingPage
 from rave_gui.ui.wizard.new_training import NewTrainingWizard
@@ -129,6 +130,16 @@ def test_ctrl_n_opens_the_new_training_wizard(qtbot, window):
     wizards[0].reject()
 
 
+def test_the_training_pages_new_training_button_opens_the_wizard(qtbot, window):
+    window.show_page("training")
+    button = window.training_page.toolbar.widgetForAction(window.training_page.new_training_action)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    wizards = [w for w in window.findChildren(NewTrainingWizard) if w.isVisible()]
+    assert len(wizards) == 1
+    assert wizards[0].project_id == window.project_id
+    wizards[0].reject()
+
+
 def test_ctrl_q_closes_the_window(qtbot, window):
     window.activateWindow()
     qtbot.keyClick(window.projects_page.table, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
@@ -199,3 +210,19 @@ def test_runs_that_end_or_raise_errors_notify_unless_turned_off(
     assert not notifier.enabled
     signals.run_failed.emit(exp, "again")
     assert len(notifier.shown) == 3
+
+
+def test_help_shows_the_user_guide(qtbot, window):
+    help_menu = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}["Help"]
+    items = [a.text().replace("&", "") for a in help_menu.actions() if a.text()]
+    assert items == ["User guide", "About rave-gui"]
+    window.guide_action.trigger()
+    (dialog,) = [d for d in window.findChildren(GuideDialog) if d.isVisible()]
+    text = dialog.browser.toPlainText()
+    assert text.startswith("rave-gui user guide")  # the Markdown was rendered, not shown raw
+    for section in ("Your first project", "demo", "Your first run", "Watching a run"):
+        assert section in text
+    for section in ("Stopping, pausing, resuming", "Exporting for nn~", "The command line"):
+        assert section in text
+    assert "# " not in text.splitlines()[0]
+    dialog.close()

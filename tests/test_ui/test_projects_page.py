@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rave_gui.backend.status import RUNNING
+from rave_gui.ui.dialogs.confirm import ConfirmBox
 from rave_gui.ui.pages.projects_page import ProjectsPage
 
 
@@ -94,9 +95,18 @@ def test_a_project_with_an_active_run_is_not_deleted(page, manager):
     manager.update_experiment_status(exp, RUNNING)
     page.refresh()
     page.select_project(pid)
-    page.delete_selected().accept_button.click()
-    assert "1 active run" in page.message.text()
+    box = page.delete_selected()
+    # Refused before any confirmation: the box says why and offers OK only.
+    assert not isinstance(box, ConfirmBox)
+    assert box.informativeText() == manager.projects.delete_refusal(pid)
+    assert "has an active run: stop it first" in box.informativeText()
+    assert [b.text().replace("&", "") for b in box.buttons()] == ["OK"]
+    box.button(box.StandardButton.Ok).click()
     assert manager.projects.get(pid).name == "Busy"
+    # Once the run has ended, deleting it is asked for again and done.
+    manager.update_experiment_status(exp, "stopped")
+    page.delete_selected().accept_button.click()
+    assert pid not in [p.id for p in manager.projects.all()]
 
 
 def test_buttons_need_a_selection(page):

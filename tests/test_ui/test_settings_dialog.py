@@ -100,3 +100,30 @@ def test_window_settings_reach_the_controller(qtbot, window, tmp_path):
     dialog.save()
     assert window.controller.settings.max_concurrent_runs == 2
     assert window.settings.max_concurrent_runs == 2
+
+
+def test_a_rave_the_check_rejected_is_not_saved(qtbot, settings, tmp_path):
+    received = []
+    dialog = _dialog(qtbot, settings, tmp_path, on_saved=received.append)
+    missing = str(tmp_path / "no" / "rave")
+    dialog.rave_edit.setText(missing)
+    with qtbot.waitSignal(dialog.check_rave().done, timeout=30_000):
+        pass
+    assert "was not found" in dialog.check_text()
+    dialog.save()
+    assert dialog.isVisible()
+    assert not (tmp_path / "s.json").exists() and received == []
+    assert f"Not saved: {missing} failed its check" in dialog.save_error.error()
+    # Another path (here: the working rave) is saved; the error goes as soon as it is edited.
+    dialog.rave_edit.setText(settings.rave_executable)
+    assert dialog.save_error.error() == ""
+    dialog.save()
+    assert not dialog.isVisible()
+    assert load_settings(tmp_path / "s.json").rave_executable == settings.rave_executable
+
+
+def test_a_path_that_was_not_checked_is_saved(qtbot, settings, tmp_path):
+    dialog = _dialog(qtbot, settings, tmp_path)
+    dialog.rave_edit.setText(str(tmp_path / "later" / "rave"))  # not checked: no verdict
+    dialog.save()
+    assert load_settings(tmp_path / "s.json").rave_executable == str(tmp_path / "later" / "rave")

@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
-from PyQt6.QtCore import QPoint
+from PyQt6.QtCore import QPoint, Qt
+from PyQt6.QtGui import QDesktopServices
 from PyQt6.QtWidgets import QMessageBox, QToolButton
 
 from rave_gui.backend.errors import InvalidTransitionError
@@ -379,3 +380,54 @@ def test_an_imported_run_tells_its_fidelity_and_lets_you_listen(qtbot, page, man
     qtbot.waitUntil(lambda: listen.clip_list.count() == 6, timeout=5000)
     qtbot.waitUntil(lambda: listen.audio is not None, timeout=5000)
     assert listen.audio.clip.step == 101
+
+
+def test_run_actions_have_shortcuts_shown_in_their_tooltips(qtbot, page: TrainingPage, manager):
+    exp = manager.start_training({"name": "r", "max_steps": 100})
+    manager.update_experiment_status(exp, "running")
+    page.set_project(manager.projects.default_id())
+    keys = {page.stop_action: "Ctrl+.", page.pause_action: "Ctrl+P", page.resume_action: "Ctrl+R"}
+    for action, key in keys.items():
+        assert action.shortcut().toString() == key
+        assert f"({key})" in action.toolTip()
+    page.table.setFocus()
+    qtbot.keyClick(page.table, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    assert page.fake.calls == [("pause", exp)]
+    qtbot.keyClick(page.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(page.table, Qt.Key.Key_Period, Qt.KeyboardModifier.ControlModifier)
+    assert page.fake.calls == [("pause", exp), ("resume", exp), ("stop", exp)]
+    assert manager.get_experiment(exp).status == "stopped"
+    # A stopped run cannot be paused: the disabled action's shortcut does nothing.
+    qtbot.keyClick(page.table, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    assert len(page.fake.calls) == 3
+
+
+def test_the_toolbar_has_a_new_training_button(qtbot, page: TrainingPage):
+    button = page.toolbar.widgetForAction(page.new_training_action)
+    assert isinstance(button, QToolButton) and button.isVisible()
+    assert button.text().startswith("New training")
+    with qtbot.waitSignal(page.new_training_requested):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_the_runs_folder_is_shown_and_opens_in_the_file_manager(
+    monkeypatch, page: TrainingPage, manager, tmp_path
+):
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    run_dir = tmp_path / "runs" / "cello"
+    exp = manager.start_training({"name": "cello", "max_steps": 100})
+    page.set_project(manager.projects.default_id())
+    assert not page.panel.folder_button.isVisible()  # queued: no folder yet
+    manager.experiments.update(exp, run_dir=str(run_dir))
+    page.refresh()
+    panel = page.panel
+    assert panel.folder_label.text() == f"Folder: {run_dir}"
+    assert not panel.folder_button.isEnabled()  # not created yet
+    assert "does not exist" in panel.folder_button.toolTip()
+    run_dir.mkdir(parents=True)
+    page.refresh()
+    assert panel.folder_button.isEnabled()
+    panel.folder_button.click()
+    assert [u.toLocalFile() for u in opened] == [str(run_dir)]
+    assert opened[0].scheme() == "file"

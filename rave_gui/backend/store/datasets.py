@@ -83,6 +83,22 @@ class DatasetStore:
                 raise DuplicateNameError(f"This project already has a dataset named {name!r}.")
             conn.execute("UPDATE datasets SET name = ? WHERE id = ?", (name, dataset_id))
 
+    def delete_refusal(self, dataset_id: int) -> str | None:
+        """Why :meth:`delete` would refuse the dataset whatever the user chooses (an active run
+        uses it), or None: asked before the user is asked to confirm."""
+        ds = self.get(dataset_id)
+        row = one(
+            self.db,
+            "SELECT count(*) AS n FROM experiments WHERE dataset_id = ? AND status IN (?, ?, ?, ?)",
+            (dataset_id, *ACTIVE),
+        )
+        n_active = int(row["n"]) if row else 0
+        if not n_active:
+            return None
+        runs = "an active run" if n_active == 1 else f"{n_active} active runs"
+        them = "it" if n_active == 1 else "them"
+        return f"Dataset {ds.name!r} is used by {runs}: stop {them} first, or wait for the end."
+
     def delete(self, dataset_id: int, *, detach_experiments: bool = False) -> None:
         """Forget a dataset registration (its files stay on disk).
 
@@ -91,13 +107,12 @@ class DatasetStore:
         """
         with self.db.transaction() as conn:
             ds = self.get(dataset_id)
-            n_exp, n_active = conn.execute(
-                "SELECT count(*), coalesce(sum(status IN (?, ?, ?, ?)), 0) FROM experiments "
-                "WHERE dataset_id = ?",
-                (*ACTIVE, dataset_id),
+            refused = self.delete_refusal(dataset_id)
+            if refused:
+                raise InUseError(refused)
+            (n_exp,) = conn.execute(
+                "SELECT count(*) FROM experiments WHERE dataset_id = ?", (dataset_id,)
             ).fetchone()
-            if n_active:
-                raise InUseError(f"Dataset {ds.name!r} is used by {n_active} active run(s).")
             if n_exp and not detach_experiments:
                 raise InUseError(
                     f"Dataset {ds.name!r} is used by {n_exp} experiment(s); detach them to "

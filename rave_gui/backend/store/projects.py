@@ -88,6 +88,22 @@ class ProjectStore:
             _clash(conn, name, project_id)
             conn.execute("UPDATE projects SET name = ? WHERE id = ?", (name, project_id))
 
+    def delete_refusal(self, project_id: int) -> str | None:
+        """Why :meth:`delete` would refuse the project whatever the user chooses (it has active
+        runs), or None: asked before the user is asked to confirm."""
+        project = self.get(project_id)
+        row = one(
+            self.db,
+            "SELECT count(*) AS n FROM experiments WHERE project_id = ? AND status IN (?, ?, ?, ?)",
+            (project_id, *ACTIVE),
+        )
+        n_active = int(row["n"]) if row else 0
+        if not n_active:
+            return None
+        runs = "an active run" if n_active == 1 else f"{n_active} active runs"
+        them = "it" if n_active == 1 else "them"
+        return f"Project {project.name!r} has {runs}: stop {them} first."
+
     def delete(self, project_id: int, *, delete_experiments: bool = False) -> None:
         """Delete a project. Its datasets' registrations go with it (files on disk stay).
 
@@ -96,15 +112,12 @@ class ProjectStore:
         """
         with self.db.transaction() as conn:
             project = self.get(project_id)
-            n_exp, n_active = conn.execute(
-                "SELECT count(*), coalesce(sum(status IN (?, ?, ?, ?)), 0) FROM experiments "
-                "WHERE project_id = ?",
-                (*ACTIVE, project_id),
+            refused = self.delete_refusal(project_id)
+            if refused:
+                raise InUseError(refused)
+            (n_exp,) = conn.execute(
+                "SELECT count(*) FROM experiments WHERE project_id = ?", (project_id,)
             ).fetchone()
-            if n_active:
-                raise InUseError(
-                    f"Project {project.name!r} has {n_active} active run(s): stop them first."
-                )
             if n_exp and not delete_experiments:
                 raise InUseError(
                     f"Project {project.name!r} holds {n_exp} experiment(s); delete them with "

@@ -69,6 +69,11 @@ def desktop_entry_template() -> Path:
     return resource_path(f"{APP_ID}.desktop")
 
 
+def user_guide() -> Path:
+    """The user guide (Markdown), shown by Help → User guide."""
+    return resource_path("guide.md")
+
+
 __all__ = [
     "APP_ICON_SIZES",
     "APP_ID",
@@ -80,4 +85,5 @@ __all__ = [
     "page_icon_svg",
     "resource_path",
     "resources_dir",
+    "user_guide",
 ]

@@ -42,3 +42,18 @@ def ask_confirmation(
     box.finished.connect(finished)
     box.open()
     return box
+
+
+def tell_refused(parent: QWidget, title: str, text: str, reason: str) -> QMessageBox:
+    """Say why something cannot be done (the backend's reason), with OK only: shown instead of
+    a confirmation the user could only answer in vain (non-blocking)."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Information)
+    box.setWindowTitle(title)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setText(text)
+    box.setInformativeText(reason)
+    box.setStandardButtons(QMessageBox.StandardButton.Ok)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box

@@ -70,6 +70,7 @@ class SettingsDialog(QDialog):
         self._settings_file = settings_file
         self.saved: Settings | None = None
         self._check_task: BackgroundTask | None = None
+        self._rejected: str | None = None  # the rave path the last check rejected
 
         # RAVE executable and its check.
         self.rave_edit = QLineEdit(settings.rave_executable)
@@ -85,6 +86,7 @@ class SettingsDialog(QDialog):
         rave_row.addWidget(self.check_button)
         self.check_label = FieldError(self, kind=INFO)
         self.rave_edit.textChanged.connect(lambda _t: self.check_label.set_error(None))
+        self.rave_edit.textChanged.connect(lambda _t: self.save_error.set_error(None))
 
         # Output folder.
         self.runs_edit = QLineEdit(settings.runs_dir)
@@ -167,11 +169,14 @@ class SettingsDialog(QDialog):
     def check_rave(self) -> BackgroundTask:
         """Probe the chosen rave off the GUI thread; the answer appears under the field."""
         executable = self.rave_path()
+        self._rejected = None
         self.check_button.setEnabled(False)
         self.check_label.set_kind(INFO)
         self.check_label.set_error(f"Checking {executable}…")
         self._check_task = run_in_background(
-            lambda: probe_rave(executable), self._check_succeeded, self._check_failed
+            lambda: probe_rave(executable),
+            self._check_succeeded,
+            lambda err: self._check_failed(executable, err),
         )
         return self._check_task
 
@@ -180,7 +185,8 @@ class SettingsDialog(QDialog):
         self.check_label.set_kind("ok")
         self.check_label.set_error(f"✓ {describe_install(install)} ({install.executable})")
 
-    def _check_failed(self, err: Exception) -> None:
+    def _check_failed(self, executable: str, err: Exception) -> None:
+        self._rejected = executable
         self.check_button.setEnabled(True)
         self.check_label.set_kind(ERROR)
         text = str(err) if isinstance(err, RaveGuiError) else f"The check failed: {err}"
@@ -208,7 +214,15 @@ class SettingsDialog(QDialog):
         )
 
     def save(self) -> None:
+        """Save and close, unless a field is refused: an output folder that is a file, or the
+        rave the check has just rejected (the error says what to do; nothing is written)."""
         settings = self.edited_settings()
+        if self._rejected is not None and self.rave_path() == self._rejected:
+            self.save_error.set_error(
+                f"Not saved: {self._rejected} failed its check (see above). Choose a rave that "
+                "works, or check again once it is fixed."
+            )
+            return
         if settings.runs_dir:
             folder = Path(settings.runs_dir).expanduser()
             if folder.exists() and not folder.is_dir():

@@ -35,7 +35,7 @@ from ...backend.system.settings import Settings, load_settings
 from ...backend.system.units import format_bytes, format_duration
 from ...core.signals import AppSignals
 from ...core.worker import run_in_background
-from ..dialogs.confirm import ConfirmBox
+from ..dialogs.confirm import ConfirmBox, tell_refused
 from ..dialogs.name_dialog import NameDialog
 from ..dialogs.new_dataset import NewDatasetDialog
 from ..dialogs.register_dataset import RegisterDatasetDialog
@@ -383,13 +383,22 @@ class DatasetsPage(QWidget):
         self.refresh()
         self.datasets_changed.emit()
 
-    def remove_selected(self) -> RemoveDatasetBox | None:
+    def remove_selected(self) -> RemoveDatasetBox | QMessageBox | None:
         """Ask whether to remove the selected dataset's registration only or its files too
         (non-blocking; the box is returned for tests: ``accept_button`` keeps the files,
-        ``delete_files_button`` deletes them)."""
+        ``delete_files_button`` deletes them). When the backend refuses the removal anyway (an
+        active run uses the dataset), the box says so instead, with OK only."""
         ds = self.selected_dataset()
         if ds is None:
             return None
+        try:
+            refused = self.manager.datasets.delete_refusal(ds.id)
+        except RaveGuiError as err:
+            refused = str(err)
+        if refused:
+            return tell_refused(
+                self, "Remove dataset", f"The dataset {ds.name!r} cannot be removed now.", refused
+            )
         n_exp = int(ds.n_experiments or 0)
         shared = [d for d in self.manager.datasets.all() if d.path == ds.path and d.id != ds.id]
         size = ds.size_bytes if isinstance(ds, SizedDataset) else None

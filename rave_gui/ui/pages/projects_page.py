@@ -10,6 +10,7 @@ from PyQt6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QStyle,
     QTableView,
@@ -22,7 +23,7 @@ from ...backend.manager import TrainingManager
 from ...backend.store.records import Project
 from ...backend.system.units import format_datetime
 from ...core.signals import AppSignals
-from ..dialogs.confirm import ConfirmBox, ask_confirmation
+from ..dialogs.confirm import ConfirmBox, ask_confirmation, tell_refused
 from ..dialogs.name_dialog import NameDialog
 from ..models.columns import Column, key
 from ..models.record_table import (
@@ -218,11 +219,21 @@ class ProjectsPage(QWidget):
         self.refresh()
         self.projects_changed.emit()
 
-    def delete_selected(self) -> ConfirmBox | None:
+    def delete_selected(self) -> ConfirmBox | QMessageBox | None:
+        """Ask to confirm deleting the selected project, or, when the backend refuses it
+        anyway (an active run), say so instead (the box is returned for tests)."""
         project = self.selected_project()
         if project is None:
             return None
         pid, name = project.id, project.name
+        try:
+            refused = self.manager.projects.delete_refusal(pid)
+        except RaveGuiError as err:
+            refused = str(err)
+        if refused:
+            return tell_refused(
+                self, "Delete project", f"The project {name!r} cannot be deleted now.", refused
+            )
         n_exp, n_ds = project.n_experiments or 0, project.n_datasets or 0
         parts = []
         if n_exp:

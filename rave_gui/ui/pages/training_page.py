@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from PyQt6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, pyqtSignal
-from PyQt6.QtGui import QAction
+from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -72,10 +72,16 @@ STATUS_FILTERS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
 )
 
 
+# Shortcuts of the run actions, active while the Training page has the focus (the window's own
+# are Ctrl+N, Ctrl+, Ctrl+Q, Ctrl+1…4 and F5).
+STOP_KEYS, PAUSE_KEYS, RESUME_KEYS = "Ctrl+.", "Ctrl+P", "Ctrl+R"
+
+
 class TrainingPage(QWidget):
     """See the module docstring. ``controller`` may be None (actions then stay disabled)."""
 
     export_requested = pyqtSignal(int)  # "Export…" on a run: the Export page takes over
+    new_training_requested = pyqtSignal()  # "New training…": the window opens the wizard
 
     def __init__(
         self,
@@ -124,15 +130,25 @@ class TrainingPage(QWidget):
 
     # --- construction --------------------------------------------------------------------------
     def _build_actions(self) -> None:
+        self.new_training_action = QAction("New training…", self)
+        self.new_training_action.setToolTip("Start a new training run in this project (Ctrl+N)")
+        self.new_training_action.triggered.connect(self.new_training_requested.emit)
         self.stop_action = QAction("Stop", self)
-        self.stop_action.setToolTip("Stop the run gracefully (its last checkpoint is kept)")
         self.stop_action.triggered.connect(lambda: self.stop_selected())
         self.pause_action = QAction("Pause", self)
-        self.pause_action.setToolTip("Suspend the run's processes (GPU memory stays held)")
         self.pause_action.triggered.connect(lambda: self.pause_selected())
         self.resume_action = QAction("Resume", self)
-        self.resume_action.setToolTip("Continue a paused run")
         self.resume_action.triggered.connect(lambda: self.resume_selected())
+        for action, keys, tip in (
+            (self.stop_action, STOP_KEYS, "Stop the run gracefully (its last checkpoint is kept)"),
+            (self.pause_action, PAUSE_KEYS, "Suspend the run's processes (GPU memory stays held)"),
+            (self.resume_action, RESUME_KEYS, "Continue a paused run"),
+        ):
+            action.setShortcut(QKeySequence(keys))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shown = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            action.setToolTip(f"{tip} ({shown})")
+            self.addAction(action)
         self.resume_ckpt_action = QAction("Resume from checkpoint", self)
         self.resume_ckpt_action.setToolTip(
             "Start a new run that continues from this run's newest checkpoint"
@@ -175,6 +191,8 @@ class TrainingPage(QWidget):
 
         self.toolbar = QToolBar()
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.toolbar.addAction(self.new_training_action)
+        self.toolbar.addSeparator()
         for a in self.run_actions:
             self.toolbar.addAction(a)
 

@@ -9,8 +9,10 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QTableView,
     QVBoxLayout,
 )
@@ -18,7 +20,13 @@ from PyQt6.QtWidgets import (
 from ...backend.store.records import Checkpoint, ExportedModel
 from ...backend.system.units import format_bytes, format_datetime
 from ..models.columns import Column, key
-from ..models.record_table import RecordFilterProxy, RecordTableModel, fmt_int
+from ..models.record_table import (
+    RecordFilterProxy,
+    RecordTableModel,
+    fmt_int,
+    selected_record,
+)
+from .file_actions import copy_path, reveal
 
 CHECKPOINT_COLUMNS: tuple[Column[Checkpoint], ...] = (
     Column(
@@ -68,7 +76,8 @@ def record_view(model: RecordTableModel[Any], stretch: int) -> tuple[QTableView,
 
 
 class ExportedModelsBox(QGroupBox):
-    """The models exported from the shown run, newest first (a line says when there is none)."""
+    """The models exported from the shown run, newest first (a line says when there is none);
+    the selected one can be shown in the file manager or its path copied."""
 
     def __init__(self) -> None:
         super().__init__("Exported models of this run")
@@ -78,13 +87,51 @@ class ExportedModelsBox(QGroupBox):
         self.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
         self.empty = QLabel("No model exported from this run yet.")
         self.empty.setEnabled(False)
+        self.reveal_button = QPushButton("Show in folder")
+        self.reveal_button.setToolTip("Open the folder of the selected model in the file manager")
+        self.reveal_button.clicked.connect(lambda: self.reveal_selected())
+        self.copy_button = QPushButton("Copy path")
+        self.copy_button.setToolTip("Copy the selected model's path (to load it in nn~)")
+        self.copy_button.clicked.connect(lambda: self.copy_selected())
+        self.table.selectionModel().selectionChanged.connect(lambda *_a: self._update_buttons())
+        self.model.modelReset.connect(self._update_buttons)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.empty, 1)
+        buttons.addWidget(self.reveal_button)
+        buttons.addWidget(self.copy_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.empty)
+        layout.addLayout(buttons)
+        self._update_buttons()
 
     def set_models(self, models: list[ExportedModel]) -> None:
         self.model.set_records(models)
         self.empty.setVisible(not models)
+        if models:
+            self.table.selectRow(0)  # the newest
+        self._update_buttons()
+
+    def selected_model(self) -> ExportedModel | None:
+        return selected_record(self.table, self.proxy, self.model)
+
+    def _update_buttons(self) -> None:
+        chosen = self.selected_model()
+        there = chosen is not None and Path(chosen.path).exists()
+        self.reveal_button.setEnabled(there)
+        self.copy_button.setEnabled(chosen is not None)
+
+    def reveal_selected(self) -> bool:
+        """Open the selected model's folder in the file manager."""
+        chosen = self.selected_model()
+        return chosen is not None and reveal(chosen.path)
+
+    def copy_selected(self) -> str | None:
+        """Copy the selected model's path to the clipboard (returned)."""
+        chosen = self.selected_model()
+        if chosen is None:
+            return None
+        copy_path(chosen.path)
+        return chosen.path
 
 
 __all__ = ["CHECKPOINT_COLUMNS", "MODEL_COLUMNS", "ExportedModelsBox", "record_view"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QProgressBar,
+    QPushButton,
     QSizePolicy,
     QSplitter,
     QTabWidget,
@@ -29,6 +31,7 @@ from ...backend.store.records import Alert, Experiment
 from ...backend.system.units import format_duration, format_rate
 from ...core.signals import AppSignals
 from ..models.experiments_model import RunRow, format_step, format_time
+from .file_actions import open_folder
 from .listen_panel import ListenPanel
 from .log_view import LogView
 from .run_alerts import AlertBanner, AlertHistory
@@ -71,10 +74,20 @@ class RunPanel(QWidget):
         self.info_label = QLabel()
         self.info_label.setWordWrap(True)
         self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # The run's folder (RAVE's output: checkpoints, logs, config), opened by the button.
+        self.folder_label = QLabel()
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.folder_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.folder_button = QPushButton("Open folder")
+        self.folder_button.clicked.connect(lambda: self.open_run_folder())
+        self._run_dir: str | None = None
         title = QHBoxLayout()
         title.addWidget(self.name_label)
         title.addWidget(self.status_badge)
         title.addStretch(1)
+        title.addWidget(self.folder_button)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder_label, 1)
 
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
@@ -119,6 +132,7 @@ class RunPanel(QWidget):
         hl.setSpacing(6)
         hl.addLayout(title)
         hl.addWidget(self.info_label)
+        hl.addLayout(folder_row)
         hl.addWidget(self.progress_bar)
         hl.addLayout(facts)
         hl.addWidget(self.error_label)
@@ -190,6 +204,29 @@ class RunPanel(QWidget):
         self.system_panel.shutdown()
         self.listen_panel.shutdown()
 
+    # --- the run's folder ----------------------------------------------------------------------
+    def _show_folder(self, run_dir: str | None) -> None:
+        """Show where the run writes (its folder), and whether the button can open it."""
+        self._run_dir = run_dir
+        self.folder_label.setVisible(bool(run_dir))
+        self.folder_button.setVisible(bool(run_dir))
+        if not run_dir:
+            self.folder_label.clear()
+            return
+        self.folder_label.setText(f"Folder: {run_dir}")
+        self.folder_label.setToolTip(run_dir)
+        there = os.path.isdir(run_dir)
+        self.folder_button.setEnabled(there)
+        self.folder_button.setToolTip(
+            f"Open {run_dir} in the file manager"
+            if there
+            else f"{run_dir} does not exist (not created yet, moved or deleted)"
+        )
+
+    def open_run_folder(self) -> bool:
+        """Open the shown run's folder in the file manager."""
+        return bool(self._run_dir) and open_folder(self._run_dir or "")
+
     # --- the run -------------------------------------------------------------------------------
     def load_run(self, experiment_id: int | None, exp: Experiment | None, reload: bool) -> None:
         """Show a run's curves and log (``reload``: another run, or read them again); a log
@@ -244,7 +281,9 @@ class RunPanel(QWidget):
             self.error_label.hide()
             self.system_panel.set_pid(None)
             self._tick.stop()
+            self._show_folder(None)
             return
+        self._show_folder(exp.run_dir)
         self.name_label.setText(row.name)
         color = status_color(row.status)
         self.status_badge.setText(row.status)
