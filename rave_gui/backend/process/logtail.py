@@ -66,7 +66,7 @@ def tail_lines(
             out.append((ev.text, ev.level))
         elif isinstance(ev, Progress):
             out.append((ev.text, "info"))
-        elif isinstance(ev, Metrics):
+        elif isinstance(ev, Metrics) and ev.values:  # no values: its line came as a LogLine
             text = " ".join(f"{k}={v:g}" for k, v in ev.values.items())
             out.append((f"step {ev.step}: {text}" if ev.step is not None else text, "info"))
         # Outcome and Failure events repeat a line already given as a LogLine.

@@ -227,6 +227,10 @@ class RunFollower:
             elif isinstance(ev, Progress):
                 upd.progress = ev
             elif isinstance(ev, Metrics):
+                if not ev.values:  # a step or an epoch only; its line came as a LogLine
+                    if ev.step is not None:
+                        self._see_step(ev.step)
+                    continue
                 step = ev.step if ev.step is not None else self.step
                 if step is not None:
                     now = time.time()
