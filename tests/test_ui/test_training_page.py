@@ -355,3 +355,16 @@ def test_an_imported_run_tells_its_fidelity_and_lets_you_listen(qtbot, page, man
     qtbot.waitUntil(lambda: listen.clip_list.count() == 6, timeout=5000)
     qtbot.waitUntil(lambda: listen.audio is not None, timeout=5000)
     assert listen.audio.clip.step == 101
+
+
+def test_a_started_run_whose_log_is_not_written_yet_waits_for_it(
+    page: TrainingPage, manager, tmp_path: Path
+):
+    exp = manager.start_training({"name": "starting", "max_steps": 100})
+    manager.experiments.update(exp, log_path=str(tmp_path / "1-starting" / "train.log"))
+    manager.update_experiment_status(exp, "running")
+    page.set_project(manager.projects.default_id())
+    text = page.log_view.toPlainText()
+    assert text == "Waiting for the run's log…" and "does not exist" not in text
+    page.signals.run_output.emit(exp, [("train set: 35 examples", "info")])
+    assert page.log_view.toPlainText() == "train set: 35 examples"
