@@ -3,9 +3,12 @@ the wall times of its points rather than the moment a follower read them."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from rave_gui.backend.manager import TrainingManager
+from rave_gui.backend.rave.eventproto import ScalarPoint
+from rave_gui.backend.rave.tfevents import EVENT_FILE_PREFIX, write_scalar_events
 from rave_gui.backend.runs.follower import RunFollower
 
 
@@ -28,3 +31,36 @@ def test_another_trainers_step_line_sets_the_step_and_the_progress(
     upd = RunFollower(manager, exp_id).poll()
     assert (upd.step, upd.max_steps) == (5000, 10_000)  # 50 % of the run
     assert upd.lines == [("Training step: 5000", "info"), ("Epoch: 10 completed", "info")]
+
+
+def _points(start: float, steps: range) -> list[ScalarPoint]:
+    return [ScalarPoint("loss", s, 1.0 / s, start + s) for s in steps]  # one step a second
+
+
+def test_a_run_caught_up_after_a_restart_has_the_pace_it_ran_at(
+    manager: TrainingManager, runs_dir: Path
+) -> None:
+    """The run wrote 100 steps over 100 s before this follower existed: read in one burst,
+    its pace is still about a step a second, not hundreds."""
+    ticks = b"".join(b"rave-gui: step=%d\n" % s for s in range(1, 101))
+    exp_id = _ended_run(manager, runs_dir, ticks, max_steps=1000)
+    version = runs_dir / "1-demo" / "lightning_logs" / "version_0"
+    version.mkdir(parents=True)
+    start = time.time() - 101
+    write_scalar_events(version / (EVENT_FILE_PREFIX + "demo"), _points(start, range(1, 101)))
+    follower = RunFollower(manager, exp_id)
+    upd = follower.poll()
+    assert upd.step == 100
+    rate = follower.rate()
+    assert rate is not None and 0.9 < rate < 1.1
+
+
+def test_steps_read_in_one_burst_without_times_give_no_pace_rather_than_a_wrong_one(
+    manager: TrainingManager, runs_dir: Path
+) -> None:
+    ticks = b"".join(b"rave-gui: step=%d\n" % s for s in range(1, 101))
+    exp_id = _ended_run(manager, runs_dir, ticks, max_steps=1000)
+    follower = RunFollower(manager, exp_id)
+    upd = follower.poll()
+    assert upd.step == 100
+    assert follower.rate() is None  # all 100 steps were known at one moment: no pace yet

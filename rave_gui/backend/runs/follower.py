@@ -103,6 +103,7 @@ class RunFollower:
         self.events = EventDirFollower(self.run_dir, offsets) if self.run_dir else None
         self.max_steps = exp.config.get("max_steps")
         self.step: int | None = exp.summary.get("step")
+        # the run's timeline: (time.time() seconds, step reached then), times and steps rising
         self._rate_samples: deque[tuple[float, int]] = deque(maxlen=120)
         self._last_ckpt_scan = 0.0
         self.markers = OutcomeMarkers.from_summary(exp.summary)
@@ -345,13 +346,28 @@ class RunFollower:
             upd.lines.append((text, "error"))
         self._store_failed = True
 
-    def _see_step(self, step: int) -> None:
+    def _see_step(self, step: int, wall_time: float | None = None) -> None:
+        """A step the run reached; ``wall_time``: when it wrote it (an event point's), known."""
         if self.step is None or step > self.step:
             self.step = step
-            self._rate_samples.append((time.monotonic(), step))
+        if wall_time is not None:
+            self._sample(wall_time, step)
+
+    def _sample(self, when: float, step: int) -> None:
+        """A point of the run's timeline, kept when it is later and further than the last."""
+        samples = self._rate_samples
+        if samples:
+            t, s = samples[-1]
+            if step <= s or when < t:
+                return
+        samples.append((when, step))
 
     def rate(self) -> float | None:
-        """Global steps per second over the last samples (about the last minute)."""
+        """Global steps per second over the run's own timeline (the last samples): the wall
+        times of its event points, and for steps known without one (the launcher's step lines,
+        log metrics) the end of the poll that read them, once a poll. Steps read in a burst
+        (catching up after a restart) thus count at the times the run wrote them, or at one
+        time together, never as steps made between the reads."""
         if len(self._rate_samples) < 2:
             return None
         (t0, s0), (t1, s1) = self._rate_samples[0], self._rate_samples[-1]
@@ -403,7 +419,7 @@ class RunFollower:
         if self.events is not None:
             for p in self.events.poll():
                 self._pending.append((p.tag, p.step, p.value, p.wall_time))
-                self._see_step(p.step)
+                self._see_step(p.step, p.wall_time)
             self._note_losses(upd, self.events.take_losses())
         self._watch_process(alive)
         if not self._store(upd):
@@ -439,6 +455,8 @@ class RunFollower:
             self.manager.experiments.set_summary(self.experiment_id, summary)
 
     def _progress(self, upd: FollowUpdate) -> FollowUpdate:
+        if self.step is not None:
+            self._sample(time.time(), self.step)  # reached by now, at the latest
         upd.step = self.step
         upd.rate = self.rate()
         return upd
@@ -460,7 +478,7 @@ class RunFollower:
         if self.events is not None:  # the last scalars may land just before exit
             for p in self.events.poll():
                 self._pending.append((p.tag, p.step, p.value, p.wall_time))
-                self._see_step(p.step)
+                self._see_step(p.step, p.wall_time)
             # the run is over: what is still unread in its event files is lost for good
             self._note_losses(upd, self.events.take_losses(ended=True))
         st = runner.read_status(self.status_path) or {}
