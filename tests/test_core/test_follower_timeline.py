@@ -3,10 +3,12 @@ the wall times of its points rather than the moment a follower read them."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 from rave_gui.backend.manager import TrainingManager
+from rave_gui.backend.process.procinfo import process_start_time
 from rave_gui.backend.rave.eventproto import ScalarPoint
 from rave_gui.backend.rave.tfevents import EVENT_FILE_PREFIX, write_scalar_events
 from rave_gui.backend.runs.follower import RunFollower
@@ -64,3 +66,32 @@ def test_steps_read_in_one_burst_without_times_give_no_pace_rather_than_a_wrong_
     upd = follower.poll()
     assert upd.step == 100
     assert follower.rate() is None  # all 100 steps were known at one moment: no pace yet
+
+
+def test_after_a_caught_up_burst_the_live_pace_is_measured_from_the_poll_that_read_it(
+    manager: TrainingManager, runs_dir: Path
+) -> None:
+    """The reported case: reopened on a live run, 100 steps read at once; the next step comes
+    0.5 s later. The pace is about 2 steps/s, not the 200 the burst would make it."""
+    folder = runs_dir / "1-demo"
+    folder.mkdir()
+    log = folder / "train.log"
+    log.write_bytes(b"".join(b"rave-gui: step=%d\n" % s for s in range(1, 101)))
+    exp_id = manager.start_training({"name": "demo", "max_steps": 1000})
+    pid = os.getpid()  # a live process stands for the run's
+    manager.experiments.update(
+        exp_id,
+        run_dir=str(folder),
+        log_path=str(log),
+        pid=pid,
+        process_start_time=process_start_time(pid),
+    )
+    manager.update_experiment_status(exp_id, "running")
+    follower = RunFollower(manager, exp_id)
+    assert follower.poll().step == 100
+    time.sleep(0.5)
+    with open(log, "ab") as f:
+        f.write(b"rave-gui: step=101\n")
+    upd = follower.poll()
+    assert upd.step == 101 and not upd.finished
+    assert upd.rate is not None and 1.0 < upd.rate < 2.2
