@@ -1,4 +1,4 @@
-"""A run's step and pace come from what the run itself wrote: other trainers' step lines, and
+"""A run's step, epoch and pace come from what the run itself wrote: other trainers' step lines, and
 the wall times of its points rather than the moment a follower read them."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from rave_gui.backend.process.procinfo import process_start_time
 from rave_gui.backend.rave.eventproto import ScalarPoint
 from rave_gui.backend.rave.tfevents import EVENT_FILE_PREFIX, write_scalar_events
 from rave_gui.backend.runs.follower import RunFollower
+from rave_gui.core.process import TrainingProcess
 
 
 def _ended_run(manager: TrainingManager, runs_dir: Path, log_text: bytes, max_steps: int) -> int:
@@ -32,6 +33,7 @@ def test_another_trainers_step_line_sets_the_step_and_the_progress(
     exp_id = _ended_run(manager, runs_dir, text, max_steps=10_000)
     upd = RunFollower(manager, exp_id).poll()
     assert (upd.step, upd.max_steps) == (5000, 10_000)  # 50 % of the run
+    assert upd.epoch == 10
     assert upd.lines == [("Training step: 5000", "info"), ("Epoch: 10 completed", "info")]
 
 
@@ -95,3 +97,16 @@ def test_after_a_caught_up_burst_the_live_pace_is_measured_from_the_poll_that_re
     upd = follower.poll()
     assert upd.step == 101 and not upd.finished
     assert upd.rate is not None and 1.0 < upd.rate < 2.2
+
+
+def test_the_apps_progress_carries_the_step_percent_and_epoch_of_such_lines(
+    qapp, manager: TrainingManager, runs_dir: Path
+) -> None:
+    text = b"Training step: 5000\nEpoch: 10 completed\n"
+    exp_id = _ended_run(manager, runs_dir, text, max_steps=10_000)
+    upd = RunFollower(manager, exp_id).poll()
+    thread = TrainingProcess(manager, exp_id)
+    infos: list[dict] = []
+    thread.progress_changed.connect(infos.append)
+    thread._emit(upd)  # what the thread does with each poll's update
+    assert [(i["step"], i["percent"], i["epoch"]) for i in infos] == [(5000, 50, 10)]

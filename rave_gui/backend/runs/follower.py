@@ -50,6 +50,7 @@ class FollowUpdate:
     # new in the store since the last poll: read by this poll, or by another follower meanwhile
     points: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     step: int | None = None
+    epoch: int | None = None  # the last epoch a log line named ("Epoch: 10 completed")
     max_steps: int | None = None
     rate: float | None = None  # global steps per second
     checkpoints_changed: bool = False
@@ -103,6 +104,7 @@ class RunFollower:
         self.events = EventDirFollower(self.run_dir, offsets) if self.run_dir else None
         self.max_steps = exp.config.get("max_steps")
         self.step: int | None = exp.summary.get("step")
+        self.epoch: int | None = None  # the last epoch the log named (other trainers' lines)
         # the run's timeline: (time.time() seconds, step reached then), times and steps rising
         self._rate_samples: deque[tuple[float, int]] = deque(maxlen=120)
         self._last_ckpt_scan = 0.0
@@ -228,6 +230,8 @@ class RunFollower:
             elif isinstance(ev, Progress):
                 upd.progress = ev
             elif isinstance(ev, Metrics):
+                if ev.epoch is not None:
+                    self.epoch = ev.epoch
                 if not ev.values:  # a step or an epoch only; its line came as a LogLine
                     if ev.step is not None:
                         self._see_step(ev.step)
@@ -457,7 +461,7 @@ class RunFollower:
     def _progress(self, upd: FollowUpdate) -> FollowUpdate:
         if self.step is not None:
             self._sample(time.time(), self.step)  # reached by now, at the latest
-        upd.step = self.step
+        upd.step, upd.epoch = self.step, self.epoch
         upd.rate = self.rate()
         return upd
 
