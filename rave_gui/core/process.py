@@ -176,7 +176,7 @@ class TrainingProcess(FollowThread):
             "percent": pct,
             "rate": upd.rate,
             "eta": eta,
-            "epoch": bar.epoch if bar else None,
+            "epoch": bar.epoch if bar and bar.epoch is not None else upd.epoch,
             "text": bar.text if bar else "",
         }
         if info != self._progress:

@@ -185,6 +185,41 @@ def test_metrics_step_aliases(line: str, step: int) -> None:
     assert m.step == step and m.values == {"loss": 1.0}
 
 
+@pytest.mark.parametrize(
+    ("line", "step", "epoch"),
+    [
+        ("Training step: 5000", 5000, None),
+        ("Epoch: 10 completed", None, 10),
+        ("global_step=42", 42, None),
+        ("Iteration: 7 / 100", 7, None),
+    ],
+)
+def test_line_with_only_a_step_or_an_epoch_gives_its_line_and_the_counter(
+    line: str, step: int | None, epoch: int | None
+) -> None:
+    # another trainer's output: the line shows as it is, and the step / epoch is not lost
+    assert parse_bytes(line.encode() + b"\n") == [
+        LogLine(line, "info"),
+        Metrics({}, step=step, epoch=epoch),
+    ]
+
+
+def test_keras_style_line_keeps_every_named_value() -> None:
+    m = only_metrics("187/256 - loss: 0.3421 - acc: 0.8934 - val_loss: 0.4156 - val_acc: 0.8672")
+    assert m == Metrics(
+        {"loss": 0.3421, "acc": 0.8934, "val_loss": 0.4156, "val_acc": 0.8672},
+        step=None,
+        epoch=None,
+    )
+
+
+def test_keras_style_fields_need_the_dash_and_a_colon() -> None:
+    # "- ETA: 5s" has a unit; "selected gpu: 0" is no field; "- acc 0.5" has no colon
+    m = only_metrics("10/20 [====>.....] - ETA: 5s - loss: 0.5 - acc: 0.75 - top 3 - x 0.5")
+    assert m.values == {"loss": 0.5, "acc": 0.75}
+    assert parse_bytes(b"selected gpu: 0 - ready\n") == [LogLine("selected gpu: 0 - ready", "info")]
+
+
 def test_metrics_uppercase_key_is_lowercased_and_nan_read() -> None:
     m = only_metrics("LOSS=NaN")
     assert list(m.values) == ["loss"] and math.isnan(m.values["loss"])
@@ -674,6 +709,9 @@ FRAGMENTS = [
     b"loss",
     b"loss=0.5",
     b"step 3 loss 0.1",
+    b"Training step: 5000",
+    b"Epoch: 10 completed",
+    b"12/20 - loss: 0.3 - acc: 0.9",
     b"Epoch 0:  33%|\xe2\x96\x88\xe2\x96\x88\xe2\x96\x88 | 6/18 ",
     b"[00:06<00:12,  1.01s/it, v_num=0]",
     b"[00:01, 2.0it/s, loss=0.3]",

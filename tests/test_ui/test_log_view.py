@@ -187,3 +187,30 @@ def test_finding_while_reading_back_keeps_the_follow_button(view: LogView):
     assert view.textCursor().block().text() == "line 120"
     assert not view.following
     assert view.follow_button.isVisible()
+
+
+def test_a_live_runs_log_not_written_yet_is_awaited_not_reported_missing(
+    tmp_path: Path, view: LogView
+):
+    log = tmp_path / "run" / "train.log"  # the run has started; its log is not there yet
+    view.load_tail(log, 0, waiting=True)
+    assert view.toPlainText() == "Waiting for the run's log…"
+    assert _line_color(view, 0) not in level_colors(view.palette()).values()  # plain info
+    view.append_lines([("train set: 35 examples", "info")])  # its first lines replace the note
+    assert view.toPlainText() == "train set: 35 examples"
+    view.append_lines([("val set: 1 examples", "info")])
+    assert view.toPlainText().splitlines() == ["train set: 35 examples", "val set: 1 examples"]
+
+
+def test_an_ended_runs_missing_log_is_still_reported(tmp_path: Path, view: LogView):
+    view.load_tail(tmp_path / "gone.log", waiting=False)
+    assert "does not exist" in view.toPlainText()
+    assert _line_color(view, 0) == level_colors(view.palette())["warning"]
+
+
+def test_an_awaited_log_that_exists_is_shown_as_it_is(tmp_path: Path, view: LogView):
+    log = tmp_path / "train.log"
+    log.write_bytes(b"train set: 35 examples\n")
+    view.load_tail(log, waiting=True)
+    view.append_lines([("val set: 1 examples", "info")])
+    assert view.toPlainText().splitlines() == ["train set: 35 examples", "val set: 1 examples"]

@@ -431,3 +431,16 @@ def test_the_runs_folder_is_shown_and_opens_in_the_file_manager(
     panel.folder_button.click()
     assert [u.toLocalFile() for u in opened] == [str(run_dir)]
     assert opened[0].scheme() == "file"
+
+
+def test_a_started_run_whose_log_is_not_written_yet_waits_for_it(
+    page: TrainingPage, manager, tmp_path: Path
+):
+    exp = manager.start_training({"name": "starting", "max_steps": 100})
+    manager.experiments.update(exp, log_path=str(tmp_path / "1-starting" / "train.log"))
+    manager.update_experiment_status(exp, "running")
+    page.set_project(manager.projects.default_id())
+    text = page.log_view.toPlainText()
+    assert text == "Waiting for the run's log…" and "does not exist" not in text
+    page.signals.run_output.emit(exp, [("train set: 35 examples", "info")])
+    assert page.log_view.toPlainText() == "train set: 35 examples"

@@ -28,7 +28,7 @@ def lines_of(events: list[Event]) -> list[tuple[str, str]]:
     for ev in events:
         if isinstance(ev, LogLine):
             lines.append((ev.text, ev.level))
-        elif isinstance(ev, Metrics):
+        elif isinstance(ev, Metrics) and ev.values:  # no values: its line came as a LogLine
             lines.append((" ".join(f"{k}={v:g}" for k, v in ev.values.items()), "info"))
     return lines
 

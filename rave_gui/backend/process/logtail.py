@@ -8,6 +8,7 @@ from ..rave.logparse import LogLine, LogParser, Metrics, Progress
 
 MAX_TAIL_BYTES = 4 << 20  # read at most this much from the end of the file
 _CHUNK = 64 << 10
+WAITING_TEXT = "Waiting for the run's log…"
 
 
 def _read_tail(
@@ -42,6 +43,7 @@ def tail_lines(
     *,
     max_bytes: int = MAX_TAIL_BYTES,
     end: int | None = None,
+    waiting: bool = False,
 ) -> list[tuple[str, str]]:
     """The last ``n`` lines of a log as (text, level) pairs, level "info"/"warning"/"error".
 
@@ -50,12 +52,16 @@ def tail_lines(
     written as ``step N: name=value``. A missing or unreadable file gives a single
     warning line saying so, never an exception. With ``end``, the file is read only up to
     that byte (a live run: what its follower has read so far; the rest arrives live).
+    With ``waiting`` (a live or queued run: its log may not be written yet), a missing file
+    gives the info line :data:`WAITING_TEXT` instead of the warning.
     """
     if n <= 0:
         return []
     try:
         data = _read_tail(path, n, max_bytes, end)
     except FileNotFoundError:
+        if waiting:
+            return [(WAITING_TEXT, "info")]
         return [(f"The log file {path} does not exist (moved or deleted?).", "warning")]
     except OSError as err:
         return [(f"The log file {path} cannot be read: {err.strerror or err}.", "warning")]
@@ -66,11 +72,11 @@ def tail_lines(
             out.append((ev.text, ev.level))
         elif isinstance(ev, Progress):
             out.append((ev.text, "info"))
-        elif isinstance(ev, Metrics):
+        elif isinstance(ev, Metrics) and ev.values:  # no values: its line came as a LogLine
             text = " ".join(f"{k}={v:g}" for k, v in ev.values.items())
             out.append((f"step {ev.step}: {text}" if ev.step is not None else text, "info"))
         # Outcome and Failure events repeat a line already given as a LogLine.
     return out[-n:]
 
 
-__all__ = ["MAX_TAIL_BYTES", "tail_lines"]
+__all__ = ["MAX_TAIL_BYTES", "WAITING_TEXT", "tail_lines"]

@@ -46,7 +46,9 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
-    """Named numeric values read from one line; keys lower-cased, step and epoch apart."""
+    """Named numeric values read from one line; keys lower-cased, step and epoch apart.
+
+    ``values`` is empty when the line gave only a step or an epoch (it came as a LogLine too)."""
 
     values: dict[str, float]
     step: int | None
@@ -259,10 +261,15 @@ def _metrics(t: str) -> Metrics | None:
     values: dict[str, float] = {}
     step: int | None = None
     epoch: int | None = None
-    for key, sep, raw in _PAIR_RE.findall(t):
+    counter = False  # a step or an epoch given with ":" or "=" ("step 100" may be prose)
+    for m in _PAIR_RE.finditer(t):
+        key, sep, raw = m.groups()
         k = key.lower()
         if sep != "=" and not is_metric_key(k):
-            continue
+            # Keras-style fields ("187/256 - loss: 0.34 - acc: 0.89"): any "- key: value"
+            start = m.start()
+            if ":" not in sep or start < 2 or not t.startswith("- ", start - 2):
+                continue
         v = float(raw)
         if k in _STEP_KEYS or k == "epoch":
             if math.isfinite(v) and v == int(v):
@@ -270,9 +277,11 @@ def _metrics(t: str) -> Metrics | None:
                     epoch = int(v)
                 else:
                     step = int(v)
+                if not sep.isspace():
+                    counter = True
         else:
             values[k] = v
-    if not values:
+    if not values and not counter:
         return None
     return Metrics(values=values, step=step, epoch=epoch)
 
@@ -339,8 +348,12 @@ class LogParser:
       is not a metric report, nor is an outcome line such as ``max_steps=40`` reached).
       ``key=value`` (no spaces around ``=``) accepts any identifier-like key; ``key = value``,
       ``key: value`` and ``key value`` accept only metric-like keys (see :func:`is_metric_key`).
-      A line whose only numbers are a step or an epoch stays a :class:`LogLine`. A metrics line is
-      returned as :class:`Metrics` only, not also as a :class:`LogLine`.
+      Keras-style fields (``187/256 - loss: 0.34 - acc: 0.89``) accept any key after ``- ``.
+      A metrics line is returned as :class:`Metrics` only, not also as a :class:`LogLine`.
+    - A line whose only numbers are a step or an epoch given with ``:`` or ``=``
+      (``Training step: 5000``, ``Epoch: 10 completed``) is returned as its :class:`LogLine`
+      followed by a :class:`Metrics` with no values that carries the step or the epoch;
+      ``step 100`` or ``Epoch 3`` (no separator: may be prose) stays a :class:`LogLine` only.
     - An outcome line is returned as its :class:`LogLine` followed by the :class:`Outcome`.
     - Traceback lines are returned as error :class:`LogLine` events; the :class:`Failure` follows
       when the traceback has ended (next line that is not part of it, a progress bar, or flush).
@@ -544,9 +557,15 @@ class LogParser:
                 or "val" in low
                 or "train_" in low
                 or "learning_rate" in low
+                or "step" in low
+                or "epoch" in low
+                or "iter" in low
+                or " - " in t
             ):
                 m = _metrics(t)
                 if m is not None:
+                    if not m.values:  # only a step or an epoch: the line shows as it is
+                        out.append(_info(t))
                     out.append(m)
                     return
             out.append(_info(t))

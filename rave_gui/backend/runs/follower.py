@@ -50,6 +50,7 @@ class FollowUpdate:
     # new in the store since the last poll: read by this poll, or by another follower meanwhile
     points: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     step: int | None = None
+    epoch: int | None = None  # the last epoch a log line named ("Epoch: 10 completed")
     max_steps: int | None = None
     rate: float | None = None  # global steps per second
     checkpoints_changed: bool = False
@@ -103,6 +104,8 @@ class RunFollower:
         self.events = EventDirFollower(self.run_dir, offsets) if self.run_dir else None
         self.max_steps = exp.config.get("max_steps")
         self.step: int | None = exp.summary.get("step")
+        self.epoch: int | None = None  # the last epoch the log named (other trainers' lines)
+        # the run's timeline: (time.time() seconds, step reached then), times and steps rising
         self._rate_samples: deque[tuple[float, int]] = deque(maxlen=120)
         self._last_ckpt_scan = 0.0
         self.markers = OutcomeMarkers.from_summary(exp.summary)
@@ -227,6 +230,12 @@ class RunFollower:
             elif isinstance(ev, Progress):
                 upd.progress = ev
             elif isinstance(ev, Metrics):
+                if ev.epoch is not None:
+                    self.epoch = ev.epoch
+                if not ev.values:  # a step or an epoch only; its line came as a LogLine
+                    if ev.step is not None:
+                        self._see_step(ev.step)
+                    continue
                 step = ev.step if ev.step is not None else self.step
                 if step is not None:
                     now = time.time()
@@ -341,13 +350,28 @@ class RunFollower:
             upd.lines.append((text, "error"))
         self._store_failed = True
 
-    def _see_step(self, step: int) -> None:
+    def _see_step(self, step: int, wall_time: float | None = None) -> None:
+        """A step the run reached; ``wall_time``: when it wrote it (an event point's), known."""
         if self.step is None or step > self.step:
             self.step = step
-            self._rate_samples.append((time.monotonic(), step))
+        if wall_time is not None:
+            self._sample(wall_time, step)
+
+    def _sample(self, when: float, step: int) -> None:
+        """A point of the run's timeline, kept when it is later and further than the last."""
+        samples = self._rate_samples
+        if samples:
+            t, s = samples[-1]
+            if step <= s or when < t:
+                return
+        samples.append((when, step))
 
     def rate(self) -> float | None:
-        """Global steps per second over the last samples (about the last minute)."""
+        """Global steps per second over the run's own timeline (the last samples): the wall
+        times of its event points, and for steps known without one (the launcher's step lines,
+        log metrics) the end of the poll that read them, once a poll. Steps read in a burst
+        (catching up after a restart) thus count at the times the run wrote them, or at one
+        time together, never as steps made between the reads."""
         if len(self._rate_samples) < 2:
             return None
         (t0, s0), (t1, s1) = self._rate_samples[0], self._rate_samples[-1]
@@ -399,7 +423,7 @@ class RunFollower:
         if self.events is not None:
             for p in self.events.poll():
                 self._pending.append((p.tag, p.step, p.value, p.wall_time))
-                self._see_step(p.step)
+                self._see_step(p.step, p.wall_time)
             self._note_losses(upd, self.events.take_losses())
         self._watch_process(alive)
         if not self._store(upd):
@@ -435,7 +459,9 @@ class RunFollower:
             self.manager.experiments.set_summary(self.experiment_id, summary)
 
     def _progress(self, upd: FollowUpdate) -> FollowUpdate:
-        upd.step = self.step
+        if self.step is not None:
+            self._sample(time.time(), self.step)  # reached by now, at the latest
+        upd.step, upd.epoch = self.step, self.epoch
         upd.rate = self.rate()
         return upd
 
@@ -456,7 +482,7 @@ class RunFollower:
         if self.events is not None:  # the last scalars may land just before exit
             for p in self.events.poll():
                 self._pending.append((p.tag, p.step, p.value, p.wall_time))
-                self._see_step(p.step)
+                self._see_step(p.step, p.wall_time)
             # the run is over: what is still unread in its event files is lost for good
             self._note_losses(upd, self.events.take_losses(ended=True))
         st = runner.read_status(self.status_path) or {}

@@ -36,7 +36,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ...backend.process.logtail import tail_lines
+from ...backend.process.logtail import WAITING_TEXT, tail_lines
 
 MAX_LINES = 5000
 LEVELS = ("info", "warning", "error")
@@ -136,6 +136,7 @@ class LogView(QPlainTextEdit):
         self._following = True
         self._unseen = 0
         self._experiment_id: int | None = None
+        self._waiting = False  # the view shows only WAITING_TEXT: the first lines replace it
         self._formats: dict[str, QTextCharFormat] = {}
         self._update_formats()
 
@@ -203,6 +204,8 @@ class LogView(QPlainTextEdit):
         """
         if not lines:
             return
+        if self._waiting:  # the log has started: the note it was awaited gives way
+            self.clear()
         limit = self.maximumBlockCount()
         n_new = len(lines)
         if limit and len(lines) > limit:
@@ -270,16 +273,23 @@ class LogView(QPlainTextEdit):
         self.append_lines(lines[-self.maximumBlockCount() :] if self.maximumBlockCount() else lines)
         self.scroll_to_end()
 
-    def load_tail(self, path: str | os.PathLike[str] | None, end: int | None = None) -> None:
+    def load_tail(
+        self, path: str | os.PathLike[str] | None, end: int | None = None, *, waiting: bool = False
+    ) -> None:
         """Show the tail of a run's log file up to byte ``end`` (the backend reads and cleans
-        it); for a live run the lines after ``end`` arrive through ``append_lines``."""
+        it); for a live run the lines after ``end`` arrive through ``append_lines``.
+        ``waiting``: the run is live or queued, a log not written yet is awaited (an info note
+        that its first lines replace), not reported missing."""
         if not path:
             self.set_lines([("This run has no log file.", "warning")])
             return
-        self.set_lines(tail_lines(path, self.maximumBlockCount() or MAX_LINES, end=end))
+        lines = tail_lines(path, self.maximumBlockCount() or MAX_LINES, end=end, waiting=waiting)
+        self.set_lines(lines)
+        self._waiting = waiting and lines == [(WAITING_TEXT, "info")]
 
     def clear(self) -> None:
         super().clear()
+        self._waiting = False
         self._unseen = 0
         self._set_following(True)
 

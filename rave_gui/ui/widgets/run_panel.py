@@ -26,7 +26,7 @@ from ...backend.manager import TrainingManager
 from ...backend.rave.command import first_phase_steps, run_config_gin, run_eta
 from ...backend.rave.diagnose import diagnose_run
 from ...backend.rave.fidelity import fidelity_fact
-from ...backend.status import COMPLETED, FAILED, LIVE, PAUSED, QUEUED, STOPPED
+from ...backend.status import ACTIVE, COMPLETED, FAILED, LIVE, PAUSED, QUEUED, STOPPED
 from ...backend.store.records import Alert, Experiment
 from ...backend.system.units import format_duration, format_rate
 from ...core.signals import AppSignals
@@ -251,7 +251,8 @@ class RunPanel(QWidget):
                 # a live run: only what its follower has read; the rest comes as live lines
                 live = exp is not None and exp.status in LIVE
                 end = (self.manager.follow_state.offset(experiment_id) or 0) if live else None
-                self.log_view.load_tail(log_path, end)
+                waiting = exp is not None and exp.status in ACTIVE  # its log may not exist yet
+                self.log_view.load_tail(log_path, end, waiting=waiting)
             else:
                 self.log_view.clear()  # queued: no output yet
 
