@@ -1,6 +1,6 @@
 """Reconstruct a sound through a RAVE model (a checkpoint or an exported .ts) in RAVE's Python.
 
-torch never loads in the app's process: the launcher's ``reconstruct`` command runs with the
+torch never loads in the app's process: ``rave/reconstructor.py`` runs with the
 Python of the ``rave`` installation (see launcher.py) and writes a 16-bit WAV; what it cannot
 take (another sample rate, a channel count it cannot map) comes back as its ``rave-gui: error:``
 line, raised here as a PreflightError.
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import CancelledError, PreflightError, ProcessError
-from ..rave.command import LAUNCHER, check_writable_folder, find_rave, python_of
+from ..rave.command import RECONSTRUCTOR, check_writable_folder, find_rave, python_of
 
 __all__ = ["MODEL_SUFFIXES", "check_reconstruct", "reconstruct", "reconstruct_argv"]
 
@@ -31,7 +31,7 @@ def reconstruct_argv(
     python: str, model: str | os.PathLike[str], source: str | os.PathLike[str], output: str
 ) -> list[str]:
     return [
-        python, str(LAUNCHER), "reconstruct",
+        python, str(RECONSTRUCTOR),
         "--model", str(model), "--input", str(source), "--output", str(output),
     ]  # fmt: skip
 

@@ -21,6 +21,7 @@ from ..system.units import format_duration
 from .dataset import read_dataset
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
+RECONSTRUCTOR = Path(__file__).with_name("reconstructor.py")  # a WAV through a model
 PROBE_TIMEOUT_S = 60
 # Configs that a RAVE release ships but that cannot build a model (measured on this version).
 KNOWN_BROKEN: dict[tuple[str, str], str] = {

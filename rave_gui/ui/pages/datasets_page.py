@@ -3,16 +3,12 @@ demo), register, rename, remove (keeping or deleting the files)."""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 
 from PyQt6.QtCore import QSize, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
-    QAbstractItemView,
     QCommandLinkButton,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -32,48 +28,19 @@ from ...backend.rave.dataset import folder_size, read_dataset
 from ...backend.store.records import Dataset
 from ...backend.system.paths import data_dir
 from ...backend.system.settings import Settings, load_settings
-from ...backend.system.units import format_bytes, format_duration
+from ...backend.system.units import format_bytes
 from ...core.signals import AppSignals
 from ...core.worker import run_in_background
 from ..dialogs.confirm import ConfirmBox, tell_refused
 from ..dialogs.name_dialog import NameDialog
 from ..dialogs.new_dataset import NewDatasetDialog
 from ..dialogs.register_dataset import RegisterDatasetDialog
-from ..models.columns import Column, key
 from ..models.record_table import (
-    RecordFilterProxy,
-    RecordTableModel,
-    fmt_int,
     select_record,
     selected_record,
 )
+from ..widgets.dataset_table import SizedDataset, configure_table, dataset_model
 from ..widgets.feedback import ERROR, INFO, MessageBar
-
-
-@dataclass(frozen=True, slots=True)
-class SizedDataset(Dataset):
-    """A dataset with the size of its folder on disk (measured off the GUI thread; None until
-    then), as the Datasets page lists it."""
-
-    size_bytes: int | None = None
-
-    @classmethod
-    def of(cls, ds: Dataset, size_bytes: int | None) -> SizedDataset:
-        fields = {f.name: getattr(ds, f.name) for f in dataclasses.fields(Dataset)}
-        return cls(**fields, size_bytes=size_bytes)
-
-
-DATASET_COLUMNS: tuple[Column[Dataset], ...] = (
-    Column("Name", key("name")),
-    Column("Path", key("path"), tooltip=lambda r: r.path),
-    Column("Size on disk", key("size_bytes"), format_bytes, numeric=True),
-    Column("Sample rate", key("sample_rate"), lambda v: "–" if v is None else f"{v:,} Hz", True),
-    Column("Channels", key("channels"), fmt_int, numeric=True),
-    Column("Duration", key("duration_s"), format_duration, numeric=True),
-    Column("Examples", key("n_examples"), fmt_int, numeric=True),
-    Column("Experiments", key("n_experiments"), fmt_int, numeric=True),
-)
-
 
 # The empty state's choices: framed so that they read as buttons in every style and palette.
 _CHOICE_STYLE = (
@@ -87,29 +54,6 @@ class RemoveDatasetBox(ConfirmBox):
     """Remove a dataset: keep its files (``accept_button``) or delete them too."""
 
     delete_files_button: QPushButton
-
-
-def dataset_model(parent: QWidget) -> tuple[RecordTableModel[Dataset], RecordFilterProxy]:
-    model: RecordTableModel[Dataset] = RecordTableModel(DATASET_COLUMNS, parent=parent)
-    proxy = RecordFilterProxy(parent)
-    proxy.setSourceModel(model)
-    return model, proxy
-
-
-def configure_table(table: QTableView, stretch_column: int) -> None:
-    table.setSortingEnabled(True)
-    table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setAlternatingRowColors(True)
-    table.setWordWrap(False)
-    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-    table.verticalHeader().hide()
-    header = table.horizontalHeader()
-    for c in range(table.model().columnCount()):
-        header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
-    header.setSectionResizeMode(stretch_column, QHeaderView.ResizeMode.Stretch)
 
 
 class DatasetsPage(QWidget):

@@ -20,7 +20,7 @@ from ...backend.rave.dataset import read_dataset
 from ...backend.store.records import Dataset
 from ...backend.system.units import format_duration
 from ..dialogs.register_dataset import RegisterDatasetDialog
-from ..pages.datasets_page import configure_table, dataset_model
+from ..widgets.dataset_table import configure_table, dataset_model
 from ..widgets.feedback import FieldError
 
 if TYPE_CHECKING:
