@@ -16,6 +16,11 @@ from typing import Any
 
 import pytest
 
+# tests/helpers (replay and dataset builders) is importable from every test.
+HELPERS = Path(__file__).resolve().parent / "helpers"
+if str(HELPERS) not in sys.path:
+    sys.path.insert(0, str(HELPERS))
+
 # How long a thread or a pool task may still run once its test (and its fixtures) has ended:
 # only the last moments of a task whose result the test already received.
 LEAK_GRACE_S = 2.0

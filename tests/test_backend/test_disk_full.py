@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -57,25 +56,6 @@ def small_disk(tmp_path: Path):
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
-@pytest.fixture
-def launched():
-    started: list[runner.Launched] = []
-
-    def launch(argv: list[str], folder: Path, **kwargs) -> runner.Launched:
-        run = runner.launch(argv, folder, **kwargs)
-        started.append(run)
-        return run
-
-    yield launch
-    for run in started:
-        try:
-            os.killpg(run.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        runner.wait_group(run.pid, 5)
-    runner.reap()
 
 
 def _wait_status(run: runner.Launched, pred, timeout: float) -> dict:

@@ -31,26 +31,6 @@ for i in range({N_UPDATES}):
 """
 
 
-@pytest.fixture
-def launched():
-    """Launch commands under the supervisor; nothing of their groups is left afterwards."""
-    started: list[runner.Launched] = []
-
-    def launch(argv: list[str], folder: Path, **kwargs) -> runner.Launched:
-        run = runner.launch(argv, folder, **kwargs)
-        started.append(run)
-        return run
-
-    yield launch
-    for run in started:
-        try:
-            os.killpg(run.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        runner.wait_group(run.pid, 5)
-    runner.reap()
-
-
 def _wait_exited(run: runner.Launched, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

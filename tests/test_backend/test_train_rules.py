@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from dataset_helpers import make_lmdb_dataset
 
 from rave_gui.backend.errors import PreflightError, ValidationError
 from rave_gui.backend.rave.command import (
@@ -38,15 +39,7 @@ INSTALL = RaveInstall(
 
 
 def make_dataset(folder: Path, examples: int) -> Path:
-    """A preprocessed dataset folder whose data.mdb is a real LMDB with ``examples`` records."""
-    lmdb = pytest.importorskip("lmdb")
-    folder.mkdir(parents=True)
-    (folder / "metadata.yaml").write_text("channels: 1\nlazy: false\nn_seconds: 60.0\nsr: 44100\n")
-    env = lmdb.open(str(folder), map_size=1 << 24)
-    with env.begin(write=True) as txn:
-        for i in range(examples):
-            txn.put(f"{i:08d}".encode(), b"\0" * 64)
-    env.close()
+    folder = make_lmdb_dataset(folder, examples)
     assert read_dataset(folder).n_examples == examples
     return folder
 

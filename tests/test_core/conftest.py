@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-HELPERS = Path(__file__).resolve().parents[1] / "helpers"
-if str(HELPERS) not in sys.path:
-    sys.path.insert(0, str(HELPERS))
-
-from replay_helpers import (  # noqa: E402
+from replay_helpers import (
     ReplayRun,
     fixtures_available,
     kill_group,
     start_replay_experiment,
 )
 
-from rave_gui.backend.manager import TrainingManager  # noqa: E402
+from rave_gui.backend.manager import TrainingManager
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from dataset_helpers import make_lmdb_dataset
 from PyQt6.QtWidgets import QWizard
 
 from rave_gui.backend.errors import ValidationError
@@ -329,25 +330,12 @@ def test_the_number_fields_stop_where_pre_flight_does(wizard):
     TrainSettings(name="x", dataset_path="/data/db", **maxima).validate()  # all accepted
 
 
-def make_lmdb_dataset(folder: Path, examples: int) -> Path:
-    """A dataset folder whose data.mdb is a real LMDB with ``examples`` records."""
-    lmdb = pytest.importorskip("lmdb")
-    folder.mkdir(parents=True)
-    (folder / "metadata.yaml").write_text("channels: 1\nlazy: false\nn_seconds: 90.0\nsr: 44100\n")
-    env = lmdb.open(str(folder), map_size=1 << 24)
-    with env.begin(write=True) as txn:
-        for i in range(examples):
-            txn.put(f"{i:08d}".encode(), b"\0" * 64)
-    env.close()
-    return folder
-
-
 def test_a_small_dataset_gets_v2_small_a_fitting_batch_and_real_validation_steps(
     qtbot, manager, project_id, wizard, tmp_path
 ):
     from PyQt6.QtGui import QGuiApplication
 
-    manager.datasets.register(project_id, make_lmdb_dataset(tmp_path / "small", 16))
+    manager.datasets.register(project_id, make_lmdb_dataset(tmp_path / "small", 16, seconds=90.0))
     wizard.dataset_page.reload()
     assert wizard.dataset_page.dataset().n_examples == 16
     _to_config_page(qtbot, wizard)
