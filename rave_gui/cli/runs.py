@@ -234,7 +234,13 @@ def cmd_runs_control(args: argparse.Namespace, out: IO[str]) -> int:
 
 def cmd_runs_resume_from(args: argparse.Namespace, out: IO[str]) -> int:
     engine = open_engine(args, caught_up(args, [args.id]))
-    new_id = engine.resume_from_checkpoint(args.id, args.name, dataset=args.dataset)
+    new_id = engine.resume_from_checkpoint(
+        args.id,
+        args.name,
+        dataset=args.dataset,
+        checkpoint=args.checkpoint,
+        max_steps=args.max_steps,
+    )
     print_started(engine.manager.get_experiment(new_id), f"resumes {args.id}", out)
     if args.wait:
         return wait_for(engine, [new_id], out)
@@ -324,6 +330,10 @@ def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None
         metavar="FOLDER",
         help="preprocessed dataset to continue with (default: the run's own; needed for an "
         "imported run)",
+    )
+    p.add_argument("--checkpoint", help="the checkpoint file to continue from (default: latest)")
+    p.add_argument(
+        "--max-steps", type=int, help="train up to this step (more than the checkpoint's)"
     )
     p.add_argument("--wait", action="store_true")
     p.set_defaults(func=cmd_runs_resume_from)

@@ -31,6 +31,7 @@ def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
         "gpu": args.gpu,
         "workers": args.workers,
         "ema": args.ema,
+        "log_every": args.log_every,
     }
     if args.out:
         config["out_path"] = str(args.out)
@@ -66,6 +67,12 @@ def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None
     p.add_argument("--gpu", type=int, default=-1, help="GPU index, -1 for CPU")
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--ema", type=float)
+    p.add_argument(
+        "--log-every",
+        type=int,
+        metavar="N",
+        help="log the training losses every N steps (default: RAVE's 50; needs the launcher)",
+    )
     p.add_argument("--out", help="folder for run output (default: the settings' runs folder)")
     p.add_argument("--rave", help="path of the rave executable")
     p.add_argument("--wait", action="store_true", help="follow the run until it ends")

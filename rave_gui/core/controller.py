@@ -217,8 +217,17 @@ class RunController(QObject):
         self.engine.resume(experiment_id)
         self.signals.run_status_changed.emit(experiment_id, RunStatus.RUNNING)
 
-    def resume_from_checkpoint(self, experiment_id: int, name: str | None = None) -> int:
-        new_id = self.engine.resume_from_checkpoint(experiment_id, name, start=False)
+    def resume_from_checkpoint(
+        self,
+        experiment_id: int,
+        name: str | None = None,
+        *,
+        checkpoint: str | None = None,
+        max_steps: int | None = None,
+    ) -> int:
+        new_id = self.engine.resume_from_checkpoint(
+            experiment_id, name, start=False, checkpoint=checkpoint, max_steps=max_steps
+        )
         self.signals.runs_changed.emit()
         self.schedule()
         return new_id

@@ -314,3 +314,14 @@ def test_train_refuses_validation_that_never_happens(capsys, db, preprocessed) -
     tm = TrainingManager(db)
     assert tm.list_experiments() == []
     tm.close()
+
+
+@pytest.mark.skipif(not RAVE.exists(), reason="acids-rave is not installed here")
+def test_train_refuses_a_logging_interval_below_one(capsys, db, preprocessed) -> None:
+    code, out, err = cli(
+        capsys, "train", "--dataset", str(preprocessed), "--config", "v2_small", "--name", "x",
+        "--max-steps", "40", "--val-every", "10", "--log-every", "0", "--rave", str(RAVE),
+        "--db", str(db),
+    )  # fmt: skip
+    assert code == 1 and out == ""
+    assert "rave-gui: error: log_every must be a whole number from 1" in err

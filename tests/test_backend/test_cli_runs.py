@@ -99,3 +99,25 @@ def test_train_with_a_missing_dataset_reports_it_and_records_nothing(tmp_path: P
     assert "does not exist" in out.stderr or "not found" in out.stderr
     listed = cli("runs", "list", "--json", db=db)
     assert json.loads(listed.stdout) == []
+
+
+def test_resume_from_refuses_max_steps_not_above_the_checkpoint_and_a_foreign_file(
+    tmp_path: Path,
+) -> None:
+    run = make_run_folder(tmp_path, "run_110steps", "long_d744cc98b7")
+    db = tmp_path / "db.sqlite3"
+    assert cli("runs", "import", str(run), db=db).returncode == 0
+    data = json.loads(cli("runs", "show", "1", "--json", db=db).stdout)
+    ckpt = next(c for c in data["checkpoints"] if not c["is_best"])
+    step = ckpt["step"]
+    assert step is not None and step > 0
+    out = cli(
+        "runs", "resume-from", "1", "--checkpoint", ckpt["path"], "--max-steps", str(step),
+        "--dataset", str(tmp_path), db=db,
+    )  # fmt: skip
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert f"rave-gui: error: The checkpoint is at step {step:,}" in out.stderr
+    out = cli("runs", "resume-from", "1", "--checkpoint", str(tmp_path / "x.ckpt"), db=db)
+    assert out.returncode == 1
+    assert "is not a checkpoint of 'long'; its checkpoints are:" in out.stderr
+    assert len(json.loads(cli("runs", "list", "--json", db=db).stdout)) == 1

@@ -150,6 +150,25 @@ def test_resume_from_checkpoint_is_a_new_linked_run_that_keeps_the_original_file
     )
 
 
+def test_resume_from_a_chosen_checkpoint_with_more_steps(engine: Engine, dataset: Path):
+    from rave_gui.backend.errors import ValidationError
+
+    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40, "val_every": 10}
+    first = engine.submit({**cfg, "name": "first"})
+    tm = engine.manager
+    assert _follow_to_end(tm, first) == "completed"
+    best = next(c for c in tm.artifacts.checkpoints(first) if c.is_best)
+    assert best.step is not None
+    with pytest.raises(ValidationError, match=f"checkpoint is at step {best.step}"):
+        engine.resume_from_checkpoint(first, checkpoint=best.path, max_steps=best.step)
+    assert [e.id for e in tm.list_experiments()] == [first]  # nothing recorded
+    new = engine.resume_from_checkpoint(first, checkpoint=best.path, max_steps=80, start=False)
+    exp = tm.get_experiment(new)
+    assert exp.config["max_steps"] == 80 and exp.config["start_step"] == best.step
+    assert exp.config["resumed_from"] == best.path
+    assert [p.name for p in Path(exp.config["ckpt"]).rglob("*.ckpt")] == ["best.ckpt"]
+
+
 def test_resuming_a_live_run_is_refused(engine: Engine, dataset: Path):
     from rave_gui.backend.errors import ValidationError
 

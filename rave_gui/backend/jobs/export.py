@@ -28,7 +28,7 @@ from ..process import runner
 from ..process.logfollow import LogFollower, lines_of
 from ..rave.command import check_writable_folder, find_rave, python_of
 from ..rave.logparse import Failure, LogLine, Outcome
-from ..runs.checkpoints import sync_run_checkpoints
+from ..runs.checkpoints import sync_run_checkpoints, with_validation
 from ..store.records import Checkpoint, Experiment
 from ..system.paths import data_dir
 
@@ -57,7 +57,7 @@ def scan_checkpoints(manager: TrainingManager, experiment_id: int) -> list[Check
     run_dir = Path(exp.run_dir) if exp.run_dir else None
     if run_dir is not None and run_dir.is_dir():
         sync_run_checkpoints(manager, experiment_id, run_dir)
-    return manager.artifacts.checkpoints(experiment_id)
+    return with_validation(manager, experiment_id, manager.artifacts.checkpoints(experiment_id))
 
 
 def checkpoint_label(c: Checkpoint) -> str:

@@ -412,6 +412,7 @@ class TrainSettings:
     workers: int = 8
     ema: float | None = None
     ckpt: str | None = None  # resume from this run folder
+    log_every: int | None = None  # training scalars every N steps (None: RAVE's 50)
 
     def to_config(self) -> dict[str, Any]:
         return asdict(self)
@@ -438,6 +439,8 @@ class TrainSettings:
             ints["save_every"] = (self.save_every, 1, MAX_STEPS)
         if self.channels is not None:
             ints["channels"] = (self.channels, 1, MAX_CHANNELS)
+        if self.log_every is not None:
+            ints["log_every"] = (self.log_every, 1, MAX_STEPS)
         for key, (value, low, high) in ints.items():
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise ValidationError(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import zipfile
 from pathlib import Path
 
 from ..manager import TrainingManager
+from ..store.records import Checkpoint
 
 _EPOCH_CKPT = re.compile(r"epoch[=-](\d+)")
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -81,4 +83,20 @@ def sync_run_checkpoints(manager: TrainingManager, experiment_id: int, run_dir: 
     return bool(manager.artifacts.sync_checkpoints(experiment_id, found))
 
 
-__all__ = ["checkpoint_complete", "find_checkpoints", "sync_run_checkpoints"]
+def with_validation(
+    manager: TrainingManager, experiment_id: int, checkpoints: list[Checkpoint]
+) -> list[Checkpoint]:
+    """The checkpoints with the run's validation loss at or just before each one's step (RAVE
+    saves after a validation: that is the loss the checkpoint was judged by)."""
+    return [
+        dataclasses.replace(
+            c,
+            validation=None
+            if c.step is None
+            else manager.metrics.value_at_or_before(experiment_id, "validation", c.step),
+        )
+        for c in checkpoints
+    ]
+
+
+__all__ = ["checkpoint_complete", "find_checkpoints", "sync_run_checkpoints", "with_validation"]

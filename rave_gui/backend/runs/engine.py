@@ -25,6 +25,7 @@ from ..process import runner
 from ..process.locks import exclusive, lock_path
 from ..process.procinfo import is_same_process, process_start_time, signal_group
 from ..rave.command import RaveInstall, TrainSettings, preflight, probe_rave, train_argv
+from ..rave.log_interval import log_every_env
 from ..rave.logparse import Failure, LogParser, Outcome
 from ..rave.runfolder import UID_KEY, create_run_folder, read_identity
 from ..rave.tfevents import EVENT_FILE_PREFIX, EventDirFollower
@@ -49,6 +50,7 @@ from .follower import DATA_LOST, HEALTH_KEY
 from .health import HealthThresholds, evaluate_series, thresholds_from
 from .outcome import decide_outcome
 from .reconcile import follow_to_end
+from .resume import check_resume_max_steps, resume_point
 
 _RUN_FOLDER = re.compile(r"^(?P<name>.+)_(?P<hash>[0-9a-f]{10})$")
 SCHEDULE_WAIT_S = 30.0  # how long schedule() waits while another process schedules
@@ -165,8 +167,14 @@ class Engine:
         preflight(settings, install)
         argv = train_argv(settings, install, use_launcher=self.settings.use_launcher)
         # RAVE looks a --config name up in the working directory first: run in the run folder.
+        env = {**os.environ, **log_every_env(settings.log_every)} if settings.log_every else None
         launched = runner.launch(
-            argv, run_dir, cwd=run_dir, run_uid=uid, on_exit=self.on_exit_argv(experiment_id)
+            argv,
+            run_dir,
+            env=env,
+            cwd=run_dir,
+            run_uid=uid,
+            on_exit=self.on_exit_argv(experiment_id),
         )
         self.manager.experiments.update(
             experiment_id,
@@ -272,22 +280,21 @@ class Engine:
         *,
         start: bool = True,
         dataset: str | os.PathLike[str] | None = None,
+        checkpoint: str | None = None,
+        max_steps: int | None = None,
     ) -> int:
-        """A new experiment, linked to ``experiment_id``, that continues from its last
-        checkpoint. RAVE deletes the checkpoint it resumes from, so it resumes from a copy:
-        the original run keeps all its files. ``dataset`` (a preprocessed dataset folder)
-        replaces the run's own; a run imported from a folder records none and needs it."""
+        """A new experiment, linked to ``experiment_id``, that continues from ``checkpoint``
+        (one of its checkpoint files; default: its latest) with ``max_steps`` (default: the
+        run's own; more than the checkpoint's step). RAVE deletes the checkpoint it resumes
+        from, so it resumes from a copy: the original run keeps all its files. ``dataset`` (a
+        preprocessed dataset folder) replaces the run's own; a run imported from a folder
+        records none and needs it."""
         exp = self.manager.get_experiment(experiment_id)
         require_action(exp, Action.RESUME_FROM_CHECKPOINT)  # the checkpoint is looked for below
         run_dir = Path(exp.run_dir) if exp.run_dir else None
-        ckpts = sorted(
-            (c for c in find_checkpoints(run_dir) if not c["is_best"]) if run_dir else [],
-            key=lambda c: c["mtime"],
-        )
-        if not ckpts:
-            ckpts = sorted(find_checkpoints(run_dir) if run_dir else [], key=lambda c: c["mtime"])
-        if not ckpts:
-            raise NotFoundError(f"Experiment {exp.name!r} has no checkpoint to resume from.")
+        point = resume_point(self.manager, exp, checkpoint)
+        if max_steps is not None:
+            check_resume_max_steps(max_steps, point.step)
         if dataset is None and not (exp.config.get("dataset_path") or exp.dataset_path):
             raise ValidationError(
                 f"Experiment {exp.name!r} does not record the dataset it trained on (a run "
@@ -295,7 +302,7 @@ class Engine:
                 f"with (on the command line: rave-gui runs resume-from {experiment_id} "
                 "--dataset FOLDER)."
             )
-        newest = Path(ckpts[-1]["path"])
+        newest = Path(point.path)
         rave_folder = _rave_run_folder(newest)
         new_name = name or _next_name(self.manager, exp)
         config = {k: v for k, v in exp.config.items()}
@@ -304,6 +311,9 @@ class Engine:
         if dataset is not None:
             config.update(dataset_path=str(dataset), dataset_id=None)
         config["out_path"] = str(run_dir.parent) if run_dir else ""
+        config["start_step"] = point.step
+        if max_steps is not None:
+            config["max_steps"] = max_steps
         new_id = self.submit({**config, "ckpt": None}, start=False)
         new_exp = self.manager.get_experiment(new_id)
         assert new_exp.run_dir is not None  # submit made its folder

@@ -275,3 +275,25 @@ class MetricStore:
             (experiment_id, wall_time + 1.0),
         ).fetchone()
         return None if row[0] is None else int(row[0])
+
+    def value_at_or_before(self, experiment_id: int, name: str, step: int) -> float | None:
+        """The value of series ``name`` at ``step``, or at the last step before it it was
+        logged at (None: none logged by then)."""
+        row = self.db.execute(
+            "SELECT value FROM metric_points WHERE experiment_id = ? AND name = ? AND step <= ? "
+            "ORDER BY step DESC LIMIT 1",
+            (experiment_id, name, step),
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def pace(self, experiment_id: int) -> float | None:
+        """A run's steps per second over its own timeline (first to last point with a wall
+        time); None when fewer than two such points."""
+        row = self.db.execute(
+            "SELECT min(step), max(step), min(wall_time), max(wall_time) FROM metric_points "
+            "WHERE experiment_id = ? AND wall_time IS NOT NULL",
+            (experiment_id,),
+        ).fetchone()
+        if row is None or None in row or row[3] <= row[2] or row[1] <= row[0]:
+            return None
+        return (row[1] - row[0]) / (row[3] - row[2])

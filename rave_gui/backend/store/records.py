@@ -158,6 +158,8 @@ class Checkpoint:
     size: int | None
     is_best: bool
     mtime: float | None
+    # the run's validation loss at or just before the checkpoint's step (when it was read)
+    validation: float | None = _count()
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Checkpoint:

@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..errors import ValidationError
@@ -37,6 +37,8 @@ class Settings:
     health_underfit_ratio: float = 0.5
     health_stalled_minutes: float = 10.0
     health_gpu_memory_percent: float = 95.0
+    # the new-training wizard's last choices, to start the next run from (backend/system/choices)
+    last_training: dict = field(default_factory=dict)
 
     def resolved_rave(self) -> str:
         return self.rave_executable or _default_rave()
@@ -61,6 +63,8 @@ def _problem(name: str, value: object) -> str | None:
     elif name == "max_concurrent_runs":
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 64:
             return f"max_concurrent_runs must be a whole number from 1 to 64, not {value!r}."
+    elif name == "last_training" and not isinstance(value, dict):
+        return f"last_training must be a mapping of a run's settings, not {value!r}."
     elif name in ("use_launcher", "notifications") and not isinstance(value, bool):
         return f"{name} must be true or false, not {value!r}."
     elif name.startswith("health_"):
