@@ -61,8 +61,11 @@ def _ended_run(
     t0 = 1_000_000.0
     tm.metrics.add_points(
         exp,
-        [("loss", 0, 1.0, t0), ("loss", steps // 2, 0.8, t0 + seconds / 2)]
-        + [("loss", steps, 0.5, t0 + seconds)],
+        [
+            ("loss", 0, 1.0, t0),
+            ("loss", steps // 2, 0.8, t0 + seconds / 2),
+            ("loss", steps, 0.5, t0 + seconds),
+        ],
     )
     return exp
 
@@ -162,7 +165,8 @@ def test_first_points_note_says_what_comes_and_when():
     assert first_points_note(cfg, 36) == (
         "First training losses at step 9 (logged every 10 steps); first validation at step 16."
     )
-    assert first_points_note({}, None) == "First training losses at step 49 (logged every 50 steps)."
+    expected = "First training losses at step 49 (logged every 50 steps)."
+    assert first_points_note({}, None) == expected
     resumed = {"log_every": 50, "start_step": 120, "max_steps": 1000}
     assert first_points_note(resumed, 36).startswith("First training losses at step 149")
 
