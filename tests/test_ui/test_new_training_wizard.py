@@ -222,7 +222,8 @@ def test_confirmation_shows_every_choice_and_the_exact_command(
     p.overrides_edit.setPlainText("model.RAVE.sampling_rate = 44100")
     wizard.next()
     assert wizard.currentPage() is wizard.confirm_page
-    argv = shlex.split(wizard.confirm_page.command_box.toPlainText())
+    env, *argv = shlex.split(wizard.confirm_page.command_box.toPlainText())
+    assert env == f"RAVE_GUI_LOG_EVERY_N_STEPS={p.log_every()}"  # the launcher reads it
     assert argv[2] == "train"
     pairs = list(itertools.pairwise(argv))
     for pair in [
@@ -382,3 +383,116 @@ def test_a_small_dataset_gets_v2_small_a_fitting_batch_and_real_validation_steps
     confirm.copy_button.click()
     assert QGuiApplication.clipboard().text() == confirm.command_box.toPlainText() != ""
     assert confirm.copy_button.text() == "Copied"
+
+
+def _ended_run(manager, project_id: int, name: str, steps: int, seconds: float) -> int:
+    """A completed v2_small run on the CPU at batch 5 that made ``steps`` in ``seconds``."""
+    exp = manager.start_training(
+        {"name": name, "project_id": project_id, "configs": ["v2_small"], "gpu": -1, "batch": 5}
+    )
+    manager.update_experiment_status(exp, "running")
+    manager.update_experiment_status(exp, "completed")
+    manager.metrics.add_points(
+        exp, [("loss", 0, 1.0, 5000.0), ("loss", steps, 0.5, 5000 + seconds)]
+    )
+    return exp
+
+
+def _labels(page) -> str:
+    return "\n".join(
+        page.summary.itemAt(i).widget().text()
+        for i in range(page.summary.count())
+        if page.summary.itemAt(i).widget() is not None
+    )
+
+
+def test_logging_interval_follows_the_run_until_set_and_estimates_are_confirmed(
+    qtbot, manager, project_id, wizard, tmp_path
+):
+    from rave_gui.backend.rave.log_interval import default_log_every
+
+    manager.datasets.register(project_id, make_lmdb_dataset(tmp_path / "small", 16, seconds=90.0))
+    wizard.dataset_page.reload()
+    _to_config_page(qtbot, wizard)
+    _ended_run(manager, project_id, "earlier", steps=200, seconds=100)  # 2 steps/s
+    wizard.config_page.set_base_config("v2_small")
+    wizard.next()
+    p = wizard.params_page
+    p.device_combo.setCurrentIndex(0)  # CPU
+    p.batch_spin.setValue(5)  # 15 training examples: 3 batches an epoch
+    p.val_every_spin.setValue(20)
+    p.max_steps_spin.setValue(1000)
+    assert p.log_every() == default_log_every(1000, 3) == 3  # no more than an epoch's batches
+    assert p.log_note.error().startswith("Training losses are logged every 3 steps: the first at")
+    p.max_steps_spin.setValue(40)
+    assert p.log_every() == 2  # a twentieth of a short run
+    p.log_every_spin.setValue(10)  # the user's own: kept
+    p.max_steps_spin.setValue(600)
+    assert p.log_every() == 10
+    p.log_every_spin.setValue(0)
+    assert p.log_every() == 1  # the field's minimum: 0 cannot even be typed
+    p.log_every_spin.setValue(10)
+    wizard.next()
+    confirm = wizard.confirm_page
+    text = _labels(confirm)
+    assert "10 steps" in text
+    assert confirm.estimate_rows["Duration"].startswith(
+        "about 5 min 00 s for 600 steps at 2 steps/s"
+    )
+    assert confirm.estimate_rows["Disk"].startswith("about 240.0 MB: 2 checkpoint(s) kept")
+    assert confirm.estimate_rows["Duration"] in text and confirm.estimate_rows["Disk"] in text
+    assert confirm.command_box.toPlainText().startswith("RAVE_GUI_LOG_EVERY_N_STEPS=10 ")
+    assert wizard.config()["log_every"] == 10
+
+
+def test_duration_is_unknown_without_a_measured_run(qtbot, manager, project_id, wizard, tmp_path):
+    manager.datasets.register(project_id, make_lmdb_dataset(tmp_path / "small", 16, seconds=90.0))
+    wizard.dataset_page.reload()
+    _to_params_page(qtbot, wizard)
+    wizard.params_page.batch_spin.setValue(5)
+    wizard.params_page.val_every_spin.setValue(20)
+    wizard.params_page.max_steps_spin.setValue(100)
+    wizard.next()
+    assert wizard.confirm_page.estimate_rows["Duration"].startswith("unknown: no finished run of")
+
+
+def test_the_next_wizard_starts_from_the_last_choices(
+    qtbot, manager, controller, project_id, tmp_path
+):
+    from rave_gui.backend.system.settings import load_settings
+
+    manager.datasets.register(project_id, make_lmdb_dataset(tmp_path / "big", 120, seconds=700.0))
+    first = NewTrainingWizard(manager, controller, project_id)
+    qtbot.addWidget(first)
+    first.show()
+    _to_params_page(qtbot, first)
+    first.config_page.set_base_config("v2_small")
+    first.config_page.set_modifier("causal")
+    p = first.params_page
+    p.device_combo.setCurrentIndex(0)
+    for spin, value in (
+        (p.max_steps_spin, 3000),
+        (p.batch_spin, 4),
+        (p.val_every_spin, 250),
+        (p.save_every_spin, 1000),
+        (p.log_every_spin, 25),
+        (p.workers_spin, 1),
+    ):
+        spin.setValue(value)
+    first.remember()  # what a successful start does
+    assert load_settings().last_training["log_every"] == 25  # in the settings file
+    first.close()
+
+    wiz = NewTrainingWizard(manager, controller, project_id)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    _to_config_page(qtbot, wiz)
+    assert wiz.config_page.configs() == ["v2_small", "causal"]
+    assert wiz.config_page.suggest_label.error().startswith("Your last run's: v2_small + causal.")
+    wiz.next()
+    q = wiz.params_page
+    got = [s.value() for s in (q.max_steps_spin, q.batch_spin, q.val_every_spin)]
+    assert got == [3000, 4, 250]
+    assert (q.save_every(), q.log_every(), q.workers_spin.value(), q.gpu()) == (1000, 25, 1, -1)
+    q.max_steps_spin.setValue(50)
+    assert q.log_every() == 25  # last time's own interval is not replaced by the default

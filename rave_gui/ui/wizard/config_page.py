@@ -18,6 +18,7 @@ from PyQt6.QtWidgets import (
 
 from ...backend.errors import RaveGuiError
 from ...backend.rave.command import RaveInstall, config_warnings, suggest_config
+from ...backend.system.choices import remembered_choices
 from ...core.worker import run_in_background
 from ..widgets.feedback import INFO, WARNING, FieldError
 
@@ -138,12 +139,18 @@ class ConfigPage(QWizardPage):
         name, why = suggest_config(n_examples, gpu)
         ds = self._wizard.dataset_page.dataset()
         key = None if ds is None else ds.id
+        if name not in names:
+            name = "v2" if "v2" in names else names[0]
+        last = remembered_choices(self._wizard.controller.settings).get("configs") or []
+        # the last run's configuration, unless it is known to fail here
+        use_last = bool(last) and last[0] in names and not config_warnings(last, n_examples, gpu)
         if key != self._suggested_for or self.base_config() is None:
             self._suggested_for = key
-            if name not in names:
-                name = "v2" if "v2" in names else names[0]
-            self.set_base_config(name)
-        self.suggest_label.set_error(f"Suggested: {name}. {why}")
+            self.set_base_config(last[0] if use_last else name)
+            for modifier in last[1:] if use_last else []:
+                self.set_modifier(modifier)
+        lead = f"Your last run's: {' + '.join(last)}. " if use_last else ""
+        self.suggest_label.set_error(f"{lead}Suggested: {name}. {why}")
 
     def _probe_failed(self, err: Exception) -> None:
         self._probing = False

@@ -19,6 +19,7 @@ from PyQt6.QtWidgets import (
 
 from ...backend.errors import RaveGuiError
 from ...backend.rave.command import config_warnings, train_argv
+from ...backend.rave.estimate import estimate_run
 from ...backend.system.units import format_duration
 from ..widgets.feedback import FieldError
 from .params_page import RAVE_SAVE_EVERY
@@ -50,19 +51,20 @@ class ConfirmPage(QWizardPage):
         self.setCommitPage(False)
         self.summary = QFormLayout()
         self.summary.setVerticalSpacing(3)
-        self.command_box = _command_box()
+        self.command_box = _command_box(4)
         self.command_note = QLabel(
             "rave-gui starts RAVE through its launcher, which also logs the learning rate. "
-            "The same run with the plain rave command:"
+            "The same run with the plain rave command (which logs the losses every 50 steps):"
         )
         self.command_note.setWordWrap(True)
-        self.plain_box = _command_box()
+        self.plain_box = _command_box(4)
         self.copy_button = QPushButton("&Copy command")
         self.copy_button.setToolTip("Copy the command line to the clipboard")
         self.copy_button.clicked.connect(self.copy_command)
         self.warning_label = FieldError(self, kind="warning")  # a choice known to fail
         self.queue_label = FieldError(self, kind="warning")
         self.error_label = FieldError(self)
+        self.estimate_rows: dict[str, str] = {}  # "Duration" and "Disk" as shown
         layout = QVBoxLayout(self)
         layout.addLayout(self.summary)
         command_title = QLabel("Command line (exactly what runs)")
@@ -121,12 +123,27 @@ class ConfirmPage(QWizardPage):
                 if s.save_every is None
                 else f"{s.save_every:,} steps",
             ),
+            (
+                "Log losses every",
+                f"{s.log_every:,} steps"
+                + (
+                    ""
+                    if w.controller.settings.use_launcher
+                    else " (needs the launcher: see Settings)"
+                ),
+            ),
             ("Device", w.params_page.device_combo.currentText()),
             ("Workers", str(s.workers)),
             ("EMA", "off" if s.ema is None else str(s.ema)),
             ("Gin overrides", "\n".join(s.overrides) or "none"),
             ("Run folder", w.run_folder(s)),
         ]
+        try:
+            est = estimate_run(w.manager, s, None if ds is None else ds.n_examples)
+            rows += [("Duration", est.duration_text), ("Disk", est.disk_text)]
+        except RaveGuiError as err:
+            rows.append(("Estimates", f"not available: {err}"))
+        self.estimate_rows = {label: value for label, value in rows[-2:]}
         for label, value in rows:
             v = QLabel(value)
             v.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -11,7 +11,9 @@ from PyQt6.QtWidgets import QWidget, QWizard
 from ...backend.errors import RaveGuiError
 from ...backend.manager import TrainingManager
 from ...backend.rave.command import RaveInstall, TrainSettings, train_argv
+from ...backend.rave.log_interval import log_every_env
 from ...backend.rave.runfolder import folder_preview
+from ...backend.system.choices import remember_choices, save_choices
 from .config_page import ConfigPage
 from .confirm_page import ConfirmPage
 from .dataset_page import DatasetPage
@@ -73,6 +75,7 @@ class NewTrainingWizard(QWizard):
             gpu=p.gpu(),
             workers=p.workers_spin.value(),
             ema=ema,
+            log_every=p.log_every(),
         )
         if for_command:
             s.out_path = self.run_folder(s)
@@ -87,8 +90,10 @@ class NewTrainingWizard(QWizard):
         if self.install is None:
             return ""
         s = self.train_settings(for_command=True)
-        argv = train_argv(s, self.install, use_launcher=self.controller.settings.use_launcher)
-        return shlex.join(argv)
+        launcher = self.controller.settings.use_launcher
+        argv = train_argv(s, self.install, use_launcher=launcher)
+        env = log_every_env(s.log_every) if launcher else {}
+        return " ".join([*(f"{k}={v}" for k, v in env.items()), shlex.join(argv)])
 
     def config(self) -> dict[str, Any]:
         """What ``controller.start_training`` receives."""
@@ -103,8 +108,19 @@ class NewTrainingWizard(QWizard):
         except RaveGuiError as err:
             self.confirm_page.error_label.set_error(f"The run was not started:\n{err}".rstrip())
             return False
+        self.remember()
         self.training_started.emit(self.experiment_id)
         return True
+
+    def remember(self) -> None:
+        """The choices of this run prefill the next one (in the saved settings and this
+        session's); a settings file that cannot be written only loses the memory."""
+        s = self.train_settings()
+        try:
+            save_choices(s)
+        except (RaveGuiError, OSError):
+            pass
+        self.controller.set_settings(remember_choices(self.controller.settings, s))
 
 
 __all__ = ["NewTrainingWizard"]

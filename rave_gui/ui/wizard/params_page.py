@@ -37,7 +37,9 @@ from ...backend.rave.command import (
     learning_rate_at,
     validation_note,
 )
+from ...backend.rave.log_interval import default_log_every, log_every_note
 from ...backend.store.names import check_name
+from ...backend.system.choices import remembered_choices
 from ...backend.system.units import format_bytes
 from ..widgets.feedback import INFO, FieldError
 
@@ -133,6 +135,13 @@ class ParametersPage(QWizardPage):
         self.save_every_spin.setSpecialValueText(
             f"RAVE's default (every {RAVE_SAVE_EVERY:,} steps)"
         )
+        self.log_every_spin = _spin(1, MAX_STEPS, 50, 10, " steps")
+        self.log_every_spin.setToolTip(
+            "How often the training losses are logged (and drawn). RAVE's own interval is 50 "
+            "steps: a short run would show no curve for a long while."
+        )
+        self.log_every_spin.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+        self._log_suggested = 50  # followed until the user sets their own
         self.device_combo = QComboBox()
         self.device_combo.setMinimumWidth(160)
         self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -159,6 +168,9 @@ class ParametersPage(QWizardPage):
         self.val_note.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.val_every_spin.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.save_error = FieldError(self)
+        self.log_error = FieldError(self)
+        self.log_note = FieldError(self, kind=INFO)  # what the interval means for this run
+        self.log_note.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.device_error = FieldError(self)
         self.workers_error = FieldError(self)
         self.ema_error = FieldError(self)
@@ -172,6 +184,7 @@ class ParametersPage(QWizardPage):
         _add_row(form, "&Batch size:", self.batch_spin, self.batch_error)
         _add_row(form, "&Validate every:", self.val_every_spin, self.val_error, self.val_note)
         _add_row(form, "&Checkpoint every:", self.save_every_spin, self.save_error)
+        _add_row(form, "&Log losses every:", self.log_every_spin, self.log_error, self.log_note)
         _add_row(form, "&Device:", self.device_combo, self.device_error)
         _add_row(form, "Data-loader &workers:", self.workers_spin, self.workers_error)
         _add_row(form, "&EMA:", self.ema_edit, self.ema_error)
@@ -201,10 +214,12 @@ class ParametersPage(QWizardPage):
             self.batch_spin,
             self.val_every_spin,
             self.save_every_spin,
+            self.log_every_spin,
             self.workers_spin,
         ):
             spin.valueChanged.connect(lambda _v: self._changed())
         self._errors: dict[str, str] = {}
+        self._prefilled = False
         self._fill_devices()
 
     def _fill_devices(self) -> None:
@@ -222,7 +237,32 @@ class ParametersPage(QWizardPage):
         if gpus:
             self.device_combo.setCurrentIndex(1)
 
+    def prefill(self) -> None:
+        """Start from the last run's choices (once; the settings remember them)."""
+        self._prefilled = True
+        last = remembered_choices(self._wizard.controller.settings)
+        for key, spin in (
+            ("max_steps", self.max_steps_spin),
+            ("batch", self.batch_spin),
+            ("val_every", self.val_every_spin),
+            ("workers", self.workers_spin),
+        ):
+            if key in last:
+                spin.setValue(last[key])
+        self.save_every_spin.setValue(last.get("save_every") or 0)
+        if last.get("ema") is not None:
+            self.ema_edit.setText(str(last["ema"]))
+        if last.get("overrides"):
+            self.overrides_edit.setPlainText("\n".join(last["overrides"]))
+        if "gpu" in last and self.device_combo.findData(last["gpu"]) >= 0:
+            self.device_combo.setCurrentIndex(self.device_combo.findData(last["gpu"]))
+        if last.get("log_every"):
+            self._log_suggested = 0  # the user's own from last time: kept
+            self.log_every_spin.setValue(last["log_every"])
+
     def initializePage(self) -> None:
+        if not self._prefilled:
+            self.prefill()
         self._load_taken_names()
         # Suggest a name until the user writes their own.
         if self.name_edit.text() in ("", self._suggested):
@@ -262,6 +302,9 @@ class ParametersPage(QWizardPage):
         v = self.save_every_spin.value()
         return None if v == 0 else v
 
+    def log_every(self) -> int:
+        return self.log_every_spin.value()
+
     def gpu(self) -> int:
         data = self.device_combo.currentData()
         return -1 if data is None else int(data)
@@ -297,11 +340,13 @@ class ParametersPage(QWizardPage):
             batch=self.batch_spin.value(),
             workers=self.workers_spin.value(),
             gpu=self.gpu(),
+            log_every=self.log_every(),
         )
         checks = {
             "steps": {"max_steps": base.max_steps, "val_every": 1},
             "val": {"val_every": base.val_every, "max_steps": base.max_steps},
             "save": {"save_every": base.save_every},
+            "log": {"log_every": base.log_every},
             "batch": {"batch": base.batch},
             "workers": {"workers": base.workers},
             "device": {"gpu": base.gpu},
@@ -327,7 +372,20 @@ class ParametersPage(QWizardPage):
                 break
         return errors
 
+    def _suggest_log_every(self) -> None:
+        """Follow the default interval for this run's length until the user sets their own."""
+        if self.log_every_spin.value() != self._log_suggested:
+            self._log_suggested = 0
+            return
+        n = self._n_examples()
+        bpe = batches_per_epoch(n, self.batch_spin.value()) if n else None
+        self._log_suggested = default_log_every(self.max_steps_spin.value(), bpe)
+        self.log_every_spin.blockSignals(True)
+        self.log_every_spin.setValue(self._log_suggested)
+        self.log_every_spin.blockSignals(False)
+
     def _changed(self) -> None:
+        self._suggest_log_every()
         self._errors = self._check()
         for key, label in (
             ("name", self.name_error),
@@ -335,6 +393,7 @@ class ParametersPage(QWizardPage):
             ("batch", self.batch_error),
             ("val", self.val_error),
             ("save", self.save_error),
+            ("log", self.log_error),
             ("device", self.device_error),
             ("workers", self.workers_error),
             ("ema", self.ema_error),
@@ -343,6 +402,11 @@ class ParametersPage(QWizardPage):
             label.set_error(self._errors.get(key))
         self._update_lr_note()
         self.val_note.set_error(self.validation_text())
+        self.log_note.set_error(
+            None
+            if {"steps", "log"} & set(self._errors)
+            else log_every_note(self.log_every(), self.max_steps_spin.value())
+        )
         self.completeChanged.emit()
 
     def _n_examples(self) -> int | None:
