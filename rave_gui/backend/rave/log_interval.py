@@ -57,12 +57,20 @@ def log_every_note(log_every: int, max_steps: int) -> str:
     )
 
 
-def first_points_note(config: Mapping[str, Any], n_examples: int | None) -> str:
-    """What a run's plot says before its first point: which values come, and at which steps."""
+def first_points_note(
+    config: Mapping[str, Any], n_examples: int | None, *, ended: bool = False
+) -> str:
+    """What a run's plot says before its first point: which values come, and at which steps
+    (``ended``: the run is over, and logged none)."""
     every = config.get("log_every") or RAVE_LOG_EVERY
     start = int(config.get("start_step") or 0)
     max_steps = config.get("max_steps")
     first = first_log_step(int(every), start)
+    if ended:
+        return (
+            f"This run logged no training loss: it ended before step {first:,}, the first it "
+            f"would have logged (every {int(every):,} steps)."
+        )
     text = f"First training losses at step {first:,} (logged every {int(every):,} steps)"
     if isinstance(max_steps, int) and first >= max_steps:
         text = f"No training loss is logged before the run's last step ({max_steps:,})"

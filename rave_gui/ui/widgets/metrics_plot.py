@@ -42,6 +42,7 @@ from ...backend.store.records import Alert
 from ...core.series_loader import SeriesLoader, SeriesRequest, SeriesResult
 from ...core.signals import AppSignals
 from .plot_controls import PlotToolbar, SeriesLegend
+from .plot_history import RunContext, step_limits
 from .plot_readout import HoverCursor, ValuesReadout, values_at
 from .plot_style import (
     LR,
@@ -122,6 +123,7 @@ class MetricsPlot(QWidget):
         self._view_timer.timeout.connect(self._request_loads)
 
         self._build_figure()
+        self.context = RunContext(manager, self.ax, self.ax_lr, self, self._mark_dirty)
         self._build_ui()
         self._apply_palette()
         self._update_empty_text()
@@ -220,6 +222,7 @@ class MetricsPlot(QWidget):
                 self._error = str(err)
             for name in sorted(names, key=series_order):
                 self._add_series(name)
+        self.context.set_experiment(experiment_id, self._buckets())
         self._limits_dirty = True
         self._update_empty_text()
         self._request_loads()
@@ -439,6 +442,7 @@ class MetricsPlot(QWidget):
             return  # drawn when shown
         self._dirty = False
         self._update_lines()
+        self._limits_dirty |= self.context.sync(self._series)  # the parent's history, as shown
         self._update_empty_text()
         if self._follow and self._limits_dirty:
             self._set_limits()
@@ -489,7 +493,7 @@ class MetricsPlot(QWidget):
         loss_lo, loss_hi = math.inf, -math.inf
         lr_lo, lr_hi = math.inf, -math.inf
         log_loss = self.ax.get_yscale() == "log"
-        for s in self._series.values():
+        for s in [*self._series.values(), *self.context.series]:  # the parent's history too
             if not s.visible or s.x.size == 0:
                 continue
             xmin = min(xmin, float(s.x[0]))
@@ -506,8 +510,7 @@ class MetricsPlot(QWidget):
         self._setting_limits = True
         try:
             if xmin <= xmax:
-                pad = max((xmax - xmin) * 0.02, 0.5)
-                self.ax.set_xlim(xmin - pad, xmax + pad)
+                self.ax.set_xlim(*step_limits(xmin, xmax))
             else:
                 self.ax.set_xlim(0, 1)
             if loss_lo <= loss_hi:
@@ -541,23 +544,17 @@ class MetricsPlot(QWidget):
         self._update_values_label(None)
 
     def _update_empty_text(self) -> None:
+        points = self.context.series or any(s.x.size for s in self._series.values())
         if self._error:
             text = f"Cannot read the metrics: {self._error}"
         elif self.experiment_id is None:
             text = "Select a run to see its curves"
-        elif not self._series:
-            text = "No metrics logged yet"
-        elif self.loading() and not any(s.x.size for s in self._series.values()):
+        elif self.loading() and not points:
             text = "Reading the metrics…"
-        else:
-            text = ""
+        else:  # before the first loss: what comes, and when
+            text = self.context.note if all(s.kind == LR for s in self._series.values()) else ""
         self._empty_text.set_text(text)
-        empty = bool(text)
-        for axis in (self.ax.xaxis, self.ax.yaxis):
-            axis.set_visible(not empty)
-        for side in ("left", "bottom"):
-            self.ax.spines[side].set_visible(not empty)
-        self.ax.grid(not empty)
+        self.context.show_axes(self._series.values(), empty=bool(text) and not points)
         self.legend.setVisible(bool(self._series))
 
     # --- view changes and the readout ----------------------------------------------------------
