@@ -50,11 +50,14 @@ class FakeController:
         self._call("resume", exp_id)
         self._set(exp_id, "running")
 
-    def resume_from_checkpoint(self, exp_id: int) -> int:
+    def resume_from_checkpoint(
+        self, exp_id: int, name=None, *, checkpoint=None, max_steps=None
+    ) -> int:
         self._call("resume_from_checkpoint", exp_id)
+        self.resumed_with = (name, checkpoint, max_steps)
         old = self.manager.get_experiment(exp_id)
         new = self.manager.start_training(
-            {"name": old.name + " (resumed)", "parent_id": exp_id, "max_steps": 110}
+            {"name": name or old.name + " (resumed)", "parent_id": exp_id, "max_steps": max_steps}
         )
         self.signals.runs_changed.emit()
         return new
@@ -182,15 +185,31 @@ def test_each_status_enables_its_buttons(page: TrainingPage, manager, status, ha
     assert no_ckpt_tip == (status in ("completed", "stopped", "failed") and not has_checkpoint)
 
 
-def test_resume_from_checkpoint_selects_the_new_run(page: TrainingPage, manager):
+def test_resume_from_checkpoint_goes_through_the_dialog_and_selects_the_new_run(
+    page: TrainingPage, manager, tmp_path
+):
+    from fake_rave import make_run
+
     exp = manager.experiments.import_record({"name": "old", "max_steps": 110}, status="stopped")
-    manager.artifacts.sync_checkpoints(exp, [{"path": "/runs/old/epoch-1.ckpt", "step": 17}])
+    folder = make_run(tmp_path / "old")  # best.ckpt and epoch-epoch=0000/0001.ckpt
+    manager.experiments.update(exp, run_dir=str(folder))
+    manager.metrics.add_points(exp, [("loss", 10, 1.0, 1.0)])  # the checkpoints' steps
     page.set_project(manager.projects.default_id())
     page.select_run(exp)
-    new_id = page.resume_selected_from_checkpoint()
+    dialog = page.resume_selected_from_checkpoint()
+    assert dialog is not None and dialog.isVisible()
+    assert page.fake.calls == []  # nothing happens before the user chooses
+    latest = dialog.checkpoint()
+    assert latest is not None and not latest.is_best
+    dialog.steps_spin.setValue(500)
+    dialog.name_edit.setText("old-more")
+    dialog.resume_button.click()
+    assert not dialog.isVisible()
+    assert page.fake.resumed_with == ("old-more", latest.path, 500)
+    new_id = dialog.new_id
     assert new_id is not None and new_id != exp
     assert page.current_id == new_id
-    assert page.panel.name_label.text() == "old (resumed)"
+    assert page.panel.name_label.text() == "old-more"
 
 
 def test_an_action_the_controller_refuses_shows_its_message(qtbot, page: TrainingPage, manager):

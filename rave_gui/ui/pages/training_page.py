@@ -42,6 +42,7 @@ from ...backend.status import (
 )
 from ...backend.store.records import Experiment
 from ...core.signals import AppSignals
+from ..dialogs.resume_dialog import ResumeDialog
 from ..models.experiments_model import (
     COL,
     ExperimentsFilterModel,
@@ -61,7 +62,14 @@ class RunActions(Protocol):
     def stop(self, experiment_id: int) -> Any: ...
     def pause(self, experiment_id: int) -> Any: ...
     def resume(self, experiment_id: int) -> Any: ...
-    def resume_from_checkpoint(self, experiment_id: int) -> int: ...
+    def resume_from_checkpoint(
+        self,
+        experiment_id: int,
+        name: str | None = None,
+        *,
+        checkpoint: str | None = None,
+        max_steps: int | None = None,
+    ) -> int: ...
 
 
 STATUS_FILTERS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
@@ -100,6 +108,7 @@ class TrainingPage(QWidget):
         self._has_checkpoints = False
         self.confirm_actions = True
         self.last_error: str | None = None
+        self.resume_dialog: ResumeDialog | None = None  # the last one opened
 
         self.model = ExperimentsModel(manager, signals, self)
         self.proxy = ExperimentsFilterModel(self)
@@ -462,13 +471,32 @@ class TrainingPage(QWidget):
     def resume_selected(self) -> None:
         self._act("Cannot resume the run", "resume")
 
-    def resume_selected_from_checkpoint(self) -> int | None:
-        new_id = self._act("Cannot resume from a checkpoint", "resume_from_checkpoint")
-        if isinstance(new_id, int):
+    def resume_selected_from_checkpoint(self) -> ResumeDialog | None:
+        """Open the resume dialog for the selected run (checkpoint, max steps, command); its
+        Resume starts the new run and selects it."""
+        exp_id = self.selected_id()
+        if exp_id is None or self.controller is None:
+            return None
+        controller = self.controller
+
+        def submit(checkpoint: str, max_steps: int, name: str) -> int:
+            new_id = controller.resume_from_checkpoint(
+                exp_id, name or None, checkpoint=checkpoint, max_steps=max_steps
+            )
+            self.model.refresh_run(exp_id)
             self.model.refresh_run(new_id)
             self.select_run(new_id)
             return new_id
-        return None
+
+        try:
+            dialog = ResumeDialog(self.manager, exp_id, submit, self)
+        except RaveGuiError as err:
+            self.show_error("Cannot resume from a checkpoint", str(err))
+            return None
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.resume_dialog = dialog
+        return dialog
 
 
 __all__ = ["STATUS_FILTERS", "TrainingPage"]

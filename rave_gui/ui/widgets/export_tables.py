@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import (
 )
 
 from ...backend.store.records import Checkpoint, ExportedModel
-from ...backend.system.units import format_bytes, format_datetime
+from ...backend.system.units import format_bytes, format_datetime, format_value
 from ..models.columns import Column, key
 from ..models.record_table import (
     RecordFilterProxy,
@@ -36,6 +36,13 @@ CHECKPOINT_COLUMNS: tuple[Column[Checkpoint], ...] = (
     ),
     Column("Step", key("step"), fmt_int, numeric=True),
     Column("Epoch", key("epoch"), fmt_int, numeric=True),
+    Column(
+        "Val. loss",
+        key("validation"),
+        format_value,
+        numeric=True,
+        tooltip=lambda r: "the validation loss at or just before the checkpoint's step",
+    ),
     Column("Size", key("size"), format_bytes, numeric=True),
     Column("Saved", key("mtime"), format_datetime, numeric=True),
 )
