@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from ..backend.errors import RaveGuiError
+from ..backend.rave.command import train_argv
+from ..backend.rave.dataset import read_dataset
+from ..backend.rave.estimate import estimate_run
+from ..backend.rave.log_interval import default_log_every_for, log_every_env, log_every_note
+from ..backend.rave.runfolder import folder_preview
 from .common import open_engine, project_or_default
 from .follow import print_started, wait_for
 
 if TYPE_CHECKING:
+    from ..backend.runs.engine import Engine
     from .common import Subcommands
 
 
@@ -31,10 +38,14 @@ def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
         "gpu": args.gpu,
         "workers": args.workers,
         "ema": args.ema,
-        "log_every": args.log_every,
+        "log_every": default_log_every_for(str(args.dataset), args.max_steps, args.batch)
+        if args.log_every is None
+        else args.log_every,
     }
     if args.out:
         config["out_path"] = str(args.out)
+    if args.dry_run:
+        return dry_run(engine, config, out)
     wanted = str(Path(args.dataset).expanduser().resolve())
     match = [d for d in tm.datasets.all(project_id) if d.path == wanted]
     if match:
@@ -49,6 +60,25 @@ def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
     print_started(exp, f"run folder {exp.run_dir}", out)
     if args.wait:
         return wait_for(engine, [exp_id], out)
+    return 0
+
+
+def dry_run(engine: Engine, config: dict[str, Any], out: IO[str]) -> int:
+    """Check the run as `train` would, then print its command line and estimates; nothing is
+    recorded or started."""
+    _stored, s = engine.prepare(config)
+    s.out_path = folder_preview(s.out_path, s.name)
+    launcher = engine.settings.use_launcher
+    argv = train_argv(s, engine.install(), use_launcher=launcher)
+    env = log_every_env(s.log_every) if launcher else {}
+    n_examples = read_dataset(s.dataset_path).n_examples
+    est = estimate_run(engine.manager, s, n_examples)
+    print("dry run: nothing recorded or started", file=out)
+    print(" ".join([*(f"{k}={v}" for k, v in env.items()), shlex.join(argv)]), file=out)
+    if s.log_every and launcher:
+        print(f"logging: {log_every_note(s.log_every, s.max_steps)}", file=out)
+    print(f"duration: {est.duration_text}", file=out)
+    print(f"disk: {est.disk_text}", file=out)
     return 0
 
 
@@ -71,9 +101,15 @@ def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None
         "--log-every",
         type=int,
         metavar="N",
-        help="log the training losses every N steps (default: RAVE's 50; needs the launcher)",
+        help="log the training losses every N steps (default: at most RAVE's 50, fewer for a "
+        "short run; needs the launcher)",
     )
     p.add_argument("--out", help="folder for run output (default: the settings' runs folder)")
     p.add_argument("--rave", help="path of the rave executable")
     p.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the run and print its command line and estimates; start nothing",
+    )
     p.set_defaults(func=cmd_train)

@@ -325,3 +325,27 @@ def test_train_refuses_a_logging_interval_below_one(capsys, db, preprocessed) ->
     )  # fmt: skip
     assert code == 1 and out == ""
     assert "rave-gui: error: log_every must be a whole number from 1" in err
+
+
+@pytest.mark.skipif(not RAVE.exists(), reason="acids-rave is not installed here")
+def test_train_dry_run_prints_the_command_and_estimates_and_records_nothing(
+    capsys, db, preprocessed
+) -> None:
+    code, out, err = cli(
+        capsys, "train", "--dataset", str(preprocessed), "--config", "v2_small", "--name", "x",
+        "--max-steps", "40", "--val-every", "10", "--batch", "2", "--rave", str(RAVE),
+        "--db", str(db), "--dry-run",
+    )  # fmt: skip
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "dry run: nothing recorded or started"
+    # 5 examples, 4 for training: 2 batches an epoch, so the losses every 2 steps (not 50)
+    assert lines[1].startswith("RAVE_GUI_LOG_EVERY_N_STEPS=2 ")
+    assert "--max_steps 40" in lines[1] and "<id>-x-<random>" in lines[1]
+    assert lines[2].startswith("logging: Training losses are logged every 2 steps")
+    assert lines[3].startswith("duration: unknown: no finished run of v2_small on the CPU")
+    assert lines[4].startswith("disk: about 240.0 MB: 2 checkpoint(s) kept (best, the latest)")
+    tm = TrainingManager(db)
+    assert tm.list_experiments() == []
+    assert tm.datasets.all(tm.projects.default_id()) == []
+    tm.close()

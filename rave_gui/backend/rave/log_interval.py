@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import DatasetError
 from .command import batches_per_epoch, validation_steps
+from .dataset import read_dataset
 
 RAVE_LOG_EVERY = 50  # Lightning's default, which RAVE keeps
 LOG_EVERY_ENV = "RAVE_GUI_LOG_EVERY_N_STEPS"  # read by launcher.py (which cannot import this)
@@ -27,6 +29,16 @@ def default_log_every(max_steps: int, batches_per_epoch: int | None = None) -> i
     if max_steps >= 1:
         every = min(every, max(1, max_steps // POINTS_PER_RUN))
     return max(1, every)
+
+
+def default_log_every_for(dataset_path: str, max_steps: int, batch: int) -> int:
+    """:func:`default_log_every` for a run on a dataset folder (its size read from it; one that
+    cannot be read counts as unknown: pre-flight reports it)."""
+    try:
+        n = read_dataset(dataset_path).n_examples
+    except DatasetError:
+        n = None
+    return default_log_every(max_steps, batches_per_epoch(n, batch) if n and batch > 0 else None)
 
 
 def first_log_step(log_every: int, start_step: int = 0) -> int:
@@ -98,6 +110,7 @@ __all__ = [
     "LOG_EVERY_ENV",
     "RAVE_LOG_EVERY",
     "default_log_every",
+    "default_log_every_for",
     "first_log_step",
     "first_points_note",
     "log_every_env",

@@ -80,6 +80,20 @@ class Engine:
     def submit(self, config: dict[str, Any], *, start: bool = True) -> int:
         """Check a training config, record it as a queued experiment and start it when a slot
         is free. Raises PreflightError / ValidationError with every problem found."""
+        stored, settings = self.prepare(config)
+        exp_id = self.manager.start_training(stored)
+        try:
+            new_run_folder(self.manager, exp_id, settings.out_path)
+        except RaveGuiError:
+            self.manager.experiments.delete(exp_id)  # nothing is recorded for a run that cannot be
+            raise
+        if start:
+            self.schedule()
+        return exp_id
+
+    def prepare(self, config: dict[str, Any]) -> tuple[dict[str, Any], TrainSettings]:
+        """Check a training config as :meth:`submit` does (pre-flight included) and record
+        nothing: the config as it would be stored, and its settings (absolute paths)."""
         config = dict(config)
         config.pop(UID_KEY, None)  # a new run gets a folder (and uid) of its own
         name = check_name(config.get("name"), "experiment")
@@ -97,16 +111,7 @@ class Engine:
         settings.out_path = str(Path(settings.out_path).expanduser().resolve())
         settings.dataset_path = str(Path(settings.dataset_path).expanduser().resolve())
         preflight(settings, install)  # raises before anything is recorded
-        stored = {**config, **settings.to_config(), "project_id": project_id}
-        exp_id = self.manager.start_training(stored)
-        try:
-            new_run_folder(self.manager, exp_id, settings.out_path)
-        except RaveGuiError:
-            self.manager.experiments.delete(exp_id)  # nothing is recorded for a run that cannot be
-            raise
-        if start:
-            self.schedule()
-        return exp_id
+        return {**config, **settings.to_config(), "project_id": project_id}, settings
 
     def live_count(self) -> int:
         return self.manager.experiments.count(list(LIVE))
