@@ -150,6 +150,18 @@ def test_resume_from_checkpoint_is_a_new_linked_run_that_keeps_the_original_file
     )
 
 
+def test_the_logging_interval_reaches_the_run_through_its_environment(
+    engine: Engine, dataset: Path
+):
+    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40, "val_every": 10}
+    exp_id = engine.submit({**cfg, "name": "logged", "log_every": 7})
+    exp = engine.manager.get_experiment(exp_id)
+    assert exp.config["log_every"] == 7
+    environ = Path(f"/proc/{exp.pid}/environ").read_bytes().split(b"\0")
+    assert b"RAVE_GUI_LOG_EVERY_N_STEPS=7" in environ  # read by the launcher
+    assert _follow_to_end(engine.manager, exp_id) == "completed"
+
+
 def test_resume_from_a_chosen_checkpoint_with_more_steps(engine: Engine, dataset: Path):
     from rave_gui.backend.errors import ValidationError
 
