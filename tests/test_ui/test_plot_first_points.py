@@ -100,6 +100,7 @@ def test_a_resumed_run_shows_its_parents_history_faintly_before_its_own(qtbot, p
     _settle(qtbot, plot)
     (hist,) = plot.context.series
     assert plot.context.parent_name == "first"
+    assert plot.context.caption.get_text() == "faint: the history of first, resumed here"
     assert hist.name == "fullband_spectral_distance"
     assert list(hist.x) == list(steps)  # up to the step it resumed from
     assert hist.line.get_alpha() == PARENT_ALPHA and hist.line.get_visible()
@@ -113,3 +114,4 @@ def test_a_resumed_run_shows_its_parents_history_faintly_before_its_own(qtbot, p
     assert not hist.line.get_visible()
     plot.set_experiment(parent)
     qtbot.waitUntil(lambda: not plot.context.series)
+    assert plot.context.caption is None

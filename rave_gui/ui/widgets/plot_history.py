@@ -104,6 +104,7 @@ class RunContext(QObject):
         self.note = NO_POINTS
         self.parent_name = ""
         self.series: list[HistorySeries] = []
+        self.caption: Any = None  # says whose the faint lines are
         self._tickets = itertools.count(1)
         self._ticket = 0
         self._loaded.connect(self._on_loaded)
@@ -130,6 +131,9 @@ class RunContext(QObject):
     def _clear(self) -> None:
         for s in self.series:
             s.line.remove()
+        if self.caption is not None:
+            self.caption.remove()
+            self.caption = None
         self.series = []
         self.parent_name = ""
 
@@ -144,6 +148,11 @@ class RunContext(QObject):
                 x, y, color="#888888", linewidth=1.0, alpha=PARENT_ALPHA, label=f"_parent {name}"
             )
             self.series.append(HistorySeries(name, kind, x, y, line))
+        if self.series:
+            self.caption = self.ax.text(
+                0.01, 0.99, f"faint: the history of {result.parent_name}, resumed here",
+                transform=self.ax.transAxes, ha="left", va="top", fontsize=8, color="#888888",
+            )  # fmt: skip
         self._fresh = True
         self.changed.emit()
 
