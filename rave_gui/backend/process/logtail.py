@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 
-from ..rave.logparse import LogLine, LogParser, Metrics, Progress
+from ..errors import RaveGuiError
+from ..rave.logparse import LogParser
+from .logfollow import lines_of
 
 MAX_TAIL_BYTES = 4 << 20  # read at most this much from the end of the file
 _CHUNK = 64 << 10
@@ -47,11 +49,12 @@ def tail_lines(
 ) -> list[tuple[str, str]]:
     """The last ``n`` lines of a log as (text, level) pairs, level "info"/"warning"/"error".
 
-    Lines go through :class:`LogParser`, as a live run's output does: ANSI codes removed,
-    each run of carriage-return progress updates collapsed into its last bar, metric lines
-    written as ``step N: name=value``. A missing or unreadable file gives a single
-    warning line saying so, never an exception. With ``end``, the file is read only up to
-    that byte (a live run: what its follower has read so far; the rest arrives live).
+    Lines go through :class:`LogParser` and :func:`~.logfollow.lines_of`, as a live run's
+    output does (one presentation): ANSI codes removed, progress-bar updates and the
+    launcher's step lines left out, metric lines written as ``step N: name=value``. A
+    missing or unreadable file gives a single warning line saying so, never an exception.
+    With ``end``, the file is read only up to that byte (a live run: what its follower has
+    read so far; the rest arrives live).
     With ``waiting`` (a live or queued run: its log may not be written yet), a missing file
     gives the info line :data:`WAITING_TEXT` instead of the warning.
     """
@@ -66,17 +69,34 @@ def tail_lines(
     except OSError as err:
         return [(f"The log file {path} cannot be read: {err.strerror or err}.", "warning")]
     parser = LogParser()
-    out: list[tuple[str, str]] = []
-    for ev in parser.feed(data) + parser.flush():
-        if isinstance(ev, LogLine):
-            out.append((ev.text, ev.level))
-        elif isinstance(ev, Progress):
-            out.append((ev.text, "info"))
-        elif isinstance(ev, Metrics) and ev.values:  # no values: its line came as a LogLine
-            text = " ".join(f"{k}={v:g}" for k, v in ev.values.items())
-            out.append((f"step {ev.step}: {text}" if ev.step is not None else text, "info"))
-        # Outcome and Failure events repeat a line already given as a LogLine.
+    out = lines_of(parser.feed(data) + parser.flush())
     return out[-n:]
 
 
-__all__ = ["MAX_TAIL_BYTES", "WAITING_TEXT", "tail_lines"]
+class LogSaveError(RaveGuiError):
+    """A log could not be written to the file the user chose."""
+
+
+def save_log(path: str | os.PathLike[str], lines: list[str]) -> int:
+    """Write a log's lines to ``path`` (UTF-8, one a line) through a temporary file beside it,
+    so a failed write leaves no half file. Returns the bytes written."""
+    target = os.fspath(path)
+    tmp = f"{target}.part"
+    data = "".join(f"{line}\n" for line in lines).encode("utf-8")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except OSError as err:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise LogSaveError(
+            f"The log could not be saved to {target}: {err.strerror or err}. "
+            "Choose another folder, or free some disk space."
+        ) from err
+    return len(data)
+
+
+__all__ = ["MAX_TAIL_BYTES", "WAITING_TEXT", "LogSaveError", "save_log", "tail_lines"]
