@@ -7,13 +7,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from PyQt6.QtGui import QFont, QResizeEvent
-from PyQt6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...backend.runs.cards import BETTER, WORSE, CardSeries, CardValue, caption
 
 GOOD_COLOR = "#2e9e4f"
 BAD_COLOR = "#d64541"
-CARD_MIN_WIDTH = 118
+CARD_MIN_WIDTH = 150
 
 
 def format_value(v: float) -> str:
@@ -39,16 +47,20 @@ class MetricCard(QFrame):
         self.caption_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.value_label = QLabel()
         f = QFont(self.font())
-        f.setPointSizeF(f.pointSizeF() * 1.25)
+        f.setPointSizeF(f.pointSizeF() * 1.15)
         f.setBold(True)
         self.value_label.setFont(f)
         self.change_label = QLabel()
+        self.change_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        numbers = QHBoxLayout()  # the value and its change on one line: the plot keeps room
+        numbers.setSpacing(6)
+        numbers.addWidget(self.value_label)
+        numbers.addWidget(self.change_label, 1)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(8, 4, 8, 4)
+        lay.setContentsMargins(8, 2, 8, 2)
         lay.setSpacing(0)
         lay.addWidget(self.caption_label)
-        lay.addWidget(self.value_label)
-        lay.addWidget(self.change_label)
+        lay.addLayout(numbers)
         self.trend: str | None = None
 
     def show_value(self, card: CardValue) -> None:
@@ -98,6 +110,7 @@ class MetricCards(QWidget):
         if names != list(self.cards):
             for card in self.cards.values():
                 self._grid.removeWidget(card)
+                card.hide()  # at once: deleteLater waits for the event loop
                 card.deleteLater()
             self.cards = {n: MetricCard(n, self) for n in names}
             self._columns = 0
