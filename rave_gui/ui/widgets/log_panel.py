@@ -9,6 +9,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -49,6 +50,8 @@ class LogPanel(QWidget):
         bar.addStretch(1)
         self.message = QLabel()
         self.message.setEnabled(False)
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._saving = ""
         bar.addWidget(self.message, 1)
         self.save_button = QPushButton("Save log…")
         self.save_button.setToolTip("Save the lines shown here (all levels) to a text file")
@@ -72,7 +75,9 @@ class LogPanel(QWidget):
             n = counts.get(level)
             b.setText(LEVEL_CAPTIONS[level] if n is None else f"{LEVEL_CAPTIONS[level]} ({n:,})")
             color = colors.get(level) if n else None
-            b.setStyleSheet(f"color: {color.name()};" if color is not None else "")
+            style = f"color: {color.name()};" if color is not None else ""
+            if b.styleSheet() != style:  # a style sheet set re-polishes the button
+                b.setStyleSheet(style)
 
     # --- saving --------------------------------------------------------------------------------
     def ask_save(self) -> None:
