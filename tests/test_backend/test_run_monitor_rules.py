@@ -3,15 +3,25 @@ where a step falls in its epoch, saving a log, and the one log presentation."""
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 from pathlib import Path
 
 import pytest
 
 from rave_gui.backend.errors import RaveGuiError
 from rave_gui.backend.manager import TrainingManager
+from rave_gui.backend.process import supervisor
 from rave_gui.backend.process.logfollow import lines_of
-from rave_gui.backend.process.logtail import LogSaveError, save_log, tail_lines
+from rave_gui.backend.process.logtail import (
+    LogSaveError,
+    read_times,
+    save_log,
+    tail_lines,
+    timed_tail_lines,
+)
+from rave_gui.backend.process.supervisor import MARK_INTERVAL_S, TIME_RECORD, TIMES_SUFFIX
 from rave_gui.backend.rave.command import batches_per_epoch, epoch_position
 from rave_gui.backend.rave.logparse import LogParser
 from rave_gui.backend.runs.cards import (
@@ -113,3 +123,54 @@ def test_one_presentation_of_step_lines_bars_and_metrics(tmp_path: Path):
             ("WARNING something", "warning"),
         ]
     )
+
+
+def test_the_supervisor_records_when_the_log_was_written(tmp_path: Path, monkeypatch):
+    log, times = tmp_path / "train.log", tmp_path / ("train.log" + TIMES_SUFFIX)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    tfd = os.open(times, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(supervisor.time, "time", lambda: clock[0])
+    writer = supervisor.LogWriter(fd, 1.0, tfd)
+    writer.feed(b"first\n", 0.0)
+    clock[0] += 0.5
+    writer.feed(b"second\n", 0.5)  # within MARK_INTERVAL_S: not recorded yet
+    clock[0] += MARK_INTERVAL_S
+    writer.tick(3.0)  # recorded now, with the time of its write
+    clock[0] += 0.1
+    writer.close(b"[rave-gui] process exited with code 0\n")  # the end is always recorded
+    os.close(fd)
+    os.close(tfd)
+    records = list(TIME_RECORD.iter_unpack(times.read_bytes()))
+    assert records == [
+        (6, 1_800_000_000.0),
+        (13, 1_800_000_000.5),
+        (log.stat().st_size, 1_800_000_000.0 + 0.5 + MARK_INTERVAL_S + 0.1),
+    ]
+    timed = timed_tail_lines(log)
+    assert [(t, w) for t, _, w in timed] == [
+        ("first", 1_800_000_000.0),
+        ("second", 1_800_000_000.5),
+        ("[rave-gui] process exited with code 0", records[2][1]),
+    ]
+    # a tail that starts in the middle finds its records by bisection
+    assert read_times(log, 6, 13) == [(13, 1_800_000_000.5)]
+    assert timed_tail_lines(log, 1) == [timed[-1]]
+    times.unlink()  # a log without records (older runs): no times, same lines
+    assert [w for _, _, w in timed_tail_lines(log)] == [None, None, None]
+
+
+def test_records_of_a_long_run_are_found_without_reading_them_all(tmp_path: Path):
+    log = tmp_path / "train.log"
+    lines = [f"line {i}\n".encode() for i in range(20_000)]
+    log.write_bytes(b"".join(lines))
+    offsets = list(itertools.accumulate(len(x) for x in lines))
+    (tmp_path / ("train.log" + TIMES_SUFFIX)).write_bytes(
+        b"".join(TIME_RECORD.pack(off, 1000.0 + i) for i, off in enumerate(offsets))
+    )
+    timed = timed_tail_lines(log, 3)
+    assert timed == [
+        ("line 19997", "info", 20997.0),
+        ("line 19998", "info", 20998.0),
+        ("line 19999", "info", 20999.0),
+    ]

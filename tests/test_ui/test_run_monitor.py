@@ -19,6 +19,7 @@ from replay_helpers import (
 
 from rave_gui.backend.process import runner
 from rave_gui.backend.process.logtail import tail_lines
+from rave_gui.backend.process.supervisor import MARK_INTERVAL_S
 from rave_gui.backend.rave.tfevents import read_scalars
 from rave_gui.backend.runs.cards import CARD_TERMS, card_names
 from rave_gui.backend.runs.follower import RunFollower
@@ -31,6 +32,16 @@ needs_fixtures = pytest.mark.skipif(
     not fixtures_available(), reason="the captured RAVE runs (shared/fixtures/rave) are not here"
 )
 STAMP = re.compile(r"^\d\d:\d\d:\d\d  ")
+
+
+def _times(lines: list[str]) -> list[int | None]:
+    """Seconds of the day of each exported line's time (None: no time)."""
+    out: list[int | None] = []
+    for line in lines:
+        m = STAMP.match(line)
+        h, mi, sec = (int(x) for x in line[:8].split(":")) if m else (0, 0, 0)
+        out.append(h * 3600 + mi * 60 + sec if m else None)
+    return out
 
 
 class _NoRuns:
@@ -216,6 +227,7 @@ def test_the_log_reads_the_same_live_and_read_back(qtbot, manager, signals, cont
         with qtbot.waitSignal(signals.run_completed, timeout=30_000):
             controller.follow(run.exp_id)
         live = page.log_view.toPlainText()
+        live_times = _times(page.log_view.export_lines())
         log_bytes = run.launched.log_path.read_bytes()
         assert b"rave-gui: step=" in log_bytes and b"\r" in log_bytes  # ticks and bars written
         assert "rave-gui: step=" not in live and "it/s" not in live
@@ -224,6 +236,11 @@ def test_the_log_reads_the_same_live_and_read_back(qtbot, manager, signals, cont
         page.panel.load_run(run.exp_id, manager.get_experiment(run.exp_id), True)
         again = page.log_view.toPlainText()
         assert again == live
+        # the same times too, within the supervisor's recording interval (and a poll)
+        again_times = _times(page.log_view.export_lines())
+        assert None not in again_times and len(again_times) == len(live_times)
+        lag = [a - b for a, b in zip(again_times, live_times, strict=True) if b is not None]
+        assert lag and max(abs(d) for d in lag) <= MARK_INTERVAL_S + 2
         assert [t for t, _ in tail_lines(run.launched.log_path, 5000)] == live.splitlines()
         page.shutdown()
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -41,11 +42,11 @@ def display_line(ev: Event, step: int | None = None) -> tuple[str, str] | None:
     return None
 
 
-def lines_of(events: list[Event], step: int | None = None) -> list[tuple[str, str]]:
-    """The (text, level) lines to show for parsed events (see :func:`display_line`), the last
-    step a step line or metrics line named standing in for metrics without one."""
-    lines: list[tuple[str, str]] = []
-    for ev in events:
+def present(events: list[Event], step: int | None = None) -> Iterator[tuple[int, tuple[str, str]]]:
+    """(index of the event, its line) for each event a log view shows (see
+    :func:`display_line`), the last step a step line or metrics line named standing in for
+    metrics without one."""
+    for i, ev in enumerate(events):
         if isinstance(ev, LogLine):
             tick = STEP_TICK.match(ev.text)
             if tick:
@@ -55,8 +56,12 @@ def lines_of(events: list[Event], step: int | None = None) -> list[tuple[str, st
             step = ev.step
         line = display_line(ev, step)
         if line is not None:
-            lines.append(line)
-    return lines
+            yield i, line
+
+
+def lines_of(events: list[Event], step: int | None = None) -> list[tuple[str, str]]:
+    """The (text, level) lines to show for parsed events (see :func:`present`)."""
+    return [line for _i, line in present(events, step)]
 
 
 @dataclass
@@ -256,5 +261,6 @@ __all__ = [
     "LogPoll",
     "display_line",
     "lines_of",
+    "present",
     "status_path_of",
 ]

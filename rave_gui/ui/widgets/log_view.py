@@ -5,12 +5,13 @@ The view follows the end of the log while its scroll bar is at the bottom; scrol
 pauses the following (a button shows how many lines arrived meanwhile) and scrolling back to
 the bottom resumes it. Ctrl+F opens a find bar (Enter / F3: next, Shift+Enter / Shift+F3:
 previous, Escape: close). A finished run's log is shown from the tail of its file, read and
-cleaned by the backend (``logtail.tail_lines``), in the same presentation as live lines.
+cleaned by the backend (``logtail.timed_tail_lines``), in the same presentation as live lines.
 
-Each line keeps its level and, for lines that arrived live, the time it arrived (shown in a
-gutter on the left; a log read back from its file carries no times, and the gutter is then
-hidden). ``set_levels`` hides the lines of other levels; ``level_counts`` counts the warnings
-and errors among the lines held (``counts_changed`` says when they change).
+Each line keeps its level and its time (shown in a gutter on the left): when it arrived, for a
+live line; when it was written, for a line read back from the file (the supervisor records
+it; a log without those records has no times, and the gutter is then hidden). ``set_levels``
+hides the lines of other levels; ``level_counts`` counts the warnings and errors among the
+lines held (``counts_changed`` says when they change).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ...backend.process.logtail import WAITING_TEXT, tail_lines
+from ...backend.process.logtail import WAITING_TEXT, timed_tail_lines
 
 MAX_LINES = 5000
 LEVELS = ("info", "warning", "error")
@@ -266,10 +267,14 @@ class LogView(QPlainTextEdit):
 
     # --- content -------------------------------------------------------------------------------
     def append_lines(
-        self, lines: Sequence[tuple[str, str]], stamp: float | bool | None = True
+        self,
+        lines: Sequence[tuple[str, str]],
+        stamp: float | bool | None = True,
+        times: Sequence[float | None] | None = None,
     ) -> None:
         """Append (text, level) lines in one edit; follows the end unless the user scrolled up.
-        ``stamp``: the time the lines arrived (True: now; None: unknown, read from the file).
+        ``stamp``: the time the lines arrived (True: now; None: unknown); ``times``: each
+        line's own time instead (read back from the file).
 
         Lines beyond the bound are dropped from the top in one removal before the insertion
         (Qt's own trimming removes them one block at a time: ten times slower on a full log).
@@ -280,8 +285,10 @@ class LogView(QPlainTextEdit):
             self.clear()
         limit = self.maximumBlockCount()
         n_new = len(lines)
+        when = time.time() if stamp is True else stamp
+        whens = list(times) if times is not None else [when] * len(lines)
         if limit and len(lines) > limit:
-            lines = lines[-limit:]
+            lines, whens = lines[-limit:], whens[-limit:]
         sb = self.verticalScrollBar()
         follow = self._following
         old_value = sb.value()
@@ -313,8 +320,7 @@ class LogView(QPlainTextEdit):
                 run_level = level
             run.append(text)
         self._insert_run(cursor, run, run_level, first)
-        when = time.time() if stamp is True else stamp
-        self._mark(doc.findBlockByNumber(first_new), lines, when)
+        self._mark(doc.findBlockByNumber(first_new), lines, whens)
         cursor.endEditBlock()
         if follow:
             sb.setValue(sb.maximum())
@@ -326,16 +332,19 @@ class LogView(QPlainTextEdit):
             self._show_follow_button()
 
     def _mark(
-        self, block: QTextBlock, lines: Sequence[tuple[str, str]], when: float | None
+        self,
+        block: QTextBlock,
+        lines: Sequence[tuple[str, str]],
+        whens: Sequence[float | None],
     ) -> None:
         """Give each new line's block its level and time; hide it if its level is filtered out;
         count its warnings and errors."""
-        tick = 4 * (int(when) - STAMP_BASE + 1) if when is not None else 0
         hidden = len(self._levels) < len(LEVELS)
         counted = False
-        for _text, level in lines:
+        for (_text, level), when in zip(lines, whens, strict=True):
             if not block.isValid():
                 break
+            tick = 4 * (int(when) - STAMP_BASE + 1) if when is not None else 0
             block.setUserState(_LEVEL_CODE.get(level, 0) + tick)
             if hidden and level not in self._levels:
                 block.setVisible(False)
@@ -345,7 +354,7 @@ class LogView(QPlainTextEdit):
             block = block.next()
         if counted:
             self.counts_changed.emit(self.level_counts())
-        if when is not None and not self._stamped:
+        if not self._stamped and any(w is not None for w in whens):
             self._show_gutter(True)
 
     def _uncount(self, n_blocks: int) -> None:
@@ -415,12 +424,18 @@ class LogView(QPlainTextEdit):
         self._experiment_id = experiment_id
         self.live_lines = 0
 
-    def set_lines(self, lines: Iterable[tuple[str, str]]) -> None:
-        """Replace the content (keeps the last ``maximumBlockCount`` lines) and follow the end."""
+    def set_lines(
+        self, lines: Iterable[tuple[str, str]], times: Sequence[float | None] | None = None
+    ) -> None:
+        """Replace the content (keeps the last ``maximumBlockCount`` lines) and follow the end;
+        ``times``: each line's time (default: none known)."""
         self.clear()
         lines = list(lines)
+        whens = list(times) if times is not None else [None] * len(lines)
         limit = self.maximumBlockCount()
-        self.append_lines(lines[-limit:] if limit else lines, stamp=None)
+        if limit:
+            lines, whens = lines[-limit:], whens[-limit:]
+        self.append_lines(lines, times=whens)
         self.scroll_to_end()
 
     def load_tail(
@@ -433,8 +448,11 @@ class LogView(QPlainTextEdit):
         if not path:
             self.set_lines([("This run has no log file.", "warning")])
             return
-        lines = tail_lines(path, self.maximumBlockCount() or MAX_LINES, end=end, waiting=waiting)
-        self.set_lines(lines)
+        timed = timed_tail_lines(
+            path, self.maximumBlockCount() or MAX_LINES, end=end, waiting=waiting
+        )
+        lines = [(text, level) for text, level, _ in timed]
+        self.set_lines(lines, [when for _, _, when in timed])
         self.live_lines = 0  # live lines appended since this read
         self._waiting = waiting and lines == [(WAITING_TEXT, "info")]
 
