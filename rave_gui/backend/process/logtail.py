@@ -74,7 +74,9 @@ def read_times(log_path: str | os.PathLike[str], start: int, end: int) -> list[t
         return []
 
 
-def _stamped_events(data: bytes, start: int, times: list[tuple[int, float]]):
+def _stamped_events(
+    data: bytes, start: int, times: list[tuple[int, float]]
+) -> tuple[list[Event], list[float | None]]:
     """Parse ``data`` (the log from byte ``start``) in the slices the time records mark,
     each event with the time of the record its slice ends at (None past the last one)."""
     parser = LogParser()
@@ -83,7 +85,9 @@ def _stamped_events(data: bytes, start: int, times: list[tuple[int, float]]):
     pos = 0
     for off, when in times:
         cut = min(max(off - start, pos), len(data))
-        if cut > pos:
+        # a slice with no line end completes no line shown (bar updates end in \r): it is
+        # parsed with the next one, and far fewer feeds are made
+        if cut > pos and data.find(b"\n", pos, cut) >= 0:
             new = parser.feed(data[pos:cut])
             events += new
             stamps += [when] * len(new)
