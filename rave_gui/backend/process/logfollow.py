@@ -4,6 +4,8 @@ file and its supervisor's status file: new bytes parsed into events, then how it
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -21,16 +23,45 @@ def status_path_of(log_path: str | os.PathLike[str]) -> Path:
     return p.with_name(p.stem + "." + runner.STATUS_NAME)
 
 
-def lines_of(events: list[Event]) -> list[tuple[str, str]]:
-    """The (text, level) lines to show for parsed events: log lines, and metrics as
-    ``key=value`` text."""
-    lines: list[tuple[str, str]] = []
-    for ev in events:
+# The launcher's live step line (``rave-gui: step=N``): a step for the follower, not shown.
+STEP_TICK = re.compile(r"^rave-gui: step=(\d+)$")
+
+
+def display_line(ev: Event, step: int | None = None) -> tuple[str, str] | None:
+    """The one presentation of a parsed event in a log view, live or read back from the file:
+    a (text, level) pair, or None for what a log view does not show (the launcher's step
+    lines, progress-bar updates: the progress bar shows them, an outcome or failure: its line
+    came as a LogLine). Metrics read as ``step N: name=value ...``, ``step`` (the last step
+    known) standing in for a line that gave none."""
+    if isinstance(ev, LogLine):
+        return None if STEP_TICK.match(ev.text) else (ev.text, ev.level)
+    if isinstance(ev, Metrics) and ev.values:  # no values: its line came as a LogLine
+        text = " ".join(f"{k}={v:g}" for k, v in ev.values.items())
+        at = ev.step if ev.step is not None else step
+        return (f"step {at}: {text}" if at is not None else text, "info")
+    return None
+
+
+def present(events: list[Event], step: int | None = None) -> Iterator[tuple[int, tuple[str, str]]]:
+    """(index of the event, its line) for each event a log view shows (see
+    :func:`display_line`), the last step a step line or metrics line named standing in for
+    metrics without one."""
+    for i, ev in enumerate(events):
         if isinstance(ev, LogLine):
-            lines.append((ev.text, ev.level))
-        elif isinstance(ev, Metrics) and ev.values:  # no values: its line came as a LogLine
-            lines.append((" ".join(f"{k}={v:g}" for k, v in ev.values.items()), "info"))
-    return lines
+            tick = STEP_TICK.match(ev.text)
+            if tick:
+                step = int(tick.group(1))
+                continue
+        elif isinstance(ev, Metrics) and ev.step is not None:
+            step = ev.step
+        line = display_line(ev, step)
+        if line is not None:
+            yield i, line
+
+
+def lines_of(events: list[Event], step: int | None = None) -> list[tuple[str, str]]:
+    """The (text, level) lines to show for parsed events (see :func:`present`)."""
+    return [line for _i, line in present(events, step)]
 
 
 @dataclass
@@ -223,4 +254,13 @@ class LogFollower:
         return upd
 
 
-__all__ = ["READ_LIMIT", "LogFollower", "LogPoll", "lines_of", "status_path_of"]
+__all__ = [
+    "READ_LIMIT",
+    "STEP_TICK",
+    "LogFollower",
+    "LogPoll",
+    "display_line",
+    "lines_of",
+    "present",
+    "status_path_of",
+]

@@ -19,6 +19,11 @@ session of its own (never signalled with the run's group) with the supervisor's 
 output; the supervisor does not wait for it. The app uses it to record the run's end and start
 queued runs when no window follows the run.
 
+Beside LOG, ``LOG.times`` records when its lines were written: fixed 16-byte records
+(``<qd``: the log's size after a write, the wall time of that write), at most one every
+``MARK_INTERVAL_S`` seconds (a line gets the time of the last write its record covers: at most
+that much late), so a log read back later shows the times a live one did.
+
 A log that cannot be written (the run folder's disk full) never stops the supervisor nor ARGV:
 output that cannot be written is counted and dropped, later writes try again (the log then
 says how much was lost), and STATUS carries the cause ("error", "output_lost").
@@ -35,11 +40,15 @@ import os
 import re
 import select
 import signal
+import struct
 import subprocess
 import sys
 import time
 
 _SEP = re.compile(rb"\r\n|\r(?!$)|\n")
+TIMES_SUFFIX = ".times"
+TIME_RECORD = struct.Struct("<qd")  # the log's size after a write, the write's wall time
+MARK_INTERVAL_S = 2.0
 
 
 def write_status(path: str, data: dict) -> bool:
@@ -77,9 +86,12 @@ _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 class LogWriter:
     """Appends output to the log, keeping at most one progress update per interval."""
 
-    def __init__(self, fd: int, interval: float) -> None:
+    def __init__(self, fd: int, interval: float, times_fd: int | None = None) -> None:
         self.fd = fd
         self.interval = interval
+        self.times_fd = times_fd  # LOG.times, or None
+        self.last_mark = float("-inf")  # when the last time record was written
+        self.unmarked: float | None = None  # wall time of the last write not yet recorded
         self.buf = b""
         self.pending: bytes | None = None  # latest progress segment not yet written
         self.last_progress = 0.0
@@ -105,7 +117,25 @@ class LogWriter:
                     self.error = f"{why}: {self.lost} bytes of output lost"
                 return False
             data = data[n:]
+        if self.times_fd is not None:
+            self.unmarked = time.time()
+            self.mark()
         return True
+
+    def mark(self, force: bool = False) -> None:
+        """Record the log's size and the time of its last write (at most one record every
+        MARK_INTERVAL_S unless ``force``); a record that cannot be written is skipped."""
+        if self.times_fd is None or self.unmarked is None:
+            return
+        if not force and time.time() - self.last_mark < MARK_INTERVAL_S:
+            return
+        try:
+            size = os.lseek(self.fd, 0, os.SEEK_CUR)
+            os.write(self.times_fd, TIME_RECORD.pack(size, self.unmarked))
+        except OSError:
+            return
+        self.last_mark = time.time()
+        self.unmarked = None
 
     def _write(self, data: bytes, *, count: bool = True) -> None:
         """Append data; what cannot be written is counted as lost output (count) and dropped."""
@@ -141,6 +171,7 @@ class LogWriter:
             self._write(b"".join(out))
 
     def tick(self, now: float) -> None:
+        self.mark()
         if self.pending is not None and now - self.last_progress >= self.interval:
             self._write(self.pending)
             self.pending = None
@@ -154,6 +185,7 @@ class LogWriter:
             self._write(tail if tail.endswith((b"\n", b"\r")) else tail + b"\n")
         if last_line:
             self._write(last_line, count=False)
+        self.mark(force=True)
 
 
 def run_on_exit(argv: list[str] | None) -> None:
@@ -199,7 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
     log_fd = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    writer = LogWriter(log_fd, args.progress_interval)
+    try:
+        times_fd: int | None = os.open(
+            args.log + TIMES_SUFFIX, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
+        )
+    except OSError:  # the times are a convenience: the run goes on without them
+        times_fd = None
+    writer = LogWriter(log_fd, args.progress_interval, times_fd)
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     started = time.time()
@@ -262,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     code = child.wait()
     writer.close(f"[rave-gui] process exited with code {code}\n".encode())
     os.close(log_fd)
+    if times_fd is not None:
+        os.close(times_fd)
     final = {
         "state": "exited",
         "exit_code": code,

@@ -58,6 +58,14 @@ def batches_per_epoch(n_examples: int, batch: int) -> int:
     return training_examples(n_examples) // batch if batch > 0 else 0
 
 
+def epoch_position(step: int | None, batches_per_epoch: int) -> tuple[int, int] | None:
+    """Where ``step`` (training batches done) falls: (RAVE's epoch number, counted from 0 as
+    its progress bar does, batches done in that epoch); None when unknown."""
+    if step is None or step < 0 or batches_per_epoch < 1:
+        return None
+    return divmod(step, batches_per_epoch)
+
+
 def batch_problem(batch: int, n_examples: int | None) -> str | None:
     """Why ``batch`` cannot train on a dataset of ``n_examples`` (None: it can, or unknown).
     RAVE would die with a ZeroDivisionError: its epoch would hold no batch."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -13,7 +12,7 @@ from ..errors import DatabaseError, DiskFullError, ProcessError
 from ..manager import TrainingManager
 from ..process import runner
 from ..process.locks import exclusive, lock_path
-from ..process.logfollow import LogFollower
+from ..process.logfollow import STEP_TICK, LogFollower, display_line
 from ..process.procinfo import is_same_process
 from ..rave.logparse import Event, LogLine, Metrics, Outcome, Progress
 from ..rave.runfolder import UID_KEY, check_identity
@@ -29,7 +28,6 @@ from .stopping import StopEscalation, kill_leftovers
 
 LOG_KEY = "log"  # follow_offsets key of the log file (tfevents files use their path)
 CHECKPOINT_SCAN_S = 5.0
-_STEP_TICK = re.compile(r"^rave-gui: step=(\d+)$")
 # An ended run recorded before run folders had identities is read on (what its follower had
 # not read yet) only if its log was last written before its end was recorded: a later write
 # is another run's, in a folder the two shared.
@@ -222,11 +220,10 @@ class RunFollower:
         (stored with the offsets they were read up to)."""
         for ev in events:
             if isinstance(ev, LogLine):
-                tick = _STEP_TICK.match(ev.text)
+                tick = STEP_TICK.match(ev.text)
                 if tick:  # the launcher's live step line: a step, nothing to show
                     self._see_step(int(tick.group(1)))
                     continue
-                upd.lines.append((ev.text, ev.level))
             elif isinstance(ev, Progress):
                 upd.progress = ev
             elif isinstance(ev, Metrics):
@@ -242,12 +239,13 @@ class RunFollower:
                     for k, v in ev.values.items():
                         self._pending.append((k, step, v, now))
                     self._see_step(step)
-                text = " ".join(f"{k}={v:g}" for k, v in ev.values.items())
-                upd.lines.append((f"step {step}: {text}" if step is not None else text, "info"))
             elif isinstance(ev, Outcome):
                 reached = steps_reached(ev)
                 if reached is not None:  # the real last step: scalars stop a little before it
                     self._see_step(reached)
+            line = display_line(ev, self.step)  # one presentation, live or read back
+            if line is not None:
+                upd.lines.append(line)
             if self.markers.see(ev):
                 self._markers_changed = True
 

@@ -268,6 +268,26 @@ class MetricStore:
         with self.db.guard():
             yield from items
 
+    def latest(
+        self, experiment_id: int, names: Iterable[str], n: int = 2
+    ) -> dict[str, list[tuple[int, float]]]:
+        """The last ``n`` points (step, value) of each named series, oldest first (an index
+        seek per series, whatever the run's length); series without points are left out."""
+        out: dict[str, list[tuple[int, float]]] = {}
+        with self.db.guard():
+            for name in names:
+                rows = self.db.execute(
+                    "SELECT step, value FROM metric_points WHERE experiment_id = ? AND name = ?"
+                    " ORDER BY step DESC LIMIT ?",
+                    (experiment_id, name, n),
+                ).fetchall()
+                if rows:
+                    out[name] = [
+                        (int(st), float("nan") if v is None else float(v))
+                        for st, v in reversed(rows)
+                    ]
+        return out
+
     def step_at_time(self, experiment_id: int, wall_time: float) -> int | None:
         """The highest step logged at or before ``wall_time`` (to date a checkpoint file)."""
         row = self.db.execute(

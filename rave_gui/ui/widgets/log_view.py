@@ -5,23 +5,33 @@ The view follows the end of the log while its scroll bar is at the bottom; scrol
 pauses the following (a button shows how many lines arrived meanwhile) and scrolling back to
 the bottom resumes it. Ctrl+F opens a find bar (Enter / F3: next, Shift+Enter / Shift+F3:
 previous, Escape: close). A finished run's log is shown from the tail of its file, read and
-cleaned by the backend (``logtail.tail_lines``).
+cleaned by the backend (``logtail.timed_tail_lines``), in the same presentation as live lines.
+
+Each line keeps its level and its time (shown in a gutter on the left): when it arrived, for a
+live line; when it was written, for a line read back from the file (the supervisor records
+it; a log without those records has no times, and the gutter is then hidden). ``set_levels``
+hides the lines of other levels; ``level_counts`` counts the warnings and errors among the
+lines held (``counts_changed`` says when they change).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Sequence
 
-from PyQt6.QtCore import QEvent, QObject, QPoint, Qt, pyqtSignal
+from PyQt6.QtCore import QEvent, QObject, QPoint, QRect, Qt, pyqtSignal
 from PyQt6.QtGui import (
     QColor,
     QFontDatabase,
     QKeyEvent,
     QKeySequence,
+    QPainter,
+    QPaintEvent,
     QPalette,
     QResizeEvent,
     QShortcut,
+    QTextBlock,
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
@@ -36,10 +46,29 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ...backend.process.logtail import WAITING_TEXT, tail_lines
+from ...backend.process.logtail import WAITING_TEXT, timed_tail_lines
 
 MAX_LINES = 5000
 LEVELS = ("info", "warning", "error")
+# A line's block state packs its level and arrival time: level + 4 * (seconds since STAMP_BASE
+# + 1), 0 for "no time" (a line read back from the file); -1 (Qt's default) is an info line.
+STAMP_BASE = 1_700_000_000
+_LEVEL_CODE = {level: i for i, level in enumerate(LEVELS)}
+
+
+def block_level(block: QTextBlock) -> str:
+    state = block.userState()
+    return LEVELS[state % 4] if state >= 0 and state % 4 < 3 else "info"
+
+
+def block_time(block: QTextBlock) -> float | None:
+    """The time a line arrived (None: read back from the log file)."""
+    state = block.userState()
+    return float(state // 4 - 1 + STAMP_BASE) if state >= 4 else None
+
+
+def format_stamp(when: float | None) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(when)) if when is not None else ""
 
 
 def level_colors(palette: QPalette) -> dict[str, QColor]:
@@ -116,10 +145,41 @@ class FindBar(QWidget):
         return super().eventFilter(obj, event)
 
 
+class TimeGutter(QWidget):
+    """The arrival time of each visible line, painted left of the text."""
+
+    def __init__(self, view: LogView) -> None:
+        super().__init__(view)
+        self.view = view
+
+    def paintEvent(self, event: QPaintEvent | None) -> None:
+        view = self.view
+        painter = QPainter(self)
+        pal = view.palette()
+        painter.fillRect(self.rect(), pal.color(QPalette.ColorRole.AlternateBase))
+        painter.setPen(pal.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
+        block = view.firstVisibleBlock()
+        offset = view.contentOffset()
+        height = self.height()
+        line_h = view.fontMetrics().height()
+        while block.isValid():
+            geo = view.blockBoundingGeometry(block).translated(offset)
+            if geo.top() > height:
+                break
+            if block.isVisible():
+                text = format_stamp(block_time(block))
+                if text:
+                    rect = QRect(0, int(geo.top()), self.width() - 6, line_h)
+                    painter.drawText(rect, Qt.AlignmentFlag.AlignRight, text)
+            block = block.next()
+        painter.end()
+
+
 class LogView(QPlainTextEdit):
     """Read-only, bounded log viewer; see the module docstring."""
 
     following_changed = pyqtSignal(bool)
+    counts_changed = pyqtSignal(dict)  # {"warning": n, "error": n} among the lines held
 
     def __init__(self, parent: QWidget | None = None, max_lines: int = MAX_LINES) -> None:
         super().__init__(parent)
@@ -136,9 +196,16 @@ class LogView(QPlainTextEdit):
         self._following = True
         self._unseen = 0
         self._experiment_id: int | None = None
+        self.live_lines = 0  # lines of the bound run that arrived live since the last load
         self._waiting = False  # the view shows only WAITING_TEXT: the first lines replace it
         self._formats: dict[str, QTextCharFormat] = {}
         self._update_formats()
+        self._levels = set(LEVELS)  # the levels shown (set_levels)
+        self._counts = {"warning": 0, "error": 0}
+        self._stamped = False  # some line carries a time: the gutter is shown
+        self.gutter = TimeGutter(self)
+        self.gutter.hide()
+        self.updateRequest.connect(lambda *_: self.gutter.update())
 
         self.find_bar = FindBar(self)
         self.find_bar.hide()
@@ -186,6 +253,9 @@ class LogView(QPlainTextEdit):
 
     def _place_overlays(self) -> None:
         vp = self.viewport().geometry()
+        if self._stamped:
+            cr = self.contentsRect()
+            self.gutter.setGeometry(cr.left(), vp.top(), self.viewportMargins().left(), vp.height())
         if self.find_bar.isVisible():
             self.find_bar.adjustSize()
             w = min(self.find_bar.sizeHint().width(), vp.width())
@@ -196,8 +266,15 @@ class LogView(QPlainTextEdit):
             b.move(vp.right() - b.width() - 8, vp.bottom() - b.height() - 8)
 
     # --- content -------------------------------------------------------------------------------
-    def append_lines(self, lines: Sequence[tuple[str, str]]) -> None:
+    def append_lines(
+        self,
+        lines: Sequence[tuple[str, str]],
+        stamp: float | bool | None = True,
+        times: Sequence[float | None] | None = None,
+    ) -> None:
         """Append (text, level) lines in one edit; follows the end unless the user scrolled up.
+        ``stamp``: the time the lines arrived (True: now; None: unknown); ``times``: each
+        line's own time instead (read back from the file).
 
         Lines beyond the bound are dropped from the top in one removal before the insertion
         (Qt's own trimming removes them one block at a time: ten times slower on a full log).
@@ -208,8 +285,10 @@ class LogView(QPlainTextEdit):
             self.clear()
         limit = self.maximumBlockCount()
         n_new = len(lines)
+        when = time.time() if stamp is True else stamp
+        whens = list(times) if times is not None else [when] * len(lines)
         if limit and len(lines) > limit:
-            lines = lines[-limit:]
+            lines, whens = lines[-limit:], whens[-limit:]
         sb = self.verticalScrollBar()
         follow = self._following
         old_value = sb.value()
@@ -220,6 +299,7 @@ class LogView(QPlainTextEdit):
         cursor.beginEditBlock()
         overflow = blocks_before + len(lines) - limit if limit else 0
         if overflow > 0:
+            self._uncount(overflow if overflow < blocks_before else blocks_before)
             if overflow >= blocks_before:
                 cursor.select(QTextCursor.SelectionType.Document)
                 cursor.removeSelectedText()
@@ -229,6 +309,7 @@ class LogView(QPlainTextEdit):
                 cursor.setPosition(0, QTextCursor.MoveMode.KeepAnchor)
                 cursor.removeSelectedText()
         cursor.movePosition(QTextCursor.MoveOperation.End)
+        first_new = 0 if first else cursor.blockNumber() + 1
         # consecutive lines of the same level go in with one insertText
         run: list[str] = []
         run_level = lines[0][1]
@@ -239,6 +320,7 @@ class LogView(QPlainTextEdit):
                 run_level = level
             run.append(text)
         self._insert_run(cursor, run, run_level, first)
+        self._mark(doc.findBlockByNumber(first_new), lines, whens)
         cursor.endEditBlock()
         if follow:
             sb.setValue(sb.maximum())
@@ -248,6 +330,80 @@ class LogView(QPlainTextEdit):
             sb.setValue(max(0, min(old_value - dropped, sb.maximum())))
             self._unseen += n_new
             self._show_follow_button()
+
+    def _mark(
+        self,
+        block: QTextBlock,
+        lines: Sequence[tuple[str, str]],
+        whens: Sequence[float | None],
+    ) -> None:
+        """Give each new line's block its level and time; hide it if its level is filtered out;
+        count its warnings and errors."""
+        hidden = len(self._levels) < len(LEVELS)
+        counted = False
+        for (_text, level), when in zip(lines, whens, strict=True):
+            if not block.isValid():
+                break
+            tick = 4 * (int(when) - STAMP_BASE + 1) if when is not None else 0
+            block.setUserState(_LEVEL_CODE.get(level, 0) + tick)
+            if hidden and level not in self._levels:
+                block.setVisible(False)
+            if level in self._counts:
+                self._counts[level] += 1
+                counted = True
+            block = block.next()
+        if counted:
+            self.counts_changed.emit(self.level_counts())
+        if not self._stamped and any(w is not None for w in whens):
+            self._show_gutter(True)
+
+    def _uncount(self, n_blocks: int) -> None:
+        """The first ``n_blocks`` lines are about to be dropped: take them off the counts."""
+        block = self.document().firstBlock()
+        for _ in range(n_blocks):
+            level = block_level(block)
+            if level in self._counts:
+                self._counts[level] -= 1
+            block = block.next()
+
+    def _show_gutter(self, on: bool) -> None:
+        self._stamped = on
+        width = self.fontMetrics().horizontalAdvance("00:00:00") + 12 if on else 0
+        self.setViewportMargins(width, 0, 0, 0)
+        self.gutter.setVisible(on)
+        self._place_overlays()
+
+    # --- levels --------------------------------------------------------------------------------
+    def level_counts(self) -> dict[str, int]:
+        """How many warning and error lines the view holds."""
+        return dict(self._counts)
+
+    def set_levels(self, levels: Iterable[str]) -> None:
+        """Show only the lines of these levels ("info", "warning", "error")."""
+        self._levels = {lv for lv in levels if lv in LEVELS}
+        doc = self.document()
+        block = doc.firstBlock()
+        while block.isValid():
+            block.setVisible(block_level(block) in self._levels)
+            block = block.next()
+        doc.markContentsDirty(0, doc.characterCount())
+        self.viewport().update()
+        self.gutter.update()
+        if self._following:
+            self.scroll_to_end()
+
+    def levels(self) -> set[str]:
+        return set(self._levels)
+
+    def export_lines(self) -> list[str]:
+        """Every line held, all levels, as ``HH:MM:SS  text`` when its time is known (saving)."""
+        out = []
+        block = self.document().firstBlock()
+        while block.isValid():
+            stamp = format_stamp(block_time(block))
+            out.append(f"{stamp}  {block.text()}" if stamp else block.text())
+            block = block.next()
+        return [] if self.document().isEmpty() else out
 
     def _insert_run(self, cursor: QTextCursor, texts: list[str], level: str, first: bool) -> bool:
         if not texts:
@@ -260,17 +416,26 @@ class LogView(QPlainTextEdit):
     def append_output(self, experiment_id: int, lines: list) -> None:
         """The AppSignals.run_output slot, for a view bound to one run (see ``bind``)."""
         if experiment_id == self._experiment_id:
+            self.live_lines += len(lines)
             self.append_lines(lines)
 
     def bind(self, experiment_id: int | None) -> None:
         """Accept ``append_output`` batches of this run only."""
         self._experiment_id = experiment_id
+        self.live_lines = 0
 
-    def set_lines(self, lines: Iterable[tuple[str, str]]) -> None:
-        """Replace the content (keeps the last ``maximumBlockCount`` lines) and follow the end."""
+    def set_lines(
+        self, lines: Iterable[tuple[str, str]], times: Sequence[float | None] | None = None
+    ) -> None:
+        """Replace the content (keeps the last ``maximumBlockCount`` lines) and follow the end;
+        ``times``: each line's time (default: none known)."""
         self.clear()
         lines = list(lines)
-        self.append_lines(lines[-self.maximumBlockCount() :] if self.maximumBlockCount() else lines)
+        whens = list(times) if times is not None else [None] * len(lines)
+        limit = self.maximumBlockCount()
+        if limit:
+            lines, whens = lines[-limit:], whens[-limit:]
+        self.append_lines(lines, times=whens)
         self.scroll_to_end()
 
     def load_tail(
@@ -283,12 +448,21 @@ class LogView(QPlainTextEdit):
         if not path:
             self.set_lines([("This run has no log file.", "warning")])
             return
-        lines = tail_lines(path, self.maximumBlockCount() or MAX_LINES, end=end, waiting=waiting)
-        self.set_lines(lines)
+        timed = timed_tail_lines(
+            path, self.maximumBlockCount() or MAX_LINES, end=end, waiting=waiting
+        )
+        lines = [(text, level) for text, level, _ in timed]
+        self.set_lines(lines, [when for _, _, when in timed])
+        self.live_lines = 0  # live lines appended since this read
         self._waiting = waiting and lines == [(WAITING_TEXT, "info")]
 
     def clear(self) -> None:
         super().clear()
+        if self._stamped:
+            self._show_gutter(False)
+        if any(self._counts.values()):
+            self._counts = {"warning": 0, "error": 0}
+            self.counts_changed.emit(self.level_counts())
         self._waiting = False
         self._unseen = 0
         self._set_following(True)

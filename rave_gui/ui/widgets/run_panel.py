@@ -23,17 +23,26 @@ from PyQt6.QtWidgets import (
 
 from ...backend.errors import RaveGuiError
 from ...backend.manager import TrainingManager
-from ...backend.rave.command import first_phase_steps, run_config_gin, run_eta
+from ...backend.rave.command import (
+    batches_per_epoch,
+    epoch_position,
+    first_phase_steps,
+    run_config_gin,
+    run_eta,
+)
 from ...backend.rave.diagnose import diagnose_run
 from ...backend.rave.fidelity import fidelity_fact
+from ...backend.runs.cards import stored_card_points
 from ...backend.status import ACTIVE, COMPLETED, FAILED, LIVE, PAUSED, QUEUED, STOPPED
 from ...backend.store.records import Alert, Experiment
 from ...backend.system.units import format_duration, format_rate
 from ...core.signals import AppSignals
+from ...core.worker import run_in_background
 from ..models.experiments_model import RunRow, format_step, format_time
 from .file_actions import open_folder
 from .listen_panel import ListenPanel
-from .log_view import LogView
+from .log_panel import LogPanel
+from .metric_cards import MetricCards
 from .run_alerts import AlertBanner, AlertHistory
 from .status_delegate import badge_text_color, status_color
 from .system_panel import SystemPanel
@@ -62,6 +71,8 @@ class RunPanel(QWidget):
         self._log_path: str | None = None
         self._alerts: list[Alert] = []
         self._phase_1: dict[int, int] = {}  # phase_1_duration, once config.gin exists
+        self._epoch_batches: dict[int, int] = {}  # training batches per epoch of each run
+        self._log_live = False  # the log shown was read as a live run's (up to its offset)
 
         self.name_label = QLabel()
         f = QFont(self.font())
@@ -93,6 +104,12 @@ class RunPanel(QWidget):
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # the current epoch: batch X of Y (Y from the dataset's size and the batch size)
+        self.epoch_bar = QProgressBar()
+        self.epoch_bar.setTextVisible(True)
+        self.epoch_bar.setMaximumHeight(max(12, self.progress_bar.sizeHint().height() * 3 // 4))
+        self.epoch_bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.epoch_bar.hide()
 
         self.speed_value = QLabel()
         self.elapsed_value = QLabel()
@@ -134,6 +151,7 @@ class RunPanel(QWidget):
         hl.addWidget(self.info_label)
         hl.addLayout(folder_row)
         hl.addWidget(self.progress_bar)
+        hl.addWidget(self.epoch_bar)
         hl.addLayout(facts)
         hl.addWidget(self.error_label)
         hl.addWidget(self.alert_banner)
@@ -145,11 +163,15 @@ class RunPanel(QWidget):
         self.plot_holder.setMinimumHeight(200)
         holder = QVBoxLayout(self.plot_holder)
         holder.setContentsMargins(0, 0, 0, 0)
-        self.log_view = LogView()
+        self.metric_cards = MetricCards()  # the latest validation and loss terms
+        holder.addWidget(self.metric_cards)
+        signals.run_metrics.connect(self._on_metrics)
+        self.log_panel = LogPanel()
+        self.log_view = self.log_panel.view
         self.system_panel = SystemPanel()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.log_view, "Log")
+        self.tabs.addTab(self.log_panel, "Log")
         self.tabs.addTab(self.system_panel, "System")
         self.alert_history = AlertHistory()
         self.tabs.addTab(self.alert_history, "Alerts")
@@ -243,13 +265,18 @@ class RunPanel(QWidget):
                 self._plot.set_experiment(experiment_id)
             self.refresh_alerts()
             self.log_view.bind(experiment_id)
-        if reload or log_path != self._log_path:
+            self._load_cards(experiment_id)
+        live = exp is not None and exp.status in LIVE
+        # a run read as live that ended with no line coming live (it ended while the app was
+        # closed, recorded since): its log is read again, to its end
+        ended_unseen = self._log_live and not live and self.log_view.live_lines == 0
+        if reload or log_path != self._log_path or ended_unseen:
             self._log_path = log_path
+            self._log_live = live
             if experiment_id is None:
                 self.log_view.clear()
             elif log_path or not exp or exp.status != QUEUED:
                 # a live run: only what its follower has read; the rest comes as live lines
-                live = exp is not None and exp.status in LIVE
                 end = (self.manager.follow_state.offset(experiment_id) or 0) if live else None
                 waiting = exp is not None and exp.status in ACTIVE  # its log may not exist yet
                 self.log_view.load_tail(log_path, end, waiting=waiting)
@@ -271,6 +298,7 @@ class RunPanel(QWidget):
             self.progress_bar.setValue(0)
             self.progress_bar.setFormat("")
             self.progress_bar.setEnabled(False)
+            self.epoch_bar.hide()
             for w in (
                 self.speed_value,
                 self.elapsed_value,
@@ -308,6 +336,7 @@ class RunPanel(QWidget):
             bits.append(fidelity)
         self.info_label.setText(" · ".join(bits))
         self._read_phase_1(exp)
+        self._read_epoch_batches(exp)
         self.progress_bar.setEnabled(True)
         self._update_progress()
         self.pid_value.setText(str(exp.pid) if exp.pid and row.is_live else "–")
@@ -400,7 +429,56 @@ class RunPanel(QWidget):
             self.progress_bar.setFormat(format_step(step, None))
         rate = self._rate(row)
         self.speed_value.setText(format_rate(rate))
+        self._update_epoch(row)
         self._update_times()
+
+    def _update_epoch(self, row: RunRow) -> None:
+        """The current epoch's bar: batch X of Y (hidden when the epoch's size is unknown)."""
+        bpe = self._epoch_batches.get(row.id, 0)
+        pos = epoch_position(row.step, bpe) if row.status != COMPLETED else None
+        self.epoch_bar.setVisible(pos is not None)
+        if pos is None:
+            return
+        epoch, batch = pos
+        self.epoch_bar.setRange(0, bpe)
+        self.epoch_bar.setValue(batch)
+        self.epoch_bar.setFormat(f"epoch {epoch:,}: batch {batch:,} of {bpe:,}")
+
+    def _read_epoch_batches(self, exp: Experiment) -> None:
+        """A run's training batches per epoch, from its dataset's size and its batch size."""
+        if exp.id in self._epoch_batches:
+            return
+        batch = exp.config.get("batch") if isinstance(exp.config, dict) else None
+        n = None
+        if exp.dataset_id is not None and isinstance(batch, int):
+            try:
+                n = self.manager.datasets.get(exp.dataset_id).n_examples
+            except RaveGuiError:
+                n = None
+        self._epoch_batches[exp.id] = batches_per_epoch(n, batch) if n and batch else 0
+
+    # --- metric cards --------------------------------------------------------------------------
+    def _on_metrics(self, experiment_id: int, points: dict) -> None:
+        if experiment_id == self.experiment_id:
+            self.metric_cards.add_points(points)
+
+    def _load_cards(self, experiment_id: int | None) -> None:
+        """The run's stored last values, read off the GUI thread (live points may come first:
+        the cards keep the newest of both)."""
+        self.metric_cards.clear()
+        if experiment_id is None:
+            return
+        metrics = self.manager.metrics
+        run_in_background(
+            lambda: (experiment_id, stored_card_points(metrics, experiment_id)),
+            self._cards_loaded,
+            lambda _err: None,  # no cards: the plot says what is wrong with the store
+        )
+
+    def _cards_loaded(self, result: tuple[int, dict]) -> None:
+        experiment_id, points = result
+        if experiment_id == self.experiment_id:
+            self.metric_cards.add_points(points)
 
     def _update_times(self) -> None:
         row = self._current_row()

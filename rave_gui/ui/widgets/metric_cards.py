@@ -1,0 +1,144 @@
+"""MetricCards: the run's latest ``validation`` and main loss terms above its plot, each with
+its change since the previous value (an arrow; green when the loss went down, red when it
+went up). The choice of series and the trends are the backend's (``backend.runs.cards``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from PyQt6.QtGui import QFont, QResizeEvent
+from PyQt6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...backend.runs.cards import BETTER, WORSE, CardSeries, CardValue, caption
+
+GOOD_COLOR = "#2e9e4f"
+BAD_COLOR = "#d64541"
+CARD_MIN_WIDTH = 150
+
+
+def format_value(v: float) -> str:
+    if v != v:
+        return "NaN"
+    if abs(v) >= 1000 or (v != 0 and abs(v) < 1e-3):
+        return f"{v:.3g}"
+    return f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+
+
+class MetricCard(QFrame):
+    """One series: its caption, latest value and change."""
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setObjectName("metricCard")
+        self.setMinimumWidth(CARD_MIN_WIDTH)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.caption_label = QLabel(caption(name))
+        self.caption_label.setEnabled(False)  # dimmed
+        self.caption_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.value_label = QLabel()
+        f = QFont(self.font())
+        f.setPointSizeF(f.pointSizeF() * 1.15)
+        f.setBold(True)
+        self.value_label.setFont(f)
+        self.change_label = QLabel()
+        self.change_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        numbers = QHBoxLayout()  # the value and its change on one line: the plot keeps room
+        numbers.setSpacing(6)
+        numbers.addWidget(self.value_label)
+        numbers.addWidget(self.change_label, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 2, 8, 2)
+        lay.setSpacing(0)
+        lay.addWidget(self.caption_label)
+        lay.addLayout(numbers)
+        self.trend: str | None = None
+
+    def show_value(self, card: CardValue) -> None:
+        self.value_label.setText(format_value(card.value))
+        change = card.change
+        self.trend = card.trend
+        if change is None:
+            text = "not a number" if card.trend == WORSE else "first value"
+        else:
+            text = f"{card.arrow} {change:+.3g}"
+        self.change_label.setText(text)
+        color = {BETTER: GOOD_COLOR, WORSE: BAD_COLOR}.get(card.trend or "")
+        self.change_label.setStyleSheet(f"color: {color};" if color else "")
+        prev = "" if card.previous is None else f", previous {format_value(card.previous)}"
+        self.setToolTip(f"{card.name} at step {card.step:,}: {format_value(card.value)}{prev}")
+
+    def color(self) -> str | None:
+        return {BETTER: GOOD_COLOR, WORSE: BAD_COLOR}.get(self.trend or "")
+
+
+class MetricCards(QWidget):
+    """A row of cards (wrapping to more rows when narrow), hidden while there is nothing."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.series = CardSeries()
+        self.cards: dict[str, MetricCard] = {}
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(6)
+        self._columns = 0
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.hide()
+
+    def clear(self) -> None:
+        self.series.clear()
+        self._show()
+
+    def add_points(self, points: Mapping[str, Sequence[tuple[int, float]]]) -> None:
+        """New points ``{name: [(step, value), ...]}`` (live, or read from the store)."""
+        if self.series.add(points):
+            self._show()
+
+    def _show(self) -> None:
+        values = self.series.values()
+        names = [v.name for v in values]
+        if names != list(self.cards):
+            for card in self.cards.values():
+                self._grid.removeWidget(card)
+                card.hide()  # at once: deleteLater waits for the event loop
+                card.deleteLater()
+            self.cards = {n: MetricCard(n, self) for n in names}
+            self._columns = 0
+            self._reflow()
+        for v in values:
+            self.cards[v.name].show_value(v)
+        self.setVisible(bool(values))
+
+    def _reflow(self) -> None:
+        n = len(self.cards)
+        cols = max(1, min(n, (self.width() + 6) // (CARD_MIN_WIDTH + 6))) if n else 0
+        if cols == self._columns:
+            return
+        self._columns = cols
+        for card in self.cards.values():
+            self._grid.removeWidget(card)
+        for i, card in enumerate(self.cards.values()):
+            self._grid.addWidget(card, i // cols, i % cols)
+        for c in range(self._grid.columnCount()):
+            self._grid.setColumnStretch(c, 1 if c < cols else 0)
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        super().resizeEvent(event)
+        self._reflow()
+
+    def card_texts(self) -> dict[str, tuple[str, str]]:
+        """Each card's value and change text (tests, screenshots)."""
+        return {n: (c.value_label.text(), c.change_label.text()) for n, c in self.cards.items()}
+
+
+__all__ = ["MetricCard", "MetricCards", "format_value"]
