@@ -297,18 +297,26 @@ class HistoryStore:
         where, params = self._where(f)
         key = _sort_sql(sort, now)
         order = "DESC" if descending else "ASC"
-        sql = (
-            f"SELECT {_COLUMNS}{_FROM}{where} ORDER BY ({key}) IS NULL, {key} {order}, e.id {order}"
-        )
+        # the page's ids first (sorting only what the order needs), then their columns
+        sql = f"SELECT e.id{_FROM}{where} ORDER BY ({key}) IS NULL, {key} {order}, e.id {order}"
         if limit is not None:
             if limit < 0 or offset < 0:
                 raise ValidationError("The limit and offset of a history page cannot be negative.")
             sql += " LIMIT ? OFFSET ?"
             params += [int(limit), int(offset)]
         with self.db.guard():
-            cur = self.db.execute(sql, tuple(params))
-            names = [d[0] for d in cur.description]
-            return [HistoryRow.from_row(r, names) for r in cur.fetchall()]
+            ids = [r[0] for r in self.db.execute(sql, tuple(params)).fetchall()]
+            by_id: dict[int, HistoryRow] = {}
+            for chunk in range(0, len(ids), 500):
+                part = ids[chunk : chunk + 500]
+                cur = self.db.execute(
+                    f"SELECT {_COLUMNS}{_FROM} WHERE e.id IN ({', '.join('?' * len(part))})",
+                    tuple(part),
+                )
+                names = [d[0] for d in cur.description]
+                for r in cur.fetchall():
+                    by_id[r[0]] = HistoryRow.from_row(r, names)
+        return [by_id[i] for i in ids if i in by_id]
 
     def count(self, f: HistoryFilter | None = None) -> int:
         where, params = self._where(f or HistoryFilter())
