@@ -103,10 +103,10 @@ def cmd_runs_tag(args: argparse.Namespace, out: IO[str]) -> int:
 
 def cmd_runs_note(args: argparse.Namespace, out: IO[str]) -> int:
     tm = open_manager(args)
-    if not args.text:
+    if args.text is None:
         out.write(tm.history.notes(args.id) + "\n")
         return 0
-    text = " ".join(args.text)
+    text = args.text
     if args.append:
         old = tm.history.notes(args.id)
         text = f"{old}\n{text}" if old else text
@@ -164,7 +164,7 @@ def add_parser(runs_sub: Subcommands, parents: list[argparse.ArgumentParser]) ->
     p.set_defaults(func=cmd_runs_tag)
     p = runs_sub.add_parser("note", parents=parents, help="set (or, without TEXT, print) notes")
     p.add_argument("id", type=run_id)
-    p.add_argument("text", nargs="*", metavar="TEXT")
+    p.add_argument("text", nargs="?", metavar="TEXT", help="the notes (quote them)")
     p.add_argument("--append", action="store_true", help="add a line to the notes")
     p.set_defaults(func=cmd_runs_note)
     p = runs_sub.add_parser("archive", parents=parents, help="hide a run from the lists")
