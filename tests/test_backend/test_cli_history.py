@@ -70,7 +70,7 @@ def test_tag_note_archive_and_show(capsys: pytest.CaptureFixture[str], db: Path)
     assert out == "experiment 3 tags: crisp, keeper\n"
     assert run(capsys, db, "runs", "tag", "3", "--remove", "crisp")[1].endswith("keeper\n")
     assert run(capsys, db, "runs", "note", "3", "bright but noisy")[0] == 0
-    assert run(capsys, db, "runs", "note", "3", "--append", "retry at 48k")[0] == 0
+    assert run(capsys, db, "runs", "note", "3", "retry at 48k", "--append")[0] == 0
     assert run(capsys, db, "runs", "note", "3")[1] == "bright but noisy\nretry at 48k\n"
     assert listed(capsys, db, "--search", "noisy") == ["run-00002"]
     assert listed(capsys, db, "--tag", "keeper") == ["run-00002"]
