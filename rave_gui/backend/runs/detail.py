@@ -73,7 +73,7 @@ def parameters(config: dict[str, Any]) -> list[tuple[str, Any]]:
     hparams = config.get("hparams")
     if isinstance(hparams, dict):
         out += [(f"hparams.{k}", v) for k, v in sorted(hparams.items())]
-    skip = {*known, "hparams", "overrides", "project_id"}
+    skip = {*known, "hparams", "overrides", "project_id", "dataset_id", "parent_id"}
     out += [(k, v) for k, v in sorted(config.items()) if k not in skip]
     return out
 

@@ -292,12 +292,26 @@ class HistoryStore:
     ) -> list[HistoryRow]:
         """The runs ``f`` keeps, sorted by ``sort`` (one of SORT_KEYS; runs without a value
         last, ties newest first), ``limit`` of them from ``offset``."""
+        ids = self.ids(f, sort=sort, descending=descending, limit=limit, offset=offset, now=now)
+        return self.rows(ids)
+
+    def ids(
+        self,
+        f: HistoryFilter | None = None,
+        *,
+        sort: str = "started",
+        descending: bool = True,
+        limit: int | None = None,
+        offset: int = 0,
+        now: float | None = None,
+    ) -> list[int]:
+        """The ids of ``query``'s runs, in its order (sorting only what the order needs: the
+        history reads the rows of a page with ``rows``)."""
         f = f or HistoryFilter()
         now = time.time() if now is None else now
         where, params = self._where(f)
         key = _sort_sql(sort, now)
         order = "DESC" if descending else "ASC"
-        # the page's ids first (sorting only what the order needs), then their columns
         sql = f"SELECT e.id{_FROM}{where} ORDER BY ({key}) IS NULL, {key} {order}, e.id {order}"
         if limit is not None:
             if limit < 0 or offset < 0:
@@ -305,8 +319,12 @@ class HistoryStore:
             sql += " LIMIT ? OFFSET ?"
             params += [int(limit), int(offset)]
         with self.db.guard():
-            ids = [r[0] for r in self.db.execute(sql, tuple(params)).fetchall()]
-            by_id: dict[int, HistoryRow] = {}
+            return [r[0] for r in self.db.execute(sql, tuple(params)).fetchall()]
+
+    def rows(self, ids: list[int]) -> list[HistoryRow]:
+        """The history rows of these runs, in this order (runs deleted since are left out)."""
+        by_id: dict[int, HistoryRow] = {}
+        with self.db.guard():
             for chunk in range(0, len(ids), 500):
                 part = ids[chunk : chunk + 500]
                 cur = self.db.execute(
