@@ -273,8 +273,11 @@ CREATE TABLE run_tags (
     PRIMARY KEY (experiment_id, tag)
 ) WITHOUT ROWID;
 CREATE INDEX run_tags_tag ON run_tags(tag);
-CREATE INDEX experiments_created ON experiments(created_at);
-CREATE INDEX experiments_archived ON experiments(archived, created_at)
+CREATE INDEX experiments_history ON experiments(
+    project_id, archived, coalesce(started_at, created_at), id
+);
+CREATE INDEX experiments_config_name ON experiments(project_id, config_name);
+CREATE INDEX experiments_dataset ON experiments(dataset_id)
 """
 
 

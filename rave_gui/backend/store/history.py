@@ -312,7 +312,19 @@ class HistoryStore:
         where, params = self._where(f)
         key = _sort_sql(sort, now)
         order = "DESC" if descending else "ASC"
-        sql = f"SELECT e.id{_FROM}{where} ORDER BY ({key}) IS NULL, {key} {order}, e.id {order}"
+        # only the joins the filter and the order need; "started" is never missing (a run not
+        # started yet sorts by its creation): then the index (project, archived, started, id)
+        # gives the order without reading the table
+        joins = ""
+        if "d." in where or "d." in key:
+            joins += " LEFT JOIN datasets d ON d.id = e.dataset_id"
+        if "p." in where or "p." in key:
+            joins += " JOIN projects p ON p.id = e.project_id"
+        nulls = "" if sort in ("started", "id", "name", "status") else f"({key}) IS NULL, "
+        sql = (
+            f"SELECT e.id FROM experiments e{joins}{where} "
+            f"ORDER BY {nulls}{key} {order}, e.id {order}"
+        )
         if limit is not None:
             if limit < 0 or offset < 0:
                 raise ValidationError("The limit and offset of a history page cannot be negative.")
@@ -348,8 +360,9 @@ class HistoryStore:
         scope, params = ("WHERE e.project_id = ?", (project_id,)) if project_id else ("", ())
         with self.db.guard():
             datasets = self.db.execute(
-                f"SELECT DISTINCT d.name FROM experiments e JOIN datasets d ON d.id = e.dataset_id "
-                f"{scope} ORDER BY d.name COLLATE NOCASE",
+                "SELECT DISTINCT d.name FROM datasets d WHERE EXISTS (SELECT 1 FROM experiments e "
+                f"WHERE e.dataset_id = d.id{' AND e.project_id = ?' if project_id else ''}) "
+                "ORDER BY d.name COLLATE NOCASE",
                 params,
             ).fetchall()
             labels = self.db.execute(

@@ -20,7 +20,8 @@ from ...backend.system.units import format_duration, format_value
 from .experiments_model import format_count, format_time
 from .roles import Role
 
-PAGE = 200  # rows read at a time
+PAGE = 100  # rows read first: a few screens
+MORE = 1000  # rows read at each fetch after: fewer, larger reads as the user scrolls far
 Index = QModelIndex | QPersistentModelIndex
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -45,6 +46,13 @@ COLUMNS: tuple[tuple[str, str, Any, Qt.AlignmentFlag], ...] = (
     ("Tags", "tags", lambda r: ", ".join(r.tags), _LEFT),
 )
 COL = {key: i for i, (_t, key, _f, _a) in enumerate(COLUMNS)}
+_ALIGNS = tuple(int(a.value) for *_x, a in COLUMNS)
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+_OTHER_ROLES = frozenset(
+    {int(Role.KEY), int(Role.STATUS), int(Qt.ItemDataRole.ToolTipRole.value), _FOREGROUND}
+)
 
 
 def _tooltip(r: HistoryRow, column: str) -> str | None:
@@ -72,10 +80,12 @@ class HistoryModel(QAbstractTableModel):
         self.sort_key = "started"
         self.descending = True
         self.page = PAGE
+        self.more = MORE
         self.error: str | None = None  # why the last read failed (None: it did not)
         self._ids: list[int] = []
         self._rows: list[HistoryRow] = []
         self._row_of: dict[int, int] = {}
+        self._texts: dict[int, tuple[str, ...]] = {}  # each shown row's texts, made once
 
     # --- what is shown -------------------------------------------------------------------------
     def set_filter(self, f: HistoryFilter) -> None:
@@ -108,6 +118,7 @@ class HistoryModel(QAbstractTableModel):
             r.id for r in self._rows
         ]  # fmt: skip  # a run deleted between the two reads
         self._row_of = {r.id: i for i, r in enumerate(self._rows)}
+        self._texts = {}
         self.endResetModel()
 
     def total(self) -> int:
@@ -122,7 +133,7 @@ class HistoryModel(QAbstractTableModel):
         if parent.isValid():
             return
         start = len(self._rows)
-        ids = self._ids[start : start + self.page]
+        ids = self._ids[start : start + max(self.page, self.more)]
         if not ids:
             return
         try:
@@ -153,21 +164,29 @@ class HistoryModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        # Asked for every role of every visible cell at each paint: the common answers first.
+        if role == _DISPLAY:
+            row = index.row()
+            texts = self._texts.get(row)
+            if texts is None:
+                if not 0 <= row < len(self._rows):
+                    return None
+                r = self._rows[row]
+                texts = self._texts[row] = tuple(c[2](r) for c in COLUMNS)
+            return texts[index.column()]
+        if role == _ALIGN:
+            return _ALIGNS[index.column()]
+        if role not in _OTHER_ROLES or not 0 <= index.row() < len(self._rows):
             return None
         r = self._rows[index.row()]
-        _title, key, text, align = COLUMNS[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return text(r)
+        key = COLUMNS[index.column()][1]
         if role == Role.KEY:
             return r.id
         if role == Role.STATUS:
             return r.status if key == "status" else None
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(align.value)
         if role == Qt.ItemDataRole.ToolTipRole:
             return _tooltip(r, key)
-        if role == Qt.ItemDataRole.ForegroundRole and r.archived:
+        if role == _FOREGROUND and r.archived:
             return QGuiApplication.palette().color(QPalette.ColorRole.PlaceholderText)
         return None
 
@@ -190,4 +209,4 @@ class HistoryModel(QAbstractTableModel):
         return list(self._ids)
 
 
-__all__ = ["COL", "COLUMNS", "PAGE", "HistoryModel"]
+__all__ = ["COL", "COLUMNS", "MORE", "PAGE", "HistoryModel"]

@@ -64,8 +64,9 @@ class HistoryView(QWidget):
         self.table.setItemDelegateForColumn(COL["status"], StatusDelegate(self.table))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setSortingEnabled(True)
+        # the indicator first: enabling sorting then sorts as the model already is (no read)
         self.table.horizontalHeader().setSortIndicator(COL["started"], Qt.SortOrder.DescendingOrder)
+        self.table.setSortingEnabled(True)
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
@@ -131,8 +132,11 @@ class HistoryView(QWidget):
     def set_project(self, project_id: int | None) -> None:
         self.filter_bar.project_id = project_id
         self.refresh_choices()
-        self.model.set_filter(self.filter_bar.current())
-        self.model.reload()
+        f = self.filter_bar.current()
+        if f != self.model.filter:
+            self.model.set_filter(f)  # reads the list
+        else:
+            self.model.reload()
 
     def refresh(self) -> None:
         """Read the list again, keeping what was loaded and the selection."""
