@@ -200,6 +200,10 @@ def test_training_page_history_tab_shows_the_selected_run(qtbot, manager, signal
     with qtbot.waitSignal(page.compare_requested) as compared:
         page.history.compare_requested.emit([1, 2])
     assert compared.args == [[1, 2]]
+    shown = page.model.rowCount()
+    page.history.table.selectRow(0)
+    page.history.archive_action.trigger()  # hidden in the Runs tab too
+    assert page.model.rowCount() == shown - 1
     manager.history.add_tags(runs[0], ["fresh"])
     signals.runs_changed.emit()
     qtbot.waitUntil(lambda: page.history.filter_bar.tag_combo.findData("fresh") > 0, timeout=5000)

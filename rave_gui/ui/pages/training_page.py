@@ -263,6 +263,7 @@ class TrainingPage(QWidget):
         history.compare_requested.connect(self.compare_requested)
         history.tensorboard_requested.connect(self.tensorboard_requested)
         history.runs_deleted.connect(lambda _ids: self.model.refresh())
+        history.runs_edited.connect(lambda _ids: self.model.refresh())  # archived: hidden
         self._history_timer = QTimer(self)  # runs change in bursts: read the history once
         self._history_timer.setSingleShot(True)
         self._history_timer.setInterval(HISTORY_REFRESH_MS)

@@ -48,6 +48,7 @@ class HistoryView(QWidget):
     tensorboard_requested = pyqtSignal(list)  # experiment ids
     run_again_requested = pyqtSignal(int)  # open the wizard with this run's settings
     runs_deleted = pyqtSignal(list)  # experiment ids removed from the store
+    runs_edited = pyqtSignal(list)  # experiment ids archived, unarchived, their notes or tags
     message = pyqtSignal(str)  # what an action did ("Exported 1,200 points to …")
 
     def __init__(self, manager: TrainingManager, parent: QWidget | None = None) -> None:
@@ -243,7 +244,7 @@ class HistoryView(QWidget):
         if experiment_id is None:
             return None
         dialog = RunDetailDialog(self.manager, experiment_id, self)
-        dialog.saved.connect(lambda _id: self.refresh())
+        dialog.saved.connect(lambda i: (self.refresh(), self.runs_edited.emit([i])))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         return dialog
@@ -256,6 +257,7 @@ class HistoryView(QWidget):
         except RaveGuiError as err:
             tell_refused(self, "Archive", "The runs were not all archived.", str(err))
         self.model.reload(keep_loaded=True)
+        self.runs_edited.emit(ids)
         what = "archived (hidden)" if archived else "shown again"
         self._say(f"{len(ids)} run{'s' if len(ids) != 1 else ''} {what}")
 
