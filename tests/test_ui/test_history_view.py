@@ -191,12 +191,18 @@ def test_training_page_history_tab_shows_the_selected_run(qtbot, manager, signal
     page.resize(1400, 700)
     page.show()
     page.set_project(manager.projects.default_id())
-    before = page.splitter.sizes()[0]
     page.left_tabs.setCurrentWidget(page.history)
-    assert page.splitter.sizes()[0] > before  # room for ten columns
+    assert not page.panel.isVisible()  # the whole width for ten columns
     assert page.history.model.total() == N
     page.history.table.selectRow(3)
-    assert page.current_id == page.history.model.run(3).id
+    chosen = page.history.model.run(3).id
+    assert page.current_id == chosen
+    page.left_tabs.setCurrentIndex(0)  # back to Runs: the run chosen stays shown and selected
+    assert page.panel.isVisible() and page.selected_id() == chosen
+    page.left_tabs.setCurrentWidget(page.history)
+    dialog = page.history.open_detail(chosen)
+    assert dialog.view.detail.info["id"] == chosen
+    dialog.close()
     with qtbot.waitSignal(page.compare_requested) as compared:
         page.history.compare_requested.emit([1, 2])
     assert compared.args == [[1, 2]]

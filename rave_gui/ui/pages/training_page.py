@@ -273,11 +273,12 @@ class TrainingPage(QWidget):
         return history
 
     def _left_tab_changed(self, index: int) -> None:
-        """The history has ten columns: give it room while it is shown (and take it back)."""
-        total = sum(self.splitter.sizes())
-        share = 0.62 if self.left_tabs.widget(index) is self.history else 0.4
-        if total > 0:
-            self.splitter.setSizes([int(total * share), total - int(total * share)])
+        """The history has ten columns: it takes the page's whole width (a run's detail opens
+        in a window of its own); back on Runs, the run chosen in the history stays shown."""
+        history = self.left_tabs.widget(index) is self.history
+        self.panel.setVisible(not history)
+        if not history and self.current_id is not None:
+            self.select_run(self.current_id)
 
     @property
     def plot(self) -> MetricsPlot:
@@ -443,6 +444,8 @@ class TrainingPage(QWidget):
         for a in self.run_actions:
             menu.addAction(a)
         menu.addSeparator()
+        details = menu.addAction("Details…")  # the run's detail window (as in the History)
+        details.triggered.connect(lambda: self.history.open_detail(self.selected_id()))
         menu.addAction(self.refresh_action)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one menu per right click
         menu.popup(self.table.viewport().mapToGlobal(pos))

@@ -65,8 +65,10 @@ class HistoryFilterBar(QWidget):
             (self.tag_combo, "tag"),
         ):
             combo.setToolTip(f"Only runs with this {what}")
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-            combo.setMinimumContentsLength(6)
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(8)
         self.since_edit = _date_edit("Only runs started on or after this day (– : any)")
         self.until_edit = _date_edit("Only runs started on or before this day (– : any)")
         self.archived_check = QCheckBox("Archived")
@@ -79,16 +81,21 @@ class HistoryFilterBar(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.text_edit, 1)
         top.addWidget(self.status_combo)
-        row = QHBoxLayout()
-        row.setSpacing(6)
-        for w in (self.dataset_combo, self.config_combo, self.tag_combo, self.since_edit):
-            row.addWidget(w)
-        row.addWidget(QLabel("to"))
-        row.addWidget(self.until_edit)
-        row.addWidget(self.archived_check)
-        row.addStretch(1)
+        choices = QHBoxLayout()
+        choices.setSpacing(6)
+        for w in (self.dataset_combo, self.config_combo, self.tag_combo):
+            choices.addWidget(w, 1)
+        dates = QHBoxLayout()
+        dates.setSpacing(6)
+        dates.addWidget(QLabel("Started"))
+        dates.addWidget(self.since_edit)
+        dates.addWidget(QLabel("to"))
+        dates.addWidget(self.until_edit)
+        dates.addStretch(1)
+        dates.addWidget(self.archived_check)
         lay.addLayout(top)
-        lay.addLayout(row)
+        lay.addLayout(choices)
+        lay.addLayout(dates)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
