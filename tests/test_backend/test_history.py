@@ -58,6 +58,7 @@ def test_default_lists_every_run_newest_first_with_its_summary(tm: TrainingManag
         (HistoryFilter(text="MORE noise"), [i for i in range(N) if i % 7 == 0]),
         (HistoryFilter(text="run-0012"), list(range(120, 130))),
         (HistoryFilter(text="100%"), []),  # LIKE's wildcards are text
+        (HistoryFilter(text="seed"), list(range(N))),  # the gin overrides
         (
             HistoryFilter(tag="good", statuses=("completed", "stopped"), dataset="ds0"),
             [i for i in range(N) if i % 10 == 0 and i % 3 == 0],
@@ -112,6 +113,8 @@ def test_tags_notes_and_archive_are_stored_and_searchable(tm: TrainingManager) -
         with pytest.raises(ValidationError):
             tm.history.add_tags(exp, [bad])
     tm.history.set_notes(exp, "the crisp one\nkeep it")
+    tm.experiments.update(exp, error="CUDA out of memory")
+    assert _names(tm.history.query(HistoryFilter(text="cuda"))) == ["run-00001"]
     assert _names(tm.history.query(HistoryFilter(text="crisp"))) == ["run-00001"]
     assert _names(tm.history.query(HistoryFilter(tag="b"))) == ["run-00001"]
     assert "a" in tm.history.choices()["tags"]

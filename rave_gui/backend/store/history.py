@@ -94,7 +94,7 @@ class HistoryFilter:
     tag: str | None = None
     since: float | None = None  # started (or created) at or after
     until: float | None = None  # started (or created) before
-    text: str = ""  # every word in the name, notes, tags, dataset or settings (overrides)
+    text: str = ""  # every word in the name, notes, tags, dataset, settings (overrides), error
     archived: bool | None = False
 
 
@@ -270,6 +270,7 @@ class HistoryStore:
             "e.notes",
             "coalesce(d.name, '')",
             "e.config",
+            "coalesce(e.error, '')",
             "coalesce(" + _TAGS_SQL + ", '')",
         )
         for word in f.text.split():
