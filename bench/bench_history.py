@@ -110,6 +110,18 @@ def main(n: int = 10_000) -> None:
                 break
         print(f"scroll to the end: {_ms(t0):.0f} ms for {view.model.rowCount():,} rows in "
               f"{len(steps)} steps, the longest {max(steps):.1f} ms")  # fmt: skip
+        view.model.reload()  # the parts of one step: a page read, a paint
+        fetches = []
+        while view.model.canFetchMore():
+            t0 = time.perf_counter()
+            view.model.fetchMore()
+            fetches.append(_ms(t0))
+        t0 = time.perf_counter()
+        view.table.viewport().repaint()
+        paint = _ms(t0)
+        mean = sum(fetches) / len(fetches)
+        print(f"  one fetch of {view.model.more:,} rows: {mean:.0f} ms (the longest "
+              f"{max(fetches):.0f} ms); one paint of the table: {paint:.0f} ms")  # fmt: skip
         t0 = time.perf_counter()
         for _ in range(50):
             bar_.setValue(bar_.value() - 20)
