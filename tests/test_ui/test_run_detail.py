@@ -147,3 +147,17 @@ def _second_dataset(first: Path) -> Path:
     second = first.parent / "other"
     shutil.copytree(first, second)
     return second
+
+
+def test_run_again_from_the_history_opens_the_wizard_prefilled(qtbot, window, manager) -> None:
+    exp = manager.experiments.create({"name": "drums", "batch": 16, "max_steps": 70_000})
+    window.set_project(manager.projects.default_id())
+    window.training_page.history.table.selectRow(0)
+    window.training_page.history.run_again_action.trigger()
+    wizards = window.findChildren(NewTrainingWizard)
+    assert len(wizards) == 1 and wizards[0].repeated_from == exp
+    p = wizards[0].params_page
+    assert (p.name_edit.text(), p.batch_spin.value(), p.max_steps_spin.value()) == (
+        "drums-again", 16, 70_000
+    )  # fmt: skip
+    wizards[0].reject()

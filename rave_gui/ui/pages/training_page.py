@@ -291,6 +291,7 @@ class TrainingPage(QWidget):
         refreshes the list (the selection stays)."""
         if project_id == self.project_id and project_id is not None:
             self.model.refresh()
+            self.history.refresh()
             return
         self.project_id = project_id
         self.model.set_project(project_id)
