@@ -48,16 +48,13 @@ def _shared(manager: TrainingManager, experiment_id: int, folder: Path) -> str |
     resolved = folder.resolve()
     if len(resolved.parts) <= 2 or resolved == Path.home().resolve():
         return f"{resolved} is not a run folder of its own"
-    for other in manager.db.execute(
-        "SELECT name, run_dir FROM experiments WHERE id != ? AND run_dir IS NOT NULL",
-        (experiment_id,),
-    ).fetchall():
+    for name, run_dir in manager.history.other_run_dirs(experiment_id):
         try:
-            theirs = Path(other[1]).expanduser().resolve()
+            theirs = Path(run_dir).expanduser().resolve()
         except (OSError, RuntimeError):
             continue
         if theirs == resolved or resolved in theirs.parents or theirs in resolved.parents:
-            return f"the run {other[0]!r} also uses {resolved}"
+            return f"the run {name!r} also uses {resolved}"
     return None
 
 

@@ -117,16 +117,6 @@ def folder_size(path: str | os.PathLike[str] | None) -> int:
     return total
 
 
-def _wall_at(manager: TrainingManager, exp_id: int, name: str, step: int) -> float | None:
-    """The wall time of the first point of series ``name`` at or after ``step``."""
-    row = manager.db.execute(
-        "SELECT wall_time FROM metric_points WHERE experiment_id = ? AND name = ? AND step >= ? "
-        "ORDER BY step LIMIT 1",
-        (exp_id, name, step),
-    ).fetchone()
-    return None if row is None or row[0] is None else float(row[0])
-
-
 def _statistics(manager: TrainingManager, exp: Experiment, phase_1: int | None) -> dict[str, Any]:
     summary = exp.summary
     metrics: dict[str, dict[str, Any]] = summary.get("metrics") or {}
@@ -137,8 +127,8 @@ def _statistics(manager: TrainingManager, exp: Experiment, phase_1: int | None) 
     first_wall = last_wall = None
     longest = max(stats, key=lambda s: s.count, default=None)
     if longest is not None and longest.last_step > longest.first_step:
-        first_wall = _wall_at(manager, exp.id, longest.name, longest.first_step)
-        last_wall = _wall_at(manager, exp.id, longest.name, longest.last_step)
+        first_wall = manager.history.wall_time_at(exp.id, longest.name, longest.first_step)
+        last_wall = manager.history.wall_time_at(exp.id, longest.name, longest.last_step)
         if first_wall is not None and last_wall is not None and last_wall > first_wall:
             speed = (longest.last_step - longest.first_step) / (last_wall - first_wall)
     start = exp.started_at if exp.started_at is not None else first_wall
@@ -148,7 +138,7 @@ def _statistics(manager: TrainingManager, exp: Experiment, phase_1: int | None) 
         change = None
         steps = summary.get("step")
         if phase_1 is not None and longest is not None and steps is not None and steps > phase_1:
-            change = _wall_at(manager, exp.id, longest.name, phase_1)
+            change = manager.history.wall_time_at(exp.id, longest.name, phase_1)
         if change is not None and start <= change <= end:
             phases = {
                 "phase 1 (representation)": change - start,
@@ -202,12 +192,7 @@ def run_detail(manager: TrainingManager, experiment_id: int) -> RunDetail:
             parent = {"id": p.id, "name": p.name}
         except RaveGuiError:
             parent = None
-    children = [
-        {"id": int(r[0]), "name": str(r[1])}
-        for r in manager.db.execute(
-            "SELECT id, name FROM experiments WHERE parent_id = ? ORDER BY id", (exp.id,)
-        ).fetchall()
-    ]
+    children = [{"id": i, "name": n} for i, n in manager.history.resumed_by(exp.id)]
     end = exp.completed_at
     info = {
         "id": exp.id,

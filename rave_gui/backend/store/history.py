@@ -450,6 +450,31 @@ class HistoryStore:
                 "UPDATE experiments SET archived = ? WHERE id = ?", (int(archived), experiment_id)
             )
 
+    # --- what the run detail and deleting read ------------------------------------------------
+    def resumed_by(self, experiment_id: int) -> list[tuple[int, str]]:
+        """The runs resumed from this one (id, name), oldest first."""
+        rows = self.db.execute(
+            "SELECT id, name FROM experiments WHERE parent_id = ? ORDER BY id", (experiment_id,)
+        ).fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def other_run_dirs(self, experiment_id: int) -> list[tuple[str, str]]:
+        """The (name, run folder) of every other run that has a folder."""
+        rows = self.db.execute(
+            "SELECT name, run_dir FROM experiments WHERE id != ? AND run_dir IS NOT NULL",
+            (experiment_id,),
+        ).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def wall_time_at(self, experiment_id: int, name: str, step: int) -> float | None:
+        """When the run wrote its first point of series ``name`` at or after ``step``."""
+        row = self.db.execute(
+            "SELECT wall_time FROM metric_points WHERE experiment_id = ? AND name = ? "
+            "AND step >= ? ORDER BY step LIMIT 1",
+            (experiment_id, name, step),
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
     def is_archived(self, experiment_id: int) -> bool:
         self._exists(experiment_id)
         row = self.db.execute("SELECT archived FROM experiments WHERE id = ?", (experiment_id,))
