@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QPoint, Qt, pyqtSignal
+from PyQt6.QtCore import QItemSelection, QItemSelectionModel, QPoint, Qt, pyqtSignal
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import (
     QAbstractItemView,
@@ -35,6 +35,7 @@ from ..dialogs.confirm import ask_confirmation, tell_refused
 from ..models.history_model import COL, HistoryModel
 from ..models.roles import Role
 from .history_filters import HistoryFilterBar
+from .run_detail import RunDetailDialog
 from .status_delegate import StatusDelegate
 
 COMPARE_MIN, COMPARE_MAX = 2, 10
@@ -58,7 +59,6 @@ class HistoryView(QWidget):
         self.filter_bar = HistoryFilterBar(self)
         self.filter_bar.changed.connect(self._filter_changed)
         self.last_message = ""
-        self._dialogs: list[Any] = []  # open detail dialogs (kept alive)
 
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -172,8 +172,6 @@ class HistoryView(QWidget):
         return self.model.run(idx.row()).id if idx.isValid() else None
 
     def select_ids(self, ids: list[int]) -> None:
-        from PyQt6.QtCore import QItemSelection, QItemSelectionModel
-
         sel = QItemSelection()
         for i in ids:
             row = self.model.row_of(i)
@@ -239,8 +237,6 @@ class HistoryView(QWidget):
 
     def open_detail(self, experiment_id: int | None) -> Any:
         """Open the run's detail in a window of its own (non-blocking)."""
-        from .run_detail import RunDetailDialog
-
         if experiment_id is None:
             return None
         dialog = RunDetailDialog(self.manager, experiment_id, self)
