@@ -337,6 +337,8 @@ def render(out: Path) -> list[Path]:
                 _wait(app, lambda p=plot: not p.loading(), 15)
             _pump(app, 1.5)
             save(window, f"training-{theme}")
+            if theme == "light" and hasattr(page, "history"):
+                _render_history(app, page, manager, imported, save)
             run_panel = getattr(page, "panel", None)
             listen = getattr(run_panel, "listen_panel", None)
             if listen is not None and run_panel is not None:  # the Listen tab of that run
@@ -387,6 +389,36 @@ def render(out: Path) -> list[Path]:
     manager.close()
     shutil.rmtree(tmp, ignore_errors=True)
     return saved
+
+
+def _render_history(app, page, manager, imported: list[int], save) -> None:
+    """The History tab with filters, and the detail of a real imported run."""
+    for exp_id in imported:
+        manager.history.add_tags(exp_id, ["real", "v2_small"])
+    if imported:
+        manager.history.set_notes(imported[-1], "Captured from a real RAVE run; bright attack.")
+    page.left_tabs.setCurrentWidget(page.history)
+    page.history.refresh()
+    bar = page.history.filter_bar
+    bar.status_combo.setCurrentIndex(bar.status_combo.findText("Finished"))
+    bar.text_edit.setText("real")
+    bar.flush()
+    page.history.table.selectRow(0)
+    _pump(app, 0.5)
+    save(page.window(), "history-filters-light")
+    if imported:
+        dialog = page.history.open_detail(imported[-1])
+        dialog.resize(860, 640)
+        _pump(app, 0.3)
+        save(dialog, "run-detail-light")
+        dialog.view.tabs.setCurrentIndex(2)
+        dialog.view.find_edit.setText("PHASE_1_DURATION")
+        _pump(app, 0.3)
+        save(dialog, "run-detail-config-light")
+        dialog.close()
+    bar.clear()
+    page.left_tabs.setCurrentIndex(0)
+    _pump(app, 0.2)
 
 
 def _render_dialogs(app, window, manager, project_id, save, tmp: Path) -> None:

@@ -1,9 +1,10 @@
 """TrainingManager: the one handle on the experiment store (the seed's API over the store rooms).
 
 The store lives in ``backend/store``, one class per concern: ``projects``, ``datasets``,
-``experiments``, ``metrics``, ``artifacts`` (checkpoints, exported models), ``alerts`` and
-``follow_state``. A TrainingManager opens the database once and holds one of each; callers use
-them directly (``manager.datasets.all()``). The seed's own names stay here as thin calls.
+``experiments``, ``metrics``, ``artifacts`` (checkpoints, exported models), ``alerts``,
+``follow_state`` and ``history`` (notes, tags, archive, the history query). A TrainingManager
+opens the database once and holds one of each; callers use them directly
+(``manager.datasets.all()``). The seed's own names stay here as thin calls.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .store.datasets import DatasetStore
 from .store.db import Database
 from .store.experiments import ExperimentStore
 from .store.follow_state import FollowState
+from .store.history import HistoryStore
 from .store.metrics import MetricStore
 from .store.projects import ProjectStore
 from .store.records import Experiment
@@ -42,6 +44,7 @@ class TrainingManager:
         self.artifacts = ArtifactStore(self.db, self.experiments)
         self.alerts = AlertStore(self.db, self.experiments)
         self.follow_state = FollowState(self.db)
+        self.history = HistoryStore(self.db)
 
     def close(self) -> None:
         self.db.close()

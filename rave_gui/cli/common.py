@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Sequence
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
+
+from ..backend.runs.metrics_export import dump_json as dump_json  # the commands' JSON output
 
 if TYPE_CHECKING:
     from ..backend.manager import TrainingManager
@@ -15,22 +16,6 @@ if TYPE_CHECKING:
     from ..backend.runs.engine import Engine
 
     Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]  # what add_parser gets
-
-
-def _json_value(v: Any) -> Any:
-    """JSON has no NaN or infinity: write them as the strings "NaN", "Infinity", "-Infinity"."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
-    if isinstance(v, dict):
-        return {k: _json_value(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_json_value(x) for x in v]
-    return v
-
-
-def dump_json(obj: Any, out: IO[str]) -> None:
-    json.dump(_json_value(obj), out, indent=2, allow_nan=False)
-    out.write("\n")
 
 
 def table(rows: Sequence[Sequence[str]], out: IO[str], indent: str = "") -> None:

@@ -9,9 +9,11 @@ import sys
 from typing import IO, TYPE_CHECKING, Any
 
 from ..backend.rave.fidelity import fidelity_fact
+from ..backend.runs.detail import diagnosis, run_detail
+from ..backend.runs.metrics_export import export_to_file, write_points
 from ..backend.status import FINAL, RunStatus
 from ..backend.system.units import format_datetime, format_value
-from . import audio
+from . import audio, history
 from .common import (
     caught_up,
     dump_json,
@@ -22,11 +24,9 @@ from .common import (
     table,
 )
 from .follow import print_started, wait_for
-from .points import export_to_file, write_points
 
 if TYPE_CHECKING:
     from ..backend.manager import TrainingManager
-    from ..backend.store.records import Experiment
     from .common import Subcommands
 
 
@@ -36,16 +36,6 @@ ALERT_FIELDS = ("kind", "severity", "step", "message", "advice")
 def _alerts_public(tm: TrainingManager, experiment_id: int) -> list[dict[str, Any]]:
     """A run's alerts, oldest first: kind, severity, step, message, advice."""
     return [{k: getattr(a, k) for k in ALERT_FIELDS} for a in tm.alerts.for_run(experiment_id)]
-
-
-def _diagnosis(exp: Experiment) -> dict[str, str] | None:
-    """A failed run's diagnosis (kind, title, advice, evidence), from its log and error."""
-    from ..backend.rave.diagnose import diagnose_run
-
-    if exp.status != RunStatus.FAILED:
-        return None
-    found = diagnose_run(exp.log_path, exp.error)
-    return found.to_dict() if found else None
 
 
 def cmd_runs_alerts(args: argparse.Namespace, out: IO[str]) -> int:
@@ -63,36 +53,6 @@ def cmd_runs_alerts(args: argparse.Namespace, out: IO[str]) -> int:
         out.write(f"step {step}  {a['severity']:7}  {a['kind']}: {a['message']}\n")
         if a["advice"]:
             out.write(f"    what to do: {a['advice']}\n")
-    return 0
-
-
-def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
-    from ..backend.manager import best_value
-
-    tm = caught_up(args)
-    project_id = project_filter(tm, args.project)
-    exps = tm.list_experiments(project_id, status=args.status, search=args.search)
-    if args.json:
-        dump_json([e.to_json() for e in exps], out)
-        return 0
-    if not exps:
-        out.write("No experiments.\n")
-        return 0
-    rows = [("ID", "NAME", "PROJECT", "STATUS", "STARTED", "STEP", "BEST VAL")]
-    for e in exps:
-        step = e.summary.get("step")
-        rows.append(
-            (
-                str(e.id),
-                e.name,
-                e.project_name,
-                e.status,
-                format_datetime(e.started_at, missing="-"),
-                "-" if step is None else str(step),
-                format_value(best_value(e.summary), missing="-"),
-            )
-        )
-    table(rows, out)
     return 0
 
 
@@ -117,7 +77,11 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
         ]
         data["checkpoints"] = [c.to_json() for c in checkpoints]
         data["alerts"] = _alerts_public(tm, args.id)
-        data["diagnosis"] = _diagnosis(exp)
+        data["diagnosis"] = diagnosis(exp)
+        data["notes"] = exp.notes
+        data["tags"] = tm.history.tags(args.id)
+        data["archived"] = exp.archived
+        data["detail"] = run_detail(tm, args.id).to_json()
         dump_json(data, out)
         return 0
     fields = [
@@ -136,17 +100,21 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
         ("pid", exp.pid or "-"),
         ("exit code", "-" if exp.exit_code is None else exp.exit_code),
         ("error", exp.error or "-"),
+        ("tags", ", ".join(tm.history.tags(args.id)) or "-"),
+        ("archived", "yes" if exp.archived else "no"),
         ("command", " ".join(exp.command) if exp.command else "-"),
     ]
     alerts = _alerts_public(tm, args.id)
     if alerts:
         last = alerts[-1]
         fields.append(("alerts", f"{len(alerts)}, latest: {last['kind']}: {last['message']}"))
-    diagnosis = _diagnosis(exp)
-    if diagnosis:
-        fields.append(("diagnosis", f"{diagnosis['title']}. {diagnosis['advice']}"))
+    found = diagnosis(exp)
+    if found:
+        fields.append(("diagnosis", f"{found['title']}. {found['advice']}"))
     for k, v in fields:
         out.write(f"{k + ':':12} {v}\n")
+    if exp.notes:
+        out.write("notes:\n" + "".join(f"  {line}\n" for line in exp.notes.splitlines()))
     cfg = exp.config
     if cfg:
         out.write("config:\n")
@@ -183,9 +151,9 @@ def cmd_runs_export(args: argparse.Namespace, out: IO[str]) -> int:
     exp = tm.get_experiment(args.id)
     points = tm.metrics.iter_points(args.id)
     if not args.output:
-        write_points(args, exp, points, out)
+        write_points(args.format, exp, points, out)
         return 0
-    n = export_to_file(args, exp, points)
+    n = export_to_file(args.format, exp, points, args.output)
     sys.stderr.write(f"Wrote {n} points to {args.output}\n")
     return 0
 
@@ -273,9 +241,10 @@ def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None
         help=f"only this status (repeatable): {', '.join(RunStatus)}",
     )
     p.add_argument("--project", help="only this project (name or id)")
-    p.add_argument("--search", help="text to look for in name, dataset, config, error")
+    p.add_argument("--search", help="words to look for in name, notes, tags, dataset, settings")
+    history.add_list_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_runs_list)
+    p.set_defaults(func=history.cmd_runs_list)
     p = runs_sub.add_parser("show", parents=parents, help="show one experiment and its metrics")
     p.add_argument("id", type=run_id)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -345,3 +314,4 @@ def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None
     p.add_argument("--name", help="experiment name (default: from the folder)")
     p.set_defaults(func=cmd_runs_import)
     audio.add_parser(runs_sub, parents)
+    history.add_parser(runs_sub, parents)

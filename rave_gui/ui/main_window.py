@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         self.training_page = TrainingPage(manager, controller, signals)
         self.training_page.export_requested.connect(self.export_run)
         self.training_page.new_training_requested.connect(lambda: self.new_training())
+        self.training_page.run_again_requested.connect(lambda i: self.new_training(i))
         entries: list[tuple[str, str, QWidget]] = [
             ("projects", "Projects", self.projects_page),
             ("datasets", "Datasets", self.datasets_page),
@@ -327,11 +328,17 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{name} — rave-gui" if name else "rave-gui")
 
     # --- actions -------------------------------------------------------------------------------
-    def new_training(self) -> NewTrainingWizard | None:
-        """Open the new-training wizard for the current project (non-blocking)."""
+    def new_training(self, repeat: int | None = None) -> NewTrainingWizard | None:
+        """Open the new-training wizard for the current project (non-blocking); ``repeat``:
+        prefilled with that run's settings ("Run again")."""
         if self.project_id is None:
             return None
         wizard = NewTrainingWizard(self.manager, self.controller, self.project_id, self)
+        if repeat is not None:
+            try:
+                wizard.prefill(repeat)
+            except RaveGuiError as err:
+                self.training_page.show_error("Run again", str(err))
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         wizard.training_started.connect(self._training_started)
         wizard.open()

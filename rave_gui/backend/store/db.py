@@ -256,6 +256,38 @@ def _migrate_v5(conn: sqlite3.Connection) -> None:
 _V6 = "ALTER TABLE alerts ADD COLUMN advice TEXT NOT NULL DEFAULT ''"
 
 
+# v7: the run history: notes, tags and an archived flag per experiment, and the summary values
+# the history sorts and filters by (kept in columns beside the JSON summary, which SQLite cannot
+# read when it holds NaN), with their indexes.
+_V7 = """
+ALTER TABLE experiments ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+ALTER TABLE experiments ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE experiments ADD COLUMN steps INTEGER;
+ALTER TABLE experiments ADD COLUMN best_validation REAL;
+ALTER TABLE experiments ADD COLUMN best_validation_step INTEGER;
+ALTER TABLE experiments ADD COLUMN final_validation REAL;
+ALTER TABLE experiments ADD COLUMN config_name TEXT NOT NULL DEFAULT '';
+CREATE TABLE run_tags (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    tag           TEXT NOT NULL,
+    PRIMARY KEY (experiment_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX run_tags_tag ON run_tags(tag);
+CREATE INDEX experiments_history ON experiments(
+    project_id, archived, coalesce(started_at, created_at), id
+);
+CREATE INDEX experiments_config_name ON experiments(project_id, config_name);
+CREATE INDEX experiments_dataset ON experiments(dataset_id)
+"""
+
+
+def _migrate_v7(conn: sqlite3.Connection) -> None:
+    _run_script(conn, _V7)
+    from .history import backfill_columns
+
+    backfill_columns(conn)
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(conn: sqlite3.Connection) -> None:
         _run_script(conn, sql)
@@ -270,6 +302,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migrate_v4,
     _migrate_v5,
     _script(_V6),
+    _migrate_v7,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -11,6 +11,7 @@ from ..errors import DuplicateNameError, InUseError, NotFoundError, ValidationEr
 from ..status import FINAL, QUEUED, RUNNING, STATUSES, Action, RunStatus, check_transition, refusal
 from .datasets import DatasetStore
 from .db import Database
+from .history import config_label, summary_sql
 from .names import check_name
 from .projects import ProjectStore
 from .records import Experiment
@@ -59,7 +60,8 @@ class ExperimentStore:
             now = time.time()
             cur = conn.execute(
                 "INSERT INTO experiments (project_id, name, dataset_id, config, status, "
-                "created_at, updated_at, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, updated_at, parent_id, config_name) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     project_id,
                     name,
@@ -69,6 +71,7 @@ class ExperimentStore:
                     now,
                     now,
                     config.get("parent_id"),
+                    config_label(stored),
                 ),
             )
             return int(cur.lastrowid or 0)
@@ -208,10 +211,14 @@ class ExperimentStore:
             json.dumps(v) if k in ("command", "config") and v is not None else v
             for k, v in fields.items()
         ]
+        names = list(fields)
+        if isinstance(fields.get("config"), dict):  # the history's configuration column
+            names.append("config_name")
+            values.append(config_label(fields["config"]))
         with self.db.transaction():
             self.get(experiment_id)
             self.db.execute(
-                f"UPDATE experiments SET {', '.join(f'{k} = ?' for k in fields)}, updated_at = ? "
+                f"UPDATE experiments SET {', '.join(f'{k} = ?' for k in names)}, updated_at = ? "
                 "WHERE id = ?",
                 (*values, time.time(), experiment_id),
             )
@@ -237,9 +244,8 @@ class ExperimentStore:
             conn.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
 
     def set_summary(self, experiment_id: int, summary: dict[str, Any]) -> None:
-        self.db.execute(
-            "UPDATE experiments SET metrics = ? WHERE id = ?", (json.dumps(summary), experiment_id)
-        )
+        sets, values = summary_sql(summary)  # the summary and the history's columns of it
+        self.db.execute(f"UPDATE experiments SET {sets} WHERE id = ?", (*values, experiment_id))
 
     def import_record(
         self,

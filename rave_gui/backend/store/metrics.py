@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import NotFoundError, ValidationError
 from .db import Database
+from .history import summary_sql
 from .tiles import (
     TILE_LEVELS,
     Bucket,
@@ -197,9 +198,10 @@ class MetricStore:
                     m = summary["metrics"][name]
                     m["min"] = None if st.min_value != st.min_value else st.min_value
                     m["max"] = None if st.max_value != st.max_value else st.max_value
+            sets, summary_values = summary_sql(summary)
             conn.execute(
-                "UPDATE experiments SET metrics = ?, updated_at = ? WHERE id = ?",
-                (json.dumps(summary), time.time(), experiment_id),
+                f"UPDATE experiments SET {sets}, updated_at = ? WHERE id = ?",
+                (*summary_values, time.time(), experiment_id),
             )
         return total
 

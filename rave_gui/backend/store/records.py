@@ -129,21 +129,25 @@ class Experiment:
     project_name: str
     dataset_name: str | None
     dataset_path: str | None
+    notes: str = ""  # the user's notes (schema v7)
+    archived: bool = False  # hidden from the history (schema v7)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Experiment:
         values = _known(cls, row)
+        values["archived"] = bool(values.get("archived"))
         values["config"] = _json_field(row.get("config"), {})
         values["summary"] = _json_field(row.get("metrics"), {})
         values["command"] = _json_field(row.get("command"), None)
         return cls(**values)
 
     def to_json(self) -> dict[str, Any]:
-        """The public fields (not the process start time, which only tells a reused pid apart),
-        the summary as "metrics"."""
+        """The public fields (not the process start time, which only tells a reused pid apart,
+        nor the notes and archived flag, which the commands add where they show them), the
+        summary as "metrics"."""
         return {
             ("metrics" if k == "summary" else k): v
-            for k, v in _public(self, skip=("process_start_time",)).items()
+            for k, v in _public(self, skip=("process_start_time", "notes", "archived")).items()
         }
 
 

@@ -286,7 +286,9 @@ class ExperimentsModel(ColumnTableModel[RunRow]):
     def _load(self) -> list[RunRow]:
         if self.project_id is None:
             return []
-        experiments = self.manager.list_experiments(self.project_id)
+        experiments = [  # archived runs are hidden (the history shows them on demand)
+            e for e in self.manager.list_experiments(self.project_id) if not e.archived
+        ]
         alerts = self.manager.alerts.latest_open(e.id for e in experiments)
         return [RunRow.from_experiment(e, alerts.get(e.id)) for e in experiments]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from PyQt6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, pyqtSignal
+from PyQt6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QAbstractItemView,
@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import (
     QMessageBox,
     QSplitter,
     QTableView,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -49,6 +50,7 @@ from ..models.experiments_model import (
     ExperimentsModel,
     RunRow,
 )
+from ..widgets.history_view import HistoryView
 from ..widgets.run_panel import RunPanel
 from ..widgets.status_delegate import StatusDelegate
 
@@ -83,6 +85,7 @@ STATUS_FILTERS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
 # Shortcuts of the run actions, active while the Training page has the focus (the window's own
 # are Ctrl+N, Ctrl+, Ctrl+Q, Ctrl+1…4 and F5).
 STOP_KEYS, PAUSE_KEYS, RESUME_KEYS = "Ctrl+.", "Ctrl+P", "Ctrl+R"
+HISTORY_REFRESH_MS = 1000  # the history is read again this long after runs changed
 
 
 class TrainingPage(QWidget):
@@ -90,6 +93,9 @@ class TrainingPage(QWidget):
 
     export_requested = pyqtSignal(int)  # "Export…" on a run: the Export page takes over
     new_training_requested = pyqtSignal()  # "New training…": the window opens the wizard
+    run_again_requested = pyqtSignal(int)  # "Run again…" in the history: the wizard, prefilled
+    compare_requested = pyqtSignal(list)  # "Compare" on 2 to 10 runs of the history
+    tensorboard_requested = pyqtSignal(list)  # "Open in TensorBoard" on runs of the history
 
     def __init__(
         self,
@@ -118,8 +124,14 @@ class TrainingPage(QWidget):
         left = self._build_left()
         self.panel = RunPanel(manager, signals, self._row, self)
         self.log_view = self.panel.log_view
+        self.history = self._build_history()
+        self.left_tabs = QTabWidget()
+        self.left_tabs.setDocumentMode(True)
+        self.left_tabs.addTab(left, "Runs")
+        self.left_tabs.addTab(self.history, "History")
+        self.left_tabs.currentChanged.connect(self._left_tab_changed)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.left_tabs)
         self.splitter.addWidget(self.panel)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
@@ -252,6 +264,31 @@ class TrainingPage(QWidget):
         box.setMinimumWidth(380)
         return box
 
+    def _build_history(self) -> HistoryView:
+        """Every run, filtered and sorted by the store, read lazily (the "History" tab)."""
+        history = HistoryView(self.manager, self)
+        history.run_selected.connect(lambda i: i != self.current_id and self._show_run(i))
+        history.run_again_requested.connect(self.run_again_requested)
+        history.compare_requested.connect(self.compare_requested)
+        history.tensorboard_requested.connect(self.tensorboard_requested)
+        history.runs_deleted.connect(lambda _ids: self.model.refresh())
+        history.runs_edited.connect(lambda _ids: self.model.refresh())  # archived: hidden
+        self._history_timer = QTimer(self)  # runs change in bursts: read the history once
+        self._history_timer.setSingleShot(True)
+        self._history_timer.setInterval(HISTORY_REFRESH_MS)
+        self._history_timer.timeout.connect(history.refresh)
+        for sig in (self.signals.runs_changed, self.signals.run_status_changed):
+            sig.connect(lambda *_a: self._history_timer.start())
+        return history
+
+    def _left_tab_changed(self, index: int) -> None:
+        """The history has ten columns: it takes the page's whole width (a run's detail opens
+        in a window of its own); back on Runs, the run chosen in the history stays shown."""
+        history = self.left_tabs.widget(index) is self.history
+        self.panel.setVisible(not history)
+        if not history and self.current_id is not None:
+            self.select_run(self.current_id)
+
     @property
     def plot(self) -> MetricsPlot:
         """The selected run's curves (built on first use)."""
@@ -263,9 +300,11 @@ class TrainingPage(QWidget):
         refreshes the list (the selection stays)."""
         if project_id == self.project_id and project_id is not None:
             self.model.refresh()
+            self.history.refresh()
             return
         self.project_id = project_id
         self.model.set_project(project_id)
+        self.history.set_project(project_id)
         self._update_count()
         if self.proxy.rowCount():
             self.select_run(self.proxy.experiment_id(0))
@@ -275,10 +314,12 @@ class TrainingPage(QWidget):
     def shutdown(self) -> None:
         """The window is closing: stop timers and background reads."""
         self.panel.shutdown()
+        self._history_timer.stop()
 
     def refresh(self) -> None:
         """Re-read the runs and the selected run's history from the store (F5)."""
         self.model.refresh()
+        self.history.refresh()
         if self.current_id is not None:
             self._show_run(self.current_id, reload=True)
 
@@ -413,6 +454,8 @@ class TrainingPage(QWidget):
         for a in self.run_actions:
             menu.addAction(a)
         menu.addSeparator()
+        details = menu.addAction("Details…")  # the run's detail window (as in the History)
+        details.triggered.connect(lambda: self.history.open_detail(self.selected_id()))
         menu.addAction(self.refresh_action)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one menu per right click
         menu.popup(self.table.viewport().mapToGlobal(pos))

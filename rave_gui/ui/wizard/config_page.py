@@ -49,6 +49,7 @@ class ConfigPage(QWizardPage):
         self.suggest_label = FieldError(self, kind=INFO)  # the suggested config and why
         self.warning_label = FieldError(self, kind=WARNING)  # the choice is known to fail
         self._suggested_for: object = ()  # the dataset the suggestion was made for
+        self.preset: list[str] | None = None  # configs to choose once RAVE's are listed
         for lst in (self.base_list, self.modifier_list):
             lst.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             lst.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -139,6 +140,15 @@ class ConfigPage(QWizardPage):
         name, why = suggest_config(n_examples, gpu)
         ds = self._wizard.dataset_page.dataset()
         key = None if ds is None else ds.id
+        if self.preset and self.preset[0] in names:  # "Run again": the run's own choice
+            base, *modifiers = self.preset
+            self.preset = None
+            self._suggested_for = key
+            self.set_base_config(base)
+            for m in modifiers:
+                self.set_modifier(m)
+            self.suggest_label.set_error(f"The configuration of the run repeated: {base}.")
+            return
         if name not in names:
             name = "v2" if "v2" in names else names[0]
         last = remembered_choices(self._wizard.controller.settings).get("configs") or []

@@ -40,6 +40,7 @@ class NewTrainingWizard(QWizard):
         self.project_id = project_id
         self.install: RaveInstall | None = None
         self.experiment_id: int | None = None
+        self.repeated_from: int | None = None  # the run whose settings prefilled it
         self.setWindowTitle("New training")
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
@@ -52,6 +53,12 @@ class NewTrainingWizard(QWizard):
         for page in (self.dataset_page, self.config_page, self.params_page, self.confirm_page):
             self.addPage(page)
         self.resize(860, 680)
+
+    def prefill(self, experiment_id: int) -> None:
+        """Start from the settings of run ``experiment_id`` ("Run again")."""
+        from .prefill import prefill
+
+        prefill(self, self.manager.get_experiment(experiment_id))
 
     def train_settings(self, for_command: bool = False) -> TrainSettings:
         """The settings chosen so far (channels from the dataset, as pre-flight fills them)."""
