@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -121,7 +122,15 @@ def test_run_again_prefills_every_page(qtbot, manager, controller, fake_dataset)
             "workers": 2,
             "ema": 0.999,
             "gpu": -1,
+            "log_every": 7,
         }
+    )
+    # the last choices remembered from another run must not win over the repeated run's own
+    controller.set_settings(
+        dataclasses.replace(
+            controller.settings,
+            last_training={"configs": ["v1"], "max_steps": 777, "batch": 2, "log_every": 9},
+        )
     )
     manager.experiments.create({"name": "strings-v2-again"})  # taken: the next one is -2
     wiz = NewTrainingWizard(manager, controller, project)
@@ -140,6 +149,7 @@ def test_run_again_prefills_every_page(qtbot, manager, controller, fake_dataset)
         123_000, 3000, 20_000, 4, 2, 0.999, -1
     )  # fmt: skip
     assert s.overrides == ["model.RAVE.n_bands = 8"] and s.configs == ["v2", "causal"]
+    assert s.log_every == 7
     assert wiz.repeated_from == exp and "again from strings-v2" in wiz.windowTitle()
 
 
