@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 from ..backend.rave.fidelity import fidelity_fact
 from ..backend.status import FINAL, RunStatus
 from ..backend.system.units import format_datetime, format_value
-from . import audio
+from . import audio, compare
 from .common import (
     caught_up,
     dump_json,
@@ -335,3 +335,4 @@ def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None
     p.add_argument("--name", help="experiment name (default: from the folder)")
     p.set_defaults(func=cmd_runs_import)
     audio.add_parser(runs_sub, parents)
+    compare.add_parser(runs_sub, parents)
