@@ -44,10 +44,10 @@ def print_comparison(c: Comparison, out: IO[str]) -> None:
         out.write(f"Same settings ({len(c.config_same)} keys).\n")
     out.write("\nMetrics (min @ step / last):\n")
     rows = [["METRIC", *(f"#{r.id}" for r in c.runs)]]
-    for name, per in c.metrics.items():
+    for name, by_run in c.metrics.items():
         cells = []
         for i in c.ids:
-            m = per[i]
+            m = by_run[i]
             if m is None:
                 cells.append("-")
                 continue

@@ -362,13 +362,15 @@ def ema_smooth(values: np.ndarray, weight: float) -> np.ndarray:
     x = y[finite]
     if x.size == 0:
         return out
-    from scipy.signal import lfilter
-
-    last = lfilter([1.0 - weight], [1.0, -weight], x)
-    if weight != 1.0:
-        n = np.arange(1, x.size + 1, dtype=np.float64)
-        last = last / (1.0 - np.power(weight, n))
-    out[finite] = last
+    smoothed = []
+    last = 0.0
+    debias = 1.0
+    for n, v in enumerate(x.tolist(), start=1):
+        last = last * weight + (1.0 - weight) * v
+        if weight != 1.0:
+            debias = 1.0 - weight**n
+        smoothed.append(last / debias)
+    out[finite] = smoothed
     return out
 
 

@@ -121,7 +121,7 @@ def tensorboard_argv(python: str, runs: Sequence[tuple[str, str]], port: int) ->
         argv += ["--logdir", runs[0][1]]
     else:
         argv += ["--logdir_spec", logdir_spec(runs)]
-    return argv + ["--host", HOST, "--port", str(port)]
+    return [*argv, "--host", HOST, "--port", str(port)]
 
 
 def plan_for(
