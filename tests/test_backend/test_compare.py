@@ -218,7 +218,7 @@ def test_cli_json_has_runs_config_diff_and_metrics(tmp_path: Path, capsys) -> No
      (["1", "2"], "no experiment with id 1")],
 )  # fmt: skip
 def test_cli_errors_for_bad_counts_and_unknown_ids(tmp_path: Path, capsys, ids, message) -> None:
-    code, out, err = _run(capsys, "runs", "compare", *ids, "--db", str(tmp_path / "db.sqlite3"))
+    code, _out, err = _run(capsys, "runs", "compare", *ids, "--db", str(tmp_path / "db.sqlite3"))
     assert code == 1
     assert err.startswith("rave-gui: error: ") and message in err
     assert "Traceback" not in err
