@@ -61,7 +61,6 @@ class CompareListen(QWidget):
         self.step_slider.valueChanged.connect(lambda _v: self.sync())
         self.step_label = QLabel("–")
         self.example_combo = QComboBox()
-        self.example_combo.addItems([str(i + 1) for i in range(8)])
         self.example_combo.currentIndexChanged.connect(lambda _i: self.sync())
         self.a_button = QPushButton(PART_LABELS["input"])
         self.b_button = QPushButton(PART_LABELS["reconstruction"])
@@ -143,11 +142,16 @@ class CompareListen(QWidget):
             panel.set_run(run_dir, channels, live)
         self.sync()
 
+    @staticmethod
+    def listed(panel: ListenPanel) -> list[AudioClip]:
+        """The clips a panel lists (its index may hold newer ones, not listed yet)."""
+        return panel.clips[: panel.clip_list.count()]
+
     def reference(self) -> ListenPanel | None:
         """The panel with the most clips: its validations are the slider's."""
         if not self.panels:
             return None
-        return max(self.panels.values(), key=lambda p: len(p.clips))
+        return max(self.panels.values(), key=lambda p: len(self.listed(p)))
 
     @property
     def example(self) -> int:
@@ -168,7 +172,7 @@ class CompareListen(QWidget):
     def sync(self) -> None:
         """Bring every column to the chosen validation, example and part."""
         ref = self.reference()
-        clips = ref.clips if ref is not None else []
+        clips = self.listed(ref) if ref is not None else []
         with QSignalBlocker(self.step_slider):
             self.step_slider.setRange(0, max(0, len(clips) - 1))
         row = min(self.step_slider.value(), len(clips) - 1)
@@ -176,8 +180,15 @@ class CompareListen(QWidget):
         self.step_label.setText(
             "–" if row < 0 else f"step {'?' if step is None else step}  ({row + 1} of {len(clips)})"
         )
+        examples = max((p.example_combo.count() for p in self.panels.values()), default=0)
+        if examples != self.example_combo.count():
+            chosen = self.example
+            with QSignalBlocker(self.example_combo):
+                self.example_combo.clear()
+                self.example_combo.addItems([str(i + 1) for i in range(examples)])
+                self.example_combo.setCurrentIndex(min(chosen, examples - 1))
         for panel in self.panels.values():
-            target = nearest_clip(panel.clips, step, max(row, 0))
+            target = nearest_clip(self.listed(panel), step, max(row, 0))
             if target >= 0 and panel.clip_list.currentRow() != target:
                 panel.select_clip(target)
             combo = panel.example_combo
