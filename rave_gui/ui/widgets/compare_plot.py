@@ -50,6 +50,7 @@ X_MODES = {X_STEP: "Step", X_RELATIVE: "Relative time", X_WALL: "Wall time"}
 RAW_ALPHA = 0.25
 SLIDER_MAX = 999  # the slider's weight: value / 1000 (0 .. 0.999)
 MIN_BUCKETS = 200
+PX_PER_BUCKET = 3
 FEW_POINTS = 60  # a curve of at most this many points shows a dot at each
 
 
@@ -63,6 +64,16 @@ def _time_unit(span_s: float) -> tuple[float, str]:
     if span_s >= 3 * 60:
         return 60.0, "minutes"
     return 1.0, "seconds"
+
+
+def _thin(n: int, width: int) -> np.ndarray | slice:
+    """Every k-th of ``n`` points (and the last) so that about ``width`` remain; NaN and
+    infinite values are kept where they fall (they break the line)."""
+    k = -(-n // max(width, 1))
+    if k <= 1:
+        return slice(None)
+    idx = np.arange(0, n, k)
+    return idx if idx[-1] == n - 1 else np.append(idx, n - 1)
 
 
 class ComparePlot(QWidget):
@@ -158,17 +169,20 @@ class ComparePlot(QWidget):
             raw.remove()
             smooth.remove()
         self._lines.clear()
+        self._update_legend()
         if not runs:
             with QSignalBlocker(self.metric_combo):
                 self.metric_combo.clear()
             self._set_message("Choose 2 to 10 runs to compare.")
             self.redraw_now()
             return
-        for pos, (rid, _name) in enumerate(runs):
+        for pos, (rid, name) in enumerate(runs):
             color = run_color(pos)
             (raw,) = self.ax.plot([], [], color=color, linewidth=0.8, alpha=RAW_ALPHA, zorder=2)
             (smooth,) = self.ax.plot([], [], color=color, linewidth=1.6, markersize=3, zorder=3)
+            smooth.set_label(f"#{rid} {name}")
             self._lines[rid] = (raw, smooth)
+        self._update_legend()
         self._set_message("Reading the runs…")
         self.redraw_now()
         gen, manager, ids = self._generation, self.manager, [r for r, _ in runs]
@@ -239,8 +253,13 @@ class ComparePlot(QWidget):
         return np.asarray(line.get_xdata(), dtype=float), np.asarray(line.get_ydata(), dtype=float)
 
     # --- loading -------------------------------------------------------------------------------
+    def _axes_px(self) -> int:
+        w = self.ax.bbox.width
+        return int(w) if w and w >= MIN_BUCKETS else int(self.canvas.width() * 0.85)
+
     def _buckets(self) -> int:
-        return max(MIN_BUCKETS, self.canvas.width())
+        """Min/max buckets of three pixels: every spike stays, a third of the points to draw."""
+        return max(MIN_BUCKETS, self._axes_px() // PX_PER_BUCKET)
 
     def _names_loaded(self, gen: int, names: list[str]) -> None:
         self._pending -= 1
@@ -331,7 +350,13 @@ class ComparePlot(QWidget):
             y = c.values
             raw.set_data(x, y)
             raw.set_visible(self.smoothing > 0)
-            smooth.set_data(x, ema_smooth(y, self.smoothing) if self.smoothing > 0 else y)
+            if self.smoothing > 0:
+                # The average is smooth: a point per pixel draws it as well as all of them.
+                sy = ema_smooth(y, self.smoothing)
+                keep = _thin(y.size, self._axes_px())
+                smooth.set_data(x[keep], sy[keep])
+            else:
+                smooth.set_data(x, y)
             smooth.set_marker("o" if y.size <= FEW_POINTS else "None")  # sparse: show each
         self._set_axes(max(spans, default=0.0), autoscale)
         self.canvas.draw()
@@ -339,7 +364,9 @@ class ComparePlot(QWidget):
 
     def _set_axes(self, span_s: float, autoscale: bool) -> None:
         ax = self.ax
-        ax.set_yscale("log" if self.log_scale else "linear")
+        scale = "log" if self.log_scale else "linear"
+        if ax.get_yscale() != scale:
+            ax.set_yscale(scale)
         if self.x_mode == X_STEP:
             ax.xaxis.set_major_locator(MaxNLocator(nbins=7, integer=True))
             ax.xaxis.set_major_formatter(StepFormatter())
@@ -386,6 +413,24 @@ class ComparePlot(QWidget):
         self.ax.set_xlim(x0, x1)
         self.ax.set_ylim(y0, y1)
         self.canvas.draw_idle()
+
+    def _update_legend(self) -> None:
+        """A legend of the runs' colours (a fixed corner: "best" would search every point)."""
+        old = self.ax.get_legend()
+        if old is not None:
+            old.remove()
+        if not self._lines:
+            return
+        fg = self.palette().color(QPalette.ColorRole.Text).name()
+        legend = self.ax.legend(
+            handles=[smooth for _raw, smooth in self._lines.values()],
+            loc="upper right",
+            fontsize=8,
+            frameon=False,
+            ncols=1 if len(self._lines) <= 5 else 2,
+        )
+        for text in legend.get_texts():
+            text.set_color(fg)
 
     def _set_message(self, text: str) -> None:
         self._message.set_text(text)
