@@ -398,7 +398,7 @@ def _render_compare(app, window, imported: list[int], save, theme: str) -> None:
     view = window.pages["compare"].view
     _wait(app, lambda: view.comparison is not None and not view.plot.loading, 15)
     _pump(app, 1.0)
-    save(window, f"compare-{theme}")
+    save(window, "compare" if theme == "light" else f"compare-{theme}")
     if theme != "light":
         return
     view.tabs.setCurrentWidget(view.diff)

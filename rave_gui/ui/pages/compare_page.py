@@ -53,6 +53,8 @@ class ComparePage(QWidget):
         self.run_list = QListWidget()
         self.run_list.setMinimumWidth(220)
         self.run_list.setWordWrap(True)
+        self.run_list.setAlternatingRowColors(True)
+        self.run_list.setSpacing(1)
         self.run_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.run_list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.run_list.itemChanged.connect(self._on_item_changed)

@@ -47,7 +47,7 @@ RUN_COLORS = (
 )  # fmt: skip
 X_STEP, X_RELATIVE, X_WALL = "step", "relative", "wall"
 X_MODES = {X_STEP: "Step", X_RELATIVE: "Relative time", X_WALL: "Wall time"}
-RAW_ALPHA = 0.25
+RAW_ALPHA = 0.3
 SLIDER_MAX = 999  # the slider's weight: value / 1000 (0 .. 0.999)
 MIN_BUCKETS = 200
 PX_PER_BUCKET = 3
