@@ -119,7 +119,9 @@ def test_x_axis_as_step_relative_and_wall_time(qtbot, page, manager, tmp_path):
     plot.x_combo.setCurrentIndex(1)
     assert plot.x_mode == X_RELATIVE
     x, _y = plot.raw_line_data(ids[1])
-    assert x.tolist() == pytest.approx((walls - walls[0]).tolist())
+    # from the run's start: its first event of any kind
+    start = min(p.wall_time for p in read_scalars(tmp_path / FOLDERS[1]))
+    assert x.tolist() == pytest.approx((walls - start).tolist())
     assert "time since the run started" in plot.ax.get_xlabel()
     plot.set_x_mode(X_WALL)
     x, _y = plot.raw_line_data(ids[1])
@@ -223,3 +225,28 @@ def test_the_window_has_a_compare_page_the_runs_table_can_open(qtbot, window, ma
     assert window.compare_page.checked_ids() == ids
     qtbot.waitUntil(lambda: window.compare_page.view.comparison is not None, timeout=10_000)
     qtbot.waitUntil(lambda: not window.compare_page.view.plot.loading, timeout=10_000)
+
+
+def test_long_runs_are_drawn_reduced_with_every_spike_kept(qtbot, page, manager):
+    n = 200_000
+    steps = np.arange(n)
+    ids = []
+    for r in range(2):
+        exp = manager.experiments.import_record({"name": f"long{r}"}, status="completed")
+        values = 3.0 + np.sin(steps / 5000.0) * 0.5 + r
+        values[123_457 + r] = 50.0  # one spike each
+        walls = 1.7e9 + steps / 10.0
+        manager.metrics.add_series(exp, {"loss": (steps, values, walls)})
+        ids.append(exp)
+    _compared(qtbot, page, ids)
+    plot = page.view.plot
+    assert plot.metric == "loss"
+    width = plot._axes_px()
+    for r, rid in enumerate(ids):
+        x, y = plot.raw_line_data(rid)
+        assert 0 < x.size <= 4 * (width // 2)  # a few points per pixel, not 200,000
+        assert y.max() == 50.0 and x[np.argmax(y)] == 123_457 + r  # the spike is drawn
+        assert x[0] == 0 and x[-1] == n - 1
+        sx, _sy = plot.line_data(rid)
+        assert sx.size <= width + 1  # the smoothed curve: about a point per pixel
+    assert plot.last_draw_ms > 0

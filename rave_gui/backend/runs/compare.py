@@ -303,13 +303,14 @@ def common_metrics(manager: TrainingManager, ids: Sequence[int]) -> list[str]:
 @dataclass(slots=True)
 class Curve:
     """One run's series reduced for drawing: steps, values and the wall time of each point
-    (NaN where unknown)."""
+    (NaN where unknown); ``started_at``: when the run started (the origin of relative time)."""
 
     experiment_id: int
     name: str
     steps: np.ndarray
     values: np.ndarray
     walls: np.ndarray
+    started_at: float | None = None
 
 
 def wall_times(
@@ -342,10 +343,10 @@ def load_curve(
 ) -> Curve:
     """A run's series reduced to ``buckets`` min/max buckets (the single-run plot's reduction),
     with wall times for the time axes."""
+    started = manager.get_experiment(experiment_id).started_at
     steps, values = buckets_to_xy(manager.metrics.reduced(experiment_id, name, buckets=buckets))
-    return Curve(
-        experiment_id, name, steps, values, wall_times(manager, experiment_id, name, steps)
-    )
+    walls = wall_times(manager, experiment_id, name, steps)
+    return Curve(experiment_id, name, steps, values, walls, started)
 
 
 def ema_smooth(values: np.ndarray, weight: float) -> np.ndarray:

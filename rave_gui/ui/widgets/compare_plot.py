@@ -329,6 +329,9 @@ class ComparePlot(QWidget):
         return c.walls / 86400.0  # matplotlib's dates: days since 1970
 
     def _origin(self, c: Curve) -> float:
+        """Relative time counts from the run's start (else from the curve's first point)."""
+        if c.started_at is not None:
+            return float(c.started_at)
         ok = np.isfinite(c.walls)
         return float(c.walls[ok][0]) if ok.any() else 0.0
 
