@@ -122,3 +122,24 @@ def test_a_real_tensorboard_serves_the_runs_under_their_names(tmp_path: Path) ->
     assert server.process.poll() is not None  # stopped, and reaped
     assert not tb.port_answers(plan.port)
     assert not server.log_path.exists()
+
+
+def test_cli_prints_the_command_for_several_runs(tmp_path: Path, capsys) -> None:
+    db = tmp_path / "db.sqlite3"
+    tm = TrainingManager(db)
+    ids = []
+    for name in ("a", "b"):
+        rid = tm.start_training({"name": name, "dataset_path": "/d"})
+        (tmp_path / name).mkdir()
+        tm.experiments.update(rid, run_dir=str(tmp_path / name))
+        ids.append(rid)
+    tm.close()
+    rave = _rave_script(tmp_path, sys.executable)
+    args = ["runs", "tensorboard", *map(str, ids), "--print-command", "--rave", str(rave)]
+    code = main([*args, "--db", str(db)])
+    out = capsys.readouterr().out.split()
+    assert code == 0
+    assert out[:3] == [sys.executable, "-m", "tensorboard.main"]
+    assert out[3:5] == ["--logdir_spec", f"a:{tmp_path / 'a'},b:{tmp_path / 'b'}"]
+    code = main(["runs", "tensorboard", "42", "--db", str(db)])
+    assert code == 1 and "no experiment with id 42" in capsys.readouterr().err

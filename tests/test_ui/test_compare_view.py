@@ -250,3 +250,30 @@ def test_long_runs_are_drawn_reduced_with_every_spike_kept(qtbot, page, manager)
         sx, _sy = plot.line_data(rid)
         assert sx.size <= width + 1  # the smoothed curve: about a point per pixel
     assert plot.last_draw_ms > 0
+
+
+def test_live_runs_are_read_again_as_they_log(qtbot, manager, signals, monkeypatch):
+    monkeypatch.setattr(ComparePage, "LIVE_RELOAD_MS", 50)
+    page = ComparePage(manager, signals, settings=Settings())
+    qtbot.addWidget(page)
+    page.show()
+    ids = []
+    for r in range(2):
+        exp = manager.experiments.import_record({"name": f"live{r}"}, status="completed")
+        manager.metrics.add_series(exp, {"validation": (np.arange(5), np.arange(5.0) + r, None)})
+        ids.append(exp)
+    try:
+        _compared(qtbot, page, ids)
+        plot = page.view.plot
+        assert plot.raw_line_data(ids[0])[0].tolist() == [0, 1, 2, 3, 4]
+        manager.metrics.add_series(ids[0], {"validation": (np.array([5, 6]), np.ones(2), None)})
+        signals.run_metrics.emit(ids[0], {"validation": [(5, 1.0), (6, 1.0)]})
+        qtbot.waitUntil(lambda: plot.raw_line_data(ids[0])[0].size == 7, timeout=5000)
+        qtbot.waitUntil(
+            lambda: page.view.summary.cell_text("Steps reached", ids[0]) == "6", timeout=5000
+        )
+        signals.run_metrics.emit(99, {})  # another run: nothing to read
+        assert not page._live_timer.isActive()
+    finally:
+        page.shutdown()
+        wait_for_background()

@@ -33,6 +33,7 @@ class ComparePage(QWidget):
     """Tick runs in the list (or call ``set_runs`` from elsewhere) to compare them."""
 
     title = "Compare"
+    LIVE_RELOAD_MS = 10_000
 
     def __init__(
         self,
@@ -88,8 +89,13 @@ class ComparePage(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(splitter)
+        self._live_timer = QTimer(self)  # live runs compared: read them again now and then
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(self.LIVE_RELOAD_MS)
+        self._live_timer.timeout.connect(self._reload_live)
         if signals is not None:
             signals.runs_changed.connect(self.refresh)
+            signals.run_metrics.connect(self._on_run_metrics)
 
     # --- public API ----------------------------------------------------------------------------
     def set_project(self, project_id: int | None) -> None:
@@ -125,7 +131,18 @@ class ComparePage(QWidget):
     def open_tensorboard(self, ids: Sequence[int]) -> None:
         self.view.open_tensorboard(ids)
 
+    def _on_run_metrics(self, run_id: int, _points: dict) -> None:
+        if run_id in self.view.ids and not self._live_timer.isActive():
+            self._live_timer.start()
+
+    def _reload_live(self) -> None:
+        if self.isVisible():
+            self.view.reload()
+        else:  # read when shown again
+            self._live_timer.start()
+
     def shutdown(self) -> None:
+        self._live_timer.stop()
         self._timer.stop()
         self.view.shutdown()
 

@@ -193,6 +193,14 @@ class ComparePlot(QWidget):
             lambda err: self._load_failed(gen, err),
         )
 
+    def reload(self) -> None:
+        """Read the runs' curves again (live runs have grown); the view is kept."""
+        if not self.runs or self.metric is None:
+            return
+        self._generation += 1
+        self._curves.clear()
+        self._request_curves(autoscale=False)
+
     def set_metric(self, name: str) -> None:
         if name == self.metric:
             return
@@ -282,7 +290,7 @@ class ComparePlot(QWidget):
         if name:
             self.set_metric(name)
 
-    def _request_curves(self) -> None:
+    def _request_curves(self, autoscale: bool = True) -> None:
         metric = self.metric
         if metric is None:
             return
@@ -295,11 +303,13 @@ class ComparePlot(QWidget):
         self._pending += 1
         run_in_background(
             lambda: [load_curve(manager, rid, metric, buckets) for rid in missing],
-            lambda curves: self._curves_loaded(gen, metric, curves),
+            lambda curves: self._curves_loaded(gen, metric, curves, autoscale),
             lambda err: self._load_failed(gen, err),
         )
 
-    def _curves_loaded(self, gen: int, metric: str, curves: list[Curve]) -> None:
+    def _curves_loaded(
+        self, gen: int, metric: str, curves: list[Curve], autoscale: bool = True
+    ) -> None:
         self._pending -= 1
         if gen != self._generation:
             return
@@ -309,7 +319,7 @@ class ComparePlot(QWidget):
             return
         self.error = None
         self._set_message("")
-        self.redraw_now(autoscale=True)
+        self.redraw_now(autoscale=autoscale)
         self.loaded.emit()
 
     def _load_failed(self, gen: int, err: Exception) -> None:

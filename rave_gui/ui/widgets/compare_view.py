@@ -120,6 +120,25 @@ class CompareView(QWidget):
             lambda err: self._failed(gen, err),
         )
 
+    def reload(self) -> None:
+        """Read the compared runs again (a live run has new points): summaries and curves."""
+        if self.comparison is None:
+            return
+        self._generation += 1
+        gen, manager, ids = self._generation, self.manager, list(self.ids)
+        run_in_background(
+            lambda: compare_runs(manager, ids),
+            lambda c: self._recompared(gen, c),
+            lambda err: self._failed(gen, err),
+        )
+        self.plot.reload()
+
+    def _recompared(self, gen: int, c: Comparison) -> None:
+        if gen == self._generation:
+            self.comparison = c
+            self.summary.set_comparison(c, self.plot.metric)
+            self.diff.set_comparison(c)
+
     def open_tensorboard(self, ids: Sequence[int] | None = None) -> None:
         """Serve the runs (default: the compared ones) in TensorBoard and open the browser."""
         self.tensorboard.open_runs(self.ids if ids is None else list(ids))
