@@ -364,9 +364,9 @@ class ComparePlot(QWidget):
             raw.set_data(x, y)
             raw.set_visible(self.smoothing > 0)
             if self.smoothing > 0:
-                # The average is smooth: a point per pixel draws it as well as all of them.
+                # The average is smooth: a point per two pixels draws it as well as all.
                 sy = ema_smooth(y, self.smoothing)
-                keep = _thin(y.size, self._axes_px())
+                keep = _thin(y.size, self._axes_px() // 2)
                 smooth.set_data(x[keep], sy[keep])
             else:
                 smooth.set_data(x, y)
