@@ -4,6 +4,7 @@ settings diff, the picker and the runs side by side by ear."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -274,6 +275,34 @@ def test_live_runs_are_read_again_as_they_log(qtbot, manager, signals, monkeypat
         )
         signals.run_metrics.emit(99, {})  # another run: nothing to read
         assert not page._live_timer.isActive()
+    finally:
+        page.shutdown()
+        wait_for_background()
+
+
+def test_open_in_tensorboard_says_when_it_is_not_installed(qtbot, manager, tmp_path):
+    python = "/usr/bin/python3"
+    if (
+        not Path(python).exists()
+        or subprocess.run([python, "-c", "import tensorboard"], capture_output=True).returncode == 0
+    ):
+        pytest.skip("no Python without TensorBoard here")
+    rave = tmp_path / "rave"
+    rave.write_text(f"#!{python}\n", encoding="utf-8")
+    rave.chmod(0o755)
+    page = ComparePage(manager, settings=Settings(rave_executable=str(rave)))
+    qtbot.addWidget(page)
+    page.show()
+    try:
+        ids = import_captures(manager, tmp_path)
+        _compared(qtbot, page, ids)
+        view = page.view
+        assert view.tensorboard_button.isEnabled()
+        with qtbot.waitSignal(view.tensorboard.failed, timeout=30_000):
+            view.tensorboard_button.click()
+        assert "TensorBoard is not installed" in view.message_bar.text()
+        assert f"{python} -m pip install tensorboard" in view.message_bar.text()
+        assert view.tensorboard.servers == []
     finally:
         page.shutdown()
         wait_for_background()

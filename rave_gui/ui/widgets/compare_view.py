@@ -30,6 +30,7 @@ from ...core.worker import run_in_background
 from .compare_listen import CompareListen
 from .compare_plot import ComparePlot
 from .compare_tables import ConfigDiffView, SummaryTable
+from .feedback import ERROR, MessageBar
 
 
 class CompareView(QWidget):
@@ -51,8 +52,9 @@ class CompareView(QWidget):
         self._listen_dirty = False
         self.tensorboard = TensorBoardLauncher(manager, settings or Settings(), self)
         self.tensorboard.starting.connect(self._set_status)
-        self.tensorboard.opened.connect(lambda url: self._set_status(f"TensorBoard: {url}"))
-        self.tensorboard.failed.connect(self._set_status)
+        self.tensorboard.opened.connect(self._tensorboard_opened)
+        self.tensorboard.failed.connect(self._show_error)
+        self.message_bar = MessageBar()
 
         self.plot = ComparePlot(manager)
         self.plot.metric_changed.connect(self._on_metric)
@@ -71,7 +73,8 @@ class CompareView(QWidget):
         f.setBold(True)
         self.title.setFont(f)
         self.status = QLabel()
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.status.setOpenExternalLinks(True)
         self.tensorboard_button = QPushButton("Open in TensorBoard")
         self.tensorboard_button.setToolTip(
             "Serve these runs in TensorBoard (from RAVE's environment) and open the browser"
@@ -92,6 +95,7 @@ class CompareView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
+        lay.addWidget(self.message_bar)
         lay.addWidget(splitter, 1)
         self._show_none()
 
@@ -109,8 +113,9 @@ class CompareView(QWidget):
         try:
             ids = check_ids(ids)
         except RaveGuiError as err:
-            self._set_status(str(err))
+            self._show_error(str(err))
             return
+        self.message_bar.clear()
         self.ids = ids
         self._set_status("Reading the runs…")
         gen, manager = self._generation, self.manager
@@ -167,7 +172,8 @@ class CompareView(QWidget):
 
     def _failed(self, gen: int, err: Exception) -> None:
         if gen == self._generation:
-            self._set_status(f"Cannot compare: {err}")
+            self._set_status("")
+            self._show_error(f"Cannot compare these runs: {err}")
 
     def _on_metric(self, name: str) -> None:
         if self.comparison is not None:
@@ -193,7 +199,17 @@ class CompareView(QWidget):
         self.listen.set_runs([])
 
     def _set_status(self, text: str) -> None:
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setText(text)
+
+    def _tensorboard_opened(self, url: str) -> None:
+        self.status.setTextFormat(Qt.TextFormat.RichText)
+        self.status.setText(f'TensorBoard: <a href="{url}">{url}</a>')
+        self.status.setToolTip("Serving until rave-gui quits")
+
+    def _show_error(self, text: str) -> None:
+        self._set_status("")
+        self.message_bar.show_message(text, ERROR)
 
 
 __all__ = ["CompareView"]
