@@ -355,6 +355,9 @@ def render(out: Path) -> list[Path]:
             _pump(app, 0.6)
             save(window, f"export-{theme}")
 
+        if "compare" in window.pages and len(imported) >= 2:
+            _render_compare(app, window, imported, save, theme)
+
         if theme == "light":
             _render_dialogs(app, window, manager, project_id, save, tmp)
         else:
@@ -419,6 +422,25 @@ def _render_history(app, page, manager, imported: list[int], save) -> None:
     bar.clear()
     page.left_tabs.setCurrentIndex(0)
     _pump(app, 0.2)
+
+
+def _render_compare(app, window, imported: list[int], save, theme: str) -> None:
+    """The Compare page of the imported runs; in light, its settings diff and audio too."""
+    window.compare_runs(imported)
+    view = window.pages["compare"].view
+    _wait(app, lambda: view.comparison is not None and not view.plot.loading, 15)
+    _pump(app, 1.0)
+    save(window, "compare" if theme == "light" else f"compare-{theme}")
+    if theme != "light":
+        return
+    view.tabs.setCurrentWidget(view.diff)
+    _pump(app, 0.5)
+    save(window, "compare-settings")
+    view.tabs.setCurrentWidget(view.listen)
+    _wait(app, lambda: all(p.audio is not None for p in view.listen.panels.values()), 15)
+    _pump(app, 1.0)
+    save(window, "compare-listen")
+    view.tabs.setCurrentIndex(0)
 
 
 def _render_dialogs(app, window, manager, project_id, save, tmp: Path) -> None:

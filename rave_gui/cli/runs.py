@@ -13,7 +13,7 @@ from ..backend.runs.detail import diagnosis, run_detail
 from ..backend.runs.metrics_export import export_to_file, write_points
 from ..backend.status import FINAL, RunStatus
 from ..backend.system.units import format_datetime, format_value
-from . import audio, history
+from . import audio, compare, history
 from .common import (
     caught_up,
     dump_json,
@@ -315,3 +315,4 @@ def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None
     p.set_defaults(func=cmd_runs_import)
     audio.add_parser(runs_sub, parents)
     history.add_parser(runs_sub, parents)
+    compare.add_parser(runs_sub, parents)

@@ -34,6 +34,7 @@ from .dialogs.guide_dialog import GuideDialog
 from .dialogs.settings_dialog import SettingsDialog
 from .icons import app_icon, page_icon
 from .notifier import RunNotifier
+from .pages.compare_page import ComparePage
 from .pages.datasets_page import DatasetsPage
 from .pages.export_page import ExportPage
 from .pages.projects_page import ProjectsPage
@@ -98,10 +99,14 @@ class MainWindow(QMainWindow):
         self.training_page.export_requested.connect(self.export_run)
         self.training_page.new_training_requested.connect(lambda: self.new_training())
         self.training_page.run_again_requested.connect(lambda i: self.new_training(i))
+        self.compare_page = ComparePage(manager, signals, settings=lambda: self.settings)
+        self.training_page.compare_requested.connect(self.compare_runs)
+        self.training_page.tensorboard_requested.connect(self.compare_page.open_tensorboard)
         entries: list[tuple[str, str, QWidget]] = [
             ("projects", "Projects", self.projects_page),
             ("datasets", "Datasets", self.datasets_page),
             ("training", "Training", self.training_page),
+            ("compare", "Compare", self.compare_page),
             ("export", "Export", self.export_page),
         ]
 
@@ -260,11 +265,16 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentIndex(row)
         page_key = self.page_keys[row]
         self.page_actions[page_key].setChecked(True)
-        if page_key in ("projects", "datasets", "export"):
+        if page_key in ("projects", "datasets", "compare", "export"):
             # Cheap to re-read, and the command line may have changed them meanwhile. (The
             # Training page follows the runs through the signals.)
             self.pages[page_key].refresh()
         self.page_changed.emit(page_key)
+
+    def compare_runs(self, ids: list[int]) -> None:
+        """Show the Compare page with these runs (2 to 10)."""
+        self.compare_page.set_runs(ids)
+        self.show_page("compare")
 
     def refresh_current_page(self) -> None:
         page = self.pages[self.current_page_key()]
