@@ -56,9 +56,15 @@ def make_dataset(folder: Path, metadata: str | None = METADATA) -> Path:
 def child() -> Iterator[subprocess.Popen]:
     """A real process in its own process group, as the engine starts training."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True
+        [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(30)"],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    # Started, not starting: a SIGINT during the interpreter's start-up ends it with 1, not -2.
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
     yield proc
+    proc.stdout.close()
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
