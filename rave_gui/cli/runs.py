@@ -9,6 +9,7 @@ import sys
 from typing import IO, TYPE_CHECKING, Any
 
 from ..backend.rave.fidelity import fidelity_fact
+from ..backend.runs.outcome import exit_code_text
 from ..backend.status import FINAL, RunStatus
 from ..backend.system.units import format_datetime, format_value
 from . import audio
@@ -134,7 +135,7 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
         ("run folder", exp.run_dir or "-"),
         ("log", exp.log_path or "-"),
         ("pid", exp.pid or "-"),
-        ("exit code", "-" if exp.exit_code is None else exp.exit_code),
+        ("exit code", exit_code_text(exp.exit_code, exp.status)),
         ("error", exp.error or "-"),
         ("command", " ".join(exp.command) if exp.command else "-"),
     ]
