@@ -114,7 +114,7 @@ class TrainingPage(QWidget):
         self.splitter.addWidget(self.panel)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([560, 840])
+        self.splitter.setSizes([420, 980])  # the table keeps 420 px, the run panel the rest
         self.splitter.setChildrenCollapsible(False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -240,7 +240,7 @@ class TrainingPage(QWidget):
         lay.addWidget(self.toolbar)
         lay.addWidget(self.table, 1)
         lay.addWidget(self.count_label)
-        box.setMinimumWidth(380)
+        box.setMinimumWidth(300)  # the run panel keeps the room at the smallest window
         return box
 
     @property

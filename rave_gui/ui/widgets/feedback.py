@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PyQt6.QtCore import QEvent, Qt, pyqtSignal
+from PyQt6.QtCore import QEvent, QRect, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QPalette, QResizeEvent
 from PyQt6.QtWidgets import (
     QFrame,
@@ -61,7 +61,7 @@ class WrappedLabel(QLabel):
     """A word-wrapped plain-text label that is never cut: long words (paths) wrap too, and
     its height follows its text at its width, a minimum the layouts pass up to the window,
     which grows rather than cut it (a window's layout does not do that for wrapped text).
-    ``text()`` is the text shown, with its wrap points; ``plain()`` the text as given."""
+    ``text()`` is the text as given (what is shown holds zero-width wrap points)."""
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -71,22 +71,28 @@ class WrappedLabel(QLabel):
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-        self.set_text(text)
+        self.setText(text)
 
-    def set_text(self, text: str) -> None:
-        self._text = text
-        self.setText(wrappable(text))
-        self.setToolTip(text if len(text) > 80 else "")
+    def setText(self, text: str | None) -> None:
+        self._text = text or ""
+        super().setText(wrappable(self._text))
         self._fit()
 
-    def plain(self) -> str:
+    set_text = setText
+
+    def text(self) -> str:
         return self._text
 
     def _fit(self) -> None:
         """The height the text needs at the label's width (a line when empty and reserved)."""
-        line = self.fontMetrics().lineSpacing()
-        width = self.width() if self.isVisible() else self.sizeHint().width()
-        need = self.heightForWidth(width) if self._text else line
+        metrics = self.fontMetrics()
+        line = metrics.lineSpacing()
+        laid_out = self.isVisible() or self.testAttribute(Qt.WidgetAttribute.WA_Resized)
+        width = self.width() if laid_out else self.sizeHint().width()
+        m = self.contentsMargins()
+        box = QRect(0, 0, max(1, width - m.left() - m.right()), 1 << 20)
+        flags = Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft
+        need = metrics.boundingRect(box, flags, QLabel.text(self)).height() + m.top() + m.bottom()
         self.setMinimumHeight(max(line, need) if self._text or self._reserve else 0)
 
     def resizeEvent(self, event: QResizeEvent | None) -> None:
@@ -119,7 +125,8 @@ class FieldError(WrappedLabel):
 
     def set_error(self, text: str | None) -> None:
         """Show ``text`` (or clear the label when it is empty or None)."""
-        self.set_text(text or "")
+        self.setText(text or "")
+        self.setToolTip(self._text if len(self._text) > 80 else "")
         self.setVisible(bool(text) or self._reserve)
         self._fit()
 

@@ -85,7 +85,7 @@ class ListenPanel(QWidget):
         self._own_count = 0
 
         self.clip_list = QListWidget()
-        self.clip_list.setMinimumWidth(120)
+        self.clip_list.setMinimumWidth(100)
         self.clip_list.currentRowChanged.connect(self._on_row_changed)
 
         self.example_combo = QComboBox()
@@ -111,10 +111,8 @@ class ListenPanel(QWidget):
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Example"))
         controls.addWidget(self.example_combo)
-        controls.addSpacing(8)
         controls.addWidget(self.a_button)
         controls.addWidget(self.b_button)
-        controls.addSpacing(8)
         controls.addWidget(self.play_button)
         controls.addStretch(1)
 
@@ -133,7 +131,7 @@ class ListenPanel(QWidget):
         self.figure: Figure | None = None
         self.canvas: FigureCanvasQTAgg | None = None
         self.canvas_holder = QWidget()
-        self.canvas_holder.setMinimumSize(240, 160)
+        self.canvas_holder.setMinimumSize(240, 120)
         self.canvas_holder.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         QVBoxLayout(self.canvas_holder).setContentsMargins(0, 0, 0, 0)
         self.message = QLabel()

@@ -31,6 +31,7 @@ from ...backend.store.records import Alert, Experiment
 from ...backend.system.units import format_duration, format_rate
 from ...core.signals import AppSignals
 from ..models.experiments_model import RunRow, format_step, format_time
+from .feedback import WrappedLabel
 from .file_actions import open_folder
 from .listen_panel import ListenPanel
 from .log_view import LogView
@@ -71,8 +72,7 @@ class RunPanel(QWidget):
         self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status_badge = QLabel()
         self.status_badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.info_label = QLabel()
-        self.info_label.setWordWrap(True)
+        self.info_label = WrappedLabel()  # wraps without being cut at the smallest window
         self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # The run's folder (RAVE's output: checkpoints, logs, config), opened by the button.
         self.folder_label = QLabel()
@@ -142,7 +142,7 @@ class RunPanel(QWidget):
         # panel is on screen or first asked for: the window appears first.
         self._plot: MetricsPlot | None = None
         self.plot_holder = QWidget()
-        self.plot_holder.setMinimumHeight(200)
+        self.plot_holder.setMinimumHeight(230)  # the plot's own minimum: its axis never cut
         holder = QVBoxLayout(self.plot_holder)
         holder.setContentsMargins(0, 0, 0, 0)
         self.log_view = LogView()
