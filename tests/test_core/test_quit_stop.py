@@ -65,3 +65,14 @@ def test_a_stopped_run_ends_without_an_alarming_code():
     assert exit_code_text(-9, "failed") == "-9 (killed by SIGKILL)"
     assert exit_code_text(None, STOPPED) == "-"
     assert exit_code_text(1, "failed") == "1"
+
+
+def test_the_log_read_again_shows_the_stop_as_the_live_view_did(tmp_path):
+    from rave_gui.backend.process.logtail import tail_lines
+
+    log = tmp_path / "train.log"
+    log.write_text(
+        "Detected KeyboardInterrupt, attempting graceful shutdown...\n"
+        "[rave-gui] process exited with code -2\n"
+    )
+    assert tail_lines(log)[-1] == ("The run stopped (ended by SIGINT).", "info")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from ..rave.logparse import LogLine, LogParser, Metrics, Progress
+from ..runs.outcome import exit_line_shown
 
 MAX_TAIL_BYTES = 4 << 20  # read at most this much from the end of the file
 _CHUNK = 64 << 10
@@ -68,8 +69,8 @@ def tail_lines(
     parser = LogParser()
     out: list[tuple[str, str]] = []
     for ev in parser.feed(data) + parser.flush():
-        if isinstance(ev, LogLine):
-            out.append((ev.text, ev.level))
+        if isinstance(ev, LogLine):  # the supervisor's last line as the live view shows it
+            out.append(exit_line_shown(ev.text, ev.level, stopping=False))
         elif isinstance(ev, Progress):
             out.append((ev.text, "info"))
         elif isinstance(ev, Metrics) and ev.values:  # no values: its line came as a LogLine
