@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -116,6 +117,7 @@ class SettingsDialog(QDialog):
         # Notifications.
         self.notify_check = QCheckBox("Show a tray icon and desktop notifications")
         notify_note = WrappedLabel("When a run completes, fails or raises an error alert.")
+        notify_note.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
         self.notify_check.setChecked(settings.notifications)
 
         form = QFormLayout()
