@@ -76,3 +76,28 @@ def test_the_log_read_again_shows_the_stop_as_the_live_view_did(tmp_path):
         "[rave-gui] process exited with code -2\n"
     )
     assert tail_lines(log)[-1] == ("The run stopped (ended by SIGINT).", "info")
+
+
+def test_the_windows_quit_and_stop_records_what_the_window_showed(qtbot, manager, replay):
+    """The real close: the controller's follower thread shows the run's progress, then
+    shutdown(stop_runs=True) lets the thread go, interrupts the run and follows it to its end."""
+    from rave_gui.core.controller import RunController
+    from rave_gui.core.signals import AppSignals
+
+    run = replay(fixture="run_110steps", duration=8.0, tick_every=0.1)
+    signals = AppSignals()
+    controller = RunController(manager, signals, Settings())
+    shown: list[int] = []
+    signals.run_progress.connect(lambda i, info: shown.append(info.get("step") or 0))
+    stopped: list[str] = []
+    signals.run_stopped.connect(lambda i, msg: stopped.append(msg))
+    try:
+        controller.follow(run.exp_id)
+        qtbot.waitUntil(lambda: bool(shown) and shown[-1] >= 30, timeout=30_000)
+    finally:
+        controller.shutdown(True)
+    exp = manager.get_experiment(run.exp_id)
+    assert exp.status == STOPPED and exp.error is None
+    ticks = [int(s) for s in TICK.findall(Path(exp.log_path).read_text(encoding="utf-8"))]
+    points = [m["last_step"] for m in exp.summary["metrics"].values()]
+    assert exp.summary["step"] == max(ticks + points) >= max(shown)
