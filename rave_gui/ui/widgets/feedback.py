@@ -89,6 +89,8 @@ class WrappedLabel(QLabel):
         line = metrics.lineSpacing()
         laid_out = self.isVisible() or self.testAttribute(Qt.WidgetAttribute.WA_Resized)
         width = self.width() if laid_out else self.sizeHint().width()
+        if width < 4 * line:  # not laid out yet (squeezed to nothing): no absurd height
+            width = self.sizeHint().width()
         m = self.contentsMargins()
         box = QRect(0, 0, max(1, width - m.left() - m.right()), 1 << 20)
         flags = Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft
