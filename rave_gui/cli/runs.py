@@ -11,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 from ..backend.rave.fidelity import fidelity_fact
 from ..backend.runs.detail import diagnosis, run_detail
 from ..backend.runs.metrics_export import export_to_file, write_points
+from ..backend.runs.outcome import exit_code_text
 from ..backend.status import FINAL, RunStatus
 from ..backend.system.units import format_datetime, format_value
 from . import audio, compare, history
@@ -98,7 +99,7 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
         ("run folder", exp.run_dir or "-"),
         ("log", exp.log_path or "-"),
         ("pid", exp.pid or "-"),
-        ("exit code", "-" if exp.exit_code is None else exp.exit_code),
+        ("exit code", exit_code_text(exp.exit_code, exp.status)),
         ("error", exp.error or "-"),
         ("tags", ", ".join(tm.history.tags(args.id)) or "-"),
         ("archived", "yes" if exp.archived else "no"),

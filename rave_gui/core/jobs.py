@@ -19,6 +19,7 @@ from ..backend.jobs.preprocess import (
     PreprocessRun,
     make_dataset,
 )
+from ..backend.jobs.reconstruct import reconstruct
 from ..backend.manager import TrainingManager
 from ..backend.process import runner
 from ..backend.store.records import ExportedModel
@@ -165,3 +166,33 @@ class ExportJob(_Job):
         size = format_bytes(self.model.size) if self.model else "?"
         name = Path(self.model.path).name if self.model else plan.output_file.name
         return True, f"Exported {name} ({size})."
+
+
+class ReconstructJob(_Job):
+    """Your own sound through a run's model: the backend's :func:`reconstruct` (RAVE's Python
+    in a child process; torch never loads here) writing ``output``; its progress lines come
+    as ``lines_received``, then ``ended(ok, message)``."""
+
+    def __init__(
+        self,
+        rave_executable: str,
+        model: str,
+        source: str,
+        output: str,
+        *,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.rave_executable = rave_executable
+        self.model, self.source, self.output = model, source, output
+
+    def _work(self) -> tuple[bool, str]:
+        reconstruct(
+            self.rave_executable,
+            self.model,
+            self.source,
+            self.output,
+            on_line=lambda line: self.lines_received.emit([(line, "info")]),
+            cancelled=self._cancel.is_set,
+        )
+        return True, f"Reconstructed {Path(self.source).name} through {Path(self.model).name}."

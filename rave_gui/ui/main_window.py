@@ -31,6 +31,7 @@ from ..core.signals import AppSignals
 from ..core.worker import BackgroundTask, run_in_background, wait_for_background
 from .dialogs.close_dialog import CANCEL, STOP, CloseRunsDialog, StoppingRunsDialog
 from .dialogs.guide_dialog import GuideDialog
+from .dialogs.placement import install_dialog_placer
 from .dialogs.settings_dialog import SettingsDialog
 from .icons import app_icon, page_icon
 from .notifier import RunNotifier
@@ -187,6 +188,7 @@ class MainWindow(QMainWindow):
         self._status_timer.timeout.connect(self.update_status)
         self._status_timer.start()
 
+        self.dialog_placer = install_dialog_placer(self)  # dialogs open centred on the window
         self.resize(1280, 820)
         self._restore_state()
         self.update_status()
@@ -450,9 +452,17 @@ class MainWindow(QMainWindow):
             project_id = None
         self.set_project(project_id if project_id is not None else self._default_project())
         page = state.value("window/page")
-        self.show_page(page if page in self.page_keys else self.page_keys[0])
+        if page not in self.page_keys:  # the first start: where a dataset is made, if none
+            page = "datasets" if self._nothing_yet() else self.page_keys[0]
+        self.show_page(page)
         if self.nav.currentRow() < 0:
             self.nav.setCurrentRow(0)
+
+    def _nothing_yet(self) -> bool:
+        """No dataset and no run in the current project: the Datasets page's "get started"
+        choices come first."""
+        pid = self.project_id
+        return not self.manager.datasets.all(pid) and not self.manager.list_experiments(pid)
 
     def _default_project(self) -> int:
         return self.manager.projects.default_id()

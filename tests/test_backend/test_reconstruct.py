@@ -4,58 +4,24 @@ interface: forward(x[b, c, t]) -> y[b, c, t], ``sr`` and ``n_channels`` attribut
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from torch_models import RAVE, has_torch, make_half_model
 
 from rave_gui.backend.errors import PreflightError
 from rave_gui.backend.jobs.reconstruct import check_reconstruct
 from rave_gui.backend.rave.audio import decode_wav, encode_wav
 from rave_gui.cli import main
 
-RAVE = Path(sys.executable).with_name("rave")
-
-MODEL_SOURCE = """
-import sys
-import torch
-
-
-class Half(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.sr = 8000
-        self.n_channels = 1
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * 0.5
-
-
-torch.jit.save(torch.jit.script(Half()), sys.argv[1])
-"""
-
-
-def _has_torch() -> bool:
-    try:
-        import importlib.util
-
-        return importlib.util.find_spec("torch") is not None and RAVE.exists()
-    except ValueError:
-        return False
-
-
-needs_torch = pytest.mark.skipif(not _has_torch(), reason="no RAVE installation with torch")
+needs_torch = pytest.mark.skipif(not has_torch(), reason="no RAVE installation with torch")
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("model")
-    (folder / "make.py").write_text(MODEL_SOURCE)
-    path = folder / "half.ts"
-    subprocess.run([sys.executable, str(folder / "make.py"), str(path)], check=True, timeout=120)
-    return path
+    return make_half_model(tmp_path_factory.mktemp("model"))
 
 
 def _wav(path: Path, samples: np.ndarray, rate: int) -> Path:
@@ -130,3 +96,54 @@ def test_a_reconstruction_past_its_timeout_is_stopped(tmp_path, monkeypatch) -> 
     )
     with pytest.raises(CancelledError, match=r"more than 0\.5 s"):
         rc.reconstruct(str(RAVE), tmp_path / "m.ts", src, tmp_path / "o.wav", timeout=0.5)
+
+
+def _run_folder(tmp_path: Path) -> Path:
+    """A run folder as RAVE writes it: config.gin (44.1 kHz) and a checkpoint under it."""
+    run = tmp_path / "cello_d744cc98b7"
+    (run / "version_0" / "checkpoints").mkdir(parents=True)
+    (run / "config.gin").write_text("SAMPLING_RATE = 44100\nN_BAND = 16\n")
+    (run / "version_0" / "checkpoints" / "best.ckpt").write_bytes(b"ckpt")
+    return run
+
+
+def test_a_checkpoint_refuses_another_sample_rate_before_torch_loads(tmp_path) -> None:
+    from rave_gui.backend.jobs.reconstruct import model_sample_rate, run_models
+
+    run = _run_folder(tmp_path)
+    ckpt = run / "version_0" / "checkpoints" / "best.ckpt"
+    assert model_sample_rate(ckpt) == 44100
+    assert model_sample_rate(tmp_path / "m.ts") is None  # only torch can read a .ts
+    (run / "exports").mkdir()
+    ts = run / "exports" / "cello.ts"
+    ts.write_bytes(b"ts")
+    assert set(run_models(run)) == {ckpt, ts} and run_models(tmp_path / "none") == []
+    src = _wav(tmp_path / "voice.wav", np.zeros(100, np.float32), 48000)
+    with pytest.raises(PreflightError) as err:
+        check_reconstruct(ckpt, src, tmp_path / "o.wav")
+    assert str(err.value) == (
+        "voice.wav is at 48000 Hz but the model works at 44100 Hz: resample it first "
+        "(e.g. ffmpeg -i voice.wav -ar 44100 voice-44k.wav)."
+    )
+    check_reconstruct(ckpt, _wav(tmp_path / "ok.wav", np.zeros(9, np.float32), 44100), src)
+
+
+def test_a_cancelled_reconstruction_is_stopped(tmp_path, monkeypatch) -> None:
+    import time
+
+    from rave_gui.backend.errors import CancelledError
+    from rave_gui.backend.jobs import reconstruct as rc
+
+    src = _wav(tmp_path / "in.wav", np.zeros(10, np.float32), 8000)
+    (tmp_path / "m.ts").write_bytes(b"x")
+    monkeypatch.setattr(
+        rc, "reconstruct_argv", lambda *a: [sys.executable, "-c", "import time; time.sleep(60)"]
+    )
+    asked = time.monotonic() + 0.3
+    started = time.monotonic()
+    with pytest.raises(CancelledError, match="Cancelled"):
+        rc.reconstruct(
+            str(RAVE), tmp_path / "m.ts", src, tmp_path / "o.wav",
+            cancelled=lambda: time.monotonic() > asked,
+        )  # fmt: skip
+    assert time.monotonic() - started < 5

@@ -183,11 +183,16 @@ def test_the_demo_makes_preprocesses_and_registers_a_dataset(qtbot, page, manage
     qtbot.waitUntil(lambda: page.new_dataset_dialog is not None, timeout=120_000)
     dialog = page.new_dataset_dialog
     assert dialog.folders() == [str(data_dir() / "demo" / "audio")]
+    shown: list[int] = []  # the real progress, between 0 and 100 (not 0 until the end)
+    dialog.progress_bar.valueChanged.connect(shown.append)
     with qtbot.waitSignal(dialog.registered, timeout=180_000):
         pass
     (ds,) = manager.datasets.all(project_id)
     assert ds.name == "demo"
     assert (ds.n_examples, ds.channels, ds.sample_rate) == (36, 1, 44100)
+    assert any(0 < v < 100 for v in shown), shown
+    # the dialog closes itself: the page says what was made
+    assert page.message.text() == "Dataset 'demo' is ready: 36 examples, 3 min 28 s of audio."
     assert len(list((data_dir() / "demo" / "audio").glob("demo_*.wav"))) == 12
     assert not page.is_empty_state()
     # Trying again does not make it twice.

@@ -89,6 +89,7 @@ def test_project_selector_scopes_the_pages(qtbot, window, manager, tmp_path, dat
 
 def test_projects_page_chooses_renames_and_deletes_the_current_project(window, manager):
     pid = manager.projects.create("Piano")
+    window.show_page("projects")  # a first start with no dataset opens on Datasets
     window.refresh_current_page()
     window.projects_page.select_project(pid)
     window.projects_page.open_button.click()

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import threading
+import time
 import wave
 from collections import deque
 from collections.abc import Callable
@@ -21,10 +23,43 @@ from pathlib import Path
 from ..errors import CancelledError, PreflightError, ProcessError
 from ..rave.command import RECONSTRUCTOR, check_writable_folder, find_rave, python_of
 
-__all__ = ["MODEL_SUFFIXES", "check_reconstruct", "reconstruct", "reconstruct_argv"]
+__all__ = [
+    "MODEL_SUFFIXES",
+    "check_reconstruct",
+    "model_sample_rate",
+    "reconstruct",
+    "reconstruct_argv",
+    "run_models",
+]
 
 MODEL_SUFFIXES = (".ts", ".ckpt")
 _ERROR_PREFIX = "rave-gui: error: "
+_SAMPLING_RATE = re.compile(r"^SAMPLING_RATE\s*=\s*(\d+)\s*$", re.M)
+
+
+def run_models(run_dir: str | os.PathLike[str] | None) -> list[Path]:
+    """The models a run folder holds (checkpoints, exported .ts files), newest first."""
+    if not run_dir or not Path(run_dir).is_dir():
+        return []
+    found = [p for p in Path(run_dir).rglob("*") if p.suffix in MODEL_SUFFIXES and p.is_file()]
+    return sorted(found, key=lambda p: (-p.stat().st_mtime, str(p)))
+
+
+def model_sample_rate(model: str | os.PathLike[str]) -> int | None:
+    """The sample rate a checkpoint's model works at, from its run's config.gin (None for an
+    exported .ts, which only torch can read, or when no config says)."""
+    model = Path(model)
+    if model.suffix != ".ckpt":
+        return None
+    for parent in list(model.parents)[:4]:
+        gin = parent / "config.gin"
+        if gin.is_file():
+            try:
+                found = _SAMPLING_RATE.search(gin.read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                return None
+            return int(found.group(1)) if found else None
+    return None
 
 
 def reconstruct_argv(
@@ -52,8 +87,17 @@ def check_reconstruct(
         try:
             with wave.open(str(source), "rb") as w:
                 w.getnframes()
+                rate = w.getframerate()
         except (wave.Error, EOFError, OSError) as err:
             problems.append(f"{source.name} is not a PCM WAV file ({err}).")
+        else:
+            wanted = model_sample_rate(model) if model.is_file() else None
+            if wanted and wanted != rate:  # said before torch loads (the model says it too)
+                problems.append(
+                    f"{source.name} is at {rate} Hz but the model works at {wanted} Hz: "
+                    f"resample it first (e.g. ffmpeg -i {source.name} -ar {wanted} "
+                    f"{source.stem}-{wanted // 1000}k.wav)."
+                )
     if output.resolve() == source.resolve():
         problems.append("The output would overwrite the input: choose another file.")
     else:
@@ -73,9 +117,11 @@ def reconstruct(
     *,
     on_line: Callable[[str], None] | None = None,
     timeout: float | None = 600.0,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Path:
     """Write ``source`` reconstructed by ``model`` to ``output``; ``on_line`` gets each
-    progress line. Raises PreflightError for bad input, ProcessError if the child fails."""
+    progress line. Raises PreflightError for bad input, ProcessError if the child fails,
+    CancelledError when ``cancelled()`` turned true (the child is killed then)."""
     check_reconstruct(model, source, output)
     rave = find_rave(rave_executable)
     python = python_of(rave)
@@ -102,6 +148,20 @@ def reconstruct(
     if timer is not None:
         timer.daemon = True
         timer.start()
+    stopped = threading.Event()
+
+    def watch() -> None:  # the user's cancel, between the child's lines
+        while proc.poll() is None and cancelled is not None:
+            if cancelled():
+                stopped.set()
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                return
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch, name="reconstruct-cancel", daemon=True)
+    if cancelled is not None:
+        watcher.start()
     try:
         assert proc.stdout is not None
         for raw in proc.stdout:
@@ -119,6 +179,10 @@ def reconstruct(
             timer.cancel()
         if proc.stdout is not None:
             proc.stdout.close()
+        if watcher.is_alive():
+            watcher.join()
+    if stopped.is_set():
+        raise CancelledError("Cancelled.")
     if timed_out.is_set():
         raise CancelledError(f"The reconstruction took more than {timeout:g} s: stopped.")
     if code == 0:

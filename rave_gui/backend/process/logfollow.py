@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..rave.logparse import Event, LogLine, LogParser, Metrics
+from ..runs.outcome import exit_line_shown
 from . import runner
 from .procinfo import is_same_process
 
@@ -27,14 +28,18 @@ def status_path_of(log_path: str | os.PathLike[str]) -> Path:
 STEP_TICK = re.compile(r"^rave-gui: step=(\d+)$")
 
 
-def display_line(ev: Event, step: int | None = None) -> tuple[str, str] | None:
+def display_line(
+    ev: Event, step: int | None = None, stopping: bool = False
+) -> tuple[str, str] | None:
     """The one presentation of a parsed event in a log view, live or read back from the file:
     a (text, level) pair, or None for what a log view does not show (the launcher's step
     lines, progress-bar updates: the progress bar shows them, an outcome or failure: its line
     came as a LogLine). Metrics read as ``step N: name=value ...``, ``step`` (the last step
-    known) standing in for a line that gave none."""
+    known) standing in for a line that gave none. The supervisor's exit line of a stopped run
+    reads "The run stopped (ended by SIGINT)." (``stopping``: the run is being stopped, so
+    any signal it died of was ours)."""
     if isinstance(ev, LogLine):
-        return None if STEP_TICK.match(ev.text) else (ev.text, ev.level)
+        return None if STEP_TICK.match(ev.text) else exit_line_shown(ev.text, ev.level, stopping)
     if isinstance(ev, Metrics) and ev.values:  # no values: its line came as a LogLine
         text = " ".join(f"{k}={v:g}" for k, v in ev.values.items())
         at = ev.step if ev.step is not None else step

@@ -23,7 +23,12 @@ from ..system import sysmon
 from ..system.settings import load_settings
 from .checkpoints import sync_run_checkpoints
 from .health import HealthAlert, HealthMonitor, HealthThresholds, thresholds_from
-from .outcome import OutcomeMarkers, decide_outcome, no_exit_reason, steps_reached
+from .outcome import (
+    OutcomeMarkers,
+    decide_outcome,
+    no_exit_reason,
+    steps_reached,
+)
 from .stopping import StopEscalation, kill_leftovers
 
 LOG_KEY = "log"  # follow_offsets key of the log file (tfevents files use their path)
@@ -32,7 +37,6 @@ CHECKPOINT_SCAN_S = 5.0
 # not read yet) only if its log was last written before its end was recorded: a later write
 # is another run's, in a folder the two shared.
 LEGACY_CATCH_UP_TOLERANCE_S = 2.0
-STEP_SAVE_S = 2.0  # the live step goes to the stored summary at most this often
 LOCK_WAIT_S = 10.0  # a poll waits this long for another follower of the run, then skips
 DATA_LOST = "data_lost"  # alert kind: something the run wrote could not be read
 HEALTH_KEY = "health"  # the health rules' state, in the run's stored summary
@@ -108,7 +112,6 @@ class RunFollower:
         self._last_ckpt_scan = 0.0
         self.markers = OutcomeMarkers.from_summary(exp.summary)
         self._stopping = StopEscalation()
-        self._step_saved_at = 0.0
         # per series, the last step this follower reported (or found stored when created)
         self._reported = {n: m.get("last_step") for n, m in exp.summary.get("metrics", {}).items()}
         self._lock_path = lock_path(manager.db.path, f"run-{experiment_id}")
@@ -121,7 +124,6 @@ class RunFollower:
         self._alerts: list[tuple[str, int | None]] = []
         self._health_alerts: list[HealthAlert] = []  # of the process watch, to store
         self._store_failed = False
-        self._final = False  # the run's process was gone at the last poll
         self._output_loss_noted = False
         # Health rules: over the points (state kept in the summary, shared by every follower),
         # and over the live process and its GPU (this follower's own watch).
@@ -243,7 +245,7 @@ class RunFollower:
                 reached = steps_reached(ev)
                 if reached is not None:  # the real last step: scalars stop a little before it
                     self._see_step(reached)
-            line = display_line(ev, self.step)  # one presentation, live or read back
+            line = display_line(ev, self.step, self.exp.status == STOPPING)  # one presentation
             if line is not None:
                 upd.lines.append(line)
             if self.markers.see(ev):
@@ -282,7 +284,7 @@ class RunFollower:
                 for text, step in self._alerts:
                     self.manager.alerts.add(self.experiment_id, DATA_LOST, "warning", text, step)
                 self._add_health_alerts(upd, self._health_alerts)
-                self._save_step(final=self._final)
+                self._save_step()
         except DatabaseError as err:
             upd.alerts.clear()  # not stored: raised again by the next try
             self._store_problem(upd, err)
@@ -413,7 +415,6 @@ class RunFollower:
         self._reload(upd)
         status_before = self.exp.status
         alive = self.alive = self._alive() if status_before in LIVE else False
-        self._final = not alive
         if self._store_failed and not self._store(upd):
             self._waiting(upd, status_before, alive)
             return
@@ -444,13 +445,12 @@ class RunFollower:
             upd.status = status_before
             upd.message = self.exp.error or status_before
 
-    def _save_step(self, final: bool) -> None:
-        """The live step into the summary (what `runs list` and the app's table show), at
-        most every STEP_SAVE_S: scalars, which move it too, come only every 50 steps."""
-        now = time.monotonic()
-        if self.step is None or (not final and now - self._step_saved_at < STEP_SAVE_S):
+    def _save_step(self) -> None:
+        """The live step into the summary (what `runs list` and the app's table show), with
+        the offsets it was read up to: a follower that lets go (the app closing) leaves no
+        step behind that the next one, starting from those offsets, would never read again."""
+        if self.step is None:
             return
-        self._step_saved_at = now
         summary = self.manager.get_experiment(self.experiment_id).summary
         if self.step > (summary.get("step") or 0):
             summary["step"] = self.step

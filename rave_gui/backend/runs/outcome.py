@@ -4,6 +4,7 @@ kept in its summary, and the rules that turn them and its exit into a status and
 from __future__ import annotations
 
 import re
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,39 @@ class OutcomeMarkers:
         return True
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def exit_code_text(code: int | None, status: str) -> str:
+    """An exit code as a person reads it: a signal's name, and for a stopped run the
+    interrupt it was ended by ("-2 (ended by SIGINT: the run was stopped)")."""
+    if code is None:
+        return "-"
+    if code >= 0:
+        return str(code)
+    if status == STOPPED:
+        return f"{code} (ended by {_signal_name(-code)}: the run was stopped)"
+    return f"{code} (killed by {_signal_name(-code)})"
+
+
+def exit_line_shown(text: str, level: str, stopping: bool) -> tuple[str, str]:
+    """A log line as shown: the supervisor's last line of a run being stopped says so
+    ("The run stopped (ended by SIGINT).") instead of a bare negative exit code."""
+    exited = EXIT_LINE.match(text)
+    if not exited:
+        return text, level
+    code = int(exited.group(1))
+    if code < 0 and (stopping or code == -signal.SIGINT):
+        return f"The run stopped (ended by {_signal_name(-code)}).", "info"
+    if code == 0 and stopping:
+        return "The run stopped.", "info"
+    return text, level
+
+
 def no_exit_reason(run_dir: Path | None, supervisor_state: str | None) -> str | None:
     """Why an ended run reported no exit code, when that is known."""
     if run_dir is not None and not run_dir.exists():
@@ -134,6 +168,8 @@ __all__ = [
     "EXIT_LINE",
     "OutcomeMarkers",
     "decide_outcome",
+    "exit_code_text",
+    "exit_line_shown",
     "no_exit_reason",
     "steps_reached",
 ]

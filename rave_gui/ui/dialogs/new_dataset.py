@@ -83,6 +83,7 @@ class NewDatasetDialog(QDialog):
         self.request: PreprocessRequest | None = None
         self.registered_id: int | None = None
         self.result_message = ""
+        self.result_text = ""  # what a successful preprocess made ("36 examples, ...")
         self._scan_generation = 0
         self._close_when_stopped = False
         self._name_touched = bool(name)
@@ -455,9 +456,10 @@ class NewDatasetDialog(QDialog):
         self.registered_id = dataset_id
         self.result_message = "done"
         self.progress_bar.setValue(100)
-        self.progress_label.setText(
-            f"Done: {info.n_examples or 0:,} examples, {format_duration(info.duration_s)}."
+        self.result_text = (
+            f"{info.n_examples or 0:,} examples, {format_duration(info.duration_s)} of audio"
         )
+        self.progress_label.setText(f"Done: {self.result_text}.")
         self._update()
         self.preprocess_finished.emit(True, "done")
         self.registered.emit(dataset_id)

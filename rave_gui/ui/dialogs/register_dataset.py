@@ -116,6 +116,8 @@ class RegisterDatasetDialog(QDialog):
         self.setMinimumWidth(560)
 
         self.path_edit.editingFinished.connect(self.inspect)
+        self.path_error.watch(self.path_edit)  # about the path being changed: gone
+        self.error_label.watch(self.path_edit, self.name_edit)
         if path:
             self.inspect()
         else:

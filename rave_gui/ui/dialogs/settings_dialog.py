@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -27,7 +28,7 @@ from ...backend.rave.command import RaveInstall, probe_rave
 from ...backend.system.paths import DB_ENV, default_runs_dir
 from ...backend.system.settings import Settings, save_settings
 from ...core.worker import BackgroundTask, run_in_background
-from ..widgets.feedback import ERROR, INFO, FieldError
+from ..widgets.feedback import ERROR, INFO, FieldError, WrappedLabel
 
 
 def describe_install(install: RaveInstall) -> str:
@@ -99,11 +100,10 @@ class SettingsDialog(QDialog):
         # Database (read-only here).
         self.db_edit = QLineEdit(str(db_path))
         self.db_edit.setReadOnly(True)
-        db_note = QLabel(
+        db_note = WrappedLabel(
             f"Chosen when rave-gui starts: the --db PATH flag or the {DB_ENV} environment "
             "variable open another database."
         )
-        db_note.setWordWrap(True)
 
         # Concurrency.
         self.max_runs_spin = QSpinBox()
@@ -115,10 +115,9 @@ class SettingsDialog(QDialog):
         runs_note = QLabel("More runs wait in the queue and start when one ends.")
 
         # Notifications.
-        self.notify_check = QCheckBox(
-            "Show a tray icon and a desktop notification when a run completes, fails or "
-            "raises an error alert"
-        )
+        self.notify_check = QCheckBox("Show a tray icon and desktop notifications")
+        notify_note = WrappedLabel("When a run completes, fails or raises an error alert.")
+        notify_note.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
         self.notify_check.setChecked(settings.notifications)
 
         form = QFormLayout()
@@ -139,7 +138,10 @@ class SettingsDialog(QDialog):
         max_box.addWidget(self.max_runs_spin)
         max_box.addWidget(runs_note, 1)
         form.addRow("Concurrent runs:", max_box)
-        form.addRow("Notifications:", self.notify_check)
+        notify_box = QVBoxLayout()
+        notify_box.addWidget(self.notify_check)
+        notify_box.addWidget(notify_note)
+        form.addRow("Notifications:", notify_box)
 
         self.save_error = FieldError(self)
         self.buttons = QDialogButtonBox(

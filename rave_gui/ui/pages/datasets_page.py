@@ -458,11 +458,17 @@ class DatasetsPage(QWidget):
             auto_start=auto_start,
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.registered.connect(self._registered)
+        dialog.registered.connect(lambda i: self._made(dialog, i))
         dialog.destroyed.connect(lambda _o=None: self._dialog_closed(dialog))
         self.new_dataset_dialog = dialog
         dialog.open()
         return dialog
+
+    def _made(self, dialog: NewDatasetDialog, dataset_id: int) -> None:
+        """A dataset made from audio: selected, and what it holds said (the dialog closes)."""
+        self._registered(dataset_id)
+        ds = self.manager.datasets.get(dataset_id)
+        self.message.show_message(f"Dataset {ds.name!r} is ready: {dialog.result_text}.", INFO)
 
     def _dialog_closed(self, dialog: NewDatasetDialog) -> None:
         if self.new_dataset_dialog is dialog:

@@ -128,6 +128,9 @@ class TrainingPage(QWidget):
         self.left_tabs = QTabWidget()
         self.left_tabs.setDocumentMode(True)
         self.left_tabs.addTab(left, "Runs")
+        # The history takes the whole page when shown (the run panel hides): its filter bar's
+        # width must not widen the smallest window, where the Runs tab sits beside the panel.
+        self.history.setMinimumWidth(280)
         self.left_tabs.addTab(self.history, "History")
         self.left_tabs.currentChanged.connect(self._left_tab_changed)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -135,7 +138,7 @@ class TrainingPage(QWidget):
         self.splitter.addWidget(self.panel)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([560, 840])
+        self.splitter.setSizes([420, 980])  # the table keeps 420 px, the run panel the rest
         self.splitter.setChildrenCollapsible(False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -261,7 +264,7 @@ class TrainingPage(QWidget):
         lay.addWidget(self.toolbar)
         lay.addWidget(self.table, 1)
         lay.addWidget(self.count_label)
-        box.setMinimumWidth(380)
+        box.setMinimumWidth(300)  # the run panel keeps the room at the smallest window
         return box
 
     def _build_history(self) -> HistoryView:

@@ -98,7 +98,7 @@ class ComparePlot(QWidget):
         self._pending = 0  # background reads not yet delivered
 
         self.metric_combo = QComboBox()
-        self.metric_combo.setMinimumContentsLength(18)
+        self.metric_combo.setMinimumContentsLength(12)
         self.metric_combo.currentTextChanged.connect(self._on_metric_combo)
         self.x_combo = QComboBox()
         for key, label in X_MODES.items():
@@ -109,7 +109,7 @@ class ComparePlot(QWidget):
         self.smooth_slider = QSlider(Qt.Orientation.Horizontal)
         self.smooth_slider.setRange(0, SLIDER_MAX)
         self.smooth_slider.setValue(round(self.smoothing * 1000))
-        self.smooth_slider.setFixedWidth(140)
+        self.smooth_slider.setFixedWidth(90)
         self.smooth_slider.setToolTip(
             "TensorBoard's smoothing: a debiased exponential moving average (0: raw)"
         )
@@ -136,14 +136,14 @@ class ComparePlot(QWidget):
         controls.setContentsMargins(0, 0, 0, 0)
         controls.addWidget(QLabel("Metric"))
         controls.addWidget(self.metric_combo)
-        controls.addSpacing(10)
+        controls.addSpacing(6)
         controls.addWidget(QLabel("x axis"))
         controls.addWidget(self.x_combo)
-        controls.addSpacing(10)
+        controls.addSpacing(6)
         controls.addWidget(QLabel("Smoothing"))
         controls.addWidget(self.smooth_slider)
         controls.addWidget(self.smooth_label)
-        controls.addSpacing(10)
+        controls.addSpacing(6)
         controls.addWidget(self.log_check)
         controls.addStretch(1)
         controls.addWidget(self.toolbar)

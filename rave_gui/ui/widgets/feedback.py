@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from PyQt6.QtCore import QEvent, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QPalette
+from PyQt6.QtCore import QEvent, QRect, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QPalette, QResizeEvent
 from PyQt6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QStyle,
     QToolButton,
     QWidget,
@@ -45,32 +46,105 @@ def tint(palette: QPalette, kind: str, amount: float = 0.16) -> QColor:
     return QColor(*mix)
 
 
-class FieldError(QLabel):
-    """A red line of text under a field, saying why its value cannot be used; hidden when
-    there is nothing to say."""
+# Where a long word (a path, a gin key) may wrap: after these, a zero-width space.
+_BREAK_AFTER = str.maketrans({c: c + "\u200b" for c in "/\\_.,=:"})
+_ZWSP = "\u200b"
 
-    def __init__(self, parent: QWidget | None = None, kind: str = ERROR) -> None:
+
+def wrappable(text: str) -> str:
+    """``text`` with wrap points inside its long words (paths...): a word-wrapped label
+    otherwise cuts a word wider than itself."""
+    return " ".join(w.translate(_BREAK_AFTER) if len(w) > 24 else w for w in text.split(" "))
+
+
+class WrappedLabel(QLabel):
+    """A word-wrapped plain-text label that is never cut: long words (paths) wrap too, and
+    its height follows its text at its width, a minimum the layouts pass up to the window,
+    which grows rather than cut it (a window's layout does not do that for wrapped text).
+    ``text()`` is the text as given (what is shown holds zero-width wrap points)."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._kind = kind
+        self._text = ""
+        self._reserve = False
         self.setWordWrap(True)
-        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.setText(text)
+
+    def setText(self, text: str | None) -> None:
+        self._text = text or ""
+        super().setText(wrappable(self._text))
+        self._fit()
+
+    set_text = setText
+
+    def text(self) -> str:
+        return self._text
+
+    def _fit(self) -> None:
+        """The height the text needs at the label's width (a line when empty and reserved)."""
+        metrics = self.fontMetrics()
+        line = metrics.lineSpacing()
+        laid_out = self.isVisible() or self.testAttribute(Qt.WidgetAttribute.WA_Resized)
+        width = self.width() if laid_out else self.sizeHint().width()
+        if width < 4 * line:  # not laid out yet (squeezed to nothing): no absurd height
+            width = self.sizeHint().width()
+        m = self.contentsMargins()
+        box = QRect(0, 0, max(1, width - m.left() - m.right()), 1 << 20)
+        flags = Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft
+        need = metrics.boundingRect(box, flags, QLabel.text(self)).height() + m.top() + m.bottom()
+        self.setMinimumHeight(max(line, need) if self._text or self._reserve else 0)
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        super().resizeEvent(event)
+        if event is not None and event.oldSize().width() != event.size().width():
+            self._fit()
+
+
+class FieldError(WrappedLabel):
+    """A line of text under a field, saying why its value cannot be used (or, with another
+    kind, a note or a check's answer); wrapped and never cut (see WrappedLabel). With
+    ``reserve`` (the default) an empty one keeps a line's height, so the fields below do not
+    move when a message appears; ``watch(field)`` clears it when the user edits that field."""
+
+    def __init__(
+        self, parent: QWidget | None = None, kind: str = ERROR, *, reserve: bool = True
+    ) -> None:
+        super().__init__("", parent)
+        self._kind = kind
+        self._reserve = reserve
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.setObjectName("fieldError")
         self._apply_colour()
-        self.hide()
+        self.setVisible(reserve)
+        self._fit()
 
     def set_kind(self, kind: str) -> None:
         self._kind = kind
         self._apply_colour()
 
     def set_error(self, text: str | None) -> None:
-        """Show ``text`` (or hide the label when it is empty or None)."""
+        """Show ``text`` (or clear the label when it is empty or None)."""
         self.setText(text or "")
-        self.setVisible(bool(text))
+        self.setToolTip(self._text if len(self._text) > 80 else "")
+        self.setVisible(bool(text) or self._reserve)
+        self._fit()
 
     def error(self) -> str:
         """The message shown, "" when there is none."""
-        return "" if self.isHidden() else self.text()
+        return "" if self.isHidden() else self._text
+
+    def watch(self, *fields: QWidget) -> None:
+        """Clear the message as soon as the user edits one of ``fields`` (what it said was
+        about the value being changed)."""
+        for field in fields:
+            for name in ("textEdited", "valueChanged", "currentIndexChanged", "textChanged"):
+                signal = getattr(field, name, None)
+                if signal is not None:
+                    signal.connect(lambda *_a: self.set_error(None))
+                    break
 
     def _apply_colour(self) -> None:
         pal = self.palette()

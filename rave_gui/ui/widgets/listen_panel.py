@@ -36,6 +36,7 @@ from ...backend.rave.audio import (
 )
 from ...backend.system.units import format_value
 from ...core.worker import run_in_background
+from .own_sound import OwnSoundDialog, load_own_sound
 
 if TYPE_CHECKING:
     from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
@@ -77,9 +78,14 @@ class ListenPanel(QWidget):
         self._audio_output: Any = None
         self._device: bool | None = None
         self._tmp = QTemporaryDir()
+        self.run_dir: str | None = None
+        self.rave_executable: str | None = None  # None: the saved settings' rave
+        self.own_dialog: OwnSoundDialog | None = None
+        self.own_sound: str | None = None  # what is shown when it is your own sound
+        self._own_count = 0
 
         self.clip_list = QListWidget()
-        self.clip_list.setMinimumWidth(150)
+        self.clip_list.setMinimumWidth(100)
         self.clip_list.currentRowChanged.connect(self._on_row_changed)
 
         self.example_combo = QComboBox()
@@ -96,16 +102,19 @@ class ListenPanel(QWidget):
         self.play_button.clicked.connect(lambda _checked: self.toggle_play())
         self.save_button = QPushButton("Save WAV…")
         self.save_button.clicked.connect(lambda _checked: self._ask_save())
+        self.own_button = QPushButton("Your sound…")
+        self.own_button.setToolTip(
+            "Try your own sound: a WAV file through a checkpoint or an exported model of "
+            "this run, played against the original"
+        )
+        self.own_button.clicked.connect(lambda _checked: self.try_own_sound())
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Example"))
         controls.addWidget(self.example_combo)
-        controls.addSpacing(8)
         controls.addWidget(self.a_button)
         controls.addWidget(self.b_button)
-        controls.addSpacing(8)
         controls.addWidget(self.play_button)
         controls.addStretch(1)
-        controls.addWidget(self.save_button)
 
         self.step_slider = QSlider(Qt.Orientation.Horizontal)
         self.step_slider.setPageStep(1)
@@ -115,12 +124,14 @@ class ListenPanel(QWidget):
         slider_row.addWidget(QLabel("Step"))
         slider_row.addWidget(self.step_slider, 1)
         slider_row.addWidget(self.step_label)
+        slider_row.addWidget(self.save_button)
+        slider_row.addWidget(self.own_button)
 
         # the figure (and matplotlib) is built when the panel is first shown
         self.figure: Figure | None = None
         self.canvas: FigureCanvasQTAgg | None = None
         self.canvas_holder = QWidget()
-        self.canvas_holder.setMinimumSize(240, 160)
+        self.canvas_holder.setMinimumSize(240, 120)
         self.canvas_holder.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         QVBoxLayout(self.canvas_holder).setContentsMargins(0, 0, 0, 0)
         self.message = QLabel()
@@ -163,6 +174,7 @@ class ListenPanel(QWidget):
         self._generation += 1
         self.index = AudioIndex(run_dir, channels=key[1]) if run_dir else None
         self.audio, self._specs = None, []
+        self.run_dir, self.own_sound = run_dir, None
         self._updating = False
         self._decoding = None
         self._fill_list()
@@ -224,6 +236,52 @@ class ListenPanel(QWidget):
     def shutdown(self) -> None:
         self._poll.stop()
         self.stop()
+        if self.own_dialog is not None:
+            self.own_dialog.shutdown()
+
+    # --- your own sound ------------------------------------------------------------------------
+    def try_own_sound(self) -> OwnSoundDialog:
+        """Open the dialog that reconstructs a WAV file through one of the run's models;
+        the result is shown here, A the original and B the reconstruction."""
+        if self.own_dialog is not None:
+            self.own_dialog.raise_()
+            return self.own_dialog
+        folder = Path(self._tmp.path()) / "own"
+        dialog = OwnSoundDialog(self.run_dir, folder, self.rave_executable, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.reconstructed.connect(self.show_own_sound)
+        dialog.destroyed.connect(lambda _o=None: setattr(self, "own_dialog", None))
+        self.own_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def show_own_sound(self, source: str, output: str, model: str) -> None:
+        """Show (and load, off the GUI thread) a sound and its reconstruction as A and B."""
+        self.stop()
+        self._own_count += 1
+        gen, index = self._generation, -self._own_count
+        self._decoding = index
+        text = f"Your sound {Path(source).name} through {Path(model).name}"
+        run_in_background(
+            lambda: load_own_sound(source, output, index),
+            lambda result: self._own_loaded(gen, index, text, result),
+            lambda err: self._index_failed(gen, err),
+        )
+
+    def _own_loaded(self, gen: int, index: int, text: str, result: tuple) -> None:
+        if gen != self._generation or index != self._decoding:
+            return
+        self._decoding = None
+        self.audio, self._specs = result
+        self.own_sound = text
+        with QSignalBlocker(self.clip_list), QSignalBlocker(self.example_combo):
+            self.clip_list.setCurrentRow(-1)
+            self.example_combo.clear()
+            self.example_combo.addItem("1")
+        self.step_label.setText("your sound")
+        self.message.setText(f"{text}: A is the original, B the reconstruction.")
+        self._set_enabled(True)
+        self._draw()
 
     # --- list and slider ---------------------------------------------------------------------
     @property
@@ -248,7 +306,9 @@ class ListenPanel(QWidget):
         if clips:
             self.message.setText("" if self.audio_device_available() else NO_DEVICE)
             target = len(clips) - 1 if follow_last else min(row, len(clips) - 1)
-            if target != row or self.audio is None:
+            if self.own_sound is not None:  # your sound stays until a validation is chosen
+                pass
+            elif target != row or self.audio is None:
                 self.select_clip(target)
             else:
                 with QSignalBlocker(self.clip_list), QSignalBlocker(self.step_slider):
@@ -277,6 +337,7 @@ class ListenPanel(QWidget):
         self.step_label.setText(f"{step}  ({row + 1} of {len(clips)})")
         if self.audio is not None and self.audio.clip == clip:
             return
+        self.own_sound = None
         self._decoding = row
         gen = self._generation
         run_in_background(
@@ -405,6 +466,8 @@ class ListenPanel(QWidget):
             return
         c = self.audio.clip
         name = f"step{c.step}-example{self.example + 1}-{self.part}.wav"
+        if self.own_sound is not None:
+            name = f"{Path(c.path).stem}-{self.part}.wav"
         path, _ = QFileDialog.getSaveFileName(self, "Save clip as WAV", name, "WAV (*.wav)")
         if not path:
             return

@@ -39,6 +39,7 @@ from ...backend.system.units import format_duration, format_rate
 from ...core.signals import AppSignals
 from ...core.worker import run_in_background
 from ..models.experiments_model import RunRow, format_step, format_time
+from .feedback import WrappedLabel
 from .file_actions import open_folder
 from .listen_panel import ListenPanel
 from .log_panel import LogPanel
@@ -82,8 +83,7 @@ class RunPanel(QWidget):
         self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status_badge = QLabel()
         self.status_badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.info_label = QLabel()
-        self.info_label.setWordWrap(True)
+        self.info_label = WrappedLabel()  # wraps without being cut at the smallest window
         self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # The run's folder (RAVE's output: checkpoints, logs, config), opened by the button.
         self.folder_label = QLabel()
@@ -160,7 +160,6 @@ class RunPanel(QWidget):
         # panel is on screen or first asked for: the window appears first.
         self._plot: MetricsPlot | None = None
         self.plot_holder = QWidget()
-        self.plot_holder.setMinimumHeight(200)
         holder = QVBoxLayout(self.plot_holder)
         holder.setContentsMargins(0, 0, 0, 0)
         self.metric_cards = MetricCards()  # the latest validation and loss terms
@@ -203,6 +202,7 @@ class RunPanel(QWidget):
             from .metrics_plot import MetricsPlot
 
             self._plot = MetricsPlot(self.manager, self.signals)
+            self._plot.setMinimumHeight(230)  # its axis never cut, the cards above it or not
             layout = self.plot_holder.layout()
             assert layout is not None
             layout.addWidget(self._plot)
