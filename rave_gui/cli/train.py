@@ -34,6 +34,14 @@ def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
     }
     if args.out:
         config["out_path"] = str(args.out)
+    if args.target:  # the dataset is a path on the target, checked there
+        from ..backend.remote.runs import submit
+
+        runs_dir = args.out or engine.settings.resolved_runs_dir()
+        exp_id = submit(tm, config, args.target, runs_dir)
+        exp = tm.get_experiment(exp_id)
+        print_started(exp, f"on {args.target}: {exp.config.get('remote_dir')}", out)
+        return wait_for(engine, [exp_id], out) if args.wait else 0
     wanted = str(Path(args.dataset).expanduser().resolve())
     match = [d for d in tm.datasets.all(project_id) if d.path == wanted]
     if match:
@@ -69,4 +77,7 @@ def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None
     p.add_argument("--out", help="folder for run output (default: the settings' runs folder)")
     p.add_argument("--rave", help="path of the rave executable")
     p.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    p.add_argument(
+        "--target", help="run on this target (rave-gui targets): --dataset is a path there"
+    )
     p.set_defaults(func=cmd_train)

@@ -46,6 +46,7 @@ from ..store.records import Experiment
 from ..system.settings import Settings, load_settings, overrides_of
 from .checkpoints import find_checkpoints
 from .follower import DATA_LOST, HEALTH_KEY
+from .followers import is_remote
 from .health import HealthThresholds, evaluate_series, thresholds_from
 from .outcome import decide_outcome
 from .reconcile import follow_to_end
@@ -216,6 +217,10 @@ class Engine:
         follower already following it to record. Returns the status after the request."""
         exp = self.manager.get_experiment(experiment_id)
         status = exp.status
+        if status not in FINAL and is_remote(self.manager, experiment_id):
+            from ..remote import follow as remote
+
+            return remote.request_stop(self.manager, experiment_id)
         if status == QUEUED:
             self.manager.update_experiment_status(experiment_id, STOPPED)
             return STOPPED
@@ -239,6 +244,10 @@ class Engine:
             return self.request_stop(experiment_id)
         if exp.status in FINAL:
             return exp.status
+        if is_remote(self.manager, experiment_id):
+            from ..remote import follow as remote
+
+            return remote.stop(self.manager, experiment_id, interrupt_timeout=interrupt_timeout)
         asked = exp.status == STOPPING and is_same_process(exp.pid, exp.process_start_time)
         if asked or self._interrupt(exp):  # interrupted (now or before): escalate if need be
             assert exp.pid is not None  # both mean its process is alive
@@ -258,10 +267,20 @@ class Engine:
         return follow_to_end(self.manager, experiment_id, timeout=timeout)
 
     def pause(self, experiment_id: int) -> None:
+        if is_remote(self.manager, experiment_id):
+            from ..remote import follow as remote
+
+            require_action(self.manager.get_experiment(experiment_id), Action.PAUSE)
+            return remote.pause(self.manager, experiment_id)
         runner.pause(self._live_pid(experiment_id, Action.PAUSE))
         self.manager.update_experiment_status(experiment_id, PAUSED)
 
     def resume(self, experiment_id: int) -> None:
+        if is_remote(self.manager, experiment_id):
+            from ..remote import follow as remote
+
+            require_action(self.manager.get_experiment(experiment_id), Action.RESUME)
+            return remote.resume(self.manager, experiment_id)
         runner.resume(self._live_pid(experiment_id, Action.RESUME))
         self.manager.update_experiment_status(experiment_id, RUNNING)
 
