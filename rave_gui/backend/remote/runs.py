@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import posixpath
 import shlex
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,12 +200,27 @@ def launch(
 ) -> RemoteRun:
     """Start a recorded experiment on its target (tools installed, RAVE probed)."""
     exp = manager.get_experiment(exp_id)
+    assert exp.run_dir is not None
+    settings = TrainSettings.from_config(exp.config, name=exp.name)
+    home = conn.run("pwd").text.strip()
+    remote_dir, argv, text = plan(
+        conn.target, exp.name, settings, rave, Path(exp.run_dir).name, home
+    )
+    return start(manager, exp_id, conn, remote_dir, argv, text, rave.python,
+                 posixpath.join(home, tools))  # fmt: skip
+
+
+def start(
+    manager: TrainingManager, exp_id: int, conn: Connection, remote_dir: str, argv: list[str],
+    text: str, python: str, tools: str,
+) -> RemoteRun:  # fmt: skip
+    """Start ``text`` (the SSH command line or sbatch script running the supervisor ``argv``)
+    in ``remote_dir`` for a recorded experiment, and record where it runs. ``python``: the
+    target's Python for the file helper in ``tools`` (absolute paths)."""
+    exp = manager.get_experiment(exp_id)
     target = conn.target
     assert exp.run_dir is not None
     local = Path(exp.run_dir)
-    settings = TrainSettings.from_config(exp.config, name=exp.name)
-    home = conn.run("pwd").text.strip()
-    remote_dir, argv, text = plan(target, exp.name, settings, rave, local.name, home)
     conn.run(["mkdir", "-p", "--", remote_dir])
     conn.upload((local / IDENTITY_NAME).read_bytes(), posixpath.join(remote_dir, IDENTITY_NAME))
     run = RemoteRun(exp_id, target.name, target.kind, remote_dir, target_id=target.id)
@@ -230,9 +244,10 @@ def launch(
         log_path=str(local / LOG_NAME),
         config={
             **exp.config,
+            TARGET_KEY: target.name,
             "remote_dir": remote_dir,
-            "remote_python": rave.python,
-            "remote_tools": posixpath.join(home, tools),
+            "remote_python": python,
+            "remote_tools": tools,
             "remote_script": text,
         },
     )
@@ -240,14 +255,4 @@ def launch(
     return run
 
 
-def wait_state(check: Any, timeout: float, interval: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if check():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
-
-
-__all__ = ["TARGET_KEY", "RemoteRave", "find_rave", "install_tools", "plan", "probe", "submit"]
+__all__ = ["RemoteRave", "find_rave", "install_tools", "plan", "probe", "start", "submit"]

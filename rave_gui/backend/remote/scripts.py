@@ -54,7 +54,7 @@ def ssh_command(run_dir: str, argv: list[str]) -> str:
     the connection; prints the group's id (the supervisor's pid)."""
     inner = 'echo $$ > "$0"; exec "$@"'
     return (
-        f"cd {q(run_dir)} && rm -f {PID_NAME} && "
+        f"cd {q(run_dir)} || exit 1; rm -f {PID_NAME}; "
         f"setsid sh -c {q(inner)} {PID_NAME} {' '.join(q(a) for a in argv)} "
         f"</dev/null >/dev/null 2>>supervisor.err & "
         f"i=0; while [ ! -s {PID_NAME} ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; "
