@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,6 @@ def sync(
     request = {
         "append": _append_offsets(local),
         "whole": manifest,
-        "ckpt": ckpt,
         "pgid": pgid,
         "job": job,
         "max": MAX_CHUNK,
@@ -122,6 +122,13 @@ def sync(
         elif f["kind"] == "shrunk":
             out.shrunk.append(rel)
         out.bytes += length
+    for rel, st in (header.get("checkpoints") or {}).items() if ckpt else ():
+        if st is None or manifest.get(rel) == list(st):
+            continue
+        target = _inside(local, rel)
+        out.bytes += conn.download(posixpath.join(remote_dir, rel), target, int(st[0]))
+        os.utime(target, (st[1], st[1]))
+        manifest[rel] = list(st)
     tmp = local / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest))
     os.replace(tmp, local / MANIFEST)

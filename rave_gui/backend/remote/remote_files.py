@@ -5,12 +5,12 @@ Standard library only, imports nothing of rave_gui. Usage::
 
     python remote_files.py RUN_DIR JSON
 
-JSON: ``{"append": {relpath: offset}, "whole": {relpath: [size, mtime]}, "ckpt": bool,
+JSON: ``{"append": {relpath: offset}, "whole": {relpath: [size, mtime]},
 "pgid": int|null, "job": str|null, "max": int}``. Prints one JSON header line, then the bytes
 it announces, in its order: for each append-only file (train.log, the TensorBoard event files)
 what lies past the given offset (at most ``max`` bytes each); for each small whole file (the
-supervisor's status, config.gin, hparams.yaml; the checkpoints when ``ckpt``) its content when
-its size or mtime differ from the given ones.
+supervisor's status, config.gin, hparams.yaml) its content when its size or mtime differ from
+the given ones. Checkpoints are only listed (size, mtime): they are copied apart, streamed.
 
 The supervisor's status is read FIRST, the other files after it: a status that says the run
 exited comes with everything the run wrote before exiting. The header also says whether the
@@ -104,8 +104,6 @@ def main(argv: list[str]) -> int:
             elif name.endswith(".ckpt"):
                 ckpts.append(rel)
     header["checkpoints"] = {r: _stat(os.path.join(run_dir, r)) for r in ckpts}
-    if req.get("ckpt"):
-        whole += ckpts
     _take_whole(run_dir, whole, known_whole, header, chunks)
     for rel in append:
         st = _stat(os.path.join(run_dir, rel))

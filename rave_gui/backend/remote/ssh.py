@@ -220,6 +220,33 @@ class Connection:
         )
         self.run(line, input=data)
 
+    def download(self, remote_path: str, local: Path, size: int, timeout: float = 3600) -> int:
+        """Copy a (large) file from the target, streamed to ``local`` (a ``.part`` file renamed
+        once complete: ``size`` bytes). Returns the bytes copied."""
+        local.parent.mkdir(parents=True, exist_ok=True)
+        part = local.with_name(local.name + ".part")
+        line = f"head -c {int(size)} -- {shlex.quote(remote_path)}"
+        try:
+            with open(part, "wb") as f:
+                proc = subprocess.run(
+                    [*self.base_argv(), line], stdout=f, stderr=subprocess.PIPE,
+                    stdin=subprocess.DEVNULL, timeout=timeout,
+                )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as err:
+            part.unlink(missing_ok=True)
+            raise RemoteError(f"Cannot copy {remote_path} from {self.target.name}: {err}") from err
+        got = part.stat().st_size
+        if proc.returncode != 0 or got != size:
+            part.unlink(missing_ok=True)
+            said = proc.stderr.decode("utf-8", "replace").strip()
+            raise RemoteError(
+                f"Copying {remote_path} from {self.target.name} stopped at {got} of {size} "
+                f"bytes: {said or 'connection lost'}"
+            )
+        os.replace(part, local)
+        self.bytes_in += got
+        return got
+
     def close(self) -> None:
         """Close the shared connection (the next command opens a new one)."""
         subprocess.run(
