@@ -69,6 +69,22 @@ def test_target_store_validates_and_round_trips(tm: TrainingManager) -> None:
         store.get("nope")
 
 
+def test_schema_v8_adds_targets_to_an_older_database(tmp_path: Path) -> None:
+    from rave_gui.backend.store import db
+
+    conn = db.connect(tmp_path / "old.sqlite3", migrate=False)
+    db.migrate_to(conn, 6)
+    conn.close()
+    manager = TrainingManager(tmp_path / "old.sqlite3")
+    try:
+        assert db.schema_version(manager.db.conn) == db.SCHEMA_VERSION == 8
+        store = TargetStore(manager.db)
+        store.add(Target("lab", "ssh", "gpu.example.org", user="me"))
+        assert [t.describe() for t in store.all()] == ["ssh me@gpu.example.org"]
+    finally:
+        manager.close()
+
+
 def test_every_remote_argument_arrives_as_one(tm: TrainingManager, sshd) -> None:  # noqa: F811
     target = add_target(tm, sshd)
     conn = Connection(target)
