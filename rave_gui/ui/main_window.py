@@ -37,6 +37,7 @@ from .notifier import RunNotifier
 from .pages.datasets_page import DatasetsPage
 from .pages.export_page import ExportPage
 from .pages.projects_page import ProjectsPage
+from .pages.targets_page import TargetsPage
 from .pages.training_page import TrainingPage
 from .wizard.new_training import NewTrainingWizard
 
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self.datasets_page = DatasetsPage(manager, signals, settings=settings)
         self.export_page = ExportPage(manager, signals, settings=settings)
         self.training_page = TrainingPage(manager, controller, signals)
+        self.targets_page = TargetsPage(manager)
         self.training_page.export_requested.connect(self.export_run)
         self.training_page.new_training_requested.connect(lambda: self.new_training())
         entries: list[tuple[str, str, QWidget]] = [
@@ -102,6 +104,7 @@ class MainWindow(QMainWindow):
             ("datasets", "Datasets", self.datasets_page),
             ("training", "Training", self.training_page),
             ("export", "Export", self.export_page),
+            ("targets", "Targets", self.targets_page),
         ]
 
         # Sidebar: the project, then the pages.
