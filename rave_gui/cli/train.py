@@ -35,10 +35,7 @@ def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
     if args.out:
         config["out_path"] = str(args.out)
     if args.target:  # the dataset is a path on the target, checked there
-        from ..backend.remote.runs import submit
-
-        runs_dir = args.out or engine.settings.resolved_runs_dir()
-        exp_id = submit(tm, config, args.target, runs_dir)
+        exp_id = engine.submit({**config, "target": args.target})
         exp = tm.get_experiment(exp_id)
         print_started(exp, f"on {args.target}: {exp.config.get('remote_dir')}", out)
         return wait_for(engine, [exp_id], out) if args.wait else 0

@@ -96,6 +96,12 @@ def test_slurm_graceful_stop_and_external_scancel(
             f.poll()
         assert time.monotonic() < deadline
         time.sleep(0.25)
+    engine.pause(stopped.experiment_id)  # scontrol suspend (allowed to root/operators)
+    followers[stopped.experiment_id].poll()
+    assert TargetStore(tm.db).run(stopped.experiment_id).state == "SUSPENDED"  # type: ignore[union-attr]
+    engine.resume(stopped.experiment_id)
+    followers[stopped.experiment_id].poll()
+    assert TargetStore(tm.db).run(stopped.experiment_id).state == "RUNNING"  # type: ignore[union-attr]
     assert engine.stop(stopped.experiment_id, interrupt_timeout=30) == "stopped"
     log = Path(tm.get_experiment(stopped.experiment_id).log_path or "").read_text()
     assert "KeyboardInterrupt" in log  # scancel --full --signal=INT reached RAVE's process

@@ -36,7 +36,8 @@ SLURM_LIVE = {
 }  # fmt: skip
 SLURM_ENDED_BY_ENGINE = {"CANCELLED", "TIMEOUT", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL",
                          "DEADLINE", "OUT_OF_MEMORY"}  # fmt: skip
-RETRY_NOTE_S = 60.0  # an unreachable target is said again at most this often
+RETRY_NOTE_S = 60.0
+SLURM_RESUME_SETTLE_S = 2.0  # an unreachable target is said again at most this often
 
 
 @dataclass
@@ -174,6 +175,10 @@ def _signal(place: Place, signal: str) -> None:
         elif signal in ("STOP", "CONT"):
             verb = "suspend" if signal == "STOP" else "resume"
             res = place.conn.run(["scontrol", verb, str(run.job_id)], check=False)
+            if res.returncode == 0 and verb == "resume":
+                # SLURM resumes the job's processes asynchronously: a signal sent in the next
+                # moment is lost (measured: a SIGINT right after `scontrol resume` never came)
+                time.sleep(SLURM_RESUME_SETTLE_S)
             if res.returncode != 0:
                 raise ProcessError(
                     f"SLURM refused to {verb} job {run.job_id}: {res.stderr or res.text} "

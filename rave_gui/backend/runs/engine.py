@@ -46,7 +46,7 @@ from ..store.records import Experiment
 from ..system.settings import Settings, load_settings, overrides_of
 from .checkpoints import find_checkpoints
 from .follower import DATA_LOST, HEALTH_KEY
-from .followers import is_remote
+from .followers import TARGET_KEY, is_remote
 from .health import HealthThresholds, evaluate_series, thresholds_from
 from .outcome import decide_outcome
 from .reconcile import follow_to_end
@@ -78,7 +78,13 @@ class Engine:
     # --- starting ------------------------------------------------------------------------------
     def submit(self, config: dict[str, Any], *, start: bool = True) -> int:
         """Check a training config, record it as a queued experiment and start it when a slot
-        is free. Raises PreflightError / ValidationError with every problem found."""
+        is free. Raises PreflightError / ValidationError with every problem found. A config
+        naming a ``target`` is checked and started there at once (see remote.runs)."""
+        if config.get(TARGET_KEY):
+            from ..remote.runs import submit as submit_remote
+
+            runs_dir = config.get("out_path") or self.settings.resolved_runs_dir()
+            return submit_remote(self.manager, config, str(config[TARGET_KEY]), runs_dir)
         config = dict(config)
         config.pop(UID_KEY, None)  # a new run gets a folder (and uid) of its own
         name = check_name(config.get("name"), "experiment")
