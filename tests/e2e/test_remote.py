@@ -21,7 +21,7 @@ from rave_gui.backend.store.targets import TargetStore
 from rave_gui.backend.system.settings import Settings
 from rave_gui.cli import main
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]  # a busy machine trains slowly
 
 LOSS_TERMS = ("fullband_spectral_distance", "multiband_spectral_distance", "regularization")
 NAME = "it's a run; rm -rf x"  # reaches RAVE's --name as one argument
@@ -68,7 +68,7 @@ def test_ssh_run_trained_headless_with_wait(
     add_target(tm, sshd, "box", rave=rave_executable)
     rc = main([
         "--db", str(tm.db.path), "train", "--target", "box", "--dataset", str(rave_dataset),
-        "--name", NAME, "--config", "v2_small", "--max-steps", "30", "--val-every", "15",
+        "--name", NAME, "--config", "v2_small", "--max-steps", "20", "--val-every", "10",
         "--batch", "2", "--workers", "0", "--gpu", "-1", "--out", str(tmp_path / "runs"),
         "--wait",
     ])  # fmt: skip
@@ -90,7 +90,7 @@ def test_slurm_run_followed_to_completion_with_its_latency(
     tmp_path: Path,
 ) -> None:
     add_target(tm, slurm_sshd, "cluster", slurm=True, rave=rave_executable, time_limit="01:00:00")
-    exp_id = submit(tm, _config("slurm-run", rave_dataset, 30, 15), "cluster", tmp_path / "runs")
+    exp_id = submit(tm, _config("slurm-run", rave_dataset, 20, 10), "cluster", tmp_path / "runs")
     assert "#SBATCH --signal=B:USR1@120" in tm.get_experiment(exp_id).config["remote_script"]
     follower = RemoteRunFollower(tm, exp_id)
     latencies: list[float] = []

@@ -144,3 +144,28 @@ def test_requeued_job_followed_into_its_new_life(
     rec = TargetStore(tm.db).run(run.experiment_id)
     assert rec is not None and rec.restarts == 1
     assert _points(tm, run.experiment_id) == _expected()  # the second life's, once each
+
+
+def test_time_limit_signal_stops_the_run_cleanly(
+    tm: TrainingManager,
+    slurm_sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """What `#SBATCH --signal=B:USR1@120` makes SLURM do before the time limit — SIGUSR1 to
+    the batch shell alone — sent now with `scancel --batch`: the supervisor passes SIGINT on
+    to RAVE, the run ends gracefully and is recorded stopped, not failed."""
+    target = add_target(tm, slurm_sshd, "cluster", slurm=True, time_limit="00:30:00")
+    run = start_remote_replay(tm, target, tmp_path / "runs", duration=120.0, interrupt_time=0.5)
+    follower = RemoteRunFollower(tm, run.experiment_id)
+    deadline = time.monotonic() + 60
+    while not _points(tm, run.experiment_id):
+        follower.poll()
+        assert time.monotonic() < deadline
+        time.sleep(0.25)
+    Connection(target).run(["scancel", "--batch", "--signal=USR1", str(run.job_id)])
+    _follow(follower, 60)
+    follower.close()
+    exp = tm.get_experiment(run.experiment_id)
+    assert exp.status == "stopped", exp.error
+    log = Path(exp.log_path or "").read_text()
+    assert "KeyboardInterrupt" in log and "process exited with code 0" in log
