@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from ..errors import InvalidTransitionError, ProcessError
 from ..manager import TrainingManager
 from ..runs.follower import FollowUpdate, RunFollower
+from ..runs.stopping import INTERRUPT_TIMEOUT_S, TERM_TIMEOUT_S
 from ..status import FINAL, LIVE, PAUSED, QUEUED, RUNNING, STOPPED, STOPPING
 from ..store.targets import SLURM, RemoteRun, TargetStore
 from .mirror import SyncResult, sync
@@ -86,6 +87,7 @@ class RemoteRunFollower(RunFollower):
         self.bytes_copied = 0
         self.store = TargetStore(manager.db)
         self._engine_end: str | None = None  # the SLURM state that ended the run, if it did
+        self._stop_sent: dict[str, float] = {}  # the stop's signals sent, when (monotonic)
 
     def _alive(self) -> bool:
         return self._remote_alive
@@ -95,6 +97,27 @@ class RemoteRunFollower(RunFollower):
         if self.exp.status in LIVE or self.exp.status == QUEUED:
             self._sync(upd, final=False)
         super()._poll(upd)
+        if self.exp.status == STOPPING and self._remote_alive and not self.unreachable:
+            self._escalate()
+
+    def _escalate(self) -> None:
+        """A stop was asked and the run ignores it: SIGTERM (a plain scancel) after
+        INTERRUPT_TIMEOUT_S, SIGKILL after TERM_TIMEOUT_S more (as local runs)."""
+        now = time.monotonic()
+        first = self._stop_sent.setdefault("INT", now)
+        try:
+            if "TERM" not in self._stop_sent and now - first > INTERRUPT_TIMEOUT_S:
+                _signal(self.place, "TERM")
+                self._stop_sent["TERM"] = now
+            elif (
+                "TERM" in self._stop_sent
+                and "KILL" not in self._stop_sent
+                and (now - self._stop_sent["TERM"] > TERM_TIMEOUT_S)
+            ):
+                _signal(self.place, "KILL")
+                self._stop_sent["KILL"] = now
+        except RemoteError:
+            pass  # tried again at the next poll
 
     def _sync(self, upd: FollowUpdate, final: bool) -> None:
         assert self.run_dir is not None
