@@ -75,7 +75,8 @@ def test_ssh_run_trained_headless_with_wait(
     out = capsys.readouterr().out
     assert rc == 0, out
     exp = tm.list_experiments()[0]
-    assert f"experiment {exp.id} {NAME!r} completed" in out
+    assert f"experiment {exp.id} {NAME!r} running (on box: " in out
+    assert f"experiment {exp.id} completed" in out
     _check_trained(tm, exp.id)
     assert (Path(exp.run_dir or "") / f"{NAME}_d744cc98b7").is_dir() or any(
         p.name.startswith(NAME) for p in Path(exp.run_dir or "").iterdir()

@@ -83,3 +83,59 @@ def test_check_shows_the_fingerprint_and_trusts_the_host_once(
     wait_for_background()
     if SHOTS:
         page.grab().save(str(Path(SHOTS) / "targets-page.png"))
+
+
+def test_wizard_where_page_shows_the_remote_command_and_sbatch_script(
+    qtbot,
+    manager: TrainingManager,
+    controller,
+    fake_dataset: Path,
+    sshd,  # noqa: F811
+) -> None:
+    from PyQt6.QtWidgets import QWizard
+
+    from rave_gui.ui.wizard.new_training import NewTrainingWizard
+
+    rave = str(Path(sys.executable).with_name("rave"))
+    if not Path(rave).exists():
+        pytest.skip("the RAVE command line is not installed (the target's RAVE is inspected)")
+    from remote_helpers import add_target
+
+    add_target(manager, sshd, "box", rave=rave)
+    add_target(manager, sshd, "cluster", slurm=True, rave=rave, partition="debug")
+    project_id = manager.projects.default_id()
+    manager.datasets.register(project_id, fake_dataset)
+    wiz = NewTrainingWizard(manager, controller, project_id)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    wiz.dataset_page.reload()
+    wiz.next()
+    qtbot.waitUntil(lambda: wiz.install is not None, timeout=60_000)
+    wiz.next()
+    wiz.params_page.name_edit.setText("my run")
+    wiz.next()
+    page = wiz.where_page
+    assert wiz.currentPage() is page and page.isComplete()  # this computer, by default
+    page.combo.setCurrentIndex(1)  # box
+    assert not page.isComplete()  # until RAVE is found there
+    qtbot.waitUntil(lambda: page.remote is not None, timeout=60_000)
+    assert "RAVE 2." in page.status.text()
+    page.dataset_edit.setText("/data/on target/strings")
+    wiz.next()
+    assert wiz.currentPage() is wiz.confirm_page
+    text = wiz.confirm_page.command_box.toPlainText()
+    assert "setsid sh -c" in text and "--name 'my run'" in text
+    assert "--db_path '/data/on target/strings'" in text
+    assert wiz.confirm_page.plain_box.isHidden()
+    assert wiz.config()["target"] == "box"
+    wiz.back()
+    page.combo.setCurrentIndex(2)  # cluster
+    qtbot.waitUntil(lambda: page.remote is not None, timeout=60_000)
+    wiz.next()
+    script = wiz.confirm_page.command_box.toPlainText()
+    assert script.startswith("#!/bin/sh\n#SBATCH --job-name='rave-my run'")
+    assert "#SBATCH --signal=B:USR1@120" in script and "#SBATCH --partition=debug" in script
+    assert wiz.button(QWizard.WizardButton.FinishButton).isEnabled()
+    if SHOTS:
+        wiz.grab().save(str(Path(SHOTS) / "wizard-where-confirm.png"))
+    wait_for_background()
