@@ -136,6 +136,7 @@ class Connection:
         ).hexdigest()[:16]
         self.control_path = _control_dir() / digest
         self.bytes_in = 0  # bytes read from the target (stdout of commands): the follow cost
+        self._known = False  # the host key was found in known_hosts
 
     def base_argv(self) -> list[str]:
         t = self.target
@@ -165,8 +166,10 @@ class Connection:
         ever built from quoted parts). Raises RemoteError when the connection fails (and, with
         ``check``, when the command exits non-zero)."""
         line = argv if isinstance(argv, str) else remote_command(argv)
-        if not self.known_hosts.exists() or not is_known(self.target, self.known_hosts):
-            self._unknown_host(changed=False)
+        if not self._known:  # asked once per connection object: ssh itself checks the key
+            if not self.known_hosts.exists() or not is_known(self.target, self.known_hosts):
+                self._unknown_host(changed=False)
+            self._known = True
         try:
             proc = subprocess.run(
                 [*self.base_argv(), line],
