@@ -114,7 +114,7 @@ def test_slurm_run_followed_to_completion_with_its_latency(
     assert rec is not None and rec.job_id
     latencies.sort()
     elapsed = time.monotonic() - started
-    ckpt = sum(c["size"] for c in tm.artifacts.checkpoints(exp_id))
+    ckpt = sum(c.size or 0 for c in tm.artifacts.checkpoints(exp_id))
     print(  # the figures of the report (pytest -s)
         f"\nfollow latency: median {latencies[len(latencies) // 2]:.2f} s, max "
         f"{latencies[-1]:.2f} s over {len(latencies)} points; copied "

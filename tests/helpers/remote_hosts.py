@@ -200,6 +200,13 @@ def stop_slurm(cluster: SlurmCluster) -> None:
                 time.sleep(0.05)
 
 
+def _close_connections() -> None:
+    """No shared ssh connection (ControlPersist) outlives the tests."""
+    from rave_gui.backend.remote.ssh import close_all
+
+    close_all()
+
+
 @pytest.fixture(scope="session")
 def slurm(tmp_path_factory: pytest.TempPathFactory):
     _need("/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged", "sbatch", "munge")
@@ -214,6 +221,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory):
     _need("/usr/sbin/sshd", "ssh", "ssh-keyscan", "ssh-keygen")
     host = start_sshd(tmp_path_factory.mktemp("sshd"))
     yield host
+    _close_connections()
     host.stop()
 
 
@@ -223,4 +231,5 @@ def slurm_sshd(tmp_path_factory: pytest.TempPathFactory, slurm: SlurmCluster):
     _need("/usr/sbin/sshd", "ssh", "ssh-keyscan", "ssh-keygen")
     host = start_sshd(tmp_path_factory.mktemp("login"), env={"SLURM_CONF": str(slurm.conf)})
     yield host
+    _close_connections()
     host.stop()
