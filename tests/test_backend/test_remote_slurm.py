@@ -84,10 +84,10 @@ def test_slurm_graceful_stop_and_external_scancel(
     target = add_target(tm, slurm_sshd, "cluster", slurm=True)
     conn = Connection(target)
     engine = Engine(tm, Settings())
-    stopped = start_remote_replay(tm, target, tmp_path / "runs", name="stopped", duration=120.0,
+    stopped = start_remote_replay(tm, target, tmp_path / "runs", name="stopped", duration=40.0,
                                   interrupt_time=0.5)  # fmt: skip
     cancelled = start_remote_replay(tm, target, tmp_path / "runs", name="cancelled",
-                                    duration=120.0)  # fmt: skip
+                                    duration=40.0)  # fmt: skip
     followers = {r.experiment_id: RemoteRunFollower(tm, r.experiment_id)
                  for r in (stopped, cancelled)}  # fmt: skip
     deadline = time.monotonic() + 60
@@ -155,7 +155,7 @@ def test_time_limit_signal_stops_the_run_cleanly(
     the batch shell alone — sent now with `scancel --batch`: the supervisor passes SIGINT on
     to RAVE, the run ends gracefully and is recorded stopped, not failed."""
     target = add_target(tm, slurm_sshd, "cluster", slurm=True, time_limit="00:30:00")
-    run = start_remote_replay(tm, target, tmp_path / "runs", duration=120.0, interrupt_time=0.5)
+    run = start_remote_replay(tm, target, tmp_path / "runs", duration=40.0, interrupt_time=0.5)
     follower = RemoteRunFollower(tm, run.experiment_id)
     deadline = time.monotonic() + 60
     while not _points(tm, run.experiment_id):
