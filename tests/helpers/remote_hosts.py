@@ -186,8 +186,25 @@ def start_slurm(folder: Path) -> SlurmCluster:
 
 
 def stop_slurm(cluster: SlurmCluster) -> None:
+    """Cancel every job, let the queue empty, stop the daemons, and leave no job step
+    daemon (slurmstepd, a child of slurmd) behind."""
+    import psutil
+
     env = {**os.environ, "SLURM_CONF": str(cluster.conf)}
     subprocess.run(["scancel", "--full", "-u", "root"], env=env, capture_output=True)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        out = subprocess.run(["squeue", "-h"], env=env, capture_output=True, text=True).stdout
+        if not out.strip():
+            break
+        time.sleep(0.2)
+    steps: list[psutil.Process] = []
+    slurmd = _read_pid(cluster.folder / "slurmd.pid")
+    if slurmd:
+        try:
+            steps = psutil.Process(slurmd).children(recursive=True)
+        except psutil.Error:
+            pass
     for name in ("slurmd.pid", "slurmctld.pid"):
         pid = _read_pid(cluster.folder / name)
         if pid:
@@ -198,6 +215,11 @@ def stop_slurm(cluster: SlurmCluster) -> None:
             deadline = time.monotonic() + 10
             while _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
+    for p in steps:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
 
 
 def _close_connections() -> None:
