@@ -27,6 +27,25 @@ if [ -n "$missing" ]; then
   $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+# A real sshd and a real single-node SLURM for the remote-run tests (tests/helpers/remote_hosts.py
+# starts them on 127.0.0.1): installed only as root (CI, a fresh container); elsewhere the tests
+# are skipped, saying why. Set RAVE_GUI_NO_REMOTE_PKGS=1 to leave them out.
+REMOTE_PKGS="openssh-server openssh-client slurm-wlm munge"
+if [ "$(id -u)" -eq 0 ] && [ -z "${RAVE_GUI_NO_REMOTE_PKGS:-}" ] && command -v apt-get >/dev/null; then
+  missing=""
+  for p in $REMOTE_PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+  done
+  if [ -n "$missing" ]; then
+    echo "bootstrap: installing the remote-run test services:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq || true
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null \
+      || echo "bootstrap: could not install$missing: the SSH/SLURM tests will be skipped"
+  fi
+fi
+
 PY=${PYTHON:-python3}
 if [ ! -x "$VENV/bin/python" ]; then
   echo "bootstrap: creating $VENV"

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from .. import __version__
 from ..backend.errors import RaveGuiError
-from . import datasets, desktop, diagnose, export, projects, reconstruct, runs, train
+from . import datasets, desktop, diagnose, export, projects, reconstruct, runs, targets, train
 
-COMMANDS = ("runs", "train", "projects", "datasets", "export", "diagnose", "reconstruct")
+COMMANDS = (
+    "runs", "train", "projects", "datasets", "export", "diagnose", "reconstruct", "targets",
+)  # fmt: skip
 OPTIONS = ("--version", "-h", "--help", "--install-desktop-entry", "--uninstall-desktop-entry")
 
 
@@ -30,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     db = argparse.ArgumentParser(add_help=False)
     db.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help=db_help)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (runs, train, projects, datasets, export, diagnose, reconstruct):
+    for command in (runs, train, projects, datasets, export, diagnose, reconstruct, targets):
         command.add_parser(sub, [db])
     return parser
 

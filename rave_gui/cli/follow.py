@@ -54,6 +54,7 @@ def wait_for(
     import time
 
     from ..backend.runs.follower import RunFollower
+    from ..backend.runs.followers import follower_for
     from ..backend.status import LIVE, QUEUED
 
     tm = engine.manager
@@ -74,7 +75,7 @@ def wait_for(
             for exp_id in list(pending):
                 if tm.get_experiment(exp_id).status != QUEUED:
                     pending.remove(exp_id)
-                    followers[exp_id] = RunFollower(tm, exp_id)
+                    followers[exp_id] = follower_for(tm, exp_id)
                     last_print[exp_id] = -math.inf
             prefix = "[{}] " if every or len(followers) + len(pending) > 1 else ""
             for exp_id, follower in list(followers.items()):

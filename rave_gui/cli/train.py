@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ..backend.errors import RaveGuiError
+from ..backend.errors import RaveGuiError, ValidationError
 from ..backend.rave.command import train_argv
 from ..backend.rave.dataset import read_dataset
 from ..backend.rave.estimate import estimate_run
@@ -44,6 +44,13 @@ def cmd_train(args: argparse.Namespace, out: IO[str]) -> int:
     }
     if args.out:
         config["out_path"] = str(args.out)
+    if args.target:  # the dataset is a path on the target, checked there
+        if args.dry_run:
+            raise ValidationError("--dry-run checks a run on this machine; leave out --target")
+        exp_id = engine.submit({**config, "target": args.target})
+        exp = tm.get_experiment(exp_id)
+        print_started(exp, f"on {args.target}: {exp.config.get('remote_dir')}", out)
+        return wait_for(engine, [exp_id], out) if args.wait else 0
     if args.dry_run:
         return dry_run(engine, config, out)
     wanted = str(Path(args.dataset).expanduser().resolve())
@@ -111,5 +118,8 @@ def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None
         "--dry-run",
         action="store_true",
         help="check the run and print its command line and estimates; start nothing",
+    )
+    p.add_argument(
+        "--target", help="run on this target (rave-gui targets): --dataset is a path there"
     )
     p.set_defaults(func=cmd_train)

@@ -15,6 +15,7 @@ from ..backend.process import runner
 from ..backend.process.logfollow import LogFollower, lines_of
 from ..backend.rave.logparse import Failure, Outcome
 from ..backend.runs.follower import FollowUpdate, RunFollower
+from ..backend.runs.followers import follower_for
 
 POLL_INTERVAL_S = 0.25
 RETRY_INTERVAL_S = 2.0  # after an unexpected error while following
@@ -192,7 +193,7 @@ class TrainingProcess(FollowThread):
     def run(self) -> None:
         # Nothing may escape: an exception leaving a QThread's run() aborts the whole app.
         try:
-            self.follower = RunFollower(self.manager, self.experiment_id)
+            self.follower = follower_for(self.manager, self.experiment_id)
         except Exception as err:  # reported, never raised
             self.following_failed.emit(describe_error(err))
             return

@@ -39,6 +39,7 @@ from .pages.compare_page import ComparePage
 from .pages.datasets_page import DatasetsPage
 from .pages.export_page import ExportPage
 from .pages.projects_page import ProjectsPage
+from .pages.targets_page import TargetsPage
 from .pages.training_page import TrainingPage
 from .wizard.new_training import NewTrainingWizard
 
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         self.datasets_page = DatasetsPage(manager, signals, settings=settings)
         self.export_page = ExportPage(manager, signals, settings=settings)
         self.training_page = TrainingPage(manager, controller, signals)
+        self.targets_page = TargetsPage(manager)
         self.training_page.export_requested.connect(self.export_run)
         self.training_page.new_training_requested.connect(lambda: self.new_training())
         self.training_page.run_again_requested.connect(lambda i: self.new_training(i))
@@ -109,6 +111,7 @@ class MainWindow(QMainWindow):
             ("training", "Training", self.training_page),
             ("compare", "Compare", self.compare_page),
             ("export", "Export", self.export_page),
+            ("targets", "Targets", self.targets_page),
         ]
 
         # Sidebar: the project, then the pages.

@@ -32,7 +32,7 @@ def test_pages_are_listed_in_the_sidebar_and_view_menu(window):
 
 
 def test_a_started_run_is_shown_on_the_training_page(window, manager, signals):
-    assert window.page_keys == ["projects", "datasets", "training", "compare", "export"]
+    assert window.page_keys == ["projects", "datasets", "training", "compare", "export", "targets"]
     assert isinstance(window.pages["training"], TrainingPage)
     other = manager.start_training({"name": "other", "project_id": window.project_id})
     exp = manager.start_training({"name": "fresh", "project_id": window.project_id})

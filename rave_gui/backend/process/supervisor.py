@@ -14,6 +14,9 @@ end time, signals received) atomically, so the app learns the real outcome even 
 closed or crashed meanwhile. SIGINT and SIGTERM sent to the group reach ARGV; the supervisor
 only records them and keeps draining the output until ARGV is gone.
 
+``--forward-signal NAME``: that signal, sent to the supervisor alone (SLURM's
+``--signal=B:NAME@T`` before a time limit), sends SIGINT to ARGV: the graceful stop.
+
 ``--on-exit`` (a JSON list: an argv) is started once STATUS says the command exited, in a
 session of its own (never signalled with the run's group) with the supervisor's stderr as its
 output; the supervisor does not wait for it. The app uses it to record the run's end and start
@@ -211,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--status", required=True)
     parser.add_argument("--progress-interval", type=float, default=1.0)
     parser.add_argument("--on-exit", type=json.loads, help="argv (JSON list) to start at the end")
+    parser.add_argument(
+        "--forward-signal",
+        help="a signal (e.g. USR1) that, sent to the supervisor alone, sends SIGINT to ARGV",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -229,6 +236,17 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, note)
     signal.signal(signal.SIGTERM, note)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    child: subprocess.Popen[bytes] | None = None
+    if args.forward_signal:  # SLURM's --signal=B:...: only the batch shell (we) gets it
+
+        def forward(_signum: int, _frame: object) -> None:
+            received.append("SIGINT")
+            if child is not None and child.poll() is None:
+                child.send_signal(signal.SIGINT)
+
+        signal.signal(getattr(signal, "SIG" + args.forward_signal.upper().removeprefix("SIG")),
+                      forward)  # fmt: skip
 
     log_fd = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:

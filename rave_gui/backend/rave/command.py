@@ -368,11 +368,16 @@ def _probe_cached(executable: str, mtime: float) -> RaveInstall:
         )
     except (OSError, subprocess.TimeoutExpired) as err:
         raise PreflightError(f"Could not run {python} to inspect RAVE: {err}") from err
-    line = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    return install_from_probe(executable, python, proc.stdout, proc.stderr)
+
+
+def install_from_probe(executable: str, python: str, stdout: str, stderr: str) -> RaveInstall:
+    """The installation the launcher's ``--probe`` output describes (here or on a target)."""
+    line = stdout.strip().splitlines()[-1] if stdout.strip() else ""
     try:
         data = json.loads(line)
     except ValueError:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        tail = (stderr or stdout).strip().splitlines()[-1:] or ["no output"]
         raise PreflightError(f"RAVE at {executable} could not be inspected: {tail[0]}") from None
     if not data.get("ok") or not data.get("rave_version"):
         errors = "; ".join(data.get("errors") or []) or "acids-rave is not importable"
@@ -474,10 +479,13 @@ class TrainSettings:
                 )
 
 
-def train_argv(s: TrainSettings, install: RaveInstall, *, use_launcher: bool = True) -> list[str]:
-    """The `rave train` argv for ``s`` (a list, never a shell string)."""
+def train_argv(
+    s: TrainSettings, install: RaveInstall, *, use_launcher: bool = True, launcher: str = ""
+) -> list[str]:
+    """The `rave train` argv for ``s`` (a list, never a shell string). ``launcher``: the
+    launcher's path where the run executes (a target's copy), if not this one's."""
     if use_launcher:
-        argv = [install.python, str(LAUNCHER), "train"]
+        argv = [install.python, launcher or str(LAUNCHER), "train"]
     else:
         argv = [install.executable, "train"]
     for c in s.configs:

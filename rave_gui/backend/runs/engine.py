@@ -47,6 +47,7 @@ from ..store.records import Experiment
 from ..system.settings import Settings, load_settings, overrides_of
 from .checkpoints import find_checkpoints
 from .follower import DATA_LOST, HEALTH_KEY
+from .followers import TARGET_KEY, is_remote
 from .health import HealthThresholds, evaluate_series, thresholds_from
 from .outcome import decide_outcome
 from .reconcile import follow_to_end
@@ -79,7 +80,13 @@ class Engine:
     # --- starting ------------------------------------------------------------------------------
     def submit(self, config: dict[str, Any], *, start: bool = True) -> int:
         """Check a training config, record it as a queued experiment and start it when a slot
-        is free. Raises PreflightError / ValidationError with every problem found."""
+        is free. Raises PreflightError / ValidationError with every problem found. A config
+        naming a ``target`` is checked and started there at once (see remote.runs)."""
+        if config.get(TARGET_KEY):
+            from ..remote.runs import submit as submit_remote
+
+            runs_dir = config.get("out_path") or self.settings.resolved_runs_dir()
+            return submit_remote(self.manager, config, str(config[TARGET_KEY]), runs_dir)
         stored, settings = self.prepare(config)
         exp_id = self.manager.start_training(stored)
         try:
@@ -229,6 +236,10 @@ class Engine:
         follower already following it to record. Returns the status after the request."""
         exp = self.manager.get_experiment(experiment_id)
         status = exp.status
+        if status not in FINAL and is_remote(self.manager, experiment_id):
+            from ..remote import follow as remote
+
+            return remote.request_stop(self.manager, experiment_id)
         if status == QUEUED:
             self.manager.update_experiment_status(experiment_id, STOPPED)
             return STOPPED
@@ -252,6 +263,10 @@ class Engine:
             return self.request_stop(experiment_id)
         if exp.status in FINAL:
             return exp.status
+        if is_remote(self.manager, experiment_id):
+            from ..remote import follow as remote
+
+            return remote.stop(self.manager, experiment_id, interrupt_timeout=interrupt_timeout)
         asked = exp.status == STOPPING and is_same_process(exp.pid, exp.process_start_time)
         if asked or self._interrupt(exp):  # interrupted (now or before): escalate if need be
             assert exp.pid is not None  # both mean its process is alive
@@ -271,10 +286,20 @@ class Engine:
         return follow_to_end(self.manager, experiment_id, timeout=timeout)
 
     def pause(self, experiment_id: int) -> None:
+        if is_remote(self.manager, experiment_id):
+            from ..remote import follow as remote
+
+            require_action(self.manager.get_experiment(experiment_id), Action.PAUSE)
+            return remote.pause(self.manager, experiment_id)
         runner.pause(self._live_pid(experiment_id, Action.PAUSE))
         self.manager.update_experiment_status(experiment_id, PAUSED)
 
     def resume(self, experiment_id: int) -> None:
+        if is_remote(self.manager, experiment_id):
+            from ..remote import follow as remote
+
+            require_action(self.manager.get_experiment(experiment_id), Action.RESUME)
+            return remote.resume(self.manager, experiment_id)
         runner.resume(self._live_pid(experiment_id, Action.RESUME))
         self.manager.update_experiment_status(experiment_id, RUNNING)
 

@@ -10,7 +10,8 @@ from ..manager import TrainingManager
 from ..process.procinfo import is_same_process
 from ..status import FINAL, LIVE
 from ..store.records import Experiment
-from .follower import LOG_KEY, RunFollower
+from .follower import LOG_KEY
+from .followers import follower_for, is_remote
 
 CATCH_UP_S = 5.0  # what a CLI command spends at most bringing live runs up to date
 
@@ -23,7 +24,7 @@ def follow_to_end(
     up to ``timeout`` seconds; once the process is gone reading goes on while there is more
     to read, however long that takes, and stops only when the run is recorded or nothing
     more comes for ``timeout`` seconds."""
-    follower = RunFollower(manager, experiment_id)
+    follower = follower_for(manager, experiment_id)
     deadline = time.monotonic() + timeout
     while True:
         before = follower.position()
@@ -61,10 +62,10 @@ def catch_up(
     for exp in manager.list_experiments(status=list(LIVE)):
         if experiment_ids is not None and exp.id not in experiment_ids:
             continue
-        follower = RunFollower(manager, exp.id)
+        follower = follower_for(manager, exp.id)
         while time.monotonic() < deadline:
-            alive = is_same_process(exp.pid, exp.process_start_time)
             upd = follower.poll(wait=max(0.0, min(1.0, deadline - time.monotonic())))
+            alive = is_same_process(exp.pid, exp.process_start_time) or follower.alive
             if upd.finished:
                 ended.append(exp.id)
             if upd.finished or alive:
@@ -79,8 +80,8 @@ def reconcile(manager: TrainingManager) -> tuple[list[int], list[int]]:
     runs recorded as ended before their files were read to the end)."""
     alive, ended = [], []
     for exp in manager.list_experiments(status=list(LIVE)):
-        if is_same_process(exp.pid, exp.process_start_time):
-            alive.append(exp.id)
+        if is_remote(manager, exp.id) or is_same_process(exp.pid, exp.process_start_time):
+            alive.append(exp.id)  # a run on a target: its follower asks the target
             continue
         follow_to_end(manager, exp.id, timeout=5.0)
         ended.append(exp.id)

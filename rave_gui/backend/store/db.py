@@ -295,6 +295,45 @@ def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     return apply
 
 
+# v8: where runs execute (targets: SSH hosts, SLURM clusters) and, per remote run, its target,
+# remote folder, process group or SLURM job and the state its engine reports. Written not to
+# depend on v7 (another change of the same round): IF NOT EXISTS, new tables only.
+_V8 = """
+CREATE TABLE IF NOT EXISTS targets (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    name         TEXT NOT NULL UNIQUE,
+    kind         TEXT NOT NULL,
+    host         TEXT NOT NULL DEFAULT '',
+    port         INTEGER,
+    user         TEXT NOT NULL DEFAULT '',
+    key_file     TEXT NOT NULL DEFAULT '',
+    rave         TEXT NOT NULL DEFAULT '',
+    workdir      TEXT NOT NULL DEFAULT '',
+    partition    TEXT NOT NULL DEFAULT '',
+    gres         TEXT NOT NULL DEFAULT '',
+    cpus         INTEGER,
+    memory       TEXT NOT NULL DEFAULT '',
+    time_limit   TEXT NOT NULL DEFAULT '',
+    account      TEXT NOT NULL DEFAULT '',
+    extra_sbatch TEXT NOT NULL DEFAULT '[]',
+    created_at   REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS remote_runs (
+    experiment_id INTEGER PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
+    target_id     INTEGER REFERENCES targets(id) ON DELETE SET NULL,
+    target        TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    remote_dir    TEXT NOT NULL,
+    pid           INTEGER,
+    job_id        TEXT,
+    state         TEXT NOT NULL DEFAULT '',
+    reason        TEXT NOT NULL DEFAULT '',
+    restarts      INTEGER NOT NULL DEFAULT 0,
+    updated_at    REAL
+)
+"""
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _script(_V1),
     _migrate_v2,
@@ -303,6 +342,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migrate_v5,
     _script(_V6),
     _migrate_v7,
+    _script(_V8),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -15,7 +15,7 @@ from ..errors import NotFoundError
 
 APP_ID = "rave-gui"  # the desktop entry's and the icon's name
 APP_ICON_SIZES = (16, 32, 48, 64, 128, 256)  # the PNG sizes rendered from the SVG
-PAGE_ICONS = ("projects", "datasets", "training", "compare", "export", "settings")
+PAGE_ICONS = ("projects", "datasets", "training", "compare", "export", "settings", "targets")
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[2]  # .../rave_gui
 _MARKER = Path("icons") / f"{APP_ID}.svg"

@@ -136,6 +136,7 @@ class ConfirmPage(QWizardPage):
             ("Workers", str(s.workers)),
             ("EMA", "off" if s.ema is None else str(s.ema)),
             ("Gin overrides", "\n".join(s.overrides) or "none"),
+            ("Where", w.where_page.describe()),
             ("Run folder", w.run_folder(s)),
         ]
         try:
@@ -153,7 +154,8 @@ class ConfirmPage(QWizardPage):
         n_examples = None if ds is None else ds.n_examples
         self.warning_label.set_error("\n".join(config_warnings(s.configs, n_examples, s.gpu)))
         install = w.install
-        if install is not None and w.controller.settings.use_launcher:
+        remote = w.where_page.target() is not None  # the box shows what runs there
+        if install is not None and w.controller.settings.use_launcher and not remote:
             plain = train_argv(w.train_settings(for_command=True), install, use_launcher=False)
             self.plain_box.setPlainText(shlex.join(plain))
             self.command_note.show()

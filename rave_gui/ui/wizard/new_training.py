@@ -18,6 +18,7 @@ from .config_page import ConfigPage
 from .confirm_page import ConfirmPage
 from .dataset_page import DatasetPage
 from .params_page import ParametersPage
+from .where_page import WherePage
 
 
 class NewTrainingWizard(QWizard):
@@ -49,9 +50,12 @@ class NewTrainingWizard(QWizard):
         self.dataset_page = DatasetPage(self)
         self.config_page = ConfigPage(self)
         self.params_page = ParametersPage(self)
+        self.where_page = WherePage(self)
         self.confirm_page = ConfirmPage(self)
-        for page in (self.dataset_page, self.config_page, self.params_page, self.confirm_page):
+        pages = (self.dataset_page, self.config_page, self.params_page, self.where_page)
+        for page in pages:
             self.addPage(page)
+        self.confirm_id = self.addPage(self.confirm_page)
         self.resize(860, 680)
 
     def prefill(self, experiment_id: int) -> None:
@@ -59,6 +63,12 @@ class NewTrainingWizard(QWizard):
         from .prefill import prefill
 
         prefill(self, self.manager.get_experiment(experiment_id))
+
+    def nextId(self) -> int:
+        """The Where page only when there is somewhere else to go (a target)."""
+        if self.currentPage() is self.params_page and not self.where_page.has_targets():
+            return self.confirm_id
+        return super().nextId()
 
     def train_settings(self, for_command: bool = False) -> TrainSettings:
         """The settings chosen so far (channels from the dataset, as pre-flight fills them)."""
@@ -94,6 +104,8 @@ class NewTrainingWizard(QWizard):
         return folder_preview(self.controller.settings.resolved_runs_dir(), s.name)
 
     def command_line(self) -> str:
+        if self.where_page.target() is not None:  # what runs there
+            return self.where_page.preview(self.train_settings())
         if self.install is None:
             return ""
         s = self.train_settings(for_command=True)
@@ -107,6 +119,10 @@ class NewTrainingWizard(QWizard):
         config = self.train_settings().to_config()
         config["project_id"] = self.project_id
         config["dataset_id"] = self.dataset_page.dataset_id()
+        target = self.where_page.target()
+        if target is not None:  # the dataset is a folder on the target
+            config.update(target=target.name, dataset_id=None,
+                          dataset_path=self.where_page.dataset_edit.text().strip())  # fmt: skip
         return config
 
     def start(self) -> bool:

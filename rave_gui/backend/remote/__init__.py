@@ -1,0 +1,1 @@
+"""Runs on other machines: SSH hosts and SLURM clusters (targets)."""
