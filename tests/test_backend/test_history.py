@@ -256,7 +256,7 @@ def test_v6_database_gains_the_history_columns_from_its_summaries(tmp_path: Path
     conn.close()
     tm = TrainingManager(path)
     try:
-        assert db.schema_version(tm.db.conn) == 7
+        assert db.schema_version(tm.db.conn) == db.SCHEMA_VERSION
         (row,) = tm.history.query()
         assert (row.steps, row.best_validation, row.best_validation_step) == (70, 0.4, 50)
         assert row.final_validation is None and row.config_name == "v2 + causal"

@@ -136,6 +136,10 @@ class RemoteRunFollower(RunFollower):
         self.bytes_copied += res.bytes
         run = self.place.run
         before = (run.state, run.reason)
+        if run.kind == SLURM and res.job_unknown:
+            # scontrol failed (a controller busy or restarting): nothing is decided on it, or a
+            # requeued job would be taken for ended while it waits for its next life
+            return
         if run.kind == SLURM:
             state = res.job.get("JobState", "")
             if not state:  # gone from the controller: the status file tells the end

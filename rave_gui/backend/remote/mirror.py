@@ -31,6 +31,7 @@ class SyncResult:
     group_alive: bool | None = None  # SSH: whether the run's process group lives
     job: dict[str, str] = field(default_factory=dict)  # SLURM: scontrol's fields
     missing: bool = False  # the remote run folder is gone
+    job_unknown: str = ""  # SLURM: scontrol answered without the job's state (a busy controller)
     shrunk: list[str] = field(default_factory=list)  # files shorter than what was read
 
 
@@ -42,6 +43,15 @@ def parse_scontrol(line: str) -> dict[str, str]:
         if sep and key and key not in out:
             out[key] = value
     return out
+
+
+def job_answer(text: str) -> tuple[dict[str, str], str]:
+    """What ``scontrol show job -o`` answered: the job's fields, and the answer itself when it
+    holds no state yet does not say the job is gone (``Invalid job id``: purged, the status
+    file tells the end) — a controller busy or restarting, which decides nothing."""
+    fields = parse_scontrol(text)
+    unknown = "JobState" not in fields and "invalid job id" not in text.lower()
+    return fields, text.strip() if unknown else ""
 
 
 def _manifest(local: Path) -> dict[str, list]:
@@ -97,7 +107,7 @@ def sync(
         raise RemoteError(f"{conn.target.name}: the file helper answered {data[:200]!r}") from err
     out = SyncResult(missing=bool(header.get("missing")), group_alive=header.get("group_alive"))
     if header.get("job"):
-        out.job = parse_scontrol(header["job"])
+        out.job, out.job_unknown = job_answer(header["job"])
     pos = nl + 1
     for f in header.get("files", []):
         rel, length = f["path"], int(f["length"])
