@@ -37,6 +37,8 @@ class Settings:
     health_underfit_ratio: float = 0.5
     health_stalled_minutes: float = 10.0
     health_gpu_memory_percent: float = 95.0
+    health_vanishing_gradient_norm: float = 1e-7
+    health_dead_units_fraction: float = 0.5
 
     def resolved_rave(self) -> str:
         return self.rave_executable or _default_rave()
