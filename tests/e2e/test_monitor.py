@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e
 MAX_STEPS = 40
 LOG_EVERY = 10
 SAVE_AFTER_STEP = 12  # ask for the checkpoint once the run is past this step
+PHASE_1 = 20  # the adversarial phase from step 20 on (the discriminator learns)
 SAVED = re.compile(r"rave-gui: checkpoint saved (\S+) step=(\d+)")
 TICK = re.compile(r"rave-gui: step=(\d+)")
 
@@ -59,6 +60,7 @@ def run(rave_executable: str, rave_dataset: Path, tmp_path_factory: pytest.TempP
                     "workers": 0,
                     "gpu": -1,
                     "out_path": str(root / "runs"),
+                    "overrides": [f"PHASE_1_DURATION={PHASE_1}"],
                 }
             )
             exp = tm.get_experiment(exp_id)
@@ -98,13 +100,19 @@ def test_the_run_completes_with_the_monitor(run: dict) -> None:
 def test_gradient_norms_and_dead_units_are_logged_at_the_logging_steps(run: dict) -> None:
     tm, exp_id = run["tm"], run["id"]
     names = set(tm.metrics.names(exp_id))
-    assert {"grad_norm_generator", "dead_units_max_fraction", "dead_units_layers"} <= names
-    # phase 1: the discriminator does not learn, so it has no gradient to report
-    assert "grad_norm_discriminator" not in names
-    grad = [(s, v) for _n, s, v, _w in tm.metrics.iter_points(exp_id, "grad_norm_generator")]
+    tags = {"grad_norm_generator", "grad_norm_discriminator", "dead_units_max_fraction"}
+    assert tags | {"dead_units_layers", "loss_dis"} <= names
     expected = [0, *range(LOG_EVERY - 1, MAX_STEPS, LOG_EVERY)]
-    assert [s for s, _v in grad] == expected
-    assert all(math.isfinite(v) and v > 1e-7 for _s, v in grad), grad
+    gen = [(s, v) for _n, s, v, _w in tm.metrics.iter_points(exp_id, "grad_norm_generator")]
+    dis = [(s, v) for _n, s, v, _w in tm.metrics.iter_points(exp_id, "grad_norm_discriminator")]
+    assert all(math.isfinite(v) and v > 1e-7 for _s, v in gen + dis), (gen, dis)
+    # phase 1: only the generator steps, its norm at each logging step
+    assert [s for s, _v in gen if s < PHASE_1] == [s for s in expected if s < PHASE_1]
+    # phase 2: the two optimizers alternate; each norm at the logging step or the next one
+    for due in (s for s in expected if s >= PHASE_1):
+        for series in (gen, dis):
+            assert [s for s, _v in series if due <= s <= due + 1][:1], (due, gen, dis)
+    assert all(s >= PHASE_1 for s, _v in dis)
     dead = [v for _n, _s, v, _w in tm.metrics.iter_points(exp_id, "dead_units_max_fraction")]
     assert len(dead) == len(expected)
     assert all(0.0 <= v <= 1.0 for v in dead)
