@@ -105,3 +105,16 @@ def test_cli_runs_checkpoint_of_a_run_that_is_not_running(tmp_path: Path) -> Non
     fails(proc, "'done' is completed; only a running run can save a checkpoint now")
     proc = rave_gui_cli("runs", "checkpoint", "999", "--db", str(db))
     assert proc.returncode == 1 and "rave-gui: error:" in proc.stderr
+
+
+def test_cli_runs_checkpoint_signals_a_running_run(launched, tmp_path: Path) -> None:
+    db = tmp_path / "store.sqlite3"
+    tm = TrainingManager(db)
+    try:
+        exp, marker = _running(tm, launched, tmp_path, "launcher.py")
+    finally:
+        tm.close()
+    proc = rave_gui_cli("runs", "checkpoint", str(exp), "--db", str(db))
+    assert proc.returncode == 0, proc.stderr
+    assert f"experiment {exp}: a checkpoint will be saved at the next training step" in proc.stdout
+    assert _wait(lambda: marker.exists()), "the launcher did not get SIGUSR1"

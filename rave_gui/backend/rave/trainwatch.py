@@ -299,6 +299,13 @@ def make_monitor_callback(pl: Any) -> Any:
 
         def _save_now(self, trainer: Any) -> None:
             step = self._step(trainer)
+            if int(getattr(trainer, "world_size", 1) or 1) > 1:
+                # saving waits for every process, and only this one got the signal
+                sys.stderr.write(
+                    f"{LINE_PREFIX} cannot save a checkpoint on request in multi-process "
+                    "training; RAVE saves one at each validation\n"
+                )
+                return
             try:
                 folder = checkpoint_dir(trainer)
                 os.makedirs(folder, exist_ok=True)
