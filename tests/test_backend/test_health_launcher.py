@@ -109,3 +109,25 @@ def test_the_thresholds_are_settings():
     assert HealthThresholds().vanishing_gradient_norm == 1e-7
     pts = {GEN: [(49, 5e-4)], DEAD: [(49, 0.75)]}
     assert kinds(HealthMonitor(t).feed(pts)) == ["vanishing_gradients"]
+
+
+def test_importing_a_run_with_vanishing_gradients_stores_the_alert(tmp_path) -> None:
+    from rave_gui.backend.manager import TrainingManager
+    from rave_gui.backend.rave.eventproto import ScalarPoint
+    from rave_gui.backend.rave.tfevents import write_scalar_events
+    from rave_gui.backend.runs.engine import import_run
+
+    run = tmp_path / "flat_d744cc98b7" / "version_0"
+    run.mkdir(parents=True)
+    pts = [ScalarPoint(GEN, s, 1.0 if s < 500 else 1e-9, 1e9 + s) for s in range(49, 1000, 50)]
+    pts += [ScalarPoint(DEAD, s, 0.01, 1e9 + s) for s in range(49, 1000, 50)]
+    write_scalar_events(run / "events.out.tfevents.1.h.1.0", pts)
+    tm = TrainingManager(tmp_path / "store.sqlite3")
+    try:
+        exp = import_run(tm, run.parent)
+        alerts = tm.alerts.for_run(exp)
+        assert [(a.kind, a.step, a.severity) for a in alerts] == [
+            ("vanishing_gradients", 549, "warning")
+        ]
+    finally:
+        tm.close()
