@@ -95,6 +95,8 @@ def test_a_failed_preprocess_carries_its_diagnosis(tmp_path: Path) -> None:
     assert "it was stopped (it would wait forever)" in result.message
     assert result.diagnosis is not None and result.diagnosis.kind == "no_audio_found"
     assert result.elapsed_s < 30  # stopped on the line, not at the timeout
+    text = result.failure_text()
+    assert text == f"{result.diagnosis.title}. {result.diagnosis.advice}\n{result.message}"
 
 
 def test_a_cancelled_preprocess_is_not_diagnosed(tmp_path: Path) -> None:

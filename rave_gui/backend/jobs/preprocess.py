@@ -328,6 +328,15 @@ class PreprocessRun:
     # a failure's cause and what to do (rave/diagnose.py), when its output showed one
     diagnosis: Diagnosis | None = None
 
+    def failure_text(self, text: str | None = None) -> str:
+        """``text`` (default: the message) led by the diagnosis's title and advice when the
+        output showed a known failure that the text does not name already."""
+        text = self.message if text is None else text
+        d = self.diagnosis
+        if d is None or d.kind == "unknown" or d.title in text:
+            return text
+        return f"{d.title}. {d.advice}\n{text}"
+
 
 PREPROCESS_CANCELLED = "Cancelled."
 

@@ -447,10 +447,7 @@ class NewDatasetDialog(QDialog):
                 text = message
             else:
                 text = f"rave preprocess failed: {message}"
-            found = run.diagnosis if run is not None else None
-            if found is not None and found.kind != "unknown" and found.title not in text:
-                text = f"{found.title}. {found.advice}\n{text}"
-            self._failed(text)
+            self._failed(run.failure_text(text) if run is not None else text)
             return
         assert run is not None and run.info is not None and run.dataset_id is not None
         info, dataset_id = run.info, run.dataset_id
