@@ -119,6 +119,11 @@ def _components(batch: int, n_signal: int, repeats: int) -> dict[str, float]:
             out.append(time.perf_counter() - t0)
         return statistics.median(out)
 
+    def median_of_one(fn: Any) -> float:
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
     def step() -> None:
         opt.zero_grad()
         y = forward()
@@ -126,7 +131,6 @@ def _components(batch: int, n_signal: int, repeats: int) -> dict[str, float]:
         opt.step()
 
     step()  # warm up, and leave gradients in place
-    plain = median(forward)
     probe = watch.DeadUnitProbe()
 
     def probed() -> None:
@@ -134,11 +138,15 @@ def _components(batch: int, n_signal: int, repeats: int) -> dict[str, float]:
         forward()
         probe.collect()
 
+    plain, hooked = [], []
+    for _ in range(repeats):  # interleaved: the machine's noise falls on both
+        plain.append(median_of_one(forward))
+        hooked.append(median_of_one(probed))
     return {
         "step": median(step),
         "grad_norm": median(lambda: watch.grad_norm(opt)),
-        "forward": plain,
-        "forward_probed": median(probed),
+        "forward": statistics.median(plain),
+        "forward_probed": statistics.median(hooked),
         "hooked_layers": float(sum(watch.is_activation(m) for m in model.modules())),
         "params": float(sum(p.numel() for p in gen_params)),
     }
@@ -150,6 +158,7 @@ def main() -> int:
     parser.add_argument("--every", type=int, default=50, help="RAVE's logging interval")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2, help="fits without and with, in turn")
+    parser.add_argument("--no-fit", action="store_true", help="time the monitor's work only")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--n-signal", type=int, default=131072)
     a = parser.parse_args()
@@ -170,14 +179,19 @@ def main() -> int:
         f"(+{1e3 * dead:.2f})"
     )
 
+    if a.no_fit:
+        return 0
     # A real Lightning step of v2_small (phase 1), with the monitor logging at every step (the
     # worst case) and without it; Lightning logs RAVE's scalars at every step in both.
     steps = max(a.steps, 4)
     without: list[float] = []
     with_all: list[float] = []
-    for _round in range(a.rounds):  # alternated: a busy machine's noise falls on both
-        without += _fit(steps, 1, False, a.batch, a.n_signal)[2:]  # RAVE's scalars each step
-        with_all += _fit(steps, 1, True, a.batch, a.n_signal)[2:]
+    for r in range(a.rounds):  # alternated, in both orders: the machine's noise falls on both
+        for monitor in (False, True) if r % 2 == 0 else (True, False):
+            times = _fit(steps, 1, monitor, a.batch, a.n_signal)[2:]  # RAVE's scalars each step
+            (with_all if monitor else without).extend(times)
+            label = "with monitor" if monitor else "no monitor  "
+            print(f"  round {r}, {label}: median {1e3 * statistics.median(times):8.1f} ms")
     base, logged = statistics.median(without), statistics.median(with_all)
     print(
         f"  Lightning training step, no monitor       {1e3 * base:8.1f} ms (median, {len(without)})"

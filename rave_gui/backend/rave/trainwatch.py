@@ -14,8 +14,9 @@ batch and its last) the callback writes to the run's TensorBoard event file:
   appears in phase 1, where it does not learn).
 - ``dead_units_max_fraction``: over the activation layers (ReLU-like modules, Snake), the largest
   fraction of a layer's outputs that are exactly zero during that step's forward pass (the
-  training batch; forward hooks attached for that one step only), and ``dead_units_layers``, how
-  many layers have more than half of their outputs exactly zero.
+  training batch, sampled at up to SAMPLE_POSITIONS time positions; forward hooks attached for
+  that one step only), and ``dead_units_layers``, how many layers have more than half of their
+  outputs exactly zero.
 
 Between logging steps the cost is one Python call per optimizer step (the pre-hook sees it is
 not armed). ``RAVE_GUI_MONITOR=0`` turns all of this off (not the checkpoint signal).
@@ -40,6 +41,10 @@ GRAD_TAGS = {"generator": "grad_norm_generator", "discriminator": "grad_norm_dis
 DEAD_FRACTION_TAG = "dead_units_max_fraction"
 DEAD_LAYERS_TAG = "dead_units_layers"
 DEAD_LAYER_FRACTION = 0.5  # a layer counts as dead above this fraction of exact zeros
+# Zeros are counted at up to this many evenly spaced positions along an output's last (time)
+# axis, every batch example and channel: counting all of them costs as much as the forward
+# pass itself (measured: bench/bench_launcher.py); a dead unit is zero at every position.
+SAMPLE_POSITIONS = 256
 ACTIVATIONS = (
     "ReLU",
     "ReLU6",
@@ -132,10 +137,12 @@ class DeadUnitProbe:
     def _hook(self, name: str) -> Any:
         def hook(module: Any, inputs: Any, output: Any) -> None:
             if hasattr(output, "detach"):
-                zeros = (output.detach() == 0).sum()
+                out = output.detach()
+                if out.dim() >= 2 and out.shape[-1] > SAMPLE_POSITIONS:
+                    out = out[..., :: out.shape[-1] // SAMPLE_POSITIONS]
                 entry = self._counts.setdefault(name, [0, 0])
-                entry[0] = entry[0] + zeros  # a tensor: no device sync here
-                entry[1] += output.numel()
+                entry[0] = entry[0] + (out == 0).sum()  # a tensor: no device sync here
+                entry[1] += out.numel()
 
         return hook
 
