@@ -48,6 +48,7 @@ class Action(str, Enum):
     EXPORT = "export"
     DELETE = "delete"  # the run's record (its files stay)
     DELETE_CHECKPOINTS = "delete_checkpoints"  # to free disk
+    SAVE_CHECKPOINT = "save_checkpoint"  # now, at the next batch (the launcher's SIGUSR1)
 
     def __str__(self) -> str:
         return self.value
@@ -86,6 +87,7 @@ _ALLOWED: dict[Action, tuple[RunStatus, ...]] = {
     Action.EXPORT: (COMPLETED, STOPPED),
     Action.DELETE: (QUEUED, *FINAL),
     Action.DELETE_CHECKPOINTS: FINAL,  # a live or queued run may still write or resume them
+    Action.SAVE_CHECKPOINT: (RUNNING,),  # a paused process cannot act on the signal
 }
 _NEEDS_CHECKPOINT = frozenset({Action.RESUME_FROM_CHECKPOINT, Action.EXPORT})
 
@@ -133,6 +135,7 @@ _REASONS = {
     Action.EXPORT: lambda st: f"is {st}; only a completed or stopped run can be exported.",
     Action.DELETE: lambda st: f"is {st}: stop it first.",
     Action.DELETE_CHECKPOINTS: lambda st: f"is {st}: stop it before deleting checkpoints.",
+    Action.SAVE_CHECKPOINT: lambda st: f"is {st}; only a running run can save a checkpoint now.",
 }
 
 

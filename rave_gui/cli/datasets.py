@@ -145,7 +145,7 @@ def cmd_datasets_create(args: argparse.Namespace, out: IO[str]) -> int:
             raise RaveGuiError(
                 f"{run.message} Register it with `rave-gui datasets add {run.info.path}`."
             )
-        raise RaveGuiError(f"{run.message} (log: {run.log_path})")
+        raise RaveGuiError(f"{run.failure_text()} (log: {run.log_path})")
     assert run.dataset_id is not None
     out.write("registered " + _dataset_line(tm, run.dataset_id))
     return 0

@@ -1,4 +1,5 @@
-"""`rave-gui runs ...`: list, show, export, stop, pause, resume, follow, resume-from, import."""
+"""`rave-gui runs ...`: list, show, export, stop, pause, resume, checkpoint, follow, resume-from,
+import."""
 
 from __future__ import annotations
 
@@ -201,6 +202,16 @@ def cmd_runs_control(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def cmd_runs_checkpoint(args: argparse.Namespace, out: IO[str]) -> int:
+    engine = open_engine(args, caught_up(args, [args.id]))
+    engine.save_checkpoint_now(args.id)
+    out.write(
+        f"experiment {args.id}: a checkpoint will be saved at the next training step "
+        "(it appears in the run's checkpoint list)\n"
+    )
+    return 0
+
+
 def cmd_runs_resume_from(args: argparse.Namespace, out: IO[str]) -> int:
     engine = open_engine(args, caught_up(args, [args.id]))
     new_id = engine.resume_from_checkpoint(
@@ -276,6 +287,11 @@ def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None
                 help="only send the interrupt; do not wait for the end",
             )
         p.set_defaults(func=cmd_runs_control)
+    p = runs_sub.add_parser(
+        "checkpoint", parents=parents, help="make a running run save a checkpoint now"
+    )
+    p.add_argument("id", type=run_id)
+    p.set_defaults(func=cmd_runs_checkpoint)
     p = runs_sub.add_parser(
         "follow",
         parents=parents,

@@ -217,6 +217,11 @@ class RunController(QObject):
         self.engine.resume(experiment_id)
         self.signals.run_status_changed.emit(experiment_id, RunStatus.RUNNING)
 
+    def save_checkpoint_now(self, experiment_id: int) -> int:
+        """The run saves a checkpoint at its next batch; the checkpoint list shows it once
+        written (run_checkpoints_changed)."""
+        return self.engine.save_checkpoint_now(experiment_id)
+
     def resume_from_checkpoint(
         self,
         experiment_id: int,

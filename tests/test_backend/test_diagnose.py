@@ -69,6 +69,13 @@ SYNTHETIC = {
     "ZeroDivisionError: integer division or modulo by zero",
     "no_audio_found": "No valid file found in ['/data/audio']. Aborting",
     "ffmpeg_missing": "FileNotFoundError: [Errno 2] No such file or directory: 'ffprobe'",
+    "config_incompatible": "ValueError: No configurable matching 'model.NewThing'.",
+    "nn_tilde_missing": "ModuleNotFoundError: No module named 'nn_tilde'",
+    "module_missing": "ModuleNotFoundError: No module named 'cached_conv'",
+    "config_missing": "Config file not found in /runs/x_d744cc98b7",
+    "checkpoint_mismatch": "RuntimeError: Error(s) in loading state_dict for RAVE:",
+    "checkpoint_damaged": "RuntimeError: PytorchStreamReader failed reading zip archive: "
+    "failed finding central directory",
 }
 
 

@@ -182,12 +182,13 @@ def test_module_check_asks_the_interpreter() -> None:
         (
             "ModuleNotFoundError: No module named 'cached_conv'",
             [],
-            "lacks the package 'cached_conv'",
+            "A package is missing from RAVE's Python environment (ModuleNotFoundError: No "
+            "module named 'cached_conv')",
         ),
         (
             "TypeError: expected str, bytes or os.PathLike object, not NoneType",
             ["Config file not found in /x"],
-            "found no config.gin",
+            "No config.gin for the checkpoint",
         ),
         (
             "ValueError: No configurable matching 'model.NewThing'.",

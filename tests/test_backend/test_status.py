@@ -29,7 +29,10 @@ A = Action
 # Every status × action, written out: (without a checkpoint, with one).
 EXPECTED: dict[str, tuple[set[Action], set[Action]]] = {
     "queued": ({A.STOP, A.DELETE}, {A.STOP, A.DELETE}),
-    "running": ({A.STOP, A.PAUSE}, {A.STOP, A.PAUSE}),
+    "running": (
+        {A.STOP, A.PAUSE, A.SAVE_CHECKPOINT},
+        {A.STOP, A.PAUSE, A.SAVE_CHECKPOINT},
+    ),
     "paused": ({A.STOP, A.RESUME}, {A.STOP, A.RESUME}),
     "stopping": (set(), set()),
     "completed": (

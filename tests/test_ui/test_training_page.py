@@ -50,6 +50,9 @@ class FakeController:
         self._call("resume", exp_id)
         self._set(exp_id, "running")
 
+    def save_checkpoint_now(self, exp_id: int) -> None:
+        self._call("save_checkpoint_now", exp_id)
+
     def resume_from_checkpoint(
         self, exp_id: int, name=None, *, checkpoint=None, max_steps=None
     ) -> int:
@@ -104,6 +107,7 @@ def _enabled(page: TrainingPage) -> set[str]:
         page.pause_action: "pause",
         page.resume_action: "resume",
         page.resume_ckpt_action: "resume_from_checkpoint",
+        page.save_ckpt_action: "save_checkpoint",
     }
     return {n for a, n in names.items() if a.isEnabled()}
 
@@ -127,13 +131,15 @@ def test_actions_are_enabled_only_where_the_status_allows_them(page: TrainingPag
     assert _enabled(page) == {"stop"}  # queued
     manager.update_experiment_status(exp, "running")
     page.signals.run_status_changed.emit(exp, "running")
-    assert _enabled(page) == {"stop", "pause"}
+    assert _enabled(page) == {"stop", "pause", "save_checkpoint"}
+    page.save_ckpt_action.trigger()
+    assert page.fake.calls[-1] == ("save_checkpoint_now", exp)
     page.pause_action.trigger()
     assert page.fake.calls[-1] == ("pause", exp)
     assert page.panel.status_badge.text() == "paused"
     assert _enabled(page) == {"stop", "resume"}
     page.resume_action.trigger()
-    assert _enabled(page) == {"stop", "pause"}
+    assert _enabled(page) == {"stop", "pause", "save_checkpoint"}
     page.stop_action.trigger()
     assert page.fake.calls[-1] == ("stop", exp)
     assert page.model.index(page.model.row_of(exp), COL["status"]).data() == "stopped"
@@ -148,7 +154,7 @@ def test_actions_are_enabled_only_where_the_status_allows_them(page: TrainingPag
 # What each status enables on the page, written out: (without a checkpoint, with one).
 BUTTONS: dict[str, tuple[set[str], set[str]]] = {
     "queued": ({"stop"}, {"stop"}),
-    "running": ({"stop", "pause"}, {"stop", "pause"}),
+    "running": ({"stop", "pause", "save_checkpoint"}, {"stop", "pause", "save_checkpoint"}),
     "paused": ({"stop", "resume"}, {"stop", "resume"}),
     "stopping": (set(), set()),
     "completed": (set(), {"resume_from_checkpoint", "export"}),
@@ -224,6 +230,21 @@ def test_an_action_the_controller_refuses_shows_its_message(qtbot, page: Trainin
     assert box.text() == "Experiment 'r' is already stopping."
     box.close()
     assert page.panel.status_badge.text() == "running"
+
+
+def test_save_checkpoint_now_shows_why_it_cannot(qtbot, page: TrainingPage, manager):
+    from rave_gui.backend.errors import ProcessError
+
+    exp = manager.start_training({"name": "r", "max_steps": 100})
+    manager.update_experiment_status(exp, "running")
+    page.set_project(manager.projects.default_id())
+    assert page.save_ckpt_action.isEnabled()
+    page.fake.fail_with = ProcessError("The process of 'r' is no longer running.")
+    page.save_ckpt_action.trigger()
+    assert page.fake.calls[-1] == ("save_checkpoint_now", exp)
+    assert page.error_box.windowTitle() == "Cannot save a checkpoint now"
+    assert page.last_error == "The process of 'r' is no longer running."
+    page.error_box.close()
 
 
 def test_stop_asks_for_confirmation(monkeypatch, page: TrainingPage, manager):

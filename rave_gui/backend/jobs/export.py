@@ -27,6 +27,7 @@ from ..manager import TrainingManager
 from ..process import runner
 from ..process.logfollow import LogFollower, lines_of
 from ..rave.command import check_writable_folder, find_rave, python_of
+from ..rave.diagnose import SIGNATURES, Diagnosis, diagnose_lines
 from ..rave.logparse import Failure, LogLine, Outcome
 from ..runs.checkpoints import sync_run_checkpoints, with_validation
 from ..store.records import Checkpoint, Experiment
@@ -37,14 +38,16 @@ EXPORT_CANCELLED = "Export cancelled."
 STAGING_PREFIX = ".rave-gui-export-"
 MODULE_CHECK_TIMEOUT_S = 60
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-NN_TILDE_HELP = (
-    "rave export needs the nn-tilde package in RAVE's Python environment: install it with "
-    "that environment's pip (pip install nn-tilde; acids-rave does not pull it in)."
-)
+NN_TILDE_HELP = next(s.advice for s in SIGNATURES if s.kind == "nn_tilde_missing")
 
 
 class ExportError(RaveGuiError):
-    """An export did not produce a model; the message says why."""
+    """An export did not produce a model; the message says why. ``diagnosis``: the failure's
+    diagnosis (rave/diagnose.py) when its output showed one."""
+
+    def __init__(self, message: str, diagnosis: Diagnosis | None = None) -> None:
+        super().__init__(message)
+        self.diagnosis = diagnosis
 
 
 # --- checkpoints -------------------------------------------------------------------------------
@@ -310,46 +313,20 @@ def plan_export(
 
 # --- the outcome -------------------------------------------------------------------------------
 
-_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
+
+def diagnose_export(reason: str | None, lines: list[str]) -> Diagnosis | None:
+    """The diagnosis of a failed export's output (its lines, then the failure reason)."""
+    return diagnose_lines([*lines, reason] if reason else list(lines))
 
 
 def explain_failure(reason: str | None, lines: list[str], exit_code: int | None = None) -> str:
-    """The cause of a failed export in a sentence, from the traceback's last line and the
-    output before it, rather than the traceback itself."""
+    """The cause of a failed export in a sentence, from its diagnosis (the known failures of
+    rave export are signatures in rave/diagnose.py) rather than the traceback itself."""
     text = reason or ""
     everything = "\n".join([*lines, text])
-    m = _NO_MODULE.search(text) or _NO_MODULE.search(everything)
-    if m:
-        if m.group(1).split(".")[0] == "nn_tilde":
-            return NN_TILDE_HELP
-        return (
-            f"RAVE's Python environment lacks the package {m.group(1)!r} that rave export "
-            "imports: install it with that environment's pip."
-        )
-    if "Config file not found" in everything:
-        return (
-            "rave export found no config.gin for the checkpoint: the run folder must hold the "
-            "config.gin that `rave train` wrote."
-        )
-    if "Error(s) in loading state_dict" in everything:
-        detail = next(
-            (ln.strip() for ln in lines if "size mismatch" in ln or "Missing key" in ln), ""
-        )
-        return (
-            "The checkpoint does not fit the run's config.gin: they come from different "
-            "configurations (or RAVE versions)" + (f" — {detail}" if detail else "") + "."
-        )
-    if "No configurable matching" in everything or "Unknown reference" in everything:
-        return (
-            "The run's config.gin names settings this RAVE version does not know "
-            f"({text.split(':', 1)[-1].strip() or 'gin error'}): export with the RAVE version "
-            "that trained the model."
-        )
-    if any(
-        k in everything
-        for k in ("PytorchStreamReader", "unpickling", "invalid load key", "EOFError: Ran out")
-    ):
-        return f"The checkpoint file is damaged or incomplete ({text or 'cannot be read'})."
+    found = diagnose_export(reason, lines)
+    if found is not None and found.kind != "unknown":
+        return f"{found.title} ({found.evidence}). {found.advice}"
     if "MemoryError" in everything or exit_code in (-9, 137):
         return "rave export ran out of memory (or was killed): close other programs and retry."
     if text:
@@ -379,7 +356,9 @@ def finish_export(
         written = Path(outcome.text) if outcome is not None and outcome.kind == "exported" else None
         path = written if written is not None and written.is_file() else plan.output_file
         if exit_code != 0 or failure or not path.is_file():
-            raise ExportError(explain_failure(failure, lines, exit_code))
+            raise ExportError(
+                explain_failure(failure, lines, exit_code), diagnose_export(failure, lines)
+            )
         return manager.artifacts.add_exported_model(
             plan.experiment_id,
             str(path),
@@ -462,6 +441,7 @@ __all__ = [
     "ExportPlan",
     "checkpoint_label",
     "choose_checkpoint",
+    "diagnose_export",
     "explain_failure",
     "export_argv",
     "finish_export",

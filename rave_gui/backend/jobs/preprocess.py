@@ -33,6 +33,7 @@ from ..errors import DatasetError, InUseError, RaveGuiError, ValidationError
 from ..process import runner
 from ..process.logfollow import LogFollower, lines_of
 from ..rave.dataset import DatasetInfo, lmdb_entries, read_dataset
+from ..rave.diagnose import Diagnosis, diagnose_lines
 from ..rave.logparse import Failure, LogLine, Progress
 from ..system.paths import data_dir
 from ..system.units import format_duration
@@ -324,6 +325,17 @@ class PreprocessRun:
     elapsed_s: float = 0.0
     cancelled: bool = False
     dataset_id: int | None = None  # set by make_dataset once registered
+    # a failure's cause and what to do (rave/diagnose.py), when its output showed one
+    diagnosis: Diagnosis | None = None
+
+    def failure_text(self, text: str | None = None) -> str:
+        """``text`` (default: the message) led by the diagnosis's title and advice when the
+        output showed a known failure that the text does not name already."""
+        text = self.message if text is None else text
+        d = self.diagnosis
+        if d is None or d.kind == "unknown" or d.title in text:
+            return text
+        return f"{d.title}. {d.advice}\n{text}"
 
 
 PREPROCESS_CANCELLED = "Cancelled."
@@ -386,6 +398,9 @@ def run_preprocess(
     elapsed = time.monotonic() - started
 
     def result(ok: bool, message: str, info: DatasetInfo | None = None) -> PreprocessRun:
+        found = None
+        if not ok and stop_reason != PREPROCESS_CANCELLED:
+            found = diagnose_lines([*(text for text, _level in lines), message])
         return PreprocessRun(
             ok,
             message,
@@ -395,6 +410,7 @@ def run_preprocess(
             lines,
             elapsed,
             cancelled=stop_reason == PREPROCESS_CANCELLED,
+            diagnosis=found,
         )
 
     if stop_reason is not None:

@@ -85,6 +85,14 @@ SIGNATURES: tuple[Signature, ...] = (
         "spelling, or give the path of a .gin file.",
     ),
     Signature(
+        "config_incompatible",
+        r"No configurable matching|Unknown reference",
+        "The configuration names settings this RAVE version does not know",
+        "The config.gin (or an override) uses a setting this RAVE version lacks: use the RAVE "
+        "version the configuration was written for (for an export, the one that trained the "
+        "model), or check the setting's spelling.",
+    ),
+    Signature(
         "channels_missing",
         r"cannot reshape tensor of 0 elements into shape \[0, -1\]",
         "The number of channels was not given",
@@ -121,6 +129,53 @@ SIGNATURES: tuple[Signature, ...] = (
         "rave preprocess found no audio it can read in the input folder (and then hangs: stop "
         "it). Check the --input_path and that it holds .wav, .mp3, .flac, .ogg or .aif files.",
     ),
+    # rave export
+    Signature(
+        "nn_tilde_missing",
+        r"^\s*(ModuleNotFoundError|ImportError): No module named 'nn_tilde'",
+        "The nn-tilde package is missing",
+        "rave export needs the nn-tilde package in RAVE's Python environment: install it with "
+        "that environment's pip (pip install nn-tilde; acids-rave does not pull it in).",
+    ),
+    Signature(
+        "module_missing",
+        r"^\s*(ModuleNotFoundError|ImportError): No module named '[\w.]+'",
+        "A package is missing from RAVE's Python environment",
+        "The rave command imports a package that RAVE's environment lacks (named in the line "
+        "below): install it with that environment's pip and run it again.",
+    ),
+    Signature(
+        "config_missing",
+        r"Config file not found",
+        "No config.gin for the checkpoint",
+        "rave export rebuilds the model from the config.gin that `rave train` wrote in the run "
+        "folder: keep the checkpoint inside its run folder, next to that config.gin.",
+    ),
+    Signature(
+        "checkpoint_mismatch",
+        r"Error\(s\) in loading state_dict",
+        "The checkpoint does not fit the run's config.gin",
+        "The checkpoint and the config.gin come from different configurations (or RAVE "
+        "versions): export a checkpoint with the config.gin of the run that wrote it.",
+    ),
+    Signature(
+        "checkpoint_damaged",
+        # torch >= 2.6 loads with weights_only: a file of garbage is an "Unsupported operand"
+        r"PytorchStreamReader failed|invalid load key|EOFError: Ran out of input|"
+        r"^Unsupported operand \d+",
+        "The checkpoint file is damaged or incomplete",
+        "The file was cut short (a full disk, a run killed while saving) or is not a checkpoint: "
+        "choose another checkpoint of the run (best.ckpt or an epoch-….ckpt).",
+    ),
+)
+# The kinds that rave export's failures add to those of training and preprocess.
+EXPORT_KINDS = (
+    "config_incompatible",
+    "nn_tilde_missing",
+    "module_missing",
+    "config_missing",
+    "checkpoint_mismatch",
+    "checkpoint_damaged",
 )
 
 _EXCEPTION_LINE = re.compile(
@@ -189,6 +244,7 @@ def diagnose_run(log_path: str | None, error: str | None) -> Diagnosis | None:
 
 
 __all__ = [
+    "EXPORT_KINDS",
     "SIGNATURES",
     "Diagnosis",
     "Signature",

@@ -20,6 +20,9 @@ first batch), and prints, flushed::
 
     rave-gui: step=49 lr_generator=0.00099996 lr_discriminator=0.0001
 
+At the same steps it logs gradient norms and dead units, and SIGUSR1 saves a checkpoint at
+the next batch boundary (see trainwatch.py beside this file).
+
 Optional: ``RAVE_GUI_LOG_EVERY_N_STEPS=N`` in the environment sets Lightning's
 ``log_every_n_steps`` (RAVE leaves it at 50) for all scalars; unset, nothing changes.
 
@@ -143,19 +146,8 @@ def make_lr_callback(pl: Any) -> Any:
 
         def _identify(self, trainer: Any, pl_module: Any) -> dict[int, str]:
             """Which optimizer index is the generator's, which the discriminator's."""
-            optimizers = list(trainer.optimizers)
-            roles: dict[int, str] = {}
-            disc = getattr(pl_module, "discriminator", None)
-            if disc is not None:
-                disc_ids = {id(p) for p in disc.parameters()}
-                for i, opt in enumerate(optimizers):
-                    params = [p for g in opt.param_groups for p in g["params"]]
-                    is_disc = bool(params) and all(id(p) in disc_ids for p in params)
-                    roles[i] = "lr_discriminator" if is_disc else "lr_generator"
-            if sorted(roles.values()) != sorted(LR_TAGS):
-                # RAVE's configure_optimizers returns (generator, discriminator).
-                roles = {i: tag for i, tag in enumerate(LR_TAGS) if i < len(optimizers)}
-            return roles
+            roles = _trainwatch().optimizer_roles(list(trainer.optimizers), pl_module)
+            return {i: f"lr_{role}" for i, role in roles.items()}
 
         def on_train_batch_end(self, trainer: Any, pl_module: Any, *args: Any, **kw: Any) -> None:
             if self._state.get("warned"):
@@ -237,8 +229,21 @@ def _env_log_every() -> int | None:
     return every
 
 
+@functools.cache
+def _trainwatch() -> Any:
+    """trainwatch.py beside this file (gradient norms, dead units, save-now), loaded by path:
+    this script's folder is not on sys.path."""
+    path = Path(__file__).resolve().with_name("trainwatch.py")
+    spec = importlib.util.spec_from_file_location("rave_gui_trainwatch", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def install_trainer_hook() -> None:
-    """Make the next ``pytorch_lightning.Trainer(...)`` get the learning-rate callback too."""
+    """Make the next ``pytorch_lightning.Trainer(...)`` get the learning-rate callback and the
+    training monitor (trainwatch.py) too, and SIGUSR1 save a checkpoint."""
     state: dict[str, Any] = {}
     try:
         import pytorch_lightning as pl
@@ -248,6 +253,13 @@ def install_trainer_hook() -> None:
     except Exception:
         _warn_once(state, "setup")
         return
+    extra: list[Any] = []
+    try:
+        watch = _trainwatch()
+        watch.install_save_signal()
+        extra.append(watch.make_monitor_callback(pl)(monitor=watch.monitor_enabled()))
+    except Exception:
+        sys.stderr.write(f"{LINE_PREFIX} training monitor unavailable\n{traceback.format_exc()}")
 
     @functools.wraps(original_init)
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -259,7 +271,7 @@ def install_trainer_hook() -> None:
                     callbacks = []
                 elif not isinstance(callbacks, (list, tuple)):
                     callbacks = [callbacks]
-                kwargs["callbacks"] = [*callbacks, callback_cls()]
+                kwargs["callbacks"] = [*callbacks, callback_cls(), *extra]
                 every = _env_log_every()
                 if every is not None and "log_every_n_steps" not in kwargs:
                     kwargs["log_every_n_steps"] = every

@@ -303,6 +303,12 @@ class Engine:
         runner.resume(self._live_pid(experiment_id, Action.RESUME))
         self.manager.update_experiment_status(experiment_id, RUNNING)
 
+    def save_checkpoint_now(self, experiment_id: int) -> int:
+        """A running run saves a checkpoint at its next batch (see runs/savenow.py)."""
+        from .savenow import request_checkpoint
+
+        return request_checkpoint(self.manager, experiment_id)
+
     def resume_from_checkpoint(
         self,
         experiment_id: int,

@@ -7,7 +7,9 @@ back it raises again. The state is a small JSON-able dict (:meth:`HealthMonitor.
 with the run so that a follower created after an app restart goes on where the last one left.
 
 Kinds: ``nan``, ``divergence``, ``overfitting``, ``underfitting``, ``plateau``, ``stalled``,
-``gpu_memory``, ``phase_change``. Thresholds are settings (:class:`HealthThresholds`).
+``gpu_memory``, ``phase_change``, ``vanishing_gradients``, ``dead_units`` (the last two read the
+series the launcher logs: ``grad_norm_*`` and ``dead_units_max_fraction``). Thresholds are
+settings (:class:`HealthThresholds`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ ADVERSARIAL_TERMS = ("adversarial", "feature_matching", "loss_dis", "pred_real",
 # terms watched for a divergence: they fall during a healthy run (the KL regularization and
 # the adversarial terms may legitimately grow)
 DIVERGENCE_TERMS = (*RECONSTRUCTION_TERMS, VALIDATION)
+# logged by the launcher (rave/trainwatch.py) at the logging steps
+GRAD_NORM_TERMS = ("grad_norm_generator", "grad_norm_discriminator")
+DEAD_UNITS = "dead_units_max_fraction"  # the largest fraction of exact zeros of any layer
 _NOT_LOSSES = ("epoch", "beta_factor", "learning_rate", "lr", "step")
 
 
@@ -60,6 +65,8 @@ class HealthThresholds:
     underfit_ratio: float = 0.5  # a plateau above this fraction of the first validation
     stalled_minutes: float = 10.0  # no new step for this long while the process lives
     gpu_memory_percent: float = 95.0  # the run's GPU memory above this
+    vanishing_gradient_norm: float = 1e-7  # a gradient norm below this
+    dead_units_fraction: float = 0.5  # a layer with more than this fraction of exact zeros
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,16 @@ ADVICE = {
         "The GPU is almost out of memory (RAVE often runs out when phase 2 starts): use a "
         "smaller --batch or a smaller configuration."
     ),
+    "vanishing_gradients": (
+        "The gradients have all but vanished: the model has stopped learning. Resume from an "
+        "earlier checkpoint with a higher learning rate, or check the dataset (silence, or the "
+        "same file over and over)."
+    ),
+    "dead_units": (
+        "Many units of a layer output exactly zero and no longer learn: resume from an earlier "
+        "checkpoint with a lower learning rate, or use a configuration with another activation "
+        "(the snake modifier)."
+    ),
     "phase_change": (
         "The adversarial phase started: the losses jump and the sound gets sharper; judge the "
         "run by listening from here on, not by the spectral distance alone."
@@ -115,6 +132,8 @@ SEVERITY = {
     "plateau": "info",
     "stalled": "warning",
     "gpu_memory": "warning",
+    "vanishing_gradients": "warning",
+    "dead_units": "warning",
     "phase_change": "info",
 }
 
@@ -227,6 +246,13 @@ class HealthMonitor:
             if is_loss_term(name):
                 for step, alert in self._series_pass(name, steps, values):
                     found.append((step, name == VALIDATION, name, alert))
+        for name in GRAD_NORM_TERMS:
+            if name in arrays:
+                for step, alert in self._vanishing(name, *arrays[name]):
+                    found.append((step, False, name, alert))
+        if DEAD_UNITS in arrays:
+            for step, alert in self._dead_units(*arrays[DEAD_UNITS]):
+                found.append((step, False, DEAD_UNITS, alert))
         if VALIDATION in arrays:
             steps, values = arrays[VALIDATION]
             ok = np.isfinite(values)
@@ -237,6 +263,47 @@ class HealthMonitor:
                     found.append((step, True, VALIDATION, alert))
         found.sort(key=lambda f: f[:3])  # stable: at one point, the order they were found in
         return [f[3] for f in found]
+
+    def _episodes(self, key: str, holds: np.ndarray) -> list[int]:
+        """The indexes where a condition (one bool per point, in step order) starts to hold,
+        carrying the episode ``key`` over from the previous points."""
+        if holds.size == 0:
+            return []
+        before = np.concatenate(([key in self.open], holds[:-1]))
+        if holds[-1]:
+            self.open.add(key)
+        else:
+            self.open.discard(key)
+        return np.flatnonzero(holds & ~before).tolist()
+
+    def _vanishing(
+        self, name: str, steps: np.ndarray, values: np.ndarray
+    ) -> list[tuple[int, HealthAlert]]:
+        """``vanishing_gradients``: a (finite) gradient norm below the threshold."""
+        t = self.t.vanishing_gradient_norm
+        with np.errstate(invalid="ignore"):
+            holds = np.isfinite(values) & (values < t)
+        out = []
+        for i in self._episodes(f"vanishing_gradients:{name}", holds):
+            step = int(steps[i])
+            message = f"{name} is {values[i]:.3g} at step {step}, below {t:g}."
+            out.append((step, _alert("vanishing_gradients", step, message)))
+        return out
+
+    def _dead_units(self, steps: np.ndarray, values: np.ndarray) -> list[tuple[int, HealthAlert]]:
+        """``dead_units``: a layer with more than the threshold fraction of exact zeros."""
+        t = self.t.dead_units_fraction
+        with np.errstate(invalid="ignore"):
+            holds = values > t
+        out = []
+        for i in self._episodes("dead_units", holds):
+            step = int(steps[i])
+            message = (
+                f"At step {step}, {100 * values[i]:.0f} % of a layer's activations are exactly "
+                f"zero (more than {100 * t:g} %): its units are dead."
+            )
+            out.append((step, _alert("dead_units", step, message)))
+        return out
 
     def _series_pass(
         self, name: str, steps: np.ndarray, values: np.ndarray

@@ -39,6 +39,8 @@ class Settings:
     health_gpu_memory_percent: float = 95.0
     # the new-training wizard's last choices, to start the next run from (backend/system/choices)
     last_training: dict = field(default_factory=dict)
+    health_vanishing_gradient_norm: float = 1e-7
+    health_dead_units_fraction: float = 0.5
 
     def resolved_rave(self) -> str:
         return self.rave_executable or _default_rave()

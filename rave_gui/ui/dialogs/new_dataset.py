@@ -448,7 +448,7 @@ class NewDatasetDialog(QDialog):
                 text = message
             else:
                 text = f"rave preprocess failed: {message}"
-            self._failed(text)
+            self._failed(run.failure_text(text) if run is not None else text)
             return
         assert run is not None and run.info is not None and run.dataset_id is not None
         info, dataset_id = run.info, run.dataset_id

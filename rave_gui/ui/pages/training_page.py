@@ -72,6 +72,7 @@ class RunActions(Protocol):
         checkpoint: str | None = None,
         max_steps: int | None = None,
     ) -> int: ...
+    def save_checkpoint_now(self, experiment_id: int) -> Any: ...
 
 
 STATUS_FILTERS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
@@ -178,6 +179,11 @@ class TrainingPage(QWidget):
             "Start a new run that continues from this run's newest checkpoint"
         )
         self.resume_ckpt_action.triggered.connect(lambda: self.resume_selected_from_checkpoint())
+        self.save_ckpt_action = QAction("Save checkpoint now", self)
+        self.save_ckpt_action.setToolTip(
+            "Save a checkpoint at the next training step (RAVE itself saves only at validation)"
+        )
+        self.save_ckpt_action.triggered.connect(lambda: self.save_checkpoint_selected())
         self.export_action = QAction("Export…", self)
         self.export_action.setToolTip("Export a checkpoint of this run to a model for nn~")
         self.export_action.triggered.connect(lambda: self._request_export())
@@ -188,6 +194,7 @@ class TrainingPage(QWidget):
             self.pause_action,
             self.resume_action,
             self.resume_ckpt_action,
+            self.save_ckpt_action,
             self.export_action,
         )
         self._action_of: dict[Action, QAction] = {
@@ -195,6 +202,7 @@ class TrainingPage(QWidget):
             Action.PAUSE: self.pause_action,
             Action.RESUME: self.resume_action,
             Action.RESUME_FROM_CHECKPOINT: self.resume_ckpt_action,
+            Action.SAVE_CHECKPOINT: self.save_ckpt_action,
             Action.EXPORT: self.export_action,
         }
 
@@ -516,6 +524,9 @@ class TrainingPage(QWidget):
 
     def resume_selected(self) -> None:
         self._act("Cannot resume the run", "resume")
+
+    def save_checkpoint_selected(self) -> None:
+        self._act("Cannot save a checkpoint now", "save_checkpoint_now")
 
     def resume_selected_from_checkpoint(self) -> ResumeDialog | None:
         """Open the resume dialog for the selected run (checkpoint, max steps, command); its
