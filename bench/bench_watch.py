@@ -68,7 +68,9 @@ def _store_live(tm, exp: int, start_step: int, per_series: int, batch: int) -> i
     while done < per_series:
         k = min(per_batch, per_series - done)
         steps = step + SPACING * np.arange(k, dtype=np.int64)
-        tm.metrics.add_series(exp, {n: (steps, _values(i, steps), None) for i, n in enumerate(names)})
+        tm.metrics.add_series(
+            exp, {n: (steps, _values(i, steps), None) for i, n in enumerate(names)}
+        )
         step = int(steps[-1]) + SPACING
         done += k
     return step
@@ -147,7 +149,10 @@ def main(argv: list[str]) -> None:
                 tm.metrics.add_series(exp, series)
                 signals.run_metrics.emit(
                     exp,
-                    {n: list(zip(s.tolist(), v.tolist(), strict=True)) for n, (s, v, _) in series.items()},
+                    {
+                        n: list(zip(s.tolist(), v.tolist(), strict=True))
+                        for n, (s, v, _) in series.items()
+                    },
                 )
                 state["step"] = int(steps[-1]) + SPACING
                 state["points"] += per * len(names)

@@ -256,6 +256,17 @@ def _migrate_v5(conn: sqlite3.Connection) -> None:
 _V6 = "ALTER TABLE alerts ADD COLUMN advice TEXT NOT NULL DEFAULT ''"
 
 
+# v9: tiles 2**k steps wide (were 16**k), the levels of each series chosen from the spacing of
+# its steps: the tiles of every series that had some are built again from its points.
+def _migrate_v9(conn: sqlite3.Connection) -> None:
+    from .tiles import retile_series
+
+    for experiment_id, name in conn.execute(
+        "SELECT DISTINCT experiment_id, name FROM metric_tiles"
+    ).fetchall():
+        retile_series(conn, experiment_id, name)
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(conn: sqlite3.Connection) -> None:
         _run_script(conn, sql)
@@ -270,6 +281,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migrate_v4,
     _migrate_v5,
     _script(_V6),
+    _migrate_v9,  # v9 (after v7 and v8 of other branches)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
