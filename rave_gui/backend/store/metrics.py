@@ -257,10 +257,12 @@ class MetricStore:
         start: int | None = None,
         end: int | None = None,
         buckets: int = 2000,
+        width: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray, int | None]:
-        """``reduced`` as the steps and values to draw, and the highest step read."""
+        """``reduced`` as the steps and values to draw, and the highest step read; with
+        ``width``, buckets that many steps wide (see ``reduce_series_xy``)."""
         with self.db.guard():
-            return reduce_series_xy(self.db.conn, experiment_id, name, start, end, buckets)
+            return reduce_series_xy(self.db.conn, experiment_id, name, start, end, buckets, width)
 
     def iter_points(
         self, experiment_id: int, name: str | None = None, after_step: int | None = None

@@ -398,6 +398,7 @@ def _reduce(
     start: int | None,
     end: int | None,
     buckets: int,
+    width: float | None = None,
 ) -> _Agg | None:
     if buckets < 1:
         raise ValueError("buckets must be at least 1")
@@ -411,6 +412,8 @@ def _reduce(
     if end < start:
         return None
     span = end - start + 1
+    if width is not None:  # buckets of a given width (a view's tail read after its start)
+        buckets = max(1, math.ceil(span / max(width, 1.0)))
     width = span / buckets
     level = min(MAX_LEVEL, math.floor(math.log2(width))) if width >= TILE_BASE else 0
     parts: list[_Agg] = []
@@ -457,10 +460,12 @@ def reduce_series_xy(
     start: int | None = None,
     end: int | None = None,
     buckets: int = 2000,
+    width: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int | None]:
     """``reduce_series`` as the steps and values to draw (``buckets_to_xy`` of it) and the
-    highest step read (None when the range holds no point)."""
-    agg = _reduce(conn, experiment_id, name, start, end, buckets)
+    highest step read (None when the range holds no point). With ``width``, the buckets are
+    that many steps wide instead (as many as the range needs)."""
+    agg = _reduce(conn, experiment_id, name, start, end, buckets, width)
     if agg is None:
         return np.empty(0, dtype=np.int64), np.empty(0), None
     x, y = agg_to_xy(agg)
