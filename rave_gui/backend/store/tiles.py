@@ -29,6 +29,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .tile_agg import (
+    _TILE_COLUMNS,
     NO_NAN,
     Bucket,
     _Agg,
@@ -45,8 +46,8 @@ from .tile_agg import (
 )
 
 TILE_BASE = 2  # each level's tiles are twice as wide as the level's below
-LEVELS = 24  # levels kept per series: the widest tile holds ~16 * 2**23 points
-POINTS_PER_TILE = 16  # about how many points the narrowest kept tiles hold
+LEVELS = 24  # levels kept per series: the widest tile holds ~8 * 2**23 points
+POINTS_PER_TILE = 8  # about how many points the narrowest kept tiles hold
 MIN_TILED_POINTS = 64  # a shorter series is read from its points
 MAX_LEVEL = 62
 
@@ -76,6 +77,13 @@ _INSERT_TILE = (
     "INSERT OR REPLACE INTO metric_tiles (experiment_id, name, level, tile, first_step, "
     "first_value, last_step, last_value, min_step, min_value, max_step, max_value, nan_step) "
     "VALUES ({e}, ?, {l}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+_UPSERT_TILE = (
+    "INSERT OR REPLACE INTO metric_tiles (experiment_id, name, level, tile, first_step, "
+    "first_value, last_step, last_value, min_step, min_value, max_step, max_value, nan_step) "
+    "VALUES ({e}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -142,6 +150,31 @@ def _build(
     )
 
 
+def _merge_rows(rows: list[tuple], level: int) -> list[tuple]:
+    """Tile rows (tile, first_step, first_value, last_step, last_value, min_step, min_value,
+    max_step, max_value, nan_step; None for NaN) in step order merged into the tiles of
+    ``level``: what ``_aggregate`` does, in plain Python for the few rows of an append."""
+    out: list[tuple] = []
+    cur: list | None = None
+    for r in rows:
+        key = r[1] >> level
+        if cur is None or key != cur[0]:
+            if cur is not None:
+                out.append(tuple(cur))
+            cur = [key, *r[1:]]
+            continue
+        cur[3], cur[4] = r[3], r[4]  # last
+        if r[6] is not None and (cur[6] is None or r[6] < cur[6]):
+            cur[5], cur[6] = r[5], r[6]
+        if r[8] is not None and (cur[8] is None or r[8] > cur[8]):
+            cur[7], cur[8] = r[7], r[8]
+        if cur[9] is None and r[9] is not None:
+            cur[9] = r[9]
+    if cur is not None:
+        out.append(tuple(cur))
+    return out
+
+
 def _advance(
     conn: sqlite3.Connection,
     experiment_id: int,
@@ -151,15 +184,40 @@ def _advance(
     values: np.ndarray,
 ) -> None:
     """Merge points appended after the series' last step into the last tile of each level
-    (and the tiles after it). Merging is idempotent, so each level is made from the one below
-    merged with its own last tile."""
-    agg = _points_agg(steps, values)
-    for level in range(levels[0], levels[1] + 1):
-        t0 = int(steps[0]) >> level
-        last = _tile_agg(conn, experiment_id, name, level, t0, t0)
-        src = agg if last is None else _concat([last, agg])
-        agg = _aggregate(src.first_step >> level, src)
-        conn.executemany(_INSERT_TILE.format(e=int(experiment_id), l=level), _agg_rows(agg, name))
+    (and the tiles after it), in one read and one write. Merging is idempotent, so each level
+    is made from the one below merged with its own last tile."""
+    s0 = int(steps[0])
+    keys = [(level, s0 >> level) for level in range(levels[0], levels[1] + 1)]
+    one = (  # a lookup by the whole key (an OR of keys would scan the series' tiles)
+        f"SELECT level, {_TILE_COLUMNS} FROM metric_tiles WHERE experiment_id = ? AND name = ? "
+        "AND level = ? AND tile = ?"
+    )
+    found = conn.execute(
+        " UNION ALL ".join([one] * len(keys)),
+        tuple(itertools.chain.from_iterable((experiment_id, name, k, t) for k, t in keys)),
+    ).fetchall()
+    last = {r[0]: r[1:] for r in found}
+    # the narrowest level from the points (numpy: an append may bring many)
+    lo = levels[0]
+    if steps.size > 256:  # numpy for many points, plain Python for a few
+        agg = _points_agg(steps, values)
+        below = list(_agg_rows(_aggregate(agg.first_step >> lo, agg)))
+    else:
+        vs = _floats(values)
+        below = [
+            (st, st, v, st, v, st, v, st, v, None if v is not None else st)
+            for st, v in zip(steps.tolist(), vs, strict=True)
+        ]
+    below = _merge_rows([last[lo], *below] if lo in last else below, lo)
+    out = [(lo, *r) for r in below]
+    for level in range(lo + 1, levels[1] + 1):
+        below = _merge_rows([last[level], *below] if level in last else below, level)
+        out += [(level, *r) for r in below]
+    conn.executemany(_UPSERT_TILE.format(e=int(experiment_id)), _named(out, name))
+
+
+def _named(rows: list[tuple], name: str) -> Iterable[tuple]:
+    return ((name, *r) for r in rows)
 
 
 def write_series(
