@@ -159,7 +159,7 @@ def main(argv: list[str]) -> None:
                 t_next += BATCH_S
                 stop.wait(max(0.0, t_next - time.monotonic()))
 
-        draws = plot.draw_count
+        draws, full = plot.draw_count, getattr(plot, "full_draw_count", 0)
         c0, w0 = time.process_time(), time.perf_counter()
         th = threading.Thread(target=writer, daemon=True)
         th.start()
@@ -170,7 +170,8 @@ def main(argv: list[str]) -> None:
         print(f"watch cpu: {100 * cpu / wall:.1f}% of one core")
         print(
             f"  ({state['points']:,} points written live in {wall:.0f} s, "
-            f"{plot.draw_count - draws} draws, last draw {plot.last_draw_ms:.0f} ms)"
+            f"{plot.draw_count - draws} draws ({getattr(plot, 'full_draw_count', 0) - full} full), "
+            f"last draw {plot.last_draw_ms:.0f} ms)"
         )
 
         # idle: the same app, nothing written

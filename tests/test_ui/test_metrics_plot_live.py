@@ -107,3 +107,27 @@ def test_a_hidden_plot_does_not_refresh_and_catches_up_when_shown(qtbot, plot, m
         assert plot.line_data(n)[0][-1] == last
     assert "adversarial" in plot.series_names()
     assert all(r.start is not None for r in plot.requests if r.name in names)  # tails only
+
+
+def test_a_point_that_changes_nothing_on_screen_is_not_drawn(qtbot, plot, manager) -> None:
+    exp, last = stored_run(manager, 20_000, ["regularization"])
+    plot.set_experiment(exp)
+    settle(qtbot, plot)
+    draws = plot.draw_count
+    _x, y = plot.line_data("regularization")
+
+    def send(step: int, value: float) -> None:
+        manager.metrics.add_points(exp, [("regularization", step, value, None)])
+        plot.signals.run_metrics.emit(exp, {"regularization": [(step, value)]})
+
+    send(last + SPACING, float(y[-1]))  # in the last pixel column, inside its values
+    qtbot.wait(3 * MIN_DRAW_INTERVAL_MS)
+    assert plot.draw_count == draws and not plot._dirty
+    send(last + 2 * SPACING, float(np.nanmax(y)) + 1)  # the same column, stretched
+    qtbot.waitUntil(lambda: plot.draw_count > draws, timeout=3000)
+    settle(qtbot, plot)
+    draws = plot.draw_count
+    send(last + 20_000 * SPACING // 50, 1.0)  # a new pixel column
+    qtbot.waitUntil(lambda: plot.draw_count > draws, timeout=3000)
+    settle(qtbot, plot)
+    assert plot.line_data("regularization")[0][-1] == last + 20_000 * SPACING // 50

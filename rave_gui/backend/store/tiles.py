@@ -46,7 +46,7 @@ from .tile_agg import (
 )
 
 TILE_BASE = 2  # each level's tiles are twice as wide as the level's below
-LEVELS = 24  # levels kept per series: the widest tile holds ~8 * 2**23 points
+LEVELS = 20  # levels kept per series: the widest tile holds ~8 * 2**19 points
 POINTS_PER_TILE = 8  # about how many points the narrowest kept tiles hold
 MIN_TILED_POINTS = 64  # a shorter series is read from its points
 MAX_LEVEL = 62

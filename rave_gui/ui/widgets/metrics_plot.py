@@ -47,6 +47,7 @@ from .plot_readout import HoverCursor, ValuesReadout, values_at
 from .plot_series import (
     TAIL_FOLD_POINTS,
     LineBlitter,
+    changes_screen,
     merge_tail,
     set_store_part,
     update_nan_marks,
@@ -253,6 +254,9 @@ class MetricsPlot(LiveWatch, QWidget):
             self._stale = True  # nothing to do now: read from the store when shown
             return
         width = self._buckets()
+        xlim = self.ax.get_xlim()
+        px = self.ax.bbox.width / max(xlim[1] - xlim[0], 1e-9)  # pixels a step
+        shown = False  # whether a new point changes what is on screen
         for name, pts in points.items():
             if not pts:
                 continue
@@ -261,19 +265,22 @@ class MetricsPlot(LiveWatch, QWidget):
                 s = self._add_series(str(name), resort=True)
                 s.loaded = True  # nothing in the store before these points matters yet
                 self._update_empty_text()
+            n = len(s.tail_x)
             for step, value in pts:
                 if s.store_last is None or step > s.store_last:
                     s.tail_x.append(int(step))
                     s.tail_y.append(float(value))
             s.data_dirty = True
+            new = (s.tail_x[n:], s.tail_y[n:])
+            shown = shown or changes_screen(s, *new, xlim, px, self._follow)
             if s.store_width and self._follow and len(s.tail_x) > TAIL_FOLD_POINTS:
                 s.tail_due = True  # read back the steps after the store part, reduced
             elif len(s.tail_x) > 2 * width and s.visible:
                 s.loaded = False  # long enough: read it back reduced from the store
-        if self._follow:
-            self._limits_live = True
         self._request_loads()
-        self._mark_dirty(lines_only=True)
+        if shown:  # else drawn with the next point that does
+            self._limits_live = self._limits_live or self._follow
+            self._mark_dirty(lines_only=True)
 
     def series_names(self) -> list[str]:
         return list(self._series)

@@ -81,6 +81,36 @@ def drop_received(s: PlotSeries) -> None:
     s.data_dirty = True
 
 
+def changes_screen(
+    s: PlotSeries,
+    steps: list[int],
+    values: list[float],
+    xlim: tuple[float, float],
+    px: float,
+    follow: bool,
+) -> bool:
+    """Whether new points of a series change what is on screen (``px``: pixels a step): a
+    point off the view does not, nor one that falls in the pixel column of the last point
+    drawn without stretching that column."""
+    if not steps or not s.visible:
+        return False
+    if s.line is None or s.x.size == 0:
+        return True
+    last_step = max(steps)
+    if follow and last_step > xlim[1]:
+        return True  # the view grows
+    if not follow and (last_step < xlim[0] or min(steps) > xlim[1]):
+        return False
+    drawn = float(s.x[-1])
+    if (last_step - drawn) * px >= 1:
+        return True  # a new pixel column
+    col = s.y[s.x >= drawn - 1 / max(px, 1e-12)]
+    vals = np.asarray(values, dtype=np.float64)
+    if np.isnan(vals).any() or np.isnan(col).all():
+        return True
+    return bool(vals.min() < np.nanmin(col) or vals.max() > np.nanmax(col))
+
+
 def update_nan_marks(s: PlotSeries, ax: Axes, ax_lr: Axes) -> None:
     """A small cross at the bottom of the axes where a series holds a NaN (a gap in its line
     would be easy to miss)."""
