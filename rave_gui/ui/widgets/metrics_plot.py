@@ -6,7 +6,9 @@ no spike or NaN is hidden. Reads run on a background thread (the first read of a
 imported run builds its tiles, which takes a while); the newest request for a series wins.
 
 Live points (``AppSignals.run_metrics``) are appended to each series' tail at once and drawn by
-a coalescing timer: at most one draw every ``MIN_DRAW_INTERVAL_MS``. When a tail grows long, only
+a coalescing timer: at most one draw every ``MIN_DRAW_INTERVAL_MS`` (every
+``LIVE_DRAW_INTERVAL_MS`` when only new live points changed, and only when they change what is
+on screen). When a tail grows long, only
 the steps after what was read are read back from the store, reduced at the same bucket width, and
 appended (see ``plot_series``). A followed view grows with headroom, so most new points leave the
 limits as they are: then only the lines are drawn again (blitted). A hidden plot (page not shown,
@@ -66,6 +68,7 @@ from .plot_style import (
 )
 
 MIN_DRAW_INTERVAL_MS = 250  # at most 4 full draws a second
+LIVE_DRAW_INTERVAL_MS = 1000  # new live points alone: drawn once a second at most
 MIN_BUCKETS = 50
 
 
@@ -437,9 +440,10 @@ class MetricsPlot(LiveWatch, QWidget):
     def _mark_dirty(self, lines_only: bool = False) -> None:
         self._dirty = True
         self._full_draw = self._full_draw or not lines_only
-        if not self._timer.isActive():
-            since = (time.monotonic() - self._last_draw) * 1000
-            self._timer.start(int(max(0, MIN_DRAW_INTERVAL_MS - since)))
+        interval = MIN_DRAW_INTERVAL_MS if self._full_draw else LIVE_DRAW_INTERVAL_MS
+        wait = int(max(0, interval - (time.monotonic() - self._last_draw) * 1000))
+        if not self._timer.isActive() or self._timer.remainingTime() > wait:
+            self._timer.start(wait)
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
