@@ -50,6 +50,7 @@ from .plot_series import (
     TAIL_FOLD_POINTS,
     LineBlitter,
     changes_screen,
+    first_change,
     merge_tail,
     set_store_part,
     update_nan_marks,
@@ -97,6 +98,7 @@ class MetricsPlot(LiveWatch, QWidget):
         self._limits_live = False  # live points may have moved past the limits
         self._dirty = False
         self._full_draw = True  # more than the lines changed since the last draw
+        self._changed_from = math.inf
         self.full_draw_count = 0
         self._stale = False  # live points came while hidden: catch up from the store on show
         self._minimised = False
@@ -137,7 +139,7 @@ class MetricsPlot(LiveWatch, QWidget):
             0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center", fontsize=10
         )
         ax.callbacks.connect("xlim_changed", self._on_xlim_changed)
-        self._blitter = LineBlitter(self.canvas, self._animated)
+        self._blitter = LineBlitter(self.canvas, ax, self._animated)
         self.canvas.mpl_connect("resize_event", self._on_resize)
 
     def _build_ui(self) -> None:
@@ -460,6 +462,7 @@ class MetricsPlot(LiveWatch, QWidget):
             return  # drawn when shown
         self._dirty = False
         before = self._view_key()
+        self._changed_from = math.inf  # the step from which the lines changed (see _blit)
         self._update_lines()
         self._update_empty_text()
         if self._follow and (self._limits_dirty or self._limits_live):
@@ -481,6 +484,7 @@ class MetricsPlot(LiveWatch, QWidget):
         for s in self._series.values():
             if s.data_dirty:
                 s.data_dirty = False
+                old = (s.x, s.y)
                 if s.tail_x:
                     s.x = np.concatenate((s.store_x, np.asarray(s.tail_x, dtype=np.int64)))
                     s.y = np.concatenate((s.store_y, np.asarray(s.tail_y, dtype=np.float64)))
@@ -493,8 +497,12 @@ class MetricsPlot(LiveWatch, QWidget):
                     s.line.set_animated(True)  # drawn by the blitter, over the axes
                 if s.line is not None:
                     s.line.set_data(s.x, s.y)
+                if s.visible:  # where the lines changed: only there are they drawn again
+                    self._changed_from = min(self._changed_from, first_change(*old, s.x, s.y))
                 update_nan_marks(s, self.ax, self.ax_lr)
             if s.line is not None:
+                if s.line.get_visible() != s.visible:
+                    self._changed_from = -math.inf
                 s.line.set_visible(s.visible)
             if s.nan_line is not None:
                 s.nan_line.set_visible(s.visible)

@@ -91,7 +91,7 @@ class LiveWatch:
 
     def _blit(self) -> None:
         t0 = time.perf_counter()
-        self._blitter.blit()
+        self._blitter.blit(self._changed_from)
         self._cursor._on_draw_event(None)  # the hover line's background: with the new lines
         self.last_draw_ms = (time.perf_counter() - t0) * 1000
         self._last_draw = time.monotonic()

@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.lines import Line2D
+from matplotlib.transforms import Bbox
 from PyQt6.QtWidgets import QListWidgetItem
 
 from .plot_style import LR, make_nan_marks
@@ -171,14 +172,32 @@ def with_headroom(lo: float, hi: float) -> tuple[float, float]:
     return lo, hi + max((hi - lo) * X_HEADROOM, 1.0)
 
 
+def first_change(ox: np.ndarray, oy: np.ndarray, nx: np.ndarray, ny: np.ndarray) -> float:
+    """The step from which a line drawn with ``ox, oy`` differs when drawn with ``nx, ny``
+    (its last unchanged point: the segment after it changed); inf when nothing changed,
+    -inf when it changed from the start."""
+    n = min(ox.size, nx.size)
+    same = (ox[:n] == nx[:n]) & ((oy[:n] == ny[:n]) | (np.isnan(oy[:n]) & np.isnan(ny[:n])))
+    k = n if bool(same.all()) else int(np.argmin(same))
+    if k == ox.size == nx.size:
+        return math.inf
+    return -math.inf if k == 0 else float(nx[k - 1])
+
+
 class LineBlitter:
     """Draws the (animated) lines over a copy of the last full draw: when only the lines
-    changed, ``blit`` costs a copy and the lines, not a redraw of axes, ticks and labels."""
+    changed, ``blit`` costs a copy and the lines, not a redraw of axes, ticks and labels; when
+    they changed only after some step (new points), just that part on the right is drawn
+    again, over a copy of the last blit."""
 
-    def __init__(self, canvas: FigureCanvasQTAgg, artists: Any) -> None:
+    PAD = 6  # pixels left of the first changed point redrawn too (line width, markers)
+
+    def __init__(self, canvas: FigureCanvasQTAgg, ax: Axes, artists: Any) -> None:
         self.canvas = canvas
+        self.ax = ax
         self.artists = artists  # a callable: the animated artists to draw, in order
-        self.background: Any = None
+        self.background: Any = None  # the last full draw, without the lines
+        self.drawn: Any = None  # the canvas as the last blit left it, with the lines
         self.size: tuple[int, int] = (0, 0)
         canvas.mpl_connect("draw_event", self._on_draw)
 
@@ -187,11 +206,24 @@ class LineBlitter:
         self.background = self.canvas.copy_from_bbox(fig.bbox)
         self.size = (self.canvas.width(), self.canvas.height())
         self._draw_artists()
+        self.drawn = self.canvas.copy_from_bbox(fig.bbox)
 
-    def _draw_artists(self) -> None:
+    def _draw_artists(self, region: Bbox | None = None, from_step: float = -math.inf) -> None:
         for a in self.artists():
-            if a.get_visible():
+            if not a.get_visible():
+                continue
+            if region is None:
                 a.axes.draw_artist(a)
+                continue
+            x, y = a.get_data()
+            x, y = np.asarray(x), np.asarray(y)
+            i = max(0, int(np.searchsorted(x, from_step)) - 1)
+            clip = a.get_clip_box()
+            a.set_clip_box(Bbox.intersection(a.axes.bbox, region) or region)
+            a.set_data(x[i:], y[i:])
+            a.axes.draw_artist(a)
+            a.set_data(x, y)
+            a.set_clip_box(clip)
 
     def can_blit(self) -> bool:
         return self.background is not None and self.size == (
@@ -199,8 +231,19 @@ class LineBlitter:
             self.canvas.height(),
         )
 
-    def blit(self) -> None:
+    def blit(self, from_step: float = -math.inf) -> None:
         fig = self.canvas.figure
-        self.canvas.restore_region(self.background)
-        self._draw_artists()
-        self.canvas.blit(fig.bbox)
+        left = -math.inf
+        if math.isfinite(from_step) and self.drawn is not None:
+            left = float(self.ax.transData.transform((from_step, 0))[0]) - self.PAD
+        if left <= fig.bbox.x0 or left >= fig.bbox.x1:
+            self.canvas.restore_region(self.background)
+            self._draw_artists()
+            region = fig.bbox
+        else:
+            region = Bbox.from_extents(left, fig.bbox.y0, fig.bbox.x1, fig.bbox.y1)
+            self.canvas.restore_region(self.drawn)
+            self.canvas.restore_region(self.background, bbox=region.extents)
+            self._draw_artists(region, from_step)
+        self.drawn = self.canvas.copy_from_bbox(fig.bbox)
+        self.canvas.blit(region)
