@@ -131,7 +131,10 @@ def main(argv: list[str]) -> None:
         first_view = (time.perf_counter() - t0) * 1000
         drawn = sum(plot.line_data(n)[0].size for n in plot.visible_series())
         print(f"first view: {first_view:.0f} ms")
-        print(f"  ({len(plot.visible_series())} series shown, {drawn:,} points drawn)")
+        print(
+            f"  ({len(plot.visible_series())} series shown, {drawn:,} points drawn; "
+            f"the last draw took {plot.last_draw_ms:.0f} ms)"
+        )
 
         # watch: a thread of the app stores a batch every 0.25 s and sends it to the GUI
         stop = threading.Event()
