@@ -119,13 +119,22 @@ def main(argv: list[str]) -> None:
         panel = page.panel
         plot = panel.plot
 
-        # first view
+        # first view (once the runs table, read in the background, lists the run)
+        deadline = time.monotonic() + 60
+        while page.proxy.proxy_row_of(exp) is None and time.monotonic() < deadline:
+            _run_loop(app, 0.05)
         draws = plot.draw_count
         t0 = time.perf_counter()
-        page.select_run(exp)
+        if not page.select_run(exp):
+            raise SystemExit("bench_watch: the run is not in the runs table")
         while plot.experiment_id != exp or plot.loading() or plot.draw_count == draws:
             app.processEvents()
             time.sleep(0.001)
+            if time.monotonic() > deadline + 60:
+                raise SystemExit(
+                    f"bench_watch: the first view never came (shown run {plot.experiment_id}, "
+                    f"reads pending {plot.loading()}, draws {plot.draw_count - draws})"
+                )
             if plot.experiment_id == exp and not plot.loading() and plot._dirty:
                 plot.redraw_now()
         first_view = (time.perf_counter() - t0) * 1000
