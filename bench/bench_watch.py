@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SERIES = 10
-STORED = 1_000_000
+STORED = int(os.environ.get("BENCH_WATCH_STORED", 1_000_000))
 SPACING = 50  # RAVE logs a point every 50 steps
 RATE = 1_000  # new points a second, all series together
 BATCH_S = 0.25
@@ -107,6 +107,8 @@ def main(argv: list[str]) -> None:
             f"stored {STORED:,} points ({SERIES} series, a point every {SPACING} steps) live "
             f"in batches of 1,000: {time.perf_counter() - t0:.1f} s"
         )
+        # a newer, empty run: the one the Training page selects by itself when it opens
+        tm.experiments.import_record({"name": "newer"}, status="completed")
         signals = AppSignals()
         settings = Settings(runs_dir=str(Path(tmp) / "runs"))
         controller = RunController(tm, signals, settings)
@@ -123,6 +125,8 @@ def main(argv: list[str]) -> None:
         deadline = time.monotonic() + 60
         while page.proxy.proxy_row_of(exp) is None and time.monotonic() < deadline:
             _run_loop(app, 0.05)
+        if plot.experiment_id == exp:
+            raise SystemExit("bench_watch: the run was shown before it was selected")
         draws = plot.draw_count
         t0 = time.perf_counter()
         if not page.select_run(exp):
@@ -130,10 +134,12 @@ def main(argv: list[str]) -> None:
         while plot.experiment_id != exp or plot.loading() or plot.draw_count == draws:
             app.processEvents()
             time.sleep(0.001)
-            if time.monotonic() > deadline + 60:
+            if time.perf_counter() - t0 > 30:
                 raise SystemExit(
                     f"bench_watch: the first view never came (shown run {plot.experiment_id}, "
-                    f"reads pending {plot.loading()}, draws {plot.draw_count - draws})"
+                    f"reads pending {plot.loading()}, draws {plot.draw_count - draws}, "
+                    f"tickets {[(s.name, s.ticket) for s in plot._series.values() if s.ticket]}, "
+                    f"hidden {plot._hidden()})"
                 )
             if plot.experiment_id == exp and not plot.loading() and plot._dirty:
                 plot.redraw_now()
