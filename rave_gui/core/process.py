@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import time
+import threading
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,8 +17,14 @@ from ..backend.rave.logparse import Failure, Outcome
 from ..backend.runs.follower import FollowUpdate, RunFollower
 from ..backend.runs.followers import follower_for
 
-POLL_INTERVAL_S = 0.25
+POLL_INTERVAL_S = 0.25  # the quickest poll: while output arrives
+IDLE_POLL_S = 2.0  # the slowest: after a while with nothing new (the poll interval doubles)
 RETRY_INTERVAL_S = 2.0  # after an unexpected error while following
+
+
+def next_interval(current: float, busy: bool) -> float:
+    """Poll again soon while something arrives; back off while nothing does."""
+    return POLL_INTERVAL_S if busy else min(IDLE_POLL_S, current * 2)
 
 
 def describe_error(err: BaseException) -> str:
@@ -37,10 +43,15 @@ class FollowThread(QThread):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._stop_following = False
+        self._wake = threading.Event()  # set to end a wait between polls at once
 
     def stop_following(self) -> None:
         """Stop watching (the process itself goes on); the thread ends within a poll."""
         self._stop_following = True
+        self._wake.set()
+
+    def _sleep(self, seconds: float) -> None:
+        self._wake.wait(seconds)
 
 
 class ProcessThread(FollowThread):
@@ -108,6 +119,7 @@ class ProcessThread(FollowThread):
         follower = LogFollower(
             self.log_path, pid=self.pid, start_time=self.start_time, status_path=self.status_path
         )
+        interval = POLL_INTERVAL_S
         while not self._stop_following:
             upd = follower.poll()
             self.handle_events(upd.events)
@@ -121,7 +133,8 @@ class ProcessThread(FollowThread):
                 )
                 self.ended.emit(ok, message)
                 return
-            time.sleep(POLL_INTERVAL_S)
+            interval = next_interval(interval, bool(upd.events))
+            self._sleep(interval)
 
 
 class TrainingProcess(FollowThread):
@@ -206,19 +219,20 @@ class TrainingProcess(FollowThread):
             self.follower.close()
 
     def _follow_run(self, follower: RunFollower) -> None:
+        interval = POLL_INTERVAL_S
         while not self._stop_following:
             try:
                 upd = follower.poll()
             except DatabaseError as err:  # locked, unreadable...: it may pass, the run goes on
                 self._problem(f"{err} (retrying)")
-                time.sleep(RETRY_INTERVAL_S)
+                self._sleep(RETRY_INTERVAL_S)
                 continue
             except RaveGuiError as err:  # the experiment is gone...: nothing more to follow
                 self.following_failed.emit(str(err))
                 return
             except Exception as err:  # a file or database error: say it, retry
                 self._problem(f"Following the run failed: {describe_error(err)} (retrying)")
-                time.sleep(RETRY_INTERVAL_S)
+                self._sleep(RETRY_INTERVAL_S)
                 continue
             self._shown_problem = None
             self._emit(upd)
@@ -226,7 +240,9 @@ class TrainingProcess(FollowThread):
                 status = upd.status or self._exp_status()
                 self.run_ended.emit(status, upd.message or status)
                 return
-            time.sleep(POLL_INTERVAL_S)
+            busy = bool(upd.lines or upd.points or upd.progress or upd.checkpoints_changed)
+            interval = next_interval(interval, busy)
+            self._sleep(interval)
 
     def _exp_status(self) -> str:
         return self.manager.get_experiment(self.experiment_id).status

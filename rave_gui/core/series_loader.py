@@ -10,7 +10,6 @@ import numpy as np
 from PyQt6.QtCore import QObject, QThreadPool, pyqtSignal
 
 from ..backend.manager import TrainingManager
-from ..backend.store.tiles import buckets_to_xy
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +20,7 @@ class SeriesRequest:
     end: int | None
     buckets: int
     ticket: int
+    width: float | None = None  # a tail read: buckets this many steps wide from ``start`` on
 
 
 @dataclass(slots=True)
@@ -86,11 +86,9 @@ class SeriesLoader(QObject):
         results = []
         for r in self._take():
             try:
-                buckets = self.manager.metrics.reduced(
-                    r.experiment_id, r.name, r.start, r.end, r.buckets
-                )
-                x, y = buckets_to_xy(buckets)
-                last = buckets[-1].last_step if buckets else None  # NaN points included
+                x, y, last = self.manager.metrics.reduced_xy(
+                    r.experiment_id, r.name, r.start, r.end, r.buckets, r.width
+                )  # ``last``: the highest step read, NaN points included
                 results.append(SeriesResult(r, x, y, last))
             except Exception as err:  # reported on the plot, never kills the thread
                 empty = np.empty(0)

@@ -281,6 +281,7 @@ def test_live_signals_update_progress_speed_eta_log_and_plot(qtbot, page: Traini
     s.run_output.emit(exp + 1, [("another run", "info")])
     assert page.log_view.toPlainText().endswith("Epoch 1 started\na warning")
     assert "another run" not in page.log_view.toPlainText()
+    manager.metrics.add_points(exp, [("validation", 250, 0.5, None)])  # stored, then sent
     s.run_metrics.emit(exp, {"validation": [(250, 0.5)]})
     qtbot.waitUntil(lambda: page.plot.line_data("validation")[0].size == 1, timeout=3000)
     assert page.model.index(page.model.row_of(exp), COL["best"]).data() == "0.5"

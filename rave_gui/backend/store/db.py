@@ -288,6 +288,17 @@ def _migrate_v7(conn: sqlite3.Connection) -> None:
     backfill_columns(conn)
 
 
+# v9: tiles 2**k steps wide (were 16**k), the levels of each series chosen from the spacing of
+# its steps: the tiles of every series that had some are built again from its points.
+def _migrate_v9(conn: sqlite3.Connection) -> None:
+    from .tiles import retile_series
+
+    for experiment_id, name in conn.execute(
+        "SELECT DISTINCT experiment_id, name FROM metric_tiles"
+    ).fetchall():
+        retile_series(conn, experiment_id, name)
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(conn: sqlite3.Connection) -> None:
         _run_script(conn, sql)
@@ -343,6 +354,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _script(_V6),
     _migrate_v7,
     _script(_V8),
+    _migrate_v9,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

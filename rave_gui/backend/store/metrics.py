@@ -20,12 +20,13 @@ from ..errors import NotFoundError, ValidationError
 from .db import Database
 from .history import summary_sql
 from .tiles import (
-    TILE_LEVELS,
     Bucket,
     Point,
     _none_to_nan,
     group_points,
     reduce_series,
+    reduce_series_xy,
+    series_extremes,
     step_range,
     update_tiles,
     write_series,
@@ -93,11 +94,7 @@ def series_stats(
             "SELECT value FROM metric_points WHERE experiment_id = ? AND name = ? AND step = ?",
             (experiment_id, name, last),
         ).fetchone()[0]
-        mn, mx = conn.execute(
-            "SELECT min(min_value), max(max_value) FROM metric_tiles "
-            "WHERE experiment_id = ? AND name = ? AND level = ?",
-            (experiment_id, name, TILE_LEVELS),
-        ).fetchone()
+        mn, mx = series_extremes(conn, experiment_id, name)
         out.append(
             SeriesStats(
                 name=name,
@@ -254,6 +251,20 @@ class MetricStore:
     ) -> list[Bucket]:
         with self.db.guard():
             return reduce_series(self.db.conn, experiment_id, name, start, end, buckets)
+
+    def reduced_xy(
+        self,
+        experiment_id: int,
+        name: str,
+        start: int | None = None,
+        end: int | None = None,
+        buckets: int = 2000,
+        width: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, int | None]:
+        """``reduced`` as the steps and values to draw, and the highest step read; with
+        ``width``, buckets that many steps wide (see ``reduce_series_xy``)."""
+        with self.db.guard():
+            return reduce_series_xy(self.db.conn, experiment_id, name, start, end, buckets, width)
 
     def iter_points(
         self, experiment_id: int, name: str | None = None, after_step: int | None = None

@@ -1,16 +1,22 @@
 """Metric points and their min/max tile pyramid: writing series, reduced reads.
 
 Points live in ``metric_points`` keyed by (experiment, name, step). Beside them, each series
-keeps a pyramid of tiles (``metric_tiles``): level k covers ``TILE_BASE ** k`` steps per tile and
-keeps the first, min, max, last and first-NaN point of the points inside. A reduced read over any
-step range picks the coarsest level that still fits the bucket width, so reading a series of
-millions of points costs about the same as reading a short one, and no spike, NaN or inf is lost.
+keeps a pyramid of tiles (``metric_tiles``): a tile of level k covers ``2 ** k`` steps (tile
+``step >> k``) and keeps the first, min, max, last and first-NaN point of the points inside
+(see ``tile_agg``). A reduced read over any step range takes the level whose tiles are the
+widest that still fit in a bucket, so reading a series of millions of points costs about what
+the screen needs (at most two tiles a bucket), and no spike, NaN or inf is lost.
 
-Writes only insert points and note, per series, the first step written since the tiles were
-last built (``metric_series.dirty_from``); the next reduced read rebuilds the tiles from there.
-Live writes stay as cheap as inserts, and a rewritten point never leaves a stale tile.
+The levels a series keeps are chosen from the real spacing of its steps (RAVE logs a point
+every 50 steps): ``LEVELS`` levels from the first whose tiles hold about ``POINTS_PER_TILE``
+points. A series of fewer than ``MIN_TILED_POINTS`` points keeps no tiles. A read needing a
+level the series does not keep makes it from the nearest level below (or the points), so a
+read's answer never depends on which levels a series keeps, or how its points were written.
 
-SQLite stores a float NaN as NULL: a point's ``value`` is NULL exactly when it is NaN.
+Tiles are kept current as points are written: an append (every step after the series' last)
+advances the last tile of each level in the same transaction, so the first view of a run
+needs no rebuild. A write among older steps notes, per series, the first step written
+(``metric_series.dirty_from``); the next reduced read rebuilds the tiles from there.
 """
 
 from __future__ import annotations
@@ -18,181 +24,66 @@ from __future__ import annotations
 import itertools
 import math
 import sqlite3
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 import numpy as np
 
-TILE_BASE = 16
-TILE_LEVELS = 6  # 16 .. 16**6 (16.7M) steps per tile
+from .tile_agg import (
+    _TILE_COLUMNS,
+    NO_NAN,
+    Bucket,
+    _Agg,
+    _agg_rows,
+    _aggregate,
+    _buckets_from,
+    _concat,
+    _floats,
+    _none_to_nan,
+    _points_agg,
+    _raw_agg,
+    _tile_agg,
+    agg_to_xy,
+)
+
+TILE_BASE = 2  # each level's tiles are twice as wide as the level's below
+LEVELS = 20  # levels kept per series: the widest tile holds ~8 * 2**19 points
+POINTS_PER_TILE = 8  # about how many points the narrowest kept tiles hold
+MIN_TILED_POINTS = 64  # a shorter series is read from its points
+MAX_LEVEL = 62
 
 Point = tuple[str, int, float, "float | None"]  # (name, step, value, wall_time)
 
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """The points that keep a bucket's shape: first, min, max, last, and its first NaN."""
-
-    first_step: int
-    first_value: float
-    min_step: int
-    min_value: float
-    max_step: int
-    max_value: float
-    last_step: int
-    last_value: float
-    nan_step: int | None
-
-    def points(self) -> list[tuple[int, float]]:
-        """The bucket's distinct points in step order (a NaN point breaks a plotted line)."""
-        pts = {
-            self.first_step: self.first_value,
-            self.min_step: self.min_value,
-            self.max_step: self.max_value,
-            self.last_step: self.last_value,
-        }
-        if self.nan_step is not None:
-            pts[self.nan_step] = math.nan
-        return sorted(pts.items())
-
-
-def _nan_to_none(v: float) -> float | None:
-    return None if v != v else v
-
-
-def _none_to_nan(v: float | None) -> float:
-    return math.nan if v is None else v
-
-
-# --- aggregation of sorted groups (numpy) -----------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Agg:
-    """Column arrays of aggregated groups (tiles or buckets); NaN values are np.nan."""
-
-    key: np.ndarray
-    first_step: np.ndarray
-    first_value: np.ndarray
-    last_step: np.ndarray
-    last_value: np.ndarray
-    min_step: np.ndarray
-    min_value: np.ndarray
-    max_step: np.ndarray
-    max_value: np.ndarray
-    nan_step: np.ndarray  # -1 where none  (steps are >= 0 in practice; see NO_NAN)
-
-
-NO_NAN = np.iinfo(np.int64).min
-
-
-def _first_true_per_group(mask: np.ndarray, starts: np.ndarray, n_groups: int) -> np.ndarray:
-    """Index of the first True of ``mask`` inside each group, -1 where a group has none."""
-    out = np.full(n_groups, -1, dtype=np.int64)
-    idx = np.flatnonzero(mask)
-    if idx.size:
-        groups = np.searchsorted(starts, idx, side="right") - 1
-        uniq, first = np.unique(groups, return_index=True)
-        out[uniq] = idx[first]
-    return out
-
-
-def _aggregate(key: np.ndarray, src: _Agg) -> _Agg:
-    """Merge consecutive rows of ``src`` that share ``key`` (``key`` must be non-decreasing)."""
-    n = key.size
-    if n == 0:
-        return src
-    starts = np.concatenate(([0], np.flatnonzero(key[1:] != key[:-1]) + 1))
-    ends = np.concatenate((starts[1:], [n])) - 1
-    g = starts.size
-    minv = src.min_value
-    maxv = src.max_value
-    min_nan = np.isnan(minv)
-    max_nan = np.isnan(maxv)
-    gmin = np.minimum.reduceat(np.where(min_nan, np.inf, minv), starts)
-    gmax = np.maximum.reduceat(np.where(max_nan, -np.inf, maxv), starts)
-    # argmin / argmax: first row of each group whose value equals the group's extreme
-    seg = np.repeat(np.arange(g), np.diff(np.concatenate((starts, [n]))))
-    imin = _first_true_per_group(~min_nan & (minv == gmin[seg]), starts, g)
-    imax = _first_true_per_group(~max_nan & (maxv == gmax[seg]), starts, g)
-    none_min = imin < 0  # every value of the group is NaN
-    none_max = imax < 0
-    imin = np.where(none_min, starts, imin)
-    imax = np.where(none_max, starts, imax)
-    has_nan = src.nan_step != NO_NAN
-    inan = _first_true_per_group(has_nan, starts, g)
-    nan_step = np.where(inan >= 0, src.nan_step[np.maximum(inan, 0)], NO_NAN)
-    return _Agg(
-        key=key[starts],
-        first_step=src.first_step[starts],
-        first_value=src.first_value[starts],
-        last_step=src.last_step[ends],
-        last_value=src.last_value[ends],
-        min_step=np.where(none_min, src.first_step[starts], src.min_step[imin]),
-        min_value=np.where(none_min, np.nan, gmin),
-        max_step=np.where(none_max, src.first_step[starts], src.max_step[imax]),
-        max_value=np.where(none_max, np.nan, gmax),
-        nan_step=nan_step,
-    )
-
-
-def _points_agg(steps: np.ndarray, values: np.ndarray) -> _Agg:
-    nan = np.isnan(values)
-    return _Agg(
-        key=steps,
-        first_step=steps,
-        first_value=values,
-        last_step=steps,
-        last_value=values,
-        min_step=steps,
-        min_value=values,
-        max_step=steps,
-        max_value=values,
-        nan_step=np.where(nan, steps, NO_NAN),
-    )
-
-
-def _floats(a: np.ndarray) -> list[float | None]:
-    out = a.tolist()
-    nan = np.isnan(a)
-    if nan.any():
-        for i in np.flatnonzero(nan).tolist():
-            out[i] = None
-    return out
-
-
-def _agg_rows(agg: _Agg, name: str | None = None) -> Iterator[tuple]:
-    """Rows (tile or bucket key, first_step, first_value, last_step, last_value, min_step,
-    min_value, max_step, max_value, nan_step) with None for NaN, built column-wise; with
-    ``name`` each row starts with it (rows for the tiles table)."""
-    nan_steps: list[int | None] = agg.nan_step.tolist()
-    none = agg.nan_step == NO_NAN
-    if none.all():
-        nan_steps = [None] * len(nan_steps)
-    elif none.any():
-        for i in np.flatnonzero(none).tolist():
-            nan_steps[i] = None
-    cols = [
-        agg.key.tolist(),
-        agg.first_step.tolist(),
-        _floats(agg.first_value),
-        agg.last_step.tolist(),
-        _floats(agg.last_value),
-        agg.min_step.tolist(),
-        _floats(agg.min_value),
-        agg.max_step.tolist(),
-        _floats(agg.max_value),
-        nan_steps,
-    ]
-    if name is not None:
-        cols.insert(0, [name] * len(nan_steps))
-    return zip(*cols, strict=True)
-
+__all__ = [
+    "NO_NAN",
+    "Bucket",
+    "Point",
+    "_none_to_nan",
+    "agg_to_xy",
+    "buckets_to_xy",
+    "group_points",
+    "rebuild_tiles",
+    "reduce_series",
+    "reduce_series_xy",
+    "retile_series",
+    "series_extremes",
+    "series_levels",
+    "step_range",
+    "update_tiles",
+    "write_points",
+    "write_series",
+]
 
 _INSERT_TILE = (
     "INSERT OR REPLACE INTO metric_tiles (experiment_id, name, level, tile, first_step, "
     "first_value, last_step, last_value, min_step, min_value, max_step, max_value, nan_step) "
     "VALUES ({e}, ?, {l}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+_UPSERT_TILE = (
+    "INSERT OR REPLACE INTO metric_tiles (experiment_id, name, level, tile, first_step, "
+    "first_value, last_step, last_value, min_step, min_value, max_step, max_value, nan_step) "
+    "VALUES ({e}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -205,6 +96,130 @@ def _mark_dirty(conn: sqlite3.Connection, experiment_id: int, dirty: dict[str, i
     )
 
 
+def series_levels(
+    conn: sqlite3.Connection, experiment_id: int, name: str
+) -> tuple[int, int] | None:
+    """The lowest and highest level of a series' tiles (None: it keeps none)."""
+    q = "SELECT {f}(level) FROM metric_tiles WHERE experiment_id = ? AND name = ?"
+    lo = conn.execute(q.format(f="min"), (experiment_id, name)).fetchone()[0]
+    if lo is None:
+        return None
+    hi = conn.execute(q.format(f="max"), (experiment_id, name)).fetchone()[0]
+    return int(lo), int(hi)
+
+
+def _first_level(steps: np.ndarray) -> int:
+    """The narrowest level to keep for points at these (sorted, unique) steps."""
+    gaps = np.diff(steps[:4097])
+    spacing = float(np.median(gaps)) if gaps.size else 1.0
+    return max(1, min(MAX_LEVEL - LEVELS, math.ceil(math.log2(POINTS_PER_TILE * spacing))))
+
+
+def _insert_levels(
+    conn: sqlite3.Connection, experiment_id: int, name: str, agg: _Agg, levels: range
+) -> None:
+    """Aggregate ``agg`` (points, or tiles of the level below ``levels``) into each level."""
+    for level in levels:
+        agg = _aggregate(agg.first_step >> level, agg)
+        conn.executemany(_INSERT_TILE.format(e=int(experiment_id), l=level), _agg_rows(agg, name))
+
+
+def _sorted_unique(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = steps.size
+    if n > 1 and np.any(steps[1:] < steps[:-1]):
+        order = np.argsort(steps, kind="stable")
+        steps, values = steps[order], values[order]
+    if n > 1 and np.any(steps[1:] == steps[:-1]):  # the last of equal steps wins, as stored
+        keep = np.concatenate((steps[1:] != steps[:-1], [True]))
+        steps, values = steps[keep], values[keep]
+    return steps, values
+
+
+def _build(
+    conn: sqlite3.Connection, experiment_id: int, name: str, steps: np.ndarray, values: np.ndarray
+) -> None:
+    """All the tiles of a series from all its points (sorted, unique steps)."""
+    conn.execute(
+        "DELETE FROM metric_tiles WHERE experiment_id = ? AND name = ?", (experiment_id, name)
+    )
+    if steps.size < MIN_TILED_POINTS:
+        return
+    first = _first_level(steps)
+    _insert_levels(
+        conn, experiment_id, name, _points_agg(steps, values), range(first, first + LEVELS)
+    )
+
+
+def _merge_rows(rows: list[tuple], level: int) -> list[tuple]:
+    """Tile rows (tile, first_step, first_value, last_step, last_value, min_step, min_value,
+    max_step, max_value, nan_step; None for NaN) in step order merged into the tiles of
+    ``level``: what ``_aggregate`` does, in plain Python for the few rows of an append."""
+    out: list[tuple] = []
+    cur: list | None = None
+    for r in rows:
+        key = r[1] >> level
+        if cur is None or key != cur[0]:
+            if cur is not None:
+                out.append(tuple(cur))
+            cur = [key, *r[1:]]
+            continue
+        cur[3], cur[4] = r[3], r[4]  # last
+        if r[6] is not None and (cur[6] is None or r[6] < cur[6]):
+            cur[5], cur[6] = r[5], r[6]
+        if r[8] is not None and (cur[8] is None or r[8] > cur[8]):
+            cur[7], cur[8] = r[7], r[8]
+        if cur[9] is None and r[9] is not None:
+            cur[9] = r[9]
+    if cur is not None:
+        out.append(tuple(cur))
+    return out
+
+
+def _advance(
+    conn: sqlite3.Connection,
+    experiment_id: int,
+    name: str,
+    levels: tuple[int, int],
+    steps: np.ndarray,
+    values: np.ndarray,
+) -> None:
+    """Merge points appended after the series' last step into the last tile of each level
+    (and the tiles after it), in one read and one write. Merging is idempotent, so each level
+    is made from the one below merged with its own last tile."""
+    s0 = int(steps[0])
+    keys = [(level, s0 >> level) for level in range(levels[0], levels[1] + 1)]
+    one = (  # a lookup by the whole key (an OR of keys would scan the series' tiles)
+        f"SELECT level, {_TILE_COLUMNS} FROM metric_tiles WHERE experiment_id = ? AND name = ? "
+        "AND level = ? AND tile = ?"
+    )
+    found = conn.execute(
+        " UNION ALL ".join([one] * len(keys)),
+        tuple(itertools.chain.from_iterable((experiment_id, name, k, t) for k, t in keys)),
+    ).fetchall()
+    last = {r[0]: r[1:] for r in found}
+    # the narrowest level from the points (numpy: an append may bring many)
+    lo = levels[0]
+    if steps.size > 256:  # numpy for many points, plain Python for a few
+        agg = _points_agg(steps, values)
+        below = list(_agg_rows(_aggregate(agg.first_step >> lo, agg)))
+    else:
+        vs = _floats(values)
+        below = [
+            (st, st, v, st, v, st, v, st, v, None if v is not None else st)
+            for st, v in zip(steps.tolist(), vs, strict=True)
+        ]
+    below = _merge_rows([last[lo], *below] if lo in last else below, lo)
+    out = [(lo, *r) for r in below]
+    for level in range(lo + 1, levels[1] + 1):
+        below = _merge_rows([last[level], *below] if level in last else below, level)
+        out += [(level, *r) for r in below]
+    conn.executemany(_UPSERT_TILE.format(e=int(experiment_id)), _named(out, name))
+
+
+def _named(rows: list[tuple], name: str) -> Iterable[tuple]:
+    return ((name, *r) for r in rows)
+
+
 def write_series(
     conn: sqlite3.Connection,
     experiment_id: int,
@@ -215,9 +230,9 @@ def write_series(
 ) -> None:
     """Store one series' points (arrays of equal length). The caller owns the transaction.
 
-    A point at an existing (name, step) replaces it. Tiles are brought up to date lazily,
-    by the next reduced read (see ``update_tiles``), so writing stays as cheap as an insert.
-    """
+    A point at an existing (name, step) replaces it. Points after the series' last step
+    advance its tiles at once; a write among older steps marks the tiles to rebuild from its
+    first step (the next reduced read does, see ``update_tiles``)."""
     steps = np.asarray(steps, dtype=np.int64)
     values = np.asarray(values, dtype=np.float64)
     n = steps.size
@@ -226,34 +241,39 @@ def write_series(
     vlist = _floats(values)
     wlist = [None] * n if walls is None else _floats(np.asarray(walls, dtype=np.float64))
     known = conn.execute(
-        "SELECT 1 FROM metric_series WHERE experiment_id = ? AND name = ?", (experiment_id, name)
+        "SELECT dirty_from FROM metric_series WHERE experiment_id = ? AND name = ?",
+        (experiment_id, name),
     ).fetchone()
+    rng = step_range(conn, experiment_id, name) if known else None
     conn.executemany(
         f"INSERT OR REPLACE INTO metric_points VALUES ({int(experiment_id)}, ?, ?, ?, ?)",
         zip(itertools.repeat(name, n), steps.tolist(), vlist, wlist, strict=True),
     )
-    if known:
-        _mark_dirty(conn, experiment_id, {name: int(steps.min())})
-        return
-    # A new series (a bulk import, or a run's first batch): its tiles come straight from the
-    # arrays in hand, without reading the points back.
-    if n > 1 and np.any(steps[1:] < steps[:-1]):
-        order = np.argsort(steps, kind="stable")
-        steps, values = steps[order], values[order]
-    if n > 1 and np.any(steps[1:] == steps[:-1]):  # the last of equal steps wins, as stored
-        keep = np.concatenate((steps[1:] != steps[:-1], [True]))
-        steps, values = steps[keep], values[keep]
-    agg = _points_agg(steps, values)
-    for level in range(1, TILE_LEVELS + 1):
-        agg = _aggregate(agg.first_step // TILE_BASE**level, agg)
-        conn.executemany(
-            _INSERT_TILE.format(e=int(experiment_id), l=level),
-            _agg_rows(agg, name),
+    steps, values = _sorted_unique(steps, values)
+    if known is None:  # a new series: its tiles come straight from the arrays in hand
+        conn.execute(
+            "INSERT INTO metric_series (experiment_id, name, dirty_from) VALUES (?, ?, NULL)",
+            (experiment_id, name),
         )
-    conn.execute(
-        "INSERT INTO metric_series (experiment_id, name, dirty_from) VALUES (?, ?, NULL)",
-        (experiment_id, name),
-    )
+        _build(conn, experiment_id, name, steps, values)
+        return
+    if known[0] is not None or (rng is not None and int(steps[0]) <= rng[1]):
+        _mark_dirty(conn, experiment_id, {name: int(steps[0])})  # rebuilt when next read
+        return
+    levels = series_levels(conn, experiment_id, name)
+    if levels is not None:
+        _advance(conn, experiment_id, name, levels, steps, values)
+        return
+    # no tiles yet (a short series): once long enough, build them from all its points
+    count = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM metric_points WHERE experiment_id = ? AND name = ? "
+        "LIMIT ?)",
+        (experiment_id, name, MIN_TILED_POINTS),
+    ).fetchone()[0]
+    if count >= MIN_TILED_POINTS:
+        raw = _raw_agg(conn, experiment_id, name, 0 if rng is None else rng[0], None)
+        if raw is not None:
+            _build(conn, experiment_id, name, raw.first_step, raw.first_value)
 
 
 def group_points(
@@ -280,26 +300,17 @@ def group_points(
 def write_points(conn: sqlite3.Connection, experiment_id: int, points: Iterable[Point]) -> int:
     """Store points (name, step, value, wall_time); returns how many. The caller owns the
     transaction. A point at an existing (name, step) replaces it."""
-    rows = []
-    dirty: dict[str, int] = {}
-    for name, step, value, wall in points:
-        step = int(step)
-        value = float(value)
-        rows.append((name, step, None if value != value else value, wall))
-        if step < dirty.get(name, step + 1):
-            dirty[name] = step
-    if rows:
-        conn.executemany(
-            f"INSERT OR REPLACE INTO metric_points VALUES ({int(experiment_id)}, ?, ?, ?, ?)",
-            rows,
-        )
-        _mark_dirty(conn, experiment_id, dirty)
-    return len(rows)
+    total = 0
+    for name, (steps, values, walls) in group_points(points).items():
+        write_series(conn, experiment_id, name, steps, values, walls)
+        total += steps.size
+    return total
 
 
 def update_tiles(conn: sqlite3.Connection, experiment_id: int, name: str) -> None:
-    """Bring a series' tiles up to date with its points, from the first step written since
-    the last update: level 1 from the points, each level above from the one below."""
+    """Bring a series' tiles up to date with its points, from the first step written among
+    older steps since the last update: the narrowest level from the points, each level above
+    from the one below (a series without tiles gets them all, if long enough)."""
     row = conn.execute(
         "SELECT dirty_from FROM metric_series WHERE experiment_id = ? AND name = ?",
         (experiment_id, name),
@@ -311,40 +322,60 @@ def update_tiles(conn: sqlite3.Connection, experiment_id: int, name: str) -> Non
     if own:
         conn.execute("BEGIN IMMEDIATE")
     try:
-        base = dirty_from - dirty_from % TILE_BASE
-        raw = _raw_agg(conn, experiment_id, name, base, None)
-        for level in range(1, TILE_LEVELS + 1):
-            w = TILE_BASE**level
-            lo = dirty_from - dirty_from % w
+        levels = series_levels(conn, experiment_id, name)
+        if levels is None:
+            retile_series(conn, experiment_id, name)
+        else:
+            _rebuild_from(conn, experiment_id, name, levels, dirty_from)
             conn.execute(
-                "DELETE FROM metric_tiles WHERE experiment_id = ? AND name = ? AND level = ? "
-                "AND tile >= ?",
-                (experiment_id, name, level, lo // w),
+                "UPDATE metric_series SET dirty_from = NULL WHERE experiment_id = ? AND name = ?",
+                (experiment_id, name),
             )
-            if level == 1:
-                below = raw
-            else:
-                # the lower level's tiles from this level's first touched tile on
-                below = _tile_agg(
-                    conn, experiment_id, name, level - 1, lo // (w // TILE_BASE), None
-                )
-            if below is None:
-                continue
-            agg = _aggregate(below.first_step // w, below)
-            conn.executemany(
-                _INSERT_TILE.format(e=int(experiment_id), l=level),
-                _agg_rows(agg, name),
-            )
-        conn.execute(
-            "UPDATE metric_series SET dirty_from = NULL WHERE experiment_id = ? AND name = ?",
-            (experiment_id, name),
-        )
         if own:
             conn.execute("COMMIT")
     except BaseException:
         if own:
             conn.execute("ROLLBACK")
         raise
+
+
+def _rebuild_from(
+    conn: sqlite3.Connection,
+    experiment_id: int,
+    name: str,
+    levels: tuple[int, int],
+    dirty_from: int,
+) -> None:
+    for level in range(levels[0], levels[1] + 1):
+        lo = dirty_from >> level
+        conn.execute(
+            "DELETE FROM metric_tiles WHERE experiment_id = ? AND name = ? AND level = ? "
+            "AND tile >= ?",
+            (experiment_id, name, level, lo),
+        )
+        if level == levels[0]:
+            below = _raw_agg(conn, experiment_id, name, lo << level, None)
+        else:  # the lower level's tiles from this level's first touched tile on
+            below = _tile_agg(conn, experiment_id, name, level - 1, lo << 1, None)
+        if below is None:
+            continue
+        agg = _aggregate(below.first_step >> level, below)
+        conn.executemany(_INSERT_TILE.format(e=int(experiment_id), l=level), _agg_rows(agg, name))
+
+
+def retile_series(conn: sqlite3.Connection, experiment_id: int, name: str) -> None:
+    """Build one series' tiles again from all its points (the caller owns the transaction)."""
+    raw = _raw_agg(conn, experiment_id, name, -_MAX_STEP, None)
+    if raw is None:
+        conn.execute(
+            "DELETE FROM metric_tiles WHERE experiment_id = ? AND name = ?", (experiment_id, name)
+        )
+    else:
+        _build(conn, experiment_id, name, raw.first_step, raw.first_value)
+    conn.execute(
+        "UPDATE metric_series SET dirty_from = NULL WHERE experiment_id = ? AND name = ?",
+        (experiment_id, name),
+    )
 
 
 def rebuild_tiles(conn: sqlite3.Connection, experiment_id: int | None = None) -> None:
@@ -366,76 +397,7 @@ def rebuild_tiles(conn: sqlite3.Connection, experiment_id: int | None = None) ->
         update_tiles(conn, exp, name)
 
 
-def _buckets_from(agg: _Agg) -> list[Bucket]:
-    return [
-        Bucket(
-            first_step=r[1],
-            first_value=_none_to_nan(r[2]),
-            last_step=r[3],
-            last_value=_none_to_nan(r[4]),
-            min_step=r[5],
-            min_value=_none_to_nan(r[6]),
-            max_step=r[7],
-            max_value=_none_to_nan(r[8]),
-            nan_step=r[9],
-        )
-        for r in _agg_rows(agg)
-    ]
-
-
 _MAX_STEP = 2**62
-
-
-def _raw_agg(
-    conn: sqlite3.Connection, experiment_id: int, name: str, lo: int, hi: int | None
-) -> _Agg | None:
-    rows = conn.execute(
-        "SELECT step, value FROM metric_points WHERE experiment_id = ? AND name = ? "
-        "AND step BETWEEN ? AND ? ORDER BY step",
-        (experiment_id, name, lo, _MAX_STEP if hi is None else hi),
-    ).fetchall()
-    if not rows:
-        return None
-    s, v = zip(*rows, strict=True)
-    # numpy turns None (a stored NaN) into nan for a float array
-    return _points_agg(np.array(s, dtype=np.int64), np.array(v, dtype=np.float64))
-
-
-def _tile_agg(
-    conn: sqlite3.Connection, experiment_id: int, name: str, level: int, t0: int, t1: int | None
-) -> _Agg | None:
-    rows = conn.execute(
-        "SELECT tile, first_step, first_value, last_step, last_value, min_step, min_value, "
-        "max_step, max_value, nan_step FROM metric_tiles WHERE experiment_id = ? AND name = ? "
-        "AND level = ? AND tile BETWEEN ? AND ? ORDER BY tile",
-        (experiment_id, name, level, t0, _MAX_STEP if t1 is None else t1),
-    ).fetchall()
-    if not rows:
-        return None
-    cols = list(zip(*rows, strict=True))
-
-    def ints(c: tuple) -> np.ndarray:
-        return np.array([NO_NAN if v is None else v for v in c], dtype=np.int64)
-
-    def floats(c: tuple) -> np.ndarray:
-        return np.array([np.nan if v is None else v for v in c], dtype=np.float64)
-
-    return _Agg(
-        key=ints(cols[0]),
-        first_step=ints(cols[1]),
-        first_value=floats(cols[2]),
-        last_step=ints(cols[3]),
-        last_value=floats(cols[4]),
-        min_step=ints(cols[5]),
-        min_value=floats(cols[6]),
-        max_step=ints(cols[7]),
-        max_value=floats(cols[8]),
-        nan_step=ints(cols[9]),
-    )
-
-
-def _concat(parts: list[_Agg]) -> _Agg:
-    return _Agg(*(np.concatenate([getattr(p, f) for p in parts]) for f in _Agg.__slots__))
 
 
 def step_range(conn: sqlite3.Connection, experiment_id: int, name: str) -> tuple[int, int] | None:
@@ -448,6 +410,93 @@ def step_range(conn: sqlite3.Connection, experiment_id: int, name: str) -> tuple
     return int(lo), int(hi)
 
 
+def series_extremes(conn: sqlite3.Connection, experiment_id: int, name: str) -> tuple:
+    """The (min, max) value of a series (None for NaN-only), from its widest tiles."""
+    update_tiles(conn, experiment_id, name)
+    levels = series_levels(conn, experiment_id, name)
+    if levels is None:
+        return conn.execute(
+            "SELECT min(value), max(value) FROM metric_points WHERE experiment_id = ? AND name = ?",
+            (experiment_id, name),
+        ).fetchone()
+    return conn.execute(
+        "SELECT min(min_value), max(max_value) FROM metric_tiles "
+        "WHERE experiment_id = ? AND name = ? AND level = ?",
+        (experiment_id, name, levels[1]),
+    ).fetchone()
+
+
+def _level_agg(
+    conn: sqlite3.Connection,
+    experiment_id: int,
+    name: str,
+    levels: tuple[int, int] | None,
+    level: int,
+    t0: int,
+    t1: int,
+) -> _Agg | None:
+    """The tiles ``t0..t1`` of ``level``, read if the series keeps that level, else made from
+    the widest kept level below it (or from the points)."""
+    if levels is not None and levels[0] <= level <= levels[1]:
+        return _tile_agg(conn, experiment_id, name, level, t0, t1)
+    if levels is not None and level > levels[1]:
+        src, shift = levels[1], level - levels[1]
+        below = _tile_agg(conn, experiment_id, name, src, t0 << shift, ((t1 + 1) << shift) - 1)
+    else:
+        below = _raw_agg(conn, experiment_id, name, t0 << level, ((t1 + 1) << level) - 1)
+    if below is None:
+        return None
+    return _aggregate(below.first_step >> level, below)
+
+
+def _reduce(
+    conn: sqlite3.Connection,
+    experiment_id: int,
+    name: str,
+    start: int | None,
+    end: int | None,
+    buckets: int,
+    width: float | None = None,
+) -> _Agg | None:
+    if buckets < 1:
+        raise ValueError("buckets must be at least 1")
+    update_tiles(conn, experiment_id, name)
+    if start is None or end is None:
+        rng = step_range(conn, experiment_id, name)
+        if rng is None:
+            return None
+        start = rng[0] if start is None else start
+        end = rng[1] if end is None else end
+    if end < start:
+        return None
+    span = end - start + 1
+    if width is not None:  # buckets of a given width (a view's tail read after its start)
+        buckets = max(1, math.ceil(span / max(width, 1.0)))
+    width = span / buckets
+    level = min(MAX_LEVEL, math.floor(math.log2(width))) if width >= TILE_BASE else 0
+    parts: list[_Agg] = []
+    if level == 0:
+        raw = _raw_agg(conn, experiment_id, name, start, end)
+        parts += [raw] if raw is not None else []
+    else:
+        t0 = -(-start >> level)  # first tile fully inside
+        t1 = ((end + 1) >> level) - 1  # last tile fully inside
+        if t0 > t1:
+            raw = _raw_agg(conn, experiment_id, name, start, end)
+            parts += [raw] if raw is not None else []
+        else:
+            levels = series_levels(conn, experiment_id, name)
+            head = _raw_agg(conn, experiment_id, name, start, (t0 << level) - 1)
+            tiles = _level_agg(conn, experiment_id, name, levels, level, t0, t1)
+            tail = _raw_agg(conn, experiment_id, name, (t1 + 1) << level, end)
+            parts += [p for p in (head, tiles, tail) if p is not None]
+    if not parts:
+        return None
+    agg = _concat(parts) if len(parts) > 1 else parts[0]
+    key = ((agg.first_step - start) * buckets) // span
+    return _aggregate(np.minimum(key, buckets - 1), agg)
+
+
 def reduce_series(
     conn: sqlite3.Connection,
     experiment_id: int,
@@ -458,44 +507,27 @@ def reduce_series(
 ) -> list[Bucket]:
     """The series between steps ``start`` and ``end`` (inclusive) reduced to at most
     ``buckets`` buckets, each keeping its first, min, max and last point and its first NaN."""
-    if buckets < 1:
-        raise ValueError("buckets must be at least 1")
-    update_tiles(conn, experiment_id, name)
-    if start is None or end is None:
-        rng = step_range(conn, experiment_id, name)
-        if rng is None:
-            return []
-        start = rng[0] if start is None else start
-        end = rng[1] if end is None else end
-    if end < start:
-        return []
-    span = end - start + 1
-    width = span / buckets
-    level = 0
-    while level < TILE_LEVELS and TILE_BASE ** (level + 1) <= width:
-        level += 1
-    parts: list[_Agg] = []
-    if level == 0:
-        raw = _raw_agg(conn, experiment_id, name, start, end)
-        if raw is not None:
-            parts.append(raw)
-    else:
-        w = TILE_BASE**level
-        t0 = -(-start // w)  # first tile fully inside
-        t1 = (end + 1) // w - 1  # last tile fully inside
-        if t0 > t1:
-            raw = _raw_agg(conn, experiment_id, name, start, end)
-            parts += [raw] if raw is not None else []
-        else:
-            head = _raw_agg(conn, experiment_id, name, start, t0 * w - 1)
-            tiles = _tile_agg(conn, experiment_id, name, level, t0, t1)
-            tail = _raw_agg(conn, experiment_id, name, (t1 + 1) * w, end)
-            parts += [p for p in (head, tiles, tail) if p is not None]
-    if not parts:
-        return []
-    agg = _concat(parts) if len(parts) > 1 else parts[0]
-    key = ((agg.first_step - start) * buckets) // span
-    return _buckets_from(_aggregate(np.minimum(key, buckets - 1), agg))
+    agg = _reduce(conn, experiment_id, name, start, end, buckets)
+    return [] if agg is None else _buckets_from(agg)
+
+
+def reduce_series_xy(
+    conn: sqlite3.Connection,
+    experiment_id: int,
+    name: str,
+    start: int | None = None,
+    end: int | None = None,
+    buckets: int = 2000,
+    width: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """``reduce_series`` as the steps and values to draw (``buckets_to_xy`` of it) and the
+    highest step read (None when the range holds no point). With ``width``, the buckets are
+    that many steps wide instead (as many as the range needs)."""
+    agg = _reduce(conn, experiment_id, name, start, end, buckets, width)
+    if agg is None:
+        return np.empty(0, dtype=np.int64), np.empty(0), None
+    x, y = agg_to_xy(agg)
+    return x, y, int(agg.last_step[-1])
 
 
 def buckets_to_xy(bs: list[Bucket]) -> tuple[np.ndarray, np.ndarray]:

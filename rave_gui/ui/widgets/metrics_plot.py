@@ -6,8 +6,13 @@ no spike or NaN is hidden. Reads run on a background thread (the first read of a
 imported run builds its tiles, which takes a while); the newest request for a series wins.
 
 Live points (``AppSignals.run_metrics``) are appended to each series' tail at once and drawn by
-a coalescing timer: at most one full draw every ``MIN_DRAW_INTERVAL_MS``. When a tail grows past
-the plot's width in points, the series is read again from the store, reduced.
+a coalescing timer: at most one draw every ``MIN_DRAW_INTERVAL_MS`` (every
+``LIVE_DRAW_INTERVAL_MS`` when only new live points changed, and only when they change what is
+on screen). When a tail grows long, only
+the steps after what was read are read back from the store, reduced at the same bucket width, and
+appended (see ``plot_series``). A followed view grows with headroom, so most new points leave the
+limits as they are: then only the lines are drawn again (blitted). A hidden plot (page not shown,
+window minimised) does nothing with live points; it catches up from the store when shown.
 
 Zooming or panning with the toolbar re-reads the visible step range (with a margin on both sides
 for panning) at full resolution; Home returns to following the whole run.
@@ -19,19 +24,16 @@ import itertools
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from PyQt6.QtCore import QEvent, Qt, QTimer
 from PyQt6.QtGui import QAction, QPalette
 from PyQt6.QtWidgets import (
     QHBoxLayout,
-    QListWidgetItem,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -42,14 +44,23 @@ from ...backend.store.records import Alert
 from ...core.series_loader import SeriesLoader, SeriesRequest, SeriesResult
 from ...core.signals import AppSignals
 from .plot_controls import PlotToolbar, SeriesLegend
-from .plot_history import RunContext, step_limits
+from .plot_history import RunContext
+from .plot_live import LiveWatch
 from .plot_readout import HoverCursor, ValuesReadout, values_at
+from .plot_series import (
+    TAIL_FOLD_POINTS,
+    LineBlitter,
+    changes_screen,
+    first_change,
+    merge_tail,
+    set_store_part,
+    update_nan_marks,
+)
+from .plot_series import PlotSeries as _Series
 from .plot_style import (
     LR,
     colour_axes,
     make_line,
-    make_nan_marks,
-    pad_range,
     series_color,
     series_kind,
     series_order,
@@ -59,33 +70,11 @@ from .plot_style import (
 )
 
 MIN_DRAW_INTERVAL_MS = 250  # at most 4 full draws a second
+LIVE_DRAW_INTERVAL_MS = 1000  # new live points alone: drawn once a second at most
 MIN_BUCKETS = 50
 
 
-@dataclass(eq=False)
-class _Series:
-    name: str
-    kind: str
-    color: str
-    visible: bool
-    item: QListWidgetItem
-    line: Line2D | None = None
-    nan_line: Line2D | None = None
-    # the part read from the store (reduced), and live points received after it
-    store_x: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    store_y: np.ndarray = field(default_factory=lambda: np.empty(0))
-    store_last: int | None = None
-    tail_x: list[int] = field(default_factory=list)
-    tail_y: list[float] = field(default_factory=list)
-    loaded: bool = False  # the store part is current for the view
-    ticket: int = 0  # the read whose result is awaited (0: none)
-    # what is drawn (store part + tail), kept for the values under the cursor
-    x: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    y: np.ndarray = field(default_factory=lambda: np.empty(0))
-    data_dirty: bool = True
-
-
-class MetricsPlot(QWidget):
+class MetricsPlot(LiveWatch, QWidget):
     """Loss terms and validation on one axis, learning rates on a log-scale axis."""
 
     def __init__(
@@ -107,7 +96,13 @@ class MetricsPlot(QWidget):
         self._loaded_width = 0
         self._setting_limits = False
         self._limits_dirty = True
+        self._limits_live = False  # live points may have moved past the limits
         self._dirty = False
+        self._full_draw = True  # more than the lines changed since the last draw
+        self._changed_from = math.inf
+        self.full_draw_count = 0
+        self._stale = False  # live points came while hidden: catch up from the store on show
+        self._minimised = False
         self._last_draw = 0.0
         self._error: str | None = None
         self._alert_marks: list[Any] = []  # a dashed vertical line at each alert's step
@@ -146,6 +141,7 @@ class MetricsPlot(QWidget):
             0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center", fontsize=10
         )
         ax.callbacks.connect("xlim_changed", self._on_xlim_changed)
+        self._blitter = LineBlitter(self.canvas, ax, self._animated)
         self.canvas.mpl_connect("resize_event", self._on_resize)
 
     def _build_ui(self) -> None:
@@ -262,7 +258,13 @@ class MetricsPlot(QWidget):
         """New live points ``{name: [(step, value), ...]}`` (the AppSignals.run_metrics slot)."""
         if experiment_id != self.experiment_id or not points:
             return
+        if self._hidden():
+            self._stale = True  # nothing to do now: read from the store when shown
+            return
         width = self._buckets()
+        xlim = self.ax.get_xlim()
+        px = self.ax.bbox.width / max(xlim[1] - xlim[0], 1e-9)  # pixels a step
+        shown = False  # whether a new point changes what is on screen
         for name, pts in points.items():
             if not pts:
                 continue
@@ -271,17 +273,22 @@ class MetricsPlot(QWidget):
                 s = self._add_series(str(name), resort=True)
                 s.loaded = True  # nothing in the store before these points matters yet
                 self._update_empty_text()
+            n = len(s.tail_x)
             for step, value in pts:
                 if s.store_last is None or step > s.store_last:
                     s.tail_x.append(int(step))
                     s.tail_y.append(float(value))
             s.data_dirty = True
-            if len(s.tail_x) > 2 * width and s.visible:
+            new = (s.tail_x[n:], s.tail_y[n:])
+            shown = shown or changes_screen(s, *new, xlim, px, self._follow)
+            if s.store_width and self._follow and len(s.tail_x) > TAIL_FOLD_POINTS:
+                s.tail_due = True  # read back the steps after the store part, reduced
+            elif len(s.tail_x) > 2 * width and s.visible:
                 s.loaded = False  # long enough: read it back reduced from the store
-        if self._follow:
-            self._limits_dirty = True
         self._request_loads()
-        self._mark_dirty()
+        if shown:  # else drawn with the next point that does
+            self._limits_live = self._limits_live or self._follow
+            self._mark_dirty(lines_only=True)
 
     def series_names(self) -> list[str]:
         return list(self._series)
@@ -379,6 +386,8 @@ class MetricsPlot(QWidget):
         if self.experiment_id is None:
             return
         wanted = [s for s in self._series.values() if s.visible and not s.loaded]
+        if self._follow:
+            self._request_tails([s for s in self._series.values() if s.loaded])
         if not wanted:
             return
         buckets = self._buckets()
@@ -399,6 +408,7 @@ class MetricsPlot(QWidget):
         self._loader.request(reqs)
 
     def _on_loaded(self, results: list[SeriesResult]) -> None:
+        lines_only = True
         for r in results:
             s = self._series.get(r.request.name)
             if (
@@ -411,41 +421,65 @@ class MetricsPlot(QWidget):
             if r.error is not None:
                 self._error = r.error
                 continue
-            s.store_x, s.store_y = r.x, r.y
-            if r.last_step is not None and (s.store_last is None or r.last_step > s.store_last):
-                s.store_last = r.last_step
-            if s.store_last is not None and s.tail_x:
-                keep = [i for i, st in enumerate(s.tail_x) if st > s.store_last]
-                s.tail_x = [s.tail_x[i] for i in keep]
-                s.tail_y = [s.tail_y[i] for i in keep]
-            s.data_dirty = True
-        if self._follow:
-            self._limits_dirty = True
-        self._mark_dirty()
+            req = r.request
+            if req.width is not None:  # a tail read
+                merge_tail(s, r.x, r.y, r.last_step)
+                lines_only = lines_only and s.store_x.size <= 8 * self._buckets()
+                if s.store_x.size > 8 * self._buckets():  # the run grew a lot: read it anew
+                    s.loaded = False
+                continue
+            lines_only = False
+            width = 0.0
+            if r.x.size:
+                lo = r.x[0] if req.start is None else req.start
+                hi = r.x[-1] if req.end is None else req.end
+                width = max(1.0, (float(hi) - float(lo) + 1) / req.buckets)
+            set_store_part(s, r.x, r.y, r.last_step, width)
+        if self._follow:  # a whole read sets the limits anew; a tail read may grow them
+            self._limits_dirty = self._limits_dirty or not lines_only
+            self._limits_live = True
+        self._request_loads()
+        self._mark_dirty(lines_only=lines_only)
 
     # --- drawing -------------------------------------------------------------------------------
-    def _mark_dirty(self) -> None:
+    def _mark_dirty(self, lines_only: bool = False) -> None:
         self._dirty = True
-        if not self._timer.isActive():
-            since = (time.monotonic() - self._last_draw) * 1000
-            self._timer.start(int(max(0, MIN_DRAW_INTERVAL_MS - since)))
+        self._full_draw = self._full_draw or not lines_only
+        interval = MIN_DRAW_INTERVAL_MS if self._full_draw else LIVE_DRAW_INTERVAL_MS
+        wait = int(max(0, interval - (time.monotonic() - self._last_draw) * 1000))
+        if not self._timer.isActive() or self._timer.remainingTime() > wait:
+            self._timer.start(wait)
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
+        self._minimised = False
+        if self._stale:
+            self._catch_up()
         if self._dirty:
             self._mark_dirty()
 
     def _flush(self, force: bool = False) -> None:
         if not self._dirty and not force:
             return
-        if not force and not self.isVisible():
+        if not force and self._hidden():
             return  # drawn when shown
         self._dirty = False
+        before = self._view_key()
+        self._changed_from = math.inf  # the step from which the lines changed (see _blit)
         self._update_lines()
         self._limits_dirty |= self.context.sync(self._series)  # the parent's history, as shown
         self._update_empty_text()
-        if self._follow and self._limits_dirty:
+        if self._follow and (self._limits_dirty or self._limits_live):
             self._set_limits()
+        if (
+            not force
+            and not self._full_draw
+            and self._view_key() == before
+            and self._blitter.can_blit()
+        ):
+            self._blit()  # only lines changed: no axes, ticks or labels to draw again
+            return
+        self._full_draw = False
         self._layout_margins()
         self._draw()
 
@@ -454,6 +488,7 @@ class MetricsPlot(QWidget):
         for s in self._series.values():
             if s.data_dirty:
                 s.data_dirty = False
+                old = (s.x, s.y)
                 if s.tail_x:
                     s.x = np.concatenate((s.store_x, np.asarray(s.tail_x, dtype=np.int64)))
                     s.y = np.concatenate((s.store_y, np.asarray(s.tail_y, dtype=np.float64)))
@@ -463,10 +498,15 @@ class MetricsPlot(QWidget):
                     s.line = make_line(
                         self.ax_lr if s.kind == LR else self.ax, s.name, s.kind, s.color
                     )
+                    s.line.set_animated(True)  # drawn by the blitter, over the axes
                 if s.line is not None:
                     s.line.set_data(s.x, s.y)
-                self._update_nan_marks(s)
+                if s.visible:  # where the lines changed: only there are they drawn again
+                    self._changed_from = min(self._changed_from, first_change(*old, s.x, s.y))
+                update_nan_marks(s, self.ax, self.ax_lr)
             if s.line is not None:
+                if s.line.get_visible() != s.visible:
+                    self._changed_from = -math.inf
                 s.line.set_visible(s.visible)
             if s.nan_line is not None:
                 s.nan_line.set_visible(s.visible)
@@ -474,54 +514,6 @@ class MetricsPlot(QWidget):
         if any_lr != self.ax_lr.get_visible():
             self.ax_lr.set_visible(any_lr)
             self._limits_dirty = True
-
-    def _update_nan_marks(self, s: _Series) -> None:
-        """A small cross at the bottom of the axes where a series holds a NaN (a gap in its
-        line would be easy to miss)."""
-        nan_x = s.x[np.isnan(s.y)] if s.y.size else s.x[:0]
-        if nan_x.size == 0:
-            if s.nan_line is not None:
-                s.nan_line.set_data([], [])
-            return
-        if s.nan_line is None:
-            s.nan_line = make_nan_marks(self.ax_lr if s.kind == LR else self.ax, s.color)
-        s.nan_line.set_data(nan_x, np.full(nan_x.size, 0.03))
-
-    def _set_limits(self) -> None:
-        self._limits_dirty = False
-        xmin, xmax = math.inf, -math.inf
-        loss_lo, loss_hi = math.inf, -math.inf
-        lr_lo, lr_hi = math.inf, -math.inf
-        log_loss = self.ax.get_yscale() == "log"
-        for s in [*self._series.values(), *self.context.series]:  # the parent's history too
-            if not s.visible or s.x.size == 0:
-                continue
-            xmin = min(xmin, float(s.x[0]))
-            xmax = max(xmax, float(s.x[-1]))
-            y = s.y[np.isfinite(s.y)]
-            if s.kind == LR or log_loss:
-                y = y[y > 0]
-            if y.size == 0:
-                continue
-            if s.kind == LR:
-                lr_lo, lr_hi = min(lr_lo, float(y.min())), max(lr_hi, float(y.max()))
-            else:
-                loss_lo, loss_hi = min(loss_lo, float(y.min())), max(loss_hi, float(y.max()))
-        self._setting_limits = True
-        try:
-            if xmin <= xmax:
-                self.ax.set_xlim(*step_limits(xmin, xmax))
-            else:
-                self.ax.set_xlim(0, 1)
-            if loss_lo <= loss_hi:
-                self.ax.set_ylim(*pad_range(loss_lo, loss_hi, log_loss))
-            else:
-                self.ax.set_ylim(*((1e-3, 1) if log_loss else (0, 1)))
-            if lr_lo <= lr_hi:
-                self.ax_lr.set_ylim(*pad_range(lr_lo, lr_hi, True))
-        finally:
-            self._setting_limits = False
-        self.toolbar.forget_views()  # Home goes back to following, not to an old view
 
     def _layout_margins(self) -> None:
         w, h = self.canvas.width(), self.canvas.height()
@@ -541,6 +533,7 @@ class MetricsPlot(QWidget):
         self.last_draw_ms = (time.perf_counter() - t0) * 1000
         self._last_draw = time.monotonic()
         self.draw_count += 1
+        self.full_draw_count += 1
         self._update_values_label(None)
 
     def _update_empty_text(self) -> None:
