@@ -21,7 +21,7 @@ from ...backend.errors import RaveGuiError
 from ...backend.rave.command import config_warnings, train_argv
 from ...backend.rave.estimate import estimate_run
 from ...backend.system.units import format_duration
-from ..widgets.feedback import FieldError
+from ..widgets.feedback import FieldError, WrappedLabel
 from .params_page import RAVE_SAVE_EVERY
 
 if TYPE_CHECKING:
@@ -145,9 +145,8 @@ class ConfirmPage(QWizardPage):
             rows.append(("Estimates", f"not available: {err}"))
         self.estimate_rows = {label: value for label, value in rows[-2:]}
         for label, value in rows:
-            v = QLabel(value)
+            v = WrappedLabel(value)  # wraps (paths too) and is never cut: the page scrolls
             v.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            v.setWordWrap(True)
             self.summary.addRow(f"{label}:", v)
         self.command_box.setPlainText(w.command_line())
         n_examples = None if ds is None else ds.n_examples

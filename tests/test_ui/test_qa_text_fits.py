@@ -1,0 +1,62 @@
+"""Text that must be read in full is never cut: the wizard's confirmation rows (a long dataset
+path, the validation steps, the estimates) and the Listen panel's list of validations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dataset_helpers import make_lmdb_dataset
+
+from rave_gui.core.worker import wait_for_background
+from rave_gui.ui.widgets.listen_panel import ListenPanel
+from rave_gui.ui.wizard.new_training import NewTrainingWizard
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "rave"
+
+
+def test_confirmation_rows_are_never_cut(qtbot, manager, controller, tmp_path):
+    project_id = manager.projects.default_id()
+    deep = tmp_path / "a-folder-with-a-rather-long-name" / "and-another-one-below-it" / "db"
+    manager.datasets.register(project_id, make_lmdb_dataset(deep, 16, seconds=90.0))
+    wizard = NewTrainingWizard(manager, controller, project_id)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.install is not None, timeout=60_000)
+    wizard.next()
+    wizard.params_page.batch_spin.setValue(5)
+    wizard.params_page.val_every_spin.setValue(20)
+    wizard.next()
+    page = wizard.confirm_page
+    assert wizard.currentPage() is page
+    qtbot.wait(50)
+    labels = [
+        page.summary.itemAt(i).widget()
+        for i in range(page.summary.count())
+        if page.summary.itemAt(i).widget() is not None
+    ]
+    values = [w for w in labels if not w.text().endswith(":")]
+    multi = [w for w in values if w.heightForWidth(w.width()) > 1.5 * w.fontMetrics().height()]
+    assert multi, "the long path and the validation note take more than one line"
+    for w in values:
+        assert w.height() >= w.heightForWidth(w.width()) - 1, w.text()
+
+
+@pytest.mark.skipif(not (FIXTURES / "run_110steps").is_dir(), reason="captured run missing")
+def test_the_validation_list_shows_step_and_loss_uncut(qtbot):
+    panel = ListenPanel()
+    qtbot.addWidget(panel)
+    panel.resize(560, 300)  # the Listen tab at the smallest window
+    panel.show()
+    panel.set_run(str(FIXTURES / "run_110steps"), 1, live=False)
+    qtbot.waitUntil(lambda: panel.clip_list.count() > 0, timeout=5000)
+    lst = panel.clip_list
+    room = lst.viewport().width()
+    for i in range(lst.count()):
+        item = lst.item(i)
+        for line in item.text().splitlines():
+            assert lst.fontMetrics().horizontalAdvance(line) + 8 <= room, line
+        assert item.text().replace("\n", " ") in item.toolTip()
+    panel.shutdown()
+    wait_for_background()
