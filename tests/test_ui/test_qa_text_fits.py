@@ -1,5 +1,6 @@
 """Text that must be read in full is never cut: the wizard's confirmation rows (a long dataset
-path, the validation steps, the estimates) and the Listen panel's list of validations."""
+path, the validation steps, the estimates), the Listen panel's list of validations, and the
+runs list's columns after a visit to the History tab."""
 
 from __future__ import annotations
 
@@ -67,3 +68,23 @@ def test_the_validation_list_shows_step_and_loss_uncut(qtbot):
         assert item.text().replace("\n", " ") in item.toolTip()
     panel.shutdown()
     wait_for_background()
+
+
+def test_runs_table_keeps_its_columns_after_the_history_tab(qtbot, manager, window):
+    """The History tab takes the page's width; back on Runs, the name column had stretched
+    over all of it and pushed status and start time out of sight (seen in the screenshots)."""
+    for name in ("first", "second"):
+        manager.start_training({"name": name, "project_id": window.project_id})
+    window.resize(1101, 683)
+    window.show_page("training")
+    window.refresh_current_page()
+    page = window.training_page
+    header = page.table.horizontalHeader()
+    qtbot.wait(50)
+    before = header.sectionSize(0)
+    page.left_tabs.setCurrentWidget(page.history)
+    page.history.refresh()
+    qtbot.wait(50)
+    page.left_tabs.setCurrentIndex(0)
+    qtbot.wait(50)
+    assert header.sectionSize(0) == before  # not stretched over the page the history took
