@@ -70,21 +70,27 @@ def test_the_validation_list_shows_step_and_loss_uncut(qtbot):
     wait_for_background()
 
 
-def test_runs_table_keeps_its_columns_after_the_history_tab(qtbot, manager, window):
+@pytest.mark.parametrize("size", [(1101, 683), (1366, 768)])
+def test_runs_table_keeps_its_columns_after_the_history_tab(qtbot, manager, window, size):
     """The History tab takes the page's width; back on Runs, the name column had stretched
     over all of it and pushed status and start time out of sight (seen in the screenshots)."""
-    for name in ("first", "second"):
-        manager.start_training({"name": name, "project_id": window.project_id})
-    window.resize(1101, 683)
+    from rave_gui.ui.models.experiments_model import COL
+
+    ids = [manager.start_training({"name": n, "project_id": window.project_id}) for n in "ab"]
+    window.resize(*size)
     window.show_page("training")
     window.refresh_current_page()
     page = window.training_page
+    page.select_run(ids[0])
     header = page.table.horizontalHeader()
-    qtbot.wait(50)
-    before = header.sectionSize(0)
+    qtbot.wait(100)
+    before = header.sectionSize(COL["name"])
     page.left_tabs.setCurrentWidget(page.history)
     page.history.refresh()
-    qtbot.wait(50)
+    page.history.table.selectRow(0)
+    qtbot.wait(100)
     page.left_tabs.setCurrentIndex(0)
-    qtbot.wait(50)
-    assert header.sectionSize(0) == before  # not stretched over the page the history took
+    qtbot.wait(100)
+    assert header.sectionSize(COL["name"]) == before  # not stretched over the page
+    # the status column is in sight, not pushed out of it
+    assert header.sectionViewportPosition(COL["status"]) < page.table.viewport().width() - 40
