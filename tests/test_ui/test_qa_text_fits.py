@@ -94,3 +94,23 @@ def test_runs_table_keeps_its_columns_after_the_history_tab(qtbot, manager, wind
     assert header.sectionSize(COL["name"]) == before  # not stretched over the page
     # the status column is in sight, not pushed out of it
     assert header.sectionViewportPosition(COL["status"]) < page.table.viewport().width() - 40
+
+
+def test_an_alert_reads_in_full_from_its_tooltip(qtbot, manager):
+    from PyQt6.QtCore import Qt
+
+    from rave_gui.ui.widgets.run_alerts import AlertHistory
+
+    exp = manager.start_training({"name": "watched", "project_id": manager.projects.default_id()})
+    message = "validation has not improved for 3 validations and is still 8.489, 99 % of where"
+    manager.alerts.add(exp, "underfitting", "warning", message, 67, advice="Try a larger config.")
+    table = AlertHistory()
+    qtbot.addWidget(table)
+    table.resize(540, 200)  # the Alerts tab at the smallest window: "What to do" is out of sight
+    table.set_alerts(manager.alerts.for_run(exp))
+    table.show()
+    header = table.horizontalHeader()
+    assert header.sectionViewportPosition(4) >= table.viewport().width()
+    for column in (3, 4):
+        tip = table.model().index(0, column).data(Qt.ItemDataRole.ToolTipRole)
+        assert message in tip and "What to do: Try a larger config." in tip
