@@ -23,8 +23,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-WINDOW_SIZE = (1360, 860)
+import screenshot_views as views  # noqa: E402
+
+WINDOW_SIZE = (1366, 768)  # a common laptop screen; --size 1101x683 shows the smallest window
 WIZARD_SIZE = (900, 720)
 FIXTURES = Path(os.environ.get("RAVE_GUI_FIXTURES", "/work/shared/fixtures/rave"))
 RUN_HASH = "d744cc98b7"
@@ -208,6 +211,10 @@ def build_database(tmp: Path):
         config.update(configs=["v2_small"], batch=2, workers=0, gpu=-1, channels=1, **args)
         manager.experiments.update(exp_id, log_path=str(log), config=config)
         imported.append(exp_id)
+    watched = None
+    if imported:  # the same real run, watched with thresholds for a run that short: alerts
+        folder = _run_folder(FIXTURES / "run_110steps", runs, "watched")
+        watched = views.import_watched_run(manager, FIXTURES / "run_110steps", folder, cello)
     for exp_id in imported:
         _date_checkpoints(manager, exp_id)
     if imported:
@@ -232,7 +239,7 @@ def build_database(tmp: Path):
     manager.update_experiment_status(stopped, RUNNING)
     manager.update_experiment_status(stopped, STOPPED, exit_code=0)
     manager.experiments.update(stopped, started_at=now - 18_000, completed_at=now - 6_480)
-    return manager, cello, imported
+    return manager, cello, imported, watched
 
 
 # --- palettes --------------------------------------------------------------------------------
@@ -292,7 +299,7 @@ def render(out: Path) -> list[Path]:
     from rave_gui.ui.dialogs.close_dialog import CloseRunsDialog
     from rave_gui.ui.main_window import MainWindow
 
-    manager, project_id, imported = build_database(tmp)
+    manager, project_id, imported, watched = build_database(tmp)
     settings = Settings(
         rave_executable=str(Path(sys.executable).with_name("rave")),
         runs_dir=str(tmp / "runs"),
@@ -337,6 +344,12 @@ def render(out: Path) -> list[Path]:
                 _wait(app, lambda p=plot: not p.loading(), 15)
             _pump(app, 1.5)
             save(window, f"training-{theme}")
+            if watched is not None:
+                views.render_alerts(app, page, watched, save, theme, _pump)
+                page.select_run(imported[-1])
+                _pump(app, 1.0)
+            if theme == "light" and imported:
+                views.render_resume(app, page, imported[-1], save, _pump)
             if theme == "light" and hasattr(page, "history"):
                 _render_history(app, page, manager, imported, save)
             run_panel = getattr(page, "panel", None)
@@ -347,6 +360,13 @@ def render(out: Path) -> list[Path]:
                 listen.set_part("reconstruction")
                 _pump(app, 1.0)
                 save(window, f"listen-{theme}")
+                if theme == "light":
+                    sound = tmp / "audio" / "my-sound"
+                    from rave_gui.backend.jobs.demo import synthesize_audio
+
+                    synthesize_audio(sound, n_files=1, seconds=4.0, seed=7)
+                    wav = next(sound.glob("*.wav"))
+                    views.render_own_sound(app, listen, wav, save, _pump)
                 run_panel.tabs.setCurrentIndex(0)
 
         if "export" in window.pages and imported:
@@ -554,9 +574,16 @@ def _render_wizard_errors(app, window, manager, project_id, save, theme: str) ->
 
 
 def main(argv: list[str] | None = None) -> int:
+    global WINDOW_SIZE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument(
+        "--size",
+        default="x".join(map(str, WINDOW_SIZE)),
+        help="main window WxH (default %(default)s)",
+    )
     args = parser.parse_args(argv)
+    WINDOW_SIZE = tuple(int(v) for v in args.size.lower().split("x"))  # type: ignore[assignment]
     for path in render(args.out.resolve()):
         print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     return 0

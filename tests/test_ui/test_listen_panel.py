@@ -53,7 +53,7 @@ def test_lists_each_validation_with_its_step_and_loss(qtbot, panel) -> None:
     _loaded(qtbot, panel, len(validations))
     texts = [panel.clip_list.item(i).text() for i in range(panel.clip_list.count())]
     for text, val in zip(texts, validations, strict=True):
-        assert text == f"step {val.step}  ·  loss {format_value(val.value)}"
+        assert text == f"step {val.step}\nloss {format_value(val.value)}"
     # the latest validation is shown first, as one example in two parts
     assert panel.clip_list.currentRow() == len(validations) - 1
     assert panel.audio is not None and panel.audio.clip.step == validations[-1].step

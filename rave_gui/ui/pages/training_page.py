@@ -296,9 +296,21 @@ class TrainingPage(QWidget):
         """The history has ten columns: it takes the page's whole width (a run's detail opens
         in a window of its own); back on Runs, the run chosen in the history stays shown."""
         history = self.left_tabs.widget(index) is self.history
+        if history:  # the runs list, hidden, widens with the page: its name column stretches
+            self._name_width = self.table.horizontalHeader().sectionSize(COL["name"])
         self.panel.setVisible(not history)
+        if not history:  # once laid out again: the name column as it was, not page-wide
+            QTimer.singleShot(0, self._restore_name_width)
         if not history and self.current_id is not None:
             self.select_run(self.current_id)
+
+    def _restore_name_width(self) -> None:
+        width = getattr(self, "_name_width", None)
+        if width:
+            header = self.table.horizontalHeader()
+            header.setSectionResizeMode(COL["name"], QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(COL["name"], width)
+            header.setSectionResizeMode(COL["name"], QHeaderView.ResizeMode.Stretch)
 
     @property
     def plot(self) -> MetricsPlot:

@@ -297,9 +297,11 @@ class ListenPanel(QWidget):
             for c in clips:
                 step = "step ?" if c.step is None else f"step {c.step}"
                 loss = format_value(c.loss, missing="-")
-                item = QListWidgetItem(f"{step}  ·  loss {loss}")
+                # two short lines: the list stays narrow at the smallest window, nothing cut
+                item = QListWidgetItem(f"{step}\nloss {loss}")
                 item.setToolTip(
-                    f"validation {c.validation}, {c.examples} example(s), {c.seconds:.1f} s"
+                    f"{step} loss {loss}: validation {c.validation}, {c.examples} example(s), "
+                    f"{c.seconds:.1f} s"
                 )
                 self.clip_list.addItem(item)
             self.step_slider.setRange(0, max(0, len(clips) - 1))

@@ -35,9 +35,14 @@ ALERT_COLUMNS: list[Column[Alert]] = [
     Column("Step", key("step"), _step, numeric=True, name="step"),
     Column("Severity", key("severity"), name="severity"),
     Column("Kind", key("kind"), name="kind"),
-    Column("Message", key("message"), tooltip=lambda r: r.advice or None, name="message"),
-    Column("What to do", key("advice"), tooltip=lambda r: r.advice or None, name="advice"),
+    Column("Message", key("message"), tooltip=lambda r: _full_text(r), name="message"),
+    Column("What to do", key("advice"), tooltip=lambda r: _full_text(r), name="advice"),
 ]
+
+
+def _full_text(alert: Alert) -> str:
+    """The whole alert, for a tooltip: its long message pushes "What to do" out of sight."""
+    return f"{alert.message}\n\nWhat to do: {alert.advice}" if alert.advice else alert.message
 
 
 class AlertBanner(QFrame):

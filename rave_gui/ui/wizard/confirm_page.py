@@ -9,11 +9,14 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QFontDatabase, QGuiApplication
 from PyQt6.QtWidgets import (
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
+    QWidget,
     QWizardPage,
 )
 
@@ -21,7 +24,7 @@ from ...backend.errors import RaveGuiError
 from ...backend.rave.command import config_warnings, train_argv
 from ...backend.rave.estimate import estimate_run
 from ...backend.system.units import format_duration
-from ..widgets.feedback import FieldError
+from ..widgets.feedback import FieldError, WrappedLabel
 from .params_page import RAVE_SAVE_EVERY
 
 if TYPE_CHECKING:
@@ -66,7 +69,16 @@ class ConfirmPage(QWizardPage):
         self.error_label = FieldError(self)
         self.estimate_rows: dict[str, str] = {}  # "Duration" and "Disk" as shown
         layout = QVBoxLayout(self)
-        layout.addLayout(self.summary)
+        # the rows scroll when the wizard is too small for them, rather than overlap
+        holder = QWidget()
+        holder.setLayout(self.summary)
+        self.summary.setContentsMargins(0, 0, 0, 0)
+        self.summary_area = QScrollArea()
+        self.summary_area.setWidgetResizable(True)
+        self.summary_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.summary_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.summary_area.setWidget(holder)
+        layout.addWidget(self.summary_area, 1)
         command_title = QLabel("Command line (exactly what runs)")
         f = command_title.font()
         f.setBold(True)
@@ -82,7 +94,6 @@ class ConfirmPage(QWizardPage):
         layout.addWidget(self.plain_box)
         layout.addWidget(self.queue_label)
         layout.addWidget(self.error_label)
-        layout.addStretch(1)
 
     def initializePage(self) -> None:
         self.error_label.set_error(None)
@@ -146,9 +157,8 @@ class ConfirmPage(QWizardPage):
             rows.append(("Estimates", f"not available: {err}"))
         self.estimate_rows = {label: value for label, value in rows[-2:]}
         for label, value in rows:
-            v = QLabel(value)
+            v = WrappedLabel(value)  # wraps (paths too) and is never cut: the page scrolls
             v.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            v.setWordWrap(True)
             self.summary.addRow(f"{label}:", v)
         self.command_box.setPlainText(w.command_line())
         n_examples = None if ds is None else ds.n_examples
