@@ -60,7 +60,10 @@ def test_new_alerts_show_a_banner_a_history_and_plot_markers(
     banner = panel.alert_banner
     assert banner.isVisible()
     assert "phase_change" in banner.title.text() and "step 84" in banner.title.text()
-    assert banner.advice.text() == alerts[1].advice
+    assert banner.advice.text() == alerts[1].advice == banner.toolTip()
+    assert not banner.advice.isVisible()  # two lines above the plot; the advice on a click
+    banner.advice_button.click()
+    assert banner.advice.isVisible()
     tab = panel.tabs.indexOf(panel.alert_history)
     assert panel.tabs.tabText(tab) == "Alerts (2)"
     model = panel.alert_history.model()

@@ -280,3 +280,18 @@ def test_a_run_that_ended_while_the_app_was_closed_shows_its_whole_log(
         page.shutdown()
     finally:
         kill_group(run.pgid)
+
+
+def test_cards_keep_one_row_dropping_the_least_telling_when_narrow(qtbot):
+    cards = MetricCards()
+    qtbot.addWidget(cards)
+    cards.resize(900, 100)
+    cards.show()
+    names = ["validation", "multiband_spectral_distance", "fullband_spectral_distance"]
+    cards.add_points({n: [(10, 1.0), (20, 0.5)] for n in [*names, "regularization"]})
+    assert cards.shown() == [*names, "regularization"]
+    height = cards.sizeHint().height()
+    cards.resize(3 * 130, 100)  # room for three
+    qtbot.waitUntil(lambda: cards.shown() == names)
+    assert cards.sizeHint().height() < 1.5 * height  # one row, not two: the plot keeps its height
+    assert cards.minimumWidth() < 3 * 130  # it does not hold the panel wide

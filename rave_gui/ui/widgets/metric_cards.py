@@ -21,7 +21,7 @@ from ...backend.runs.cards import BETTER, WORSE, CardSeries, CardValue, caption
 
 GOOD_COLOR = "#2e9e4f"
 BAD_COLOR = "#d64541"
-CARD_MIN_WIDTH = 150
+CARD_MIN_WIDTH = 124
 
 
 def format_value(v: float) -> str:
@@ -82,7 +82,9 @@ class MetricCard(QFrame):
 
 
 class MetricCards(QWidget):
-    """A row of cards (wrapping to more rows when narrow), hidden while there is nothing."""
+    """One row of cards, as many as the width holds (the most telling first: validation, then
+    the main loss terms), hidden while there is nothing. One row: the plot below keeps its
+    height at the smallest window."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -93,6 +95,9 @@ class MetricCards(QWidget):
         self._grid.setSpacing(6)
         self._columns = 0
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # Its own minimum (one card), not the row's: narrowing the panel drops cards at the
+        # right (resizeEvent) instead of holding the window wide.
+        self.setMinimumWidth(CARD_MIN_WIDTH)
         self.hide()
 
     def clear(self) -> None:
@@ -128,9 +133,15 @@ class MetricCards(QWidget):
         for card in self.cards.values():
             self._grid.removeWidget(card)
         for i, card in enumerate(self.cards.values()):
-            self._grid.addWidget(card, i // cols, i % cols)
+            if i < cols:
+                self._grid.addWidget(card, 0, i)
+            card.setVisible(i < cols)  # the rest: in the plot's legend and values line
         for c in range(self._grid.columnCount()):
             self._grid.setColumnStretch(c, 1 if c < cols else 0)
+
+    def shown(self) -> list[str]:
+        """The names of the cards on screen, left to right."""
+        return [n for n, c in self.cards.items() if not c.isHidden()]
 
     def resizeEvent(self, event: QResizeEvent | None) -> None:
         super().resizeEvent(event)

@@ -62,6 +62,13 @@ class AlertBanner(QFrame):
         self.advice = QLabel()
         self.advice.setWordWrap(True)
         self.advice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # What to do: one click away, so that the banner takes two lines, not four, above the
+        # plot (the advice is the banner's tooltip too)
+        self.advice_button = QToolButton()
+        self.advice_button.setText("What to do")
+        self.advice_button.setCheckable(True)
+        self.advice_button.setAutoRaise(True)
+        self.advice_button.toggled.connect(self._show_advice)
         self.close_button = QToolButton()
         self.close_button.setText("✕")
         self.close_button.setToolTip("Dismiss (the alert stays in the run's Alerts tab)")
@@ -75,6 +82,7 @@ class AlertBanner(QFrame):
         lay.setContentsMargins(8, 6, 4, 6)
         lay.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
         lay.addLayout(text, 1)
+        lay.addWidget(self.advice_button, 0, Qt.AlignmentFlag.AlignTop)
         lay.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
         self.hide()
 
@@ -95,8 +103,13 @@ class AlertBanner(QFrame):
         step = "" if latest.step is None else f" (step {latest.step:,})"
         self.title.setText(f"<b>{latest.kind}</b>{step}: {_escape(latest.message)}")
         self.advice.setText(latest.advice or "")
-        self.advice.setVisible(bool(latest.advice))
+        self.setToolTip(latest.advice or "")
+        self.advice_button.setVisible(bool(latest.advice))
+        self.advice.setVisible(bool(latest.advice) and self.advice_button.isChecked())
         self.show()
+
+    def _show_advice(self, shown: bool) -> None:
+        self.advice.setVisible(shown and bool(self.advice.text()))
 
     def _dismiss(self) -> None:
         if self.alert is not None:
