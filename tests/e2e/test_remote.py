@@ -92,7 +92,7 @@ def test_slurm_run_followed_to_completion_with_its_latency(
 ) -> None:
     add_target(tm, slurm_sshd, "cluster", slurm=True, rave=rave_executable, time_limit="01:00:00")
     exp_id = submit(tm, _config("slurm-run", rave_dataset, 20, 10), "cluster", tmp_path / "runs")
-    assert "#SBATCH --signal=B:USR1@120" in tm.get_experiment(exp_id).config["remote_script"]
+    assert "#SBATCH --signal=B:USR2@120" in tm.get_experiment(exp_id).config["remote_script"]
     follower = RemoteRunFollower(tm, exp_id)
     latencies: list[float] = []
     seen: set[tuple[str, int]] = set()

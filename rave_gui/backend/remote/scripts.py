@@ -21,7 +21,8 @@ PID_NAME = "supervisor.pid"
 SBATCH_NAME = "run.sbatch"
 FORWARD_ENV = ("RAVE_GUI_LOG_EVERY_N_STEPS",)  # passed on to the remote run when set here
 STOP_BEFORE_LIMIT_S = 120  # SLURM: the graceful stop this long before the time limit
-LIMIT_SIGNAL = "USR1"  # ... sent to the batch shell (the supervisor), which sends SIGINT on
+LIMIT_SIGNAL = "USR2"  # ... sent to the batch shell (the supervisor), which sends SIGINT on
+SAVE_SIGNAL = "USR1"  # save a checkpoint now: the supervisor passes it to the launcher
 
 
 def q(arg: str) -> str:
