@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .new_training import NewTrainingWizard
 
 LOCAL = "This computer"
+UPLOAD_TEXT = "&Upload this dataset to the target"
 
 
 class _Progress(QObject):
@@ -57,7 +58,7 @@ class WherePage(QWizardPage):
         form = QFormLayout()
         form.addRow("&Run on:", self.combo)
         form.addRow("&Dataset on the target:", self.dataset_edit)
-        self.upload_button = QPushButton("&Upload this dataset to the target")
+        self.upload_button = QPushButton(UPLOAD_TEXT)
         self.upload_button.setToolTip(
             "Copy the dataset chosen on the first page to the target's work folder "
             "(datasets/NAME there); the run then uses that copy."
@@ -141,11 +142,15 @@ class WherePage(QWizardPage):
         """Copy the first page's dataset to the target, off the GUI thread, with progress;
         the run then uses the copy."""
         target, ds = self.target(), self._wizard.dataset_page.dataset()
-        if target is None or ds is None or self._upload is not None:
+        if self._upload is not None:  # the button cancels a running upload
+            self._stop_upload = True
+            self.status.setText("Cancelling the upload…")
+            return
+        if target is None or ds is None:
             return
         self._stop_upload = False
         self.error.set_error(None)
-        self.upload_button.setEnabled(False)
+        self.upload_button.setText("Cancel &upload")
         self.combo.setEnabled(False)
         self.upload_bar.setRange(0, 1000)
         self.upload_bar.setValue(0)
@@ -172,10 +177,13 @@ class WherePage(QWizardPage):
         self.upload_bar.setValue(int(1000 * done / total) if total else 1000)
         self.upload_bar.setFormat(f"{human_bytes(done)} of {human_bytes(total)}")
 
-    def _uploaded(self, result: UploadResult) -> None:
+    def _upload_ended(self) -> None:
         self._upload = None
         self.combo.setEnabled(True)
-        self.upload_button.setEnabled(True)
+        self.upload_button.setText(UPLOAD_TEXT)
+
+    def _uploaded(self, result: UploadResult) -> None:
+        self._upload_ended()
         self.dataset_edit.setText(result.remote_path)
         self.status.setText(
             f"Uploaded ({human_bytes(result.bytes_total)}, {result.files} files, "
@@ -184,9 +192,7 @@ class WherePage(QWizardPage):
         self.completeChanged.emit()
 
     def _upload_failed(self, err: Exception) -> None:
-        self._upload = None
-        self.combo.setEnabled(True)
-        self.upload_button.setEnabled(True)
+        self._upload_ended()
         self.upload_bar.hide()
         self._failed(err)
 
