@@ -5,6 +5,8 @@ replay double started on the test sshd and followed to its end (its checkpoints 
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from remote_helpers import add_target, completed_remote_run
 from remote_hosts import sshd  # noqa: F401  (a fixture)
 from replay_helpers import fixtures_available
 
-from rave_gui.backend.errors import PreflightError
+from rave_gui.backend.errors import CancelledError, PreflightError
 from rave_gui.backend.jobs.export import ExportError, scan_checkpoints
 from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.remote.export import plan_remote_export, run_remote_export
@@ -96,3 +98,21 @@ def test_a_failed_remote_export_says_why_and_records_nothing(
     assert not Path(plan.staging).exists() and not plan.output_file.exists()
     assert main(["--db", str(tm.db.path), "export", str(exp_id)]) == 1
     assert "rave-gui: error: The checkpoint does not fit" in capsys.readouterr().err
+
+
+def test_a_remote_export_cancelled_ends_there(
+    tm: TrainingManager,
+    sshd,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    exp_id = _trained_remote_run(tm, sshd, tmp_path, write_fake_rave(tmp_path / "h", "hang"))
+    plan = plan_remote_export(tm, exp_id, "best")
+    seen: list[tuple[str, str]] = []
+    started = time.monotonic()
+    with pytest.raises(CancelledError):
+        run_remote_export(tm, plan, on_lines=seen.extend, cancelled=lambda: bool(seen))
+    assert time.monotonic() - started < 30
+    assert any("model found" in t for t, _lvl in seen)  # it ran there until cancelled
+    assert not Path(plan.staging).exists() and tm.artifacts.exported_models(exp_id) == []
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert plan.staging not in ps  # the remote `rave export` is gone
