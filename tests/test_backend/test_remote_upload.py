@@ -54,6 +54,7 @@ def test_dataset_uploaded_with_progress_and_checked_there(
     assert res.remote_path == str(Path(target.workdir) / "datasets" / "my strings")
     assert res.method == method and res.bytes_total == total and res.metadata["channels"] == 1
     assert seen[0] == (0, total) and seen[-1] == (total, total)
+    assert len(seen) > 2  # progress reported by the copy itself, not only its ends
     assert all(t == total for _d, t in seen)
     assert [d for d, _t in seen] == sorted(d for d, _t in seen)  # never goes back
     remote = Path(res.remote_path)  # the sshd is this machine: the copy is readable here
