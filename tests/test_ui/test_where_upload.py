@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -52,6 +53,8 @@ def test_where_page_uploads_the_dataset_and_the_run_uses_the_copy(
     for f in fake_dataset.iterdir():  # the sshd is this machine: the copy is readable here
         assert (Path(remote) / f.name).read_bytes() == f.read_bytes()
     assert page.isComplete()
+    if os.environ.get("RAVE_GUI_SHOTS"):  # a folder: save the page's picture there
+        wiz.grab().save(str(Path(os.environ["RAVE_GUI_SHOTS"]) / "wizard-where-upload.png"))
     wiz.next()
     assert wiz.config()["dataset_path"] == remote and wiz.config()["target"] == "box"
     assert f"--db_path {remote}" in wiz.confirm_page.command_box.toPlainText()
