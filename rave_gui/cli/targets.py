@@ -1,4 +1,5 @@
-"""`rave-gui targets add|list|check|remove`: where runs execute (SSH hosts, SLURM clusters)."""
+"""`rave-gui targets add|list|check|upload|remove`: where runs execute (SSH hosts, SLURM
+clusters), and datasets copied there."""
 
 from __future__ import annotations
 
@@ -77,6 +78,31 @@ def cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_upload(args: argparse.Namespace, out: IO[str]) -> int:
+    from ..backend.remote.ssh import Connection
+    from ..backend.remote.upload import human_bytes, upload_dataset
+
+    target = _store(args).get(args.name)
+    last = [-1]
+
+    def progress(done: int, total: int) -> None:
+        pct = 100 * done // total if total else 100
+        if pct != last[0]:
+            last[0] = pct
+            out.write(f"\r{human_bytes(done)} of {human_bytes(total)} ({pct}%)")
+            out.flush()
+
+    result = upload_dataset(
+        Connection(target), args.dataset, args.to, progress=progress, method=args.method
+    )
+    out.write(
+        f"\nuploaded {result.files} files ({human_bytes(result.bytes_total)}, {result.method}) "
+        f"to {target.name}:{result.remote_path}\n"
+        f"train there: rave-gui train --target {target.name} --dataset {result.remote_path} ...\n"
+    )
+    return 0
+
+
 def cmd_remove(args: argparse.Namespace, out: IO[str]) -> int:
     _store(args).remove(args.name)
     out.write(f"target {args.name!r} removed\n")
@@ -116,6 +142,12 @@ def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_check)
+    p = tsub.add_parser("upload", parents=parents, help="copy a preprocessed dataset there")
+    p.add_argument("name")
+    p.add_argument("dataset", help="the local preprocessed dataset's folder")
+    p.add_argument("--to", help="the folder there (default: WORKDIR/datasets/NAME)")
+    p.add_argument("--method", choices=("rsync", "tar"), help="default: rsync if both have it")
+    p.set_defaults(func=cmd_upload)
     p = tsub.add_parser("remove", parents=parents, help="remove a target")
     p.add_argument("name")
     p.set_defaults(func=cmd_remove)

@@ -22,6 +22,8 @@ from ..backend.jobs.preprocess import (
 from ..backend.jobs.reconstruct import reconstruct
 from ..backend.manager import TrainingManager
 from ..backend.process import runner
+from ..backend.remote.export import cleanup_remote, plan_remote_export, run_remote_export
+from ..backend.runs.followers import is_remote
 from ..backend.store.records import ExportedModel
 from ..backend.system.units import format_bytes
 
@@ -145,6 +147,8 @@ class ExportJob(_Job):
         self.model: ExportedModel | None = None
 
     def _work(self) -> tuple[bool, str]:
+        if is_remote(self.manager, self.experiment_id):
+            return self._work_remote()
         plan = plan_export(self.manager, self.experiment_id, self.checkpoint, **self.options)
         self.plan = plan
         if self.cancelled:  # while it was being checked
@@ -158,14 +162,29 @@ class ExportJob(_Job):
             on_lines=self.lines_received.emit,
             cancelled=self._cancel.is_set,
         )
+        return self._exported(model_id, plan.output_file.name)
+
+    def _exported(self, model_id: int, name: str) -> tuple[bool, str]:
         self.model = next(
-            (m for m in self.manager.artifacts.exported_models(plan.experiment_id)
+            (m for m in self.manager.artifacts.exported_models(self.experiment_id)
              if m.id == model_id),
             None,
         )  # fmt: skip
         size = format_bytes(self.model.size) if self.model else "?"
-        name = Path(self.model.path).name if self.model else plan.output_file.name
+        name = Path(self.model.path).name if self.model else name
         return True, f"Exported {name} ({size})."
+
+    def _work_remote(self) -> tuple[bool, str]:
+        """A run that trained on a target: exported there, its model downloaded here."""
+        plan = plan_remote_export(self.manager, self.experiment_id, self.checkpoint, **self.options)
+        if self.cancelled:
+            cleanup_remote(self.manager, plan)
+            raise CancelledError(CANCELLED)
+        self.planned.emit(plan)
+        model_id = run_remote_export(
+            self.manager, plan, on_lines=self.lines_received.emit, cancelled=self._cancel.is_set
+        )
+        return self._exported(model_id, plan.output_file.name)
 
 
 class ReconstructJob(_Job):

@@ -1,7 +1,8 @@
 """End to end on targets: a real `rave train` (v2_small, CPU) started through a real sshd on
 127.0.0.1 and through a real single-node SLURM behind it, followed into the store as a local
 run is. (Following through a killed follower and an sshd restart, external scancel and requeue
-are proven with the replay double in tests/test_backend/test_remote_*.py, in seconds.)"""
+are proven with the replay double in tests/test_backend/test_remote_*.py, in seconds.) The SSH
+run is then exported there by the real `rave export` and its model downloaded."""
 
 from __future__ import annotations
 
@@ -81,6 +82,16 @@ def test_ssh_run_trained_headless_with_wait(
     assert (Path(exp.run_dir or "") / f"{NAME}_d744cc98b7").is_dir() or any(
         p.name.startswith(NAME) for p in Path(exp.run_dir or "").iterdir()
     )
+    # exported there by the real `rave export` (the name's quote and `;` reach it whole), the
+    # model downloaded into the run's folder and recorded
+    rc = main(["--db", str(tm.db.path), "export", str(exp.id), "--name", "box-model"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "on box to" in out and "all good ! model exported" in out
+    (model,) = tm.artifacts.exported_models(exp.id)
+    assert model.path == str(Path(exp.run_dir or "") / "exports" / "box-model.ts")
+    assert Path(model.path).stat().st_size == model.size > 100_000
+    assert model.settings["target"] == "box"
 
 
 def test_slurm_run_followed_to_completion_with_its_latency(
@@ -92,7 +103,7 @@ def test_slurm_run_followed_to_completion_with_its_latency(
 ) -> None:
     add_target(tm, slurm_sshd, "cluster", slurm=True, rave=rave_executable, time_limit="01:00:00")
     exp_id = submit(tm, _config("slurm-run", rave_dataset, 20, 10), "cluster", tmp_path / "runs")
-    assert "#SBATCH --signal=B:USR1@120" in tm.get_experiment(exp_id).config["remote_script"]
+    assert "#SBATCH --signal=B:USR2@120" in tm.get_experiment(exp_id).config["remote_script"]
     follower = RemoteRunFollower(tm, exp_id)
     latencies: list[float] = []
     seen: set[tuple[str, int]] = set()

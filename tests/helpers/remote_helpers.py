@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import posixpath
 import sys
+import time
 from pathlib import Path
 
 from remote_hosts import HOST, SshHost
@@ -64,3 +65,20 @@ def start_remote_replay(
     else:
         text = ssh_line(remote_dir, sup)
     return start(tm, exp_id, conn, remote_dir, sup, text, sys.executable, tools)
+
+
+def completed_remote_run(
+    tm: TrainingManager, target: Target, runs_dir: Path, *, duration: float = 3.0
+) -> int:
+    """A replay run on ``target`` followed to its end (its checkpoints copied here)."""
+    from rave_gui.backend.remote.follow import RemoteRunFollower
+
+    run = start_remote_replay(tm, target, runs_dir, duration=duration)
+    follower = RemoteRunFollower(tm, run.experiment_id)
+    deadline = time.monotonic() + 60
+    while not follower.poll().finished:
+        assert time.monotonic() < deadline, "the remote run was not followed to its end"
+        time.sleep(0.25)
+    follower.close()
+    assert tm.get_experiment(run.experiment_id).status == "completed"
+    return run.experiment_id

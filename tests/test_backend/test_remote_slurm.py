@@ -61,8 +61,8 @@ def test_slurm_job_followed_to_completion(tm: TrainingManager, slurm_sshd, tmp_p
     run = start_remote_replay(tm, target, tmp_path / "runs", duration=5.0)
     exp = tm.get_experiment(run.experiment_id)
     script = exp.config["remote_script"]
-    assert "#SBATCH --signal=B:USR1@120" in script and "#SBATCH --partition=debug" in script
-    assert "#SBATCH --time=00:30:00" in script and "--forward-signal USR1" in script
+    assert "#SBATCH --signal=B:USR2@120" in script and "#SBATCH --partition=debug" in script
+    assert "#SBATCH --time=00:30:00" in script and "--forward-signal USR2" in script
     assert run.job_id and run.job_id.isdigit()
     follower = RemoteRunFollower(tm, run.experiment_id)
     lines: list[str] = []
@@ -151,7 +151,7 @@ def test_time_limit_signal_stops_the_run_cleanly(
     slurm_sshd,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    """What `#SBATCH --signal=B:USR1@120` makes SLURM do before the time limit — SIGUSR1 to
+    """What `#SBATCH --signal=B:USR2@120` makes SLURM do before the time limit — SIGUSR2 to
     the batch shell alone — sent now with `scancel --batch`: the supervisor passes SIGINT on
     to RAVE, the run ends gracefully and is recorded stopped, not failed."""
     target = add_target(tm, slurm_sshd, "cluster", slurm=True, time_limit="00:30:00")
@@ -162,7 +162,7 @@ def test_time_limit_signal_stops_the_run_cleanly(
         follower.poll()
         assert time.monotonic() < deadline
         time.sleep(0.25)
-    Connection(target).run(["scancel", "--batch", "--signal=USR1", str(run.job_id)])
+    Connection(target).run(["scancel", "--batch", "--signal=USR2", str(run.job_id)])
     _follow(follower, 60)
     follower.close()
     exp = tm.get_experiment(run.experiment_id)

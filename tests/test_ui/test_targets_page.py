@@ -134,7 +134,7 @@ def test_wizard_where_page_shows_the_remote_command_and_sbatch_script(
     wiz.next()
     script = wiz.confirm_page.command_box.toPlainText()
     assert script.startswith("#!/bin/sh\n#SBATCH --job-name='rave-my run'")
-    assert "#SBATCH --signal=B:USR1@120" in script and "#SBATCH --partition=debug" in script
+    assert "#SBATCH --signal=B:USR2@120" in script and "#SBATCH --partition=debug" in script
     assert wiz.button(QWizard.WizardButton.FinishButton).isEnabled()
     if SHOTS:
         wiz.grab().save(str(Path(SHOTS) / "wizard-where-confirm.png"))

@@ -17,6 +17,10 @@ only records them and keeps draining the output until ARGV is gone.
 ``--forward-signal NAME``: that signal, sent to the supervisor alone (SLURM's
 ``--signal=B:NAME@T`` before a time limit), sends SIGINT to ARGV: the graceful stop.
 
+SIGUSR1 sent to the supervisor alone is passed on to ARGV's process only (not its group): the
+launcher saves a checkpoint at the next batch ("save checkpoint now", remote/control.py). It is
+no stop, and RAVE's data-loader workers, which SIGUSR1 would kill, never get it.
+
 ``--on-exit`` (a JSON list: an argv) is started once STATUS says the command exited, in a
 session of its own (never signalled with the run's group) with the supervisor's stderr as its
 output; the supervisor does not wait for it. The app uses it to record the run's end and start
@@ -238,6 +242,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
     child: subprocess.Popen[bytes] | None = None
+    sigusr1 = getattr(signal, "SIGUSR1", None)
+    if sigusr1 is not None:  # save a checkpoint now: to the launcher (ARGV) alone
+
+        def pass_on(signum: int, _frame: object) -> None:
+            if child is not None and child.poll() is None:
+                child.send_signal(signum)
+
+        signal.signal(sigusr1, pass_on)
     if args.forward_signal:  # SLURM's --signal=B:...: only the batch shell (we) gets it
 
         def forward(_signum: int, _frame: object) -> None:
@@ -287,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         return 127
     running = {
         "state": "running",
+        "passes": ["SIGUSR1"] if sigusr1 is not None else [],  # passed on to ARGV alone
         "child_pid": child.pid,
         "supervisor_pid": os.getpid(),
         "started_at": started,

@@ -43,6 +43,8 @@ from .scripts import (
 )
 from .ssh import Connection, RemoteError
 
+TRAINWATCH = "trainwatch.py"  # beside the launcher once present: save-now (SIGUSR1), monitor
+
 
 @dataclass
 class RemoteRave:
@@ -88,6 +90,9 @@ def install_tools(conn: Connection, target: Target) -> str:
         (HELPER, Path(remote_files.__file__)),
     ):
         conn.upload(source.read_bytes(), posixpath.join(folder, name))
+    watch = rave_command.LAUNCHER.with_name(TRAINWATCH)  # the launcher loads it from its folder
+    if watch.exists():
+        conn.upload(watch.read_bytes(), posixpath.join(folder, TRAINWATCH))
     return folder
 
 

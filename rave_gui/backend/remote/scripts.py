@@ -21,7 +21,8 @@ PID_NAME = "supervisor.pid"
 SBATCH_NAME = "run.sbatch"
 FORWARD_ENV = ("RAVE_GUI_LOG_EVERY_N_STEPS",)  # passed on to the remote run when set here
 STOP_BEFORE_LIMIT_S = 120  # SLURM: the graceful stop this long before the time limit
-LIMIT_SIGNAL = "USR1"  # ... sent to the batch shell (the supervisor), which sends SIGINT on
+LIMIT_SIGNAL = "USR2"  # ... sent to the batch shell (the supervisor), which sends SIGINT on
+SAVE_SIGNAL = "USR1"  # save a checkpoint now: the supervisor passes it to the launcher
 
 
 def q(arg: str) -> str:
@@ -89,7 +90,8 @@ def sbatch_script(target: Target, name: str, run_dir: str, argv: list[str]) -> s
         "# rave-gui: the supervisor runs rave train (through its launcher) and writes train.log",
         "# and train.supervisor.json; a stop is `scancel --full --signal=INT` (SIGINT to all),",
         f"# the time limit sends SIG{LIMIT_SIGNAL} to this shell only: the supervisor, which",
-        "# sends SIGINT to RAVE (a clean end with a checkpoint).",
+        "# sends SIGINT to RAVE (a clean end with a checkpoint); SIGUSR1 to this shell alone",
+        "# (`scancel --batch --signal=USR1`) is passed on to the launcher: a checkpoint now.",
         f"cd {q(run_dir)} || exit 1",
         "exec " + " ".join(q(a) for a in argv),
         "",

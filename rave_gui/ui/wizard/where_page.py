@@ -6,13 +6,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWizardPage
+from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWizardPage,
+)
 
 from ...backend.errors import RaveGuiError
 from ...backend.rave.command import TrainSettings
 from ...backend.rave.runfolder import safe_name
 from ...backend.remote.runs import RemoteRave, plan, probe
 from ...backend.remote.ssh import Connection
+from ...backend.remote.upload import UploadResult, human_bytes, upload_dataset
 from ...backend.store.targets import Target, TargetStore
 from ...core.worker import BackgroundTask, run_in_background
 from ..widgets.feedback import FieldError
@@ -21,6 +32,13 @@ if TYPE_CHECKING:
     from .new_training import NewTrainingWizard
 
 LOCAL = "This computer"
+UPLOAD_TEXT = "&Upload this dataset to the target"
+
+
+class _Progress(QObject):
+    """Bytes done/total, emitted from the upload's thread, delivered on the GUI thread."""
+
+    moved = pyqtSignal(int, int)
 
 
 class WherePage(QWizardPage):
@@ -40,14 +58,29 @@ class WherePage(QWizardPage):
         form = QFormLayout()
         form.addRow("&Run on:", self.combo)
         form.addRow("&Dataset on the target:", self.dataset_edit)
+        self.upload_button = QPushButton(UPLOAD_TEXT)
+        self.upload_button.setToolTip(
+            "Copy the dataset chosen on the first page to the target's work folder "
+            "(datasets/NAME there); the run then uses that copy."
+        )
+        self.upload_bar = QProgressBar()
+        self.upload_bar.hide()
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.upload_button)
+        layout.addWidget(self.upload_bar)
         layout.addWidget(self.status)
         layout.addWidget(self.error)
         layout.addStretch(1)
         self.targets: list[Target] = []
         self.remote: tuple[RemoteRave, str] | None = None  # the target's RAVE and home folder
         self._task: BackgroundTask | None = None
+        self._upload: BackgroundTask | None = None
+        self._stop_upload = False
+        self._progress = _Progress(self)
+        self._progress.moved.connect(self._moved)
+        self.upload_button.clicked.connect(self.upload)
+        self.destroyed.connect(self._cancel_upload)
         self.combo.currentIndexChanged.connect(self._chosen)
         self.dataset_edit.textChanged.connect(self.completeChanged)
 
@@ -81,6 +114,7 @@ class WherePage(QWizardPage):
         self.remote = None
         self.error.set_error(None)
         self.dataset_edit.setEnabled(target is not None)
+        self.upload_button.setEnabled(False)
         if target is None:
             self.status.setText("The run executes here, as usual.")
             self.completeChanged.emit()
@@ -101,7 +135,66 @@ class WherePage(QWizardPage):
         rave = result[0]
         version = rave.install.version if rave.install else "?"
         self.status.setText(f"RAVE {version} at {rave.executable} on the target.")
+        self.upload_button.setEnabled(self._wizard.dataset_page.dataset() is not None)
         self.completeChanged.emit()
+
+    def upload(self) -> None:
+        """Copy the first page's dataset to the target, off the GUI thread, with progress;
+        the run then uses the copy."""
+        target, ds = self.target(), self._wizard.dataset_page.dataset()
+        if self._upload is not None:  # the button cancels a running upload
+            self._stop_upload = True
+            self.status.setText("Cancelling the upload…")
+            return
+        if target is None or ds is None:
+            return
+        self._stop_upload = False
+        self.error.set_error(None)
+        self.upload_button.setText("Cancel &upload")
+        self.combo.setEnabled(False)
+        self.upload_bar.setRange(0, 1000)
+        self.upload_bar.setValue(0)
+        self.upload_bar.show()
+        self.status.setText(f"Uploading {ds.path} to {target.name}…")
+        progress = self._progress
+
+        def work() -> UploadResult:
+            return upload_dataset(
+                Connection(target), ds.path, progress=progress.moved.emit,
+                should_stop=lambda: self._stop_upload,
+            )  # fmt: skip
+
+        self._upload = run_in_background(work, self._uploaded, self._upload_failed)
+        self.completeChanged.emit()
+
+    def uploading(self) -> bool:
+        return self._upload is not None
+
+    def _cancel_upload(self) -> None:
+        self._stop_upload = True
+
+    def _moved(self, done: int, total: int) -> None:
+        self.upload_bar.setValue(int(1000 * done / total) if total else 1000)
+        self.upload_bar.setFormat(f"{human_bytes(done)} of {human_bytes(total)}")
+
+    def _upload_ended(self) -> None:
+        self._upload = None
+        self.combo.setEnabled(True)
+        self.upload_button.setText(UPLOAD_TEXT)
+
+    def _uploaded(self, result: UploadResult) -> None:
+        self._upload_ended()
+        self.dataset_edit.setText(result.remote_path)
+        self.status.setText(
+            f"Uploaded ({human_bytes(result.bytes_total)}, {result.files} files, "
+            f"{result.method}): the run uses {result.remote_path} on the target."
+        )
+        self.completeChanged.emit()
+
+    def _upload_failed(self, err: Exception) -> None:
+        self._upload_ended()
+        self.upload_bar.hide()
+        self._failed(err)
 
     def _failed(self, err: Exception) -> None:
         self._task = None
@@ -113,6 +206,8 @@ class WherePage(QWizardPage):
     def isComplete(self) -> bool:
         if self.target() is None:
             return True
+        if self._upload is not None:
+            return False
         return self.remote is not None and bool(self.dataset_edit.text().strip())
 
     def preview(self, settings: TrainSettings) -> str:
