@@ -31,7 +31,7 @@ from rave_gui.backend.remote.scripts import (
     ssh_command,
 )
 from rave_gui.backend.remote.ssh import Connection, close_all
-from rave_gui.backend.runs.engine import new_run_folder
+from rave_gui.backend.runs.engine import Engine, new_run_folder
 from rave_gui.backend.store.targets import SLURM, RemoteRun, Target
 
 # Stands for the launcher under `rave train`: SIGUSR1 "saves a checkpoint" (a line in
@@ -133,7 +133,9 @@ def _save_now_reaches_the_child_alone(tm: TrainingManager, run: RemoteRun) -> Pa
     assert (folder / "saves.txt").read_text() == f"SIGUSR1 {status['child_pid']}\n"
     worker = int((folder / "worker.pid").read_text())
     os.kill(worker, 0)  # the worker in the same group lives: the group was not signalled
-    save_checkpoint_now(tm, run.experiment_id)  # a second request: a second save, no stop
+    # a second request, as the GUI and `runs checkpoint` make it (through the engine): a second
+    # save, no stop
+    assert Engine(tm).save_checkpoint_now(run.experiment_id) == 0
     _wait(lambda: len((folder / "saves.txt").read_text().splitlines()) == 2)
     time.sleep(0.3)
     status = json.loads((folder / STATUS_NAME).read_text())

@@ -250,11 +250,7 @@ class Engine:
         return self.finish(experiment_id)
 
     def stop(
-        self,
-        experiment_id: int,
-        *,
-        interrupt_timeout: float = 60.0,
-        term_timeout: float = 15.0,
+        self, experiment_id: int, *, interrupt_timeout: float = 60.0, term_timeout: float = 15.0
     ) -> str:
         """Stop a run and wait until nothing of its process group is left (SIGINT, then
         SIGTERM, then SIGKILL), then record the outcome. Returns the final status."""
@@ -304,7 +300,13 @@ class Engine:
         self.manager.update_experiment_status(experiment_id, RUNNING)
 
     def save_checkpoint_now(self, experiment_id: int) -> int:
-        """A running run saves a checkpoint at its next batch (see runs/savenow.py)."""
+        """A running run saves a checkpoint at its next batch (runs/savenow.py; on a target
+        remote/control.py). Returns the pid signalled (0 on a target)."""
+        if is_remote(self.manager, experiment_id):
+            from ..remote.control import save_checkpoint_now as save_remote
+
+            save_remote(self.manager, experiment_id)
+            return 0
         from .savenow import request_checkpoint
 
         return request_checkpoint(self.manager, experiment_id)
