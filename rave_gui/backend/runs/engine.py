@@ -134,7 +134,11 @@ class Engine:
             free = self.settings.max_concurrent_runs - self.live_count()
             if free <= 0:
                 return started
-            queued = self.manager.list_experiments(status=QUEUED)
+            # a run on a target is queued only while it is submitted there (remote.runs)
+            queued = [
+                e for e in self.manager.list_experiments(status=QUEUED)
+                if not e.config.get(TARGET_KEY)
+            ]  # fmt: skip
             for exp in sorted(queued, key=lambda e: (e.created_at, e.id))[:free]:
                 try:
                     self.launch(exp.id)

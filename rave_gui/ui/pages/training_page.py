@@ -145,6 +145,9 @@ class TrainingPage(QWidget):
         lay.addWidget(self.splitter)
 
         signals.run_progress.connect(self._on_progress)
+        action_failed = getattr(controller, "action_failed", None)  # remote runs: background
+        if action_failed is not None:
+            action_failed.connect(self._on_action_failed)
         signals.run_status_changed.connect(self._on_status_changed)
         signals.run_output.connect(self.log_view.append_output)
         signals.run_checkpoints_changed.connect(self._on_checkpoints_changed)
@@ -498,6 +501,10 @@ class TrainingPage(QWidget):
         self.model.refresh_run(exp_id)
         self._show_run(exp_id)
         return result
+
+    def _on_action_failed(self, experiment_id: int, action: str, reason: str) -> None:
+        self.model.refresh_run(experiment_id)
+        self.show_error(f"Cannot {action} the run", reason)
 
     def stop_selected(self) -> None:
         row = self._row()
