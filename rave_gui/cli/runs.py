@@ -9,10 +9,12 @@ import sys
 from typing import IO, TYPE_CHECKING, Any
 
 from ..backend.rave.fidelity import fidelity_fact
+from ..backend.remote.states import engine_json, remote_fields, status_text
 from ..backend.runs.detail import diagnosis, run_detail
 from ..backend.runs.metrics_export import export_to_file, write_points
 from ..backend.runs.outcome import exit_code_text
 from ..backend.status import FINAL, RunStatus
+from ..backend.store.targets import TargetStore, engine_label
 from ..backend.system.units import format_datetime, format_value
 from . import audio, compare, history
 from .common import (
@@ -62,6 +64,7 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
     exp = tm.get_experiment(args.id)
     stats = tm.metrics.stats(args.id)
     checkpoints = tm.artifacts.checkpoints(args.id)
+    remote = TargetStore(tm.db).run(args.id)
     if args.json:
         data = exp.to_json()
         data["series"] = [
@@ -83,6 +86,8 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
         data["tags"] = tm.history.tags(args.id)
         data["archived"] = exp.archived
         data["detail"] = run_detail(tm, args.id).to_json()
+        if remote is not None:
+            data["engine"] = engine_json(remote, exp.status)
         dump_json(data, out)
         return 0
     fields = [
@@ -90,7 +95,8 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
         ("name", exp.name),
         ("project", exp.project_name),
         ("dataset", exp.dataset_name or exp.config.get("dataset_path") or "-"),
-        ("status", exp.status),
+        ("status", status_text(exp.status, engine_label(remote, exp.status))),
+        *remote_fields(remote),
         ("created", format_datetime(exp.created_at, missing="-")),
         ("started", format_datetime(exp.started_at, missing="-")),
         ("ended", format_datetime(exp.completed_at, missing="-")),

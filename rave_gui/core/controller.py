@@ -189,10 +189,20 @@ class RunController(QObject):
             lambda i=exp_id: self.signals.run_checkpoints_changed.emit(i)
         )
         thread.alerts_raised.connect(lambda a, i=exp_id: self.signals.run_alerts.emit(i, a))
+        thread.engine_state_changed.connect(lambda i=exp_id: self._announce_status(i))
         thread.run_ended.connect(lambda status, msg, i=exp_id: self._on_run_ended(i, status, msg))
         thread.following_failed.connect(lambda msg, i=exp_id: self._on_following_failed(i, msg))
         self.threads[exp_id] = thread
         thread.start()
+
+    def _announce_status(self, exp_id: int) -> None:
+        """run_status_changed with the recorded status (the views read the engine's state
+        of a run on a target, "pending: Resources", with it)."""
+        try:
+            status = self.manager.get_experiment(exp_id).status
+        except RaveGuiError:
+            return
+        self.signals.run_status_changed.emit(exp_id, status)
 
     def _drop_thread(self, exp_id: int) -> None:
         thread = self.threads.pop(exp_id, None)

@@ -163,6 +163,7 @@ class RemoteRunFollower(RunFollower):
             self.store.set_run(run)
             text = f"{run.kind.upper()}: {run.state}" + (f" ({run.reason})" if run.reason else "")
             upd.lines.append((text, "info"))
+            upd.engine_state = run.state
 
     def _ended_by_engine(self, state: str) -> None:
         """SLURM ended the job (scancel from outside, the time limit, preemption): the run is

@@ -97,6 +97,28 @@ class RemoteRun:
     updated_at: float | None = None
 
 
+# SLURM job states as a person reads them (squeue/scontrol names, lower-cased otherwise)
+_ENGINE_WORDS = {"NODE_FAIL": "node failure", "OUT_OF_MEMORY": "out of memory",
+                 "BOOT_FAIL": "boot failure", "REQUEUE_HOLD": "requeued, held"}  # fmt: skip
+_NO_REASON = ("", "None", "(null)")
+
+
+def engine_label(run: RemoteRun | None, status: str) -> str:
+    """What the target's engine says of a run, where it says more than ``status`` (the run's
+    status): "pending: Resources", "completing", "timeout", "cancelled", "requeued 1×"...;
+    "" for a local or SSH run, or a SLURM job whose state is the status ("running" running)."""
+    if run is None or run.kind != SLURM or not run.state or run.state == "ENDED":
+        return ""
+    word = _ENGINE_WORDS.get(run.state, run.state.lower())
+    if word == str(status) or (word == "completed" and str(status) != "failed"):
+        word = ""
+    elif run.state == "PENDING" and run.reason not in _NO_REASON:
+        word = f"pending: {run.reason}"
+    if run.restarts:
+        word = ", ".join(w for w in (word, f"requeued {run.restarts}×") if w)
+    return word
+
+
 def _target(row: dict[str, Any]) -> Target:
     return Target(
         id=row["id"], name=row["name"], kind=row["kind"], host=row["host"], port=row["port"],
@@ -171,6 +193,16 @@ class TargetStore:
             return None
         return RemoteRun(**{k: row[k] for k in RemoteRun.__dataclass_fields__})
 
+    def runs(self, experiment_ids: list[int] | None = None) -> dict[int, RemoteRun]:
+        """The remote runs among ``experiment_ids`` (None: all), by experiment id."""
+        rows = all_rows(self.db, "SELECT * FROM remote_runs")
+        wanted = None if experiment_ids is None else set(experiment_ids)
+        return {
+            r["experiment_id"]: RemoteRun(**{k: r[k] for k in RemoteRun.__dataclass_fields__})
+            for r in rows
+            if wanted is None or r["experiment_id"] in wanted
+        }
+
     def target_of(self, run: RemoteRun) -> Target:
         """The run's target as recorded when it started (by id: a renamed target still)."""
         row = one(self.db, "SELECT * FROM targets WHERE id = ?", (run.target_id,))
@@ -182,4 +214,6 @@ class TargetStore:
         return _target(row)
 
 
-__all__ = ["KINDS", "LOCAL", "SLURM", "SSH", "RemoteRun", "Target", "TargetStore"]
+__all__ = [
+    "KINDS", "LOCAL", "SLURM", "SSH", "RemoteRun", "Target", "TargetStore", "engine_label",
+]  # fmt: skip

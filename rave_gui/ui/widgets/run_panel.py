@@ -315,7 +315,7 @@ class RunPanel(QWidget):
         self._show_folder(exp.run_dir)
         self.name_label.setText(row.name)
         color = status_color(row.status)
-        self.status_badge.setText(row.status)
+        self.status_badge.setText(row.status_text)
         self.status_badge.setStyleSheet(
             f"background: {color.name()}; color: {badge_text_color(color).name()};"
             "border-radius: 9px; padding: 2px 10px; font-weight: 600;"
