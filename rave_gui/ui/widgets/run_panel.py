@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import Qt, QTimer
@@ -32,6 +33,7 @@ from ...backend.rave.command import (
 )
 from ...backend.rave.diagnose import diagnose_run
 from ...backend.rave.fidelity import fidelity_fact
+from ...backend.remote.gpus import target_gpus
 from ...backend.runs.cards import stored_card_points
 from ...backend.status import ACTIVE, COMPLETED, FAILED, LIVE, PAUSED, QUEUED, STOPPED
 from ...backend.store.records import Alert, Experiment
@@ -309,6 +311,7 @@ class RunPanel(QWidget):
                 w.setText("–")
             self.error_label.hide()
             self.system_panel.set_pid(None)
+            self.system_panel.set_remote(None)
             self._tick.stop()
             self._show_folder(None)
             return
@@ -348,6 +351,12 @@ class RunPanel(QWidget):
         self.error_label.setText(error or "")
         self.error_label.setVisible(bool(error) and row.status in (FAILED, STOPPED))
         self.system_panel.set_pid(exp.pid if row.is_live else None)
+        target = exp.config.get("target")
+        if target and row.is_live:  # the GPUs of the machine it runs on
+            reader = partial(target_gpus, self.manager, exp.id)
+            self.system_panel.set_remote(reader, str(target), key=exp.id)
+        else:
+            self.system_panel.set_remote(None)
         if row.is_live:
             self._tick.start()
         else:
