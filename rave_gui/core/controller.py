@@ -294,6 +294,21 @@ class RunController(QObject):
         self.schedule()
         return new_id
 
+    def continue_run(self, experiment_id: int) -> BackgroundTask:
+        """Continue a run that hit its time limit: a new run from its newest checkpoint with
+        the same max steps (on a target: a new job there), in the background; the task's
+        ``succeeded(new_id)`` comes after the new run is announced, a refusal as
+        ``action_failed``."""
+
+        def work() -> int:
+            with self._engine_lock:
+                return self.engine.resume_from_checkpoint(experiment_id, start=False)
+
+        def failed(err: Exception) -> None:
+            self.action_failed.emit(experiment_id, "continue", str(err))
+
+        return run_in_background(work, self._submitted, failed)
+
     def active_ids(self) -> list[int]:
         return [e.id for e in self.manager.list_experiments(status=list(LIVE))]
 

@@ -67,8 +67,8 @@ def test_an_ssh_target_without_nvidia_smi_says_so(tm, sshd, tmp_path: Path) -> N
 @pytest.mark.skipif(not fixtures_available(), reason="no captured RAVE runs")
 def test_a_slurm_job_is_asked_on_its_node_once_it_runs(
     tm: TrainingManager,
-    slurm_sshd,
-    tmp_path: Path,  # noqa: F811
+    slurm_sshd,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     target = add_target(tm, slurm_sshd, "cluster", slurm=True, extra_sbatch=["--hold"])
     run = start_remote_replay(tm, target, tmp_path / "runs", duration=8.0)

@@ -348,6 +348,11 @@ class Engine:
         config["start_step"] = point.step
         if max_steps is not None:
             config["max_steps"] = max_steps
+        if config.get(TARGET_KEY):  # a new job on the same target, from its copy made there
+            from ..remote.resume import resume_config
+
+            config.update(resume_config(self.manager, exp, newest, rave_folder))
+            return self.submit(config, start=False)  # started there at once
         new_id = self.submit({**config, "ckpt": None}, start=False)
         new_exp = self.manager.get_experiment(new_id)
         assert new_exp.run_dir is not None  # submit made its folder

@@ -145,6 +145,7 @@ class TrainingPage(QWidget):
         lay.addWidget(self.splitter)
 
         signals.run_progress.connect(self._on_progress)
+        self.panel.continue_requested.connect(self.continue_run)
         action_failed = getattr(controller, "action_failed", None)  # remote runs: background
         if action_failed is not None:
             action_failed.connect(self._on_action_failed)
@@ -505,6 +506,16 @@ class TrainingPage(QWidget):
     def _on_action_failed(self, experiment_id: int, action: str, reason: str) -> None:
         self.model.refresh_run(experiment_id)
         self.show_error(f"Cannot {action} the run", reason)
+
+    def continue_run(self, experiment_id: int) -> None:
+        """A run that hit its time limit: a new one from its last checkpoint (same max
+        steps), started in the background; it is selected once it exists."""
+        start = getattr(self.controller, "continue_run", None)
+        if start is not None and experiment_id:
+            self.panel.continue_button.setEnabled(False)
+            self.continue_task = start(experiment_id)
+            self.continue_task.done.connect(lambda: self.panel.continue_button.setEnabled(True))
+            self.continue_task.succeeded.connect(self.select_run)
 
     def stop_selected(self) -> None:
         row = self._row()
