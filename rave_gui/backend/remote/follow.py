@@ -66,6 +66,7 @@ class Place:
         return sync(
             self.conn, self.python, self.helper, self.run.remote_dir, local,
             pgid=self.run.pid, job=self.run.job_id, ckpt=ckpt,
+            copy=self.conn.target.copy_checkpoints,
         )  # fmt: skip
 
 
