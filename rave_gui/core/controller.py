@@ -294,18 +294,30 @@ class RunController(QObject):
         self.schedule()
         return new_id
 
-    def continue_run(self, experiment_id: int) -> BackgroundTask:
-        """Continue a run that hit its time limit: a new run from its newest checkpoint with
-        the same max steps (on a target: a new job there), in the background; the task's
-        ``succeeded(new_id)`` comes after the new run is announced, a refusal as
-        ``action_failed``."""
+    def continue_run(
+        self,
+        experiment_id: int,
+        name: str | None = None,
+        *,
+        checkpoint: str | None = None,
+        max_steps: int | None = None,
+        quiet: bool = False,
+    ) -> BackgroundTask:
+        """resume_from_checkpoint in the background (on a target it is a new job there:
+        seconds of network). Without arguments: "Continue" a run that hit its time limit,
+        from its newest checkpoint with the same max steps. The task's ``succeeded(new_id)``
+        comes after the new run is announced; a refusal is ``action_failed`` too unless
+        ``quiet`` (the caller shows it)."""
 
         def work() -> int:
             with self._engine_lock:
-                return self.engine.resume_from_checkpoint(experiment_id, start=False)
+                return self.engine.resume_from_checkpoint(
+                    experiment_id, name, start=False, checkpoint=checkpoint, max_steps=max_steps
+                )
 
         def failed(err: Exception) -> None:
-            self.action_failed.emit(experiment_id, "continue", str(err))
+            if not quiet:
+                self.action_failed.emit(experiment_id, "continue", str(err))
 
         return run_in_background(work, self._submitted, failed)
 

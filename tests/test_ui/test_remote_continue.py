@@ -100,4 +100,23 @@ def test_a_timed_out_slurm_run_continues_with_one_click(
         assert conn.run(["test", "-f", path], check=False).returncode == 0, path
     controller.stop(new_id)
     qtbot.waitUntil(lambda: manager.get_experiment(new_id).status in FINAL, timeout=120_000)
+
+    # the resume dialog on the same run: the new job is submitted in the background too
+    page.select_run(exp_id)
+    dialog = page.resume_selected_from_checkpoint()
+    assert dialog is not None
+    dialog.select_checkpoint(
+        next(c.path for c in dialog.checkpoints() if Path(c.path).name == "best.ckpt")
+    )
+    dialog.name_edit.setText("from best")
+    dialog.accept()
+    assert dialog.isVisible() and dialog.resume_button.text() == "Starting…"  # not blocked
+    assert not dialog.resume_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.new_id is not None, timeout=120_000)
+    third = manager.get_experiment(dialog.new_id)
+    assert third.name == "from best" and third.config["target"] == "cluster"
+    assert third.config["resumed_from"].endswith("/best.ckpt")
+    qtbot.waitUntil(lambda: page.current_id == third.id, timeout=10_000)
+    controller.stop(third.id)
+    qtbot.waitUntil(lambda: manager.get_experiment(third.id).status in FINAL, timeout=120_000)
     page.shutdown()

@@ -43,6 +43,7 @@ from ...backend.status import (
 )
 from ...backend.store.records import Experiment
 from ...core.signals import AppSignals
+from ...core.worker import BackgroundTask
 from ..dialogs.resume_dialog import ResumeDialog
 from ..models.experiments_model import (
     COL,
@@ -543,7 +544,16 @@ class TrainingPage(QWidget):
             return None
         controller = self.controller
 
-        def submit(checkpoint: str, max_steps: int, name: str) -> int:
+        background = getattr(controller, "continue_run", None)
+        remote = bool(self.manager.get_experiment(exp_id).config.get("target"))
+
+        def submit(checkpoint: str, max_steps: int, name: str) -> int | BackgroundTask:
+            if remote and background is not None:  # a new job on the target: in the background
+                task: BackgroundTask = background(
+                    exp_id, name or None, checkpoint=checkpoint, max_steps=max_steps, quiet=True
+                )
+                task.succeeded.connect(self.select_run)
+                return task
             new_id = controller.resume_from_checkpoint(
                 exp_id, name or None, checkpoint=checkpoint, max_steps=max_steps
             )
