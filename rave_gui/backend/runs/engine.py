@@ -134,11 +134,8 @@ class Engine:
             free = self.settings.max_concurrent_runs - self.live_count()
             if free <= 0:
                 return started
-            # a run on a target is queued only while it is submitted there (remote.runs)
-            queued = [
-                e for e in self.manager.list_experiments(status=QUEUED)
-                if not e.config.get(TARGET_KEY)
-            ]  # fmt: skip
+            queued = self.manager.list_experiments(status=QUEUED)
+            queued = [e for e in queued if not e.config.get(TARGET_KEY)]  # being sent there
             for exp in sorted(queued, key=lambda e: (e.created_at, e.id))[:free]:
                 try:
                     self.launch(exp.id)
