@@ -95,8 +95,9 @@ def test_submitting_to_a_target_leaves_the_gui_responsive(
     # the target was reached, RAVE probed there and the dataset refused: seconds of network
     error = wiz.confirm_page.error_label.error()
     assert error.startswith("The run was not started") and "metadata.yaml" in error, error
-    assert took > 2 * MAX_GAP_S, took  # slow enough that a blocking call would have shown
-    assert longest < MAX_GAP_S, f"the GUI thread stalled {longest:.3f} s of {took:.2f} s"
+    # measured here: the submission took 0.7 s to 3 s, the longest stall 13 ms; blocking, the
+    # GUI thread would have stalled the whole submission
+    assert longest < min(MAX_GAP_S, took / 2), f"the GUI stalled {longest:.3f} s of {took:.2f} s"
     assert wiz.isVisible() and finish.isEnabled() and wiz.confirm_page.progress_label.isHidden()
     assert manager.list_experiments(project_id) == []  # nothing recorded
 
