@@ -7,8 +7,10 @@ import datetime as dt
 from typing import IO, TYPE_CHECKING
 
 from ..backend.errors import ValidationError
+from ..backend.remote.states import engine_json, status_text
 from ..backend.status import RunStatus
 from ..backend.store.history import SORT_KEYS, HistoryFilter
+from ..backend.store.targets import TargetStore, engine_label
 from ..backend.system.units import format_bytes, format_datetime, format_duration, format_value
 from .common import caught_up, dump_json, open_manager, project_filter, run_id, table
 
@@ -48,6 +50,7 @@ def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
     tm = caught_up(args)
     f = history_filter(args, project_filter(tm, args.project))
     rows = tm.history.query(f, sort=args.sort, descending=not args.ascending, limit=args.limit)
+    remote = TargetStore(tm.db).runs([r.id for r in rows])
     if args.json:
         full = {e.id: e for e in tm.list_experiments(f.project_id)}
         data = []
@@ -57,6 +60,8 @@ def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
             item["tags"] = list(r.tags)
             item["archived"] = r.archived
             item["duration"] = r.duration()
+            if r.id in remote:
+                item["engine"] = engine_json(remote[r.id], r.status)
             data.append(item)
         dump_json(data, out)
         return 0
@@ -73,7 +78,8 @@ def cmd_runs_list(args: argparse.Namespace, out: IO[str]) -> int:
                 str(r.id),
                 r.name,
                 r.project_name,
-                r.status + (" (archived)" if r.archived else ""),
+                status_text(r.status, engine_label(remote.get(r.id), r.status))
+                + (" (archived)" if r.archived else ""),
                 format_datetime(r.started_at, missing="-"),
                 format_duration(r.duration()) if r.started_at is not None else "-",
                 "-" if r.steps is None else str(r.steps),

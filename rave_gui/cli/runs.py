@@ -7,14 +7,18 @@ import argparse
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..backend.rave.fidelity import fidelity_fact
+from ..backend.remote.mirror import remote_only_checkpoints
+from ..backend.remote.states import engine_json, remote_fields, status_text
 from ..backend.runs.detail import diagnosis, run_detail
 from ..backend.runs.metrics_export import export_to_file, write_points
 from ..backend.runs.outcome import exit_code_text
 from ..backend.status import FINAL, RunStatus
-from ..backend.system.units import format_datetime, format_value
+from ..backend.store.targets import TargetStore, engine_label
+from ..backend.system.units import format_bytes, format_datetime, format_value
 from . import audio, compare, history
 from .common import (
     caught_up,
@@ -63,6 +67,7 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
     exp = tm.get_experiment(args.id)
     stats = tm.metrics.stats(args.id)
     checkpoints = tm.artifacts.checkpoints(args.id)
+    remote = TargetStore(tm.db).run(args.id)
     if args.json:
         data = exp.to_json()
         data["series"] = [
@@ -84,6 +89,10 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
         data["tags"] = tm.history.tags(args.id)
         data["archived"] = exp.archived
         data["detail"] = run_detail(tm, args.id).to_json()
+        if remote is not None:
+            data["engine"] = engine_json(remote, exp.status)
+            left = remote_only_checkpoints(Path(exp.run_dir)) if exp.run_dir else []
+            data["remote_checkpoints"] = [{"path": r, "size": n} for r, n in left]
         dump_json(data, out)
         return 0
     fields = [
@@ -91,7 +100,8 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
         ("name", exp.name),
         ("project", exp.project_name),
         ("dataset", exp.dataset_name or exp.config.get("dataset_path") or "-"),
-        ("status", exp.status),
+        ("status", status_text(exp.status, engine_label(remote, exp.status))),
+        *remote_fields(remote),
         ("created", format_datetime(exp.created_at, missing="-")),
         ("started", format_datetime(exp.started_at, missing="-")),
         ("ended", format_datetime(exp.completed_at, missing="-")),
@@ -106,6 +116,11 @@ def cmd_runs_show(args: argparse.Namespace, out: IO[str]) -> int:
         ("archived", "yes" if exp.archived else "no"),
         ("command", " ".join(exp.command) if exp.command else "-"),
     ]
+    left = remote_only_checkpoints(Path(exp.run_dir)) if remote and exp.run_dir else []
+    if left:
+        size = format_bytes(sum(n for _r, n in left))
+        names = ", ".join(Path(r).name for r, _n in left)
+        fields.append(("on target", f"{len(left)} checkpoint(s) not copied ({size}): {names}"))
     alerts = _alerts_public(tm, args.id)
     if alerts:
         last = alerts[-1]

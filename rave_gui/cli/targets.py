@@ -1,4 +1,4 @@
-"""`rave-gui targets add|list|check|upload|remove`: where runs execute (SSH hosts, SLURM
+"""`rave-gui targets add|set|list|check|upload|remove`: where runs execute (SSH hosts, SLURM
 clusters), and datasets copied there."""
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def cmd_add(args: argparse.Namespace, out: IO[str]) -> int:
         workdir=args.workdir, partition=args.partition or "", gres=args.gres or "",
         cpus=args.cpus, memory=args.mem or "", time_limit=args.time or "",
         account=args.account or "", extra_sbatch=args.sbatch or [],
+        copy_checkpoints=args.copy_checkpoints,
     )  # fmt: skip
     if not args.slurm and any(
         (args.partition, args.gres, args.time, args.cpus, args.mem, args.account, args.sbatch)
@@ -103,6 +104,23 @@ def cmd_upload(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def cmd_set(args: argparse.Namespace, out: IO[str]) -> int:
+    _store(args).set_copy_checkpoints(args.name, args.copy_checkpoints)
+    out.write(f"target {args.name!r}: copy checkpoints {args.copy_checkpoints}\n")
+    return 0
+
+
+def _copy_checkpoints_option(p: argparse.ArgumentParser, default: str | None) -> None:
+    p.add_argument(
+        "--copy-checkpoints",
+        choices=("all", "last", "none"),
+        default=default,
+        required=default is None,
+        help="which checkpoints of a run are copied here once it ends: all, last (the newest "
+        "and the best; the default) or none; the others stay on the target, listed",
+    )
+
+
 def cmd_remove(args: argparse.Namespace, out: IO[str]) -> int:
     _store(args).remove(args.name)
     out.write(f"target {args.name!r} removed\n")
@@ -129,7 +147,12 @@ def add_parser(sub: Subcommands, parents: list[argparse.ArgumentParser]) -> None
     p.add_argument("--mem", help="SLURM memory, e.g. 32G")
     p.add_argument("--account", help="SLURM account")
     p.add_argument("--sbatch", action="append", help="an extra #SBATCH option (repeatable)")
+    _copy_checkpoints_option(p, "last")
     p.set_defaults(func=cmd_add)
+    p = tsub.add_parser("set", parents=parents, help="change a target's settings")
+    p.add_argument("name")
+    _copy_checkpoints_option(p, None)
+    p.set_defaults(func=cmd_set)
     p = tsub.add_parser("list", parents=parents, help="list targets")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)

@@ -18,6 +18,7 @@ from ..backend.errors import RaveGuiError
 from ..backend.manager import TrainingManager
 from ..backend.rave.command import RaveInstall
 from ..backend.runs.engine import Engine
+from ..backend.runs.followers import is_remote
 from ..backend.runs.reconcile import reconcile
 from ..backend.status import LIVE, RunStatus
 from ..backend.system.settings import Settings
@@ -49,6 +50,8 @@ class RunController(QObject):
 
     shutdown_progress = pyqtSignal(str)
     shutdown_finished = pyqtSignal()
+    # a stop/pause/resume done in the background (a remote run) was refused: id, action, why
+    action_failed = pyqtSignal(int, str, str)
 
     def __init__(
         self,
@@ -93,6 +96,26 @@ class RunController(QObject):
         self.signals.run_status_changed.emit(exp_id, RunStatus.QUEUED)
         self.schedule()
         return exp_id
+
+    def start_training_in_background(self, config: dict[str, Any]) -> BackgroundTask:
+        """start_training off the GUI thread, for a run on a target (connecting, copying the
+        tools, probing RAVE and the dataset there and submitting take seconds). The task's
+        ``succeeded(exp_id)`` / ``failed(error)`` come back on the GUI thread, after the
+        controller has announced the new run."""
+
+        def submit() -> int:
+            with self._engine_lock:  # no schedule pass sees the run half-recorded
+                return self.engine.submit(config, start=False)
+
+        return run_in_background(submit, self._submitted)
+
+    def _submitted(self, exp_id: int) -> None:
+        status = self.manager.get_experiment(exp_id).status
+        self.signals.runs_changed.emit()
+        self.signals.run_status_changed.emit(exp_id, status)
+        if status in LIVE:
+            self.signals.run_started.emit(exp_id)
+        self.schedule()  # follows it
 
     def schedule(self) -> None:
         """Start queued runs while slots are free, and follow every live run: a pass in the
@@ -166,10 +189,20 @@ class RunController(QObject):
             lambda i=exp_id: self.signals.run_checkpoints_changed.emit(i)
         )
         thread.alerts_raised.connect(lambda a, i=exp_id: self.signals.run_alerts.emit(i, a))
+        thread.engine_state_changed.connect(lambda i=exp_id: self._announce_status(i))
         thread.run_ended.connect(lambda status, msg, i=exp_id: self._on_run_ended(i, status, msg))
         thread.following_failed.connect(lambda msg, i=exp_id: self._on_following_failed(i, msg))
         self.threads[exp_id] = thread
         thread.start()
+
+    def _announce_status(self, exp_id: int) -> None:
+        """run_status_changed with the recorded status (the views read the engine's state
+        of a run on a target, "pending: Resources", with it)."""
+        try:
+            status = self.manager.get_experiment(exp_id).status
+        except RaveGuiError:
+            return
+        self.signals.run_status_changed.emit(exp_id, status)
 
     def _drop_thread(self, exp_id: int) -> None:
         thread = self.threads.pop(exp_id, None)
@@ -200,7 +233,30 @@ class RunController(QObject):
         self.schedule()
 
     # --- control -------------------------------------------------------------------------------
+    def _remote(self, experiment_id: int, action: str, fn: Any, status: str | None) -> bool:
+        """For a run on a target: ``fn()`` (it talks to the target) in the background, then
+        ``status`` (None: the status recorded then) announced, or ``action_failed``. False
+        for a local run (done at once by the caller)."""
+        if not is_remote(self.manager, experiment_id):
+            return False
+
+        def done(_result: object) -> None:
+            now = status or self.manager.get_experiment(experiment_id).status
+            self.signals.run_status_changed.emit(experiment_id, now)
+
+        def failed(err: Exception) -> None:
+            self.action_failed.emit(experiment_id, action, str(err))
+            self.signals.run_status_changed.emit(
+                experiment_id, self.manager.get_experiment(experiment_id).status
+            )
+
+        run_in_background(fn, done, failed)
+        return True
+
     def stop(self, experiment_id: int) -> None:
+        request = lambda: self.engine.request_stop(experiment_id, follow_ended=False)  # noqa: E731
+        if self._remote(experiment_id, "stop", request, None):
+            return
         # A run whose process is gone is recorded by its follower thread, off the GUI thread.
         status = self.engine.request_stop(
             experiment_id, follow_ended=experiment_id not in self.threads
@@ -210,10 +266,16 @@ class RunController(QObject):
             self.signals.run_stopped.emit(experiment_id, "cancelled")
 
     def pause(self, experiment_id: int) -> None:
+        pause = lambda: self.engine.pause(experiment_id)  # noqa: E731
+        if self._remote(experiment_id, "pause", pause, RunStatus.PAUSED):
+            return
         self.engine.pause(experiment_id)
         self.signals.run_status_changed.emit(experiment_id, RunStatus.PAUSED)
 
     def resume(self, experiment_id: int) -> None:
+        resume = lambda: self.engine.resume(experiment_id)  # noqa: E731
+        if self._remote(experiment_id, "resume", resume, RunStatus.RUNNING):
+            return
         self.engine.resume(experiment_id)
         self.signals.run_status_changed.emit(experiment_id, RunStatus.RUNNING)
 
@@ -236,6 +298,33 @@ class RunController(QObject):
         self.signals.runs_changed.emit()
         self.schedule()
         return new_id
+
+    def continue_run(
+        self,
+        experiment_id: int,
+        name: str | None = None,
+        *,
+        checkpoint: str | None = None,
+        max_steps: int | None = None,
+        quiet: bool = False,
+    ) -> BackgroundTask:
+        """resume_from_checkpoint in the background (on a target it is a new job there:
+        seconds of network). Without arguments: "Continue" a run that hit its time limit,
+        from its newest checkpoint with the same max steps. The task's ``succeeded(new_id)``
+        comes after the new run is announced; a refusal is ``action_failed`` too unless
+        ``quiet`` (the caller shows it)."""
+
+        def work() -> int:
+            with self._engine_lock:
+                return self.engine.resume_from_checkpoint(
+                    experiment_id, name, start=False, checkpoint=checkpoint, max_steps=max_steps
+                )
+
+        def failed(err: Exception) -> None:
+            if not quiet:
+                self.action_failed.emit(experiment_id, "continue", str(err))
+
+        return run_in_background(work, self._submitted, failed)
 
     def active_ids(self) -> list[int]:
         return [e.id for e in self.manager.list_experiments(status=list(LIVE))]

@@ -158,6 +158,7 @@ class TrainingProcess(FollowThread):
     alerts_raised = pyqtSignal(list)
     run_ended = pyqtSignal(str, str)
     following_failed = pyqtSignal(str)
+    engine_state_changed = pyqtSignal()  # a run on a target: its engine reported a new state
 
     def __init__(
         self, manager: TrainingManager, experiment_id: int, parent: QObject | None = None
@@ -178,6 +179,8 @@ class TrainingProcess(FollowThread):
             self.checkpoints_changed.emit()
         if upd.alerts:
             self.alerts_raised.emit([asdict(a) for a in upd.alerts])
+        if upd.engine_state is not None:
+            self.engine_state_changed.emit()
         step, total = upd.step, upd.max_steps
         bar = upd.progress
         if step is None and bar is None:

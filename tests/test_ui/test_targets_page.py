@@ -39,8 +39,10 @@ def test_dialog_refuses_a_bad_target_and_gives_a_good_one(qtbot) -> None:
     dialog.slurm.setChecked(True)
     dialog.partition.setText("gpu")
     dialog.time.setText("12:00:00")
+    assert dialog.value().copy_checkpoints == "last"  # the default: the newest and the best
+    dialog.copy_checkpoints.setCurrentIndex(dialog.copy_checkpoints.findData("none"))
     dialog._accept()
-    assert dialog.target is not None
+    assert dialog.target is not None and dialog.target.copy_checkpoints == "none"
     assert (dialog.target.kind, dialog.target.partition, dialog.target.time_limit) == (
         "slurm", "gpu", "12:00:00",
     )  # fmt: skip

@@ -66,6 +66,7 @@ class Place:
         return sync(
             self.conn, self.python, self.helper, self.run.remote_dir, local,
             pgid=self.run.pid, job=self.run.job_id, ckpt=ckpt,
+            copy=self.conn.target.copy_checkpoints,
         )  # fmt: skip
 
 
@@ -167,6 +168,7 @@ class RemoteRunFollower(RunFollower):
             self.store.set_run(run)
             text = f"{run.kind.upper()}: {run.state}" + (f" ({run.reason})" if run.reason else "")
             upd.lines.append((text, "info"))
+            upd.engine_state = run.state
 
     def _ended_by_engine(self, state: str) -> None:
         """SLURM ended the job (scancel from outside, the time limit, preemption): the run is

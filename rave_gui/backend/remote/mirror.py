@@ -22,6 +22,8 @@ from pathlib import Path
 from .ssh import Connection, RemoteError
 
 MANIFEST = ".remote-mirror.json"  # the whole files' remote size and mtime, as copied
+# every checkpoint on the target (path in the run folder: [size, mtime]), copied here or not
+REMOTE_CHECKPOINTS = ".remote-checkpoints.json"
 MAX_CHUNK = 8 << 20  # bytes per file per sync
 
 
@@ -33,6 +35,7 @@ class SyncResult:
     missing: bool = False  # the remote run folder is gone
     job_unknown: str = ""  # SLURM: scontrol answered without the job's state (a busy controller)
     shrunk: list[str] = field(default_factory=list)  # files shorter than what was read
+    checkpoints: dict[str, list] = field(default_factory=dict)  # on the target: [size, mtime]
 
 
 def parse_scontrol(line: str) -> dict[str, str]:
@@ -83,9 +86,12 @@ def sync(
     pgid: int | None = None,
     job: str | None = None,
     ckpt: bool = False,
+    copy: str = "all",
     timeout: float = 300.0,
 ) -> SyncResult:
-    """Copy what is new in ``remote_dir`` into ``local`` (see the module's text)."""
+    """Copy what is new in ``remote_dir`` into ``local`` (see the module's text); with
+    ``ckpt``, the checkpoints ``copy`` chooses (chosen_checkpoints), the others listed in
+    REMOTE_CHECKPOINTS."""
     local.mkdir(parents=True, exist_ok=True)
     manifest = _manifest(local)
     request = {
@@ -132,8 +138,11 @@ def sync(
         elif f["kind"] == "shrunk":
             out.shrunk.append(rel)
         out.bytes += length
-    for rel, st in (header.get("checkpoints") or {}).items() if ckpt else ():
-        if st is None or manifest.get(rel) == list(st):
+    found = {r: list(st) for r, st in (header.get("checkpoints") or {}).items() if st}
+    out.checkpoints = found
+    wanted = chosen_checkpoints(found, copy) if ckpt else set()
+    for rel, st in found.items():
+        if rel not in wanted or manifest.get(rel) == list(st):
             continue
         target = _inside(local, rel)
         out.bytes += conn.download(posixpath.join(remote_dir, rel), target, int(st[0]))
@@ -142,7 +151,38 @@ def sync(
     tmp = local / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest))
     os.replace(tmp, local / MANIFEST)
+    if ckpt:
+        tmp = local / (REMOTE_CHECKPOINTS + ".tmp")
+        tmp.write_text(json.dumps(found))
+        os.replace(tmp, local / REMOTE_CHECKPOINTS)
     return out
+
+
+def chosen_checkpoints(found: dict[str, list], policy: str) -> set[str]:
+    """Which of ``found`` (path: [size, mtime]) to copy: "all", "none", or "last": the
+    newest that is not a best one (what a resume takes) and the best ones (what an export
+    takes)."""
+    if policy == "all":
+        return set(found)
+    if policy == "none":
+        return set()
+    best = {r for r in found if posixpath.basename(r).startswith("best")}
+    others = [r for r in found if r not in best]
+    newest = max(others, key=lambda r: (found[r][1], r), default=None)
+    return best | ({newest} if newest else set())
+
+
+def remote_only_checkpoints(local: Path) -> list[tuple[str, int]]:
+    """The checkpoints of a remote run left on the target (not copied here): path in the run
+    folder and size, oldest first."""
+    try:
+        found = json.loads((local / REMOTE_CHECKPOINTS).read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(found, dict):
+        return []
+    left = [(r, st) for r, st in found.items() if not (local / r).is_file()]
+    return [(r, int(st[0])) for r, st in sorted(left, key=lambda x: (x[1][1], x[0]))]
 
 
 def _inside(local: Path, rel: str) -> Path:
@@ -152,4 +192,7 @@ def _inside(local: Path, rel: str) -> Path:
     return p
 
 
-__all__ = ["MANIFEST", "SyncResult", "parse_scontrol", "sync"]
+__all__ = [
+    "MANIFEST", "REMOTE_CHECKPOINTS", "SyncResult", "chosen_checkpoints", "parse_scontrol",
+    "remote_only_checkpoints", "sync",
+]  # fmt: skip

@@ -28,6 +28,7 @@ from ..status import RUNNING
 from ..store.names import check_name
 from ..store.targets import RemoteRun, Target, TargetStore
 from . import remote_files
+from .resume import RESUME_KEY, copy_resume_point
 from .scripts import (
     HELPER,
     LAUNCHER,
@@ -228,6 +229,8 @@ def start(
     local = Path(exp.run_dir)
     conn.run(["mkdir", "-p", "--", remote_dir])
     conn.upload((local / IDENTITY_NAME).read_bytes(), posixpath.join(remote_dir, IDENTITY_NAME))
+    if exp.config.get(RESUME_KEY):  # resumed: from a copy of the checkpoint, made there
+        copy_resume_point(conn, remote_dir, exp.config[RESUME_KEY])
     run = RemoteRun(exp_id, target.name, target.kind, remote_dir, target_id=target.id)
     if is_slurm(target):
         script = posixpath.join(remote_dir, SBATCH_NAME)

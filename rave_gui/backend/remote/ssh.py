@@ -22,6 +22,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +141,8 @@ class Connection:
 
     def base_argv(self) -> list[str]:
         t = self.target
+        with _OPENED_LOCK:
+            _OPENED.add(self.control_path)
         argv = [
             "ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
             "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
@@ -260,10 +263,21 @@ class Connection:
         )
 
 
+_OPENED: set[Path] = set()  # the shared connections this process used (their control paths)
+_OPENED_LOCK = threading.Lock()
+
+
 def close_all() -> int:
-    """Close every shared connection of this user (``ssh -O exit``); how many were open."""
+    """Close every shared connection this process used (``ssh -O exit``); how many were open.
+    Only this process's: another one (the app, a command line, a test session) sharing this
+    user's folder of connections keeps its own, mid-command as it may be."""
     n = 0
-    for sock in _control_dir().iterdir():
+    with _OPENED_LOCK:
+        socks = sorted(_OPENED)
+        _OPENED.clear()
+    for sock in socks:
+        if not sock.exists():
+            continue
         proc = subprocess.run(
             ["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "rave-gui-shared"],
             capture_output=True,

@@ -64,6 +64,7 @@ class FollowUpdate:
     store_error: str | None = None
     points_waiting: int = 0
     alerts: list[HealthAlert] = field(default_factory=list)  # health alerts stored by this poll
+    engine_state: str | None = None  # a run on a target: the state its engine newly reported
 
 
 class RunFollower:

@@ -345,6 +345,14 @@ CREATE TABLE IF NOT EXISTS remote_runs (
 """
 
 
+def _migrate_copy_checkpoints(conn: sqlite3.Connection) -> None:
+    """v10 (v9 is another change of the same round; written not to depend on it): which
+    checkpoints of a remote run are copied back once it ends, per target (all|last|none)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(targets)")}
+    if "copy_checkpoints" not in columns:
+        conn.execute("ALTER TABLE targets ADD COLUMN copy_checkpoints TEXT NOT NULL DEFAULT 'last'")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _script(_V1),
     _migrate_v2,
@@ -355,6 +363,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migrate_v7,
     _script(_V8),
     _migrate_v9,
+    _migrate_copy_checkpoints,  # v10
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -16,6 +16,9 @@ from .names import check_name
 from .rows import all_rows, one
 
 LOCAL, SSH, SLURM = "local", "ssh", "slurm"
+# which checkpoints of a run on a target are copied here once it ends: every one, the newest
+# and the best (the default: each is ~120 MB), or none (the others stay listed as remote files)
+COPY_CHECKPOINTS = ("all", "last", "none")
 KINDS = (SSH, SLURM)  # stored kinds: "local" is the default, never stored
 _TIME = re.compile(r"^(\d+-)?\d{1,3}(:\d{2}){0,2}$")  # SLURM --time: [D-]HH[:MM[:SS]]
 _HOST = re.compile(r"^[A-Za-z0-9_.:\[\]-]+$")
@@ -41,6 +44,7 @@ class Target:
     time_limit: str = ""
     account: str = ""
     extra_sbatch: list[str] = field(default_factory=list)
+    copy_checkpoints: str = "last"
     id: int | None = None
     created_at: float | None = None
 
@@ -64,6 +68,10 @@ class Target:
             )
         if self.cpus is not None and not 1 <= int(self.cpus) <= 4096:
             raise ValidationError(f"CPUs must be from 1 to 4096, not {self.cpus}.")
+        if self.copy_checkpoints not in COPY_CHECKPOINTS:
+            raise ValidationError(
+                f"Copy checkpoints {', '.join(COPY_CHECKPOINTS)}, not {self.copy_checkpoints!r}."
+            )
         for line in self.extra_sbatch:
             if "\n" in line or not line.strip():
                 raise ValidationError(f"{line!r} is not one #SBATCH option.")
@@ -97,6 +105,28 @@ class RemoteRun:
     updated_at: float | None = None
 
 
+# SLURM job states as a person reads them (squeue/scontrol names, lower-cased otherwise)
+_ENGINE_WORDS = {"NODE_FAIL": "node failure", "OUT_OF_MEMORY": "out of memory",
+                 "BOOT_FAIL": "boot failure", "REQUEUE_HOLD": "requeued, held"}  # fmt: skip
+_NO_REASON = ("", "None", "(null)")
+
+
+def engine_label(run: RemoteRun | None, status: str) -> str:
+    """What the target's engine says of a run, where it says more than ``status`` (the run's
+    status): "pending: Resources", "completing", "timeout", "cancelled", "requeued 1×"...;
+    "" for a local or SSH run, or a SLURM job whose state is the status ("running" running)."""
+    if run is None or run.kind != SLURM or not run.state or run.state == "ENDED":
+        return ""
+    word = _ENGINE_WORDS.get(run.state, run.state.lower())
+    if word == str(status) or (word == "completed" and str(status) != "failed"):
+        word = ""
+    elif run.state == "PENDING" and run.reason not in _NO_REASON:
+        word = f"pending: {run.reason}"
+    if run.restarts:
+        word = ", ".join(w for w in (word, f"requeued {run.restarts}×") if w)
+    return word
+
+
 def _target(row: dict[str, Any]) -> Target:
     return Target(
         id=row["id"], name=row["name"], kind=row["kind"], host=row["host"], port=row["port"],
@@ -104,12 +134,13 @@ def _target(row: dict[str, Any]) -> Target:
         partition=row["partition"], gres=row["gres"], cpus=row["cpus"], memory=row["memory"],
         time_limit=row["time_limit"], account=row["account"],
         extra_sbatch=list(json.loads(row["extra_sbatch"] or "[]")), created_at=row["created_at"],
+        copy_checkpoints=row.get("copy_checkpoints") or "last",
     )  # fmt: skip
 
 
 _COLUMNS = (
     "name", "kind", "host", "port", "user", "key_file", "rave", "workdir", "partition", "gres",
-    "cpus", "memory", "time_limit", "account", "extra_sbatch",
+    "cpus", "memory", "time_limit", "account", "extra_sbatch", "copy_checkpoints",
 )  # fmt: skip
 
 
@@ -141,6 +172,14 @@ class TargetStore:
             )
         return _target(row)
 
+    def set_copy_checkpoints(self, name: str, policy: str) -> None:
+        """Which checkpoints of the target's runs are copied here (COPY_CHECKPOINTS)."""
+        target = self.get(name)
+        target.copy_checkpoints = policy
+        target.validate()
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE targets SET copy_checkpoints = ? WHERE name = ?", (policy, name))
+
     def all(self) -> list[Target]:
         return [_target(r) for r in all_rows(self.db, "SELECT * FROM targets ORDER BY name")]
 
@@ -171,6 +210,16 @@ class TargetStore:
             return None
         return RemoteRun(**{k: row[k] for k in RemoteRun.__dataclass_fields__})
 
+    def runs(self, experiment_ids: list[int] | None = None) -> dict[int, RemoteRun]:
+        """The remote runs among ``experiment_ids`` (None: all), by experiment id."""
+        rows = all_rows(self.db, "SELECT * FROM remote_runs")
+        wanted = None if experiment_ids is None else set(experiment_ids)
+        return {
+            r["experiment_id"]: RemoteRun(**{k: r[k] for k in RemoteRun.__dataclass_fields__})
+            for r in rows
+            if wanted is None or r["experiment_id"] in wanted
+        }
+
     def target_of(self, run: RemoteRun) -> Target:
         """The run's target as recorded when it started (by id: a renamed target still)."""
         row = one(self.db, "SELECT * FROM targets WHERE id = ?", (run.target_id,))
@@ -182,4 +231,7 @@ class TargetStore:
         return _target(row)
 
 
-__all__ = ["KINDS", "LOCAL", "SLURM", "SSH", "RemoteRun", "Target", "TargetStore"]
+__all__ = [
+    "COPY_CHECKPOINTS", "KINDS", "LOCAL", "SLURM", "SSH", "RemoteRun", "Target", "TargetStore",
+    "engine_label",
+]  # fmt: skip

@@ -36,12 +36,14 @@ from ...backend.runs.resume import (
     suggest_max_steps,
 )
 from ...backend.store.records import Checkpoint
+from ...core.worker import BackgroundTask
 from ..models.record_table import RecordTableModel
 from ..widgets.export_tables import CHECKPOINT_COLUMNS, record_view
 from ..widgets.feedback import FieldError
 
-# Starts the resume: (checkpoint path, max steps, new run's name or "") -> the new run's id.
-Submit = Callable[[str, int, str], int]
+# Starts the resume: (checkpoint path, max steps, new run's name or "") -> the new run's id, or
+# (a run on a target: a new job there takes seconds) a BackgroundTask that gives it.
+Submit = Callable[[str, int, str], int | BackgroundTask]
 
 
 class ResumeDialog(QDialog):
@@ -213,11 +215,27 @@ class ResumeDialog(QDialog):
         if c is None or self.problem() is not None:
             return
         try:
-            self.new_id = self._submit(c.path, self.max_steps(), self.run_name())
+            result = self._submit(c.path, self.max_steps(), self.run_name())
         except RaveGuiError as err:
             self.error_label.set_error(f"The run was not resumed:\n{err}")
             return
+        if isinstance(result, int):
+            self.new_id = result
+            super().accept()
+            return
+        self.resume_button.setEnabled(False)  # submitted on the target, in the background
+        self.resume_button.setText("Starting…")
+        result.succeeded.connect(self._started)
+        result.failed.connect(self._not_started)
+
+    def _started(self, new_id: int) -> None:
+        self.new_id = new_id
         super().accept()
+
+    def _not_started(self, err: Exception) -> None:
+        self.resume_button.setText("&Resume")
+        self.resume_button.setEnabled(True)
+        self.error_label.set_error(f"The run was not resumed:\n{err}")
 
 
 __all__ = ["ResumeDialog", "Submit"]

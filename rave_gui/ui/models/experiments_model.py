@@ -22,8 +22,10 @@ from PyQt6.QtWidgets import QApplication, QStyle
 
 from ...backend.errors import NotFoundError
 from ...backend.manager import TrainingManager, best_value
+from ...backend.remote.states import status_text
 from ...backend.status import LIVE
 from ...backend.store.records import Alert, Experiment
+from ...backend.store.targets import TargetStore, engine_label
 from ...backend.system.units import format_datetime, format_duration, format_value
 from ...core.signals import AppSignals
 from .columns import Column, ColumnTableModel, column_index
@@ -50,9 +52,12 @@ class RunRow:
     error: str | None
     pid: int | None
     alert: Alert | None = None  # the newest warning or error not yet dismissed
+    engine: str = ""  # a run on a target: its engine's word, where it says more (engine_label)
 
     @classmethod
-    def from_experiment(cls, exp: Experiment, alert: Alert | None = None) -> RunRow:
+    def from_experiment(
+        cls, exp: Experiment, alert: Alert | None = None, engine: str = ""
+    ) -> RunRow:
         summary = exp.summary
         max_steps = exp.config.get("max_steps")
         return cls(
@@ -69,7 +74,19 @@ class RunRow:
             error=exp.error,
             pid=exp.pid,
             alert=alert,
+            engine=engine,
         )
+
+    @property
+    def status_text(self) -> str:
+        """The status as shown: "running · pending: Resources" for a job waiting on SLURM."""
+        return status_text(self.status, self.engine)
+
+    @property
+    def status_short(self) -> str:
+        """The table's narrow column: the engine's word where it has one ("pending",
+        "timeout"), else the status; the whole is in the tooltip and the run panel."""
+        return self.engine.split(":")[0] if self.engine else self.status
 
     @property
     def is_live(self) -> bool:
@@ -84,6 +101,12 @@ class RunRow:
         else:
             end = self.completed_at
         return max(0.0, end - self.started_at)
+
+
+def engine_labels(manager: TrainingManager, experiments: list[Experiment]) -> dict[int, str]:
+    """engine_label of each experiment ("" for a local run), by id."""
+    runs = TargetStore(manager.db).runs([e.id for e in experiments])
+    return {e.id: engine_label(runs.get(e.id), e.status) for e in experiments}
 
 
 def format_time(ts: float | None, *, short: bool = False) -> str:
@@ -134,7 +157,7 @@ def _run_tooltip(row: RunRow) -> str:
     lines = [row.name]
     if row.dataset_name:
         lines.append(f"Dataset: {row.dataset_name}")
-    lines.append(f"Status: {row.status}")
+    lines.append(f"Status: {row.status_text}")
     if row.error:
         lines.append(f"Reason: {row.error}")
     if row.alert is not None:
@@ -183,7 +206,7 @@ COLUMNS: tuple[Column[RunRow], ...] = (
         tooltip=_run_tooltip,
         name="name",
     ),
-    Column("Status", lambda r: r.status, str, tooltip=_run_tooltip, name="status"),
+    Column("Status", lambda r: r.status_short, str, tooltip=_run_tooltip, name="status"),
     Column(
         "Started",
         lambda r: r.started_at,
@@ -290,7 +313,8 @@ class ExperimentsModel(ColumnTableModel[RunRow]):
             e for e in self.manager.list_experiments(self.project_id) if not e.archived
         ]
         alerts = self.manager.alerts.latest_open(e.id for e in experiments)
-        return [RunRow.from_experiment(e, alerts.get(e.id)) for e in experiments]
+        engines = engine_labels(self.manager, experiments)
+        return [RunRow.from_experiment(e, alerts.get(e.id), engines[e.id]) for e in experiments]
 
     def _reindex(self) -> None:
         self._row_of = {r.id: i for i, r in enumerate(self._rows)}
@@ -341,7 +365,8 @@ class ExperimentsModel(ColumnTableModel[RunRow]):
                 self.endRemoveRows()
                 self._update_tick()
             return
-        new = RunRow.from_experiment(exp, self.manager.alerts.latest_open([exp.id]).get(exp.id))
+        alert = self.manager.alerts.latest_open([exp.id]).get(exp.id)
+        new = RunRow.from_experiment(exp, alert, engine_labels(self.manager, [exp])[exp.id])
         if i is None:
             self.beginInsertRows(QModelIndex(), 0, 0)
             self._rows.insert(0, new)

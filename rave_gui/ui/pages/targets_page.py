@@ -8,6 +8,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -33,7 +34,8 @@ from ...backend.store.targets import SLURM, SSH, Target, TargetStore
 from ...core.worker import BackgroundTask, run_in_background
 from ..widgets.feedback import ERROR, INFO, MessageBar
 
-COLUMNS = ("Name", "Kind", "Where", "RAVE", "Work folder", "SLURM")
+COLUMNS = ("Name", "Kind", "Where", "RAVE", "Work folder", "SLURM", "Copy back")
+COPIED = {"last": "newest + best", "all": "all", "none": "none"}
 
 
 class TargetDialog(QDialog):
@@ -59,12 +61,22 @@ class TargetDialog(QDialog):
         self.gres.setPlaceholderText("gpu:1")
         self.time = QLineEdit()
         self.time.setPlaceholderText("24:00:00")
+        self.copy_checkpoints = QComboBox()
+        for text, value in (
+            ("The newest and the best", "last"), ("All", "all"), ("None", "none"),
+        ):  # fmt: skip
+            self.copy_checkpoints.addItem(text, value)
+        self.copy_checkpoints.setToolTip(
+            "Which checkpoints of a run are copied to this computer once it ends (each is "
+            "about 120 MB); the others stay on the target, listed"
+        )
         form = QFormLayout()
         for label, w in (
             ("&Name", self.name), ("&Host", self.host), ("&Port", self.port),
             ("&User", self.user), ("&Key file", self.key), ("&RAVE command", self.rave),
             ("&Work folder", self.workdir), ("", self.slurm), ("P&artition", self.partition),
             ("&GPUs (gres)", self.gres), ("&Time limit", self.time),
+            ("&Copy checkpoints", self.copy_checkpoints),
         ):  # fmt: skip
             form.addRow(label, w)
         for w in (self.partition, self.gres, self.time):
@@ -93,6 +105,7 @@ class TargetDialog(QDialog):
             partition=self.partition.text().strip() if slurm else "",
             gres=self.gres.text().strip() if slurm else "",
             time_limit=self.time.text().strip() if slurm else "",
+            copy_checkpoints=str(self.copy_checkpoints.currentData()),
         )  # fmt: skip
 
     def _accept(self) -> None:
@@ -161,7 +174,8 @@ class TargetsPage(QWidget):
         self.table.setRowCount(len(targets))
         for row, t in enumerate(targets):
             slurm = " ".join(x for x in (t.partition, t.gres, t.time_limit) if x)
-            values = (t.name, t.kind, t.describe().split(" ", 1)[1], t.rave, t.workdir, slurm)
+            values = (t.name, t.kind, t.describe().split(" ", 1)[1], t.rave, t.workdir, slurm,
+                      COPIED.get(t.copy_checkpoints, t.copy_checkpoints))  # fmt: skip
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, t.name)

@@ -43,6 +43,7 @@ from ...backend.status import (
 )
 from ...backend.store.records import Experiment
 from ...core.signals import AppSignals
+from ...core.worker import BackgroundTask
 from ..dialogs.resume_dialog import ResumeDialog
 from ..models.experiments_model import (
     COL,
@@ -146,6 +147,10 @@ class TrainingPage(QWidget):
         lay.addWidget(self.splitter)
 
         signals.run_progress.connect(self._on_progress)
+        self.panel.continue_requested.connect(self.continue_run)
+        action_failed = getattr(controller, "action_failed", None)  # remote runs: background
+        if action_failed is not None:
+            action_failed.connect(self._on_action_failed)
         signals.run_status_changed.connect(self._on_status_changed)
         signals.run_output.connect(self.log_view.append_output)
         signals.run_checkpoints_changed.connect(self._on_checkpoints_changed)
@@ -519,6 +524,20 @@ class TrainingPage(QWidget):
         self._show_run(exp_id)
         return result
 
+    def _on_action_failed(self, experiment_id: int, action: str, reason: str) -> None:
+        self.model.refresh_run(experiment_id)
+        self.show_error(f"Cannot {action} the run", reason)
+
+    def continue_run(self, experiment_id: int) -> None:
+        """A run that hit its time limit: a new one from its last checkpoint (same max
+        steps), started in the background; it is selected once it exists."""
+        start = getattr(self.controller, "continue_run", None)
+        if start is not None and experiment_id:
+            self.panel.continue_button.setEnabled(False)
+            self.continue_task = start(experiment_id)
+            self.continue_task.done.connect(lambda: self.panel.continue_button.setEnabled(True))
+            self.continue_task.succeeded.connect(self.select_run)
+
     def stop_selected(self) -> None:
         row = self._row()
         if row is None:
@@ -548,7 +567,16 @@ class TrainingPage(QWidget):
             return None
         controller = self.controller
 
-        def submit(checkpoint: str, max_steps: int, name: str) -> int:
+        background = getattr(controller, "continue_run", None)
+        remote = bool(self.manager.get_experiment(exp_id).config.get("target"))
+
+        def submit(checkpoint: str, max_steps: int, name: str) -> int | BackgroundTask:
+            if remote and background is not None:  # a new job on the target: in the background
+                task: BackgroundTask = background(
+                    exp_id, name or None, checkpoint=checkpoint, max_steps=max_steps, quiet=True
+                )
+                task.succeeded.connect(self.select_run)
+                return task
             new_id = controller.resume_from_checkpoint(
                 exp_id, name or None, checkpoint=checkpoint, max_steps=max_steps
             )

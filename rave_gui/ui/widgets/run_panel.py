@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
-from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QFont, QShowEvent
 from PyQt6.QtWidgets import (
     QGridLayout,
@@ -32,6 +33,8 @@ from ...backend.rave.command import (
 )
 from ...backend.rave.diagnose import diagnose_run
 from ...backend.rave.fidelity import fidelity_fact
+from ...backend.remote.gpus import target_gpus
+from ...backend.remote.resume import timed_out
 from ...backend.runs.cards import stored_card_points
 from ...backend.status import ACTIVE, COMPLETED, FAILED, LIVE, PAUSED, QUEUED, STOPPED
 from ...backend.store.records import Alert, Experiment
@@ -55,6 +58,8 @@ if TYPE_CHECKING:
 class RunPanel(QWidget):
     """The Training page's right side. ``current_row`` gives the shown run's table row (its
     status, step and times, kept current by the experiments model)."""
+
+    continue_requested = pyqtSignal(int)  # "Continue" on a run that hit its time limit
 
     def __init__(
         self,
@@ -89,12 +94,23 @@ class RunPanel(QWidget):
         self.folder_label = QLabel()
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.folder_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # a run that hit its SLURM time limit: one click continues it (Training page)
+        self.continue_button = QPushButton("Continue")
+        self.continue_button.setToolTip(
+            "This run hit its time limit: start a new job from its last checkpoint, with the "
+            "same max steps"
+        )
+        self.continue_button.hide()
+        self.continue_button.clicked.connect(
+            lambda: self.continue_requested.emit(self.experiment_id or 0)
+        )
         self.folder_button = QPushButton("Open folder")
         self.folder_button.clicked.connect(lambda: self.open_run_folder())
         self._run_dir: str | None = None
         title = QHBoxLayout()
         title.addWidget(self.name_label)
         title.addWidget(self.status_badge)
+        title.addWidget(self.continue_button)
         title.addStretch(1)
         title.addWidget(self.folder_button)
         folder_row = QHBoxLayout()
@@ -309,13 +325,15 @@ class RunPanel(QWidget):
                 w.setText("–")
             self.error_label.hide()
             self.system_panel.set_pid(None)
+            self.system_panel.set_remote(None)
+            self.continue_button.hide()
             self._tick.stop()
             self._show_folder(None)
             return
         self._show_folder(exp.run_dir)
         self.name_label.setText(row.name)
         color = status_color(row.status)
-        self.status_badge.setText(row.status)
+        self.status_badge.setText(row.status_text)
         self.status_badge.setStyleSheet(
             f"background: {color.name()}; color: {badge_text_color(color).name()};"
             "border-radius: 9px; padding: 2px 10px; font-weight: 600;"
@@ -347,7 +365,14 @@ class RunPanel(QWidget):
             error = f"Reason: {error}" if error else None
         self.error_label.setText(error or "")
         self.error_label.setVisible(bool(error) and row.status in (FAILED, STOPPED))
+        self.continue_button.setVisible(timed_out(self.manager, exp.id))
         self.system_panel.set_pid(exp.pid if row.is_live else None)
+        target = exp.config.get("target")
+        if target and row.is_live:  # the GPUs of the machine it runs on
+            reader = partial(target_gpus, self.manager, exp.id)
+            self.system_panel.set_remote(reader, str(target), key=exp.id)
+        else:
+            self.system_panel.set_remote(None)
         if row.is_live:
             self._tick.start()
         else:

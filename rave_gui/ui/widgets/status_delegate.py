@@ -60,6 +60,9 @@ class StatusDelegate(QStyledItemDelegate):
         badge = QRectF(
             r.left() + _MARGIN, r.top() + (r.height() - h) / 2, min(w, r.width() - 2 * _MARGIN), h
         )
+        if w > badge.width():  # a narrow column: the text ends in "…" inside its badge
+            room = max(0, int(badge.width()) - 2 * _PAD_X)
+            text = fm.elidedText(text, Qt.TextElideMode.ElideRight, room)
         color = status_color(status)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)

@@ -2,21 +2,26 @@
 
 Readings are taken off the GUI thread (``sysmon.sample`` through ``core.worker``; NVML calls
 can take milliseconds per GPU, and its first import longer) and shown on the GUI thread, one
-reading at a time. Sampling pauses while the panel is hidden.
+reading at a time. Sampling pauses while the panel is hidden. For a run on a target the GPU
+rows are the target's (nvidia-smi over the connection, read every REMOTE_INTERVAL_MS).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QFont, QHideEvent, QShowEvent
 from PyQt6.QtWidgets import QGridLayout, QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget
 
+from ...backend.remote.gpus import TargetGpus
 from ...backend.system import sysmon
-from ...backend.system.sysmon import ProcessUsage, SystemSample
+from ...backend.system.sysmon import GpuSample, ProcessUsage, SystemSample
 from ...backend.system.units import format_bytes
 from ...core.worker import run_in_background
 
 INTERVAL_MS = 2000
+REMOTE_INTERVAL_MS = 10_000  # a target's GPUs: one round trip (or an srun) every 10 s
 
 
 def _meter() -> QProgressBar:
@@ -38,8 +43,22 @@ class SystemPanel(QWidget):
     """GPU rows (utilisation, memory, temperature, power) or "no NVIDIA GPU found"; CPU, RAM;
     and the CPU and memory of the selected run's process tree."""
 
-    def __init__(self, parent: QWidget | None = None, interval_ms: int = INTERVAL_MS) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        interval_ms: int = INTERVAL_MS,
+        remote_interval_ms: int = REMOTE_INTERVAL_MS,
+    ) -> None:
         super().__init__(parent)
+        # a run on a target: reads its target's GPUs (in the background), and its name
+        self.remote: Callable[[], TargetGpus] | None = None
+        self.remote_name = ""
+        self.last_remote: TargetGpus | None = None
+        self._remote_key: object = None
+        self._remote_reading = False
+        self._remote_timer = QTimer(self)
+        self._remote_timer.setInterval(remote_interval_ms)
+        self._remote_timer.timeout.connect(self.read_remote_now)
         self.last_sample: SystemSample | None = None
         self.pid: int | None = None
         self._procs = sysmon.ProcessMonitor()
@@ -100,6 +119,55 @@ class SystemPanel(QWidget):
         elif self.isVisible():
             self.sample_now()
 
+    def set_remote(
+        self, reader: Callable[[], TargetGpus] | None, name: str = "", key: object = None
+    ) -> None:
+        """Show the GPUs ``reader`` reads (a run's target, called off the GUI thread) in
+        place of this machine's; None: this machine's again. ``key`` (the run's id): asked
+        again with the same key, nothing changes."""
+        if (reader is None and self.remote is None) or (
+            reader is not None and key is not None and key == self._remote_key
+        ):
+            return
+        self._remote_key = key if reader is not None else None
+        self.remote, self.remote_name, self.last_remote = reader, name, None
+        self.gpu_title.setText(f"GPU on {name}" if reader is not None else "GPU")
+        self.host_title.setText("This computer" if reader is not None else "Machine")
+        self._rebuild_gpu_rows(0)
+        self.no_gpu_label.setText(f"Reading {name}…" if reader is not None else "Reading…")
+        self.no_gpu_label.setToolTip("")
+        self.no_gpu_label.show()
+        if reader is None:
+            self._remote_timer.stop()
+            if self.last_sample is not None:
+                self._show_gpus(self.last_sample.gpus, self.last_sample.gpu_error)
+        elif self.isVisible():
+            self.read_remote_now()
+            self._remote_timer.start()
+
+    def read_remote_now(self) -> None:
+        """Read the target's GPUs off the GUI thread (skipped while a read is under way)."""
+        reader = self.remote
+        if reader is None or self._remote_reading:
+            return
+        self._remote_reading = True
+
+        def done(result: TargetGpus, asked: Callable[[], TargetGpus] = reader) -> None:
+            self._remote_reading = False
+            if asked is self.remote:  # not another run's meanwhile
+                self.show_remote(result)
+
+        def failed(err: Exception) -> None:
+            self._remote_reading = False
+            if reader is self.remote:
+                self.show_remote(TargetGpus(self.remote_name, error=str(err)))
+
+        run_in_background(reader, done, failed)
+
+    def show_remote(self, result: TargetGpus) -> None:
+        self.last_remote = result
+        self._show_gpus(tuple(result.gpus), result.error)
+
     def sample_now(self) -> None:
         """Take a reading off the GUI thread (skipped while the previous one is under way)."""
         if self._sampling:
@@ -123,20 +191,26 @@ class SystemPanel(QWidget):
 
     def shutdown(self) -> None:
         self._timer.stop()
+        self._remote_timer.stop()
 
     def showEvent(self, event: QShowEvent | None) -> None:
         super().showEvent(event)
         self.sample_now()
         self._timer.start()
+        if self.remote is not None:
+            self.read_remote_now()
+            self._remote_timer.start()
 
     def hideEvent(self, event: QHideEvent | None) -> None:
         self._timer.stop()
+        self._remote_timer.stop()
         super().hideEvent(event)
 
     # --- showing -------------------------------------------------------------------------------
     def show_sample(self, s: SystemSample, usage: ProcessUsage | None = None) -> None:
         self.last_sample = s
-        self._show_gpus(s)
+        if self.remote is None:  # else the target's GPUs are shown
+            self._show_gpus(s.gpus, s.gpu_error)
         _set_meter(self.cpu_bar, s.cpu_percent, f"{s.cpu_percent:.0f} % of {s.cpu_count} cores")
         _set_meter(
             self.ram_bar,
@@ -154,17 +228,18 @@ class SystemPanel(QWidget):
                 f"{format_bytes(usage.rss)} ({n} process{'es' if n != 1 else ''})"
             )
 
-    def _show_gpus(self, s: SystemSample) -> None:
-        if not s.gpus:
-            self.no_gpu_label.setText(sysmon.NO_GPU_TEXT)
-            self.no_gpu_label.setToolTip(s.gpu_error or "")
+    def _show_gpus(self, gpus: tuple[GpuSample, ...], error: str | None) -> None:
+        if not gpus:
+            remote = self.remote is not None
+            self.no_gpu_label.setText(error if remote and error else sysmon.NO_GPU_TEXT)
+            self.no_gpu_label.setToolTip(error or "")
             self.no_gpu_label.show()
             self._rebuild_gpu_rows(0)
             return
         self.no_gpu_label.hide()
-        if len(s.gpus) != self._gpu_count:
-            self._rebuild_gpu_rows(len(s.gpus))
-        for g, w in zip(s.gpus, self._gpu_widgets, strict=True):
+        if len(gpus) != self._gpu_count:
+            self._rebuild_gpu_rows(len(gpus))
+        for g, w in zip(gpus, self._gpu_widgets, strict=True):
             w["name"].setText(f"GPU {g.index} · {g.name}")
             util = "–" if g.utilization is None else f"{g.utilization:.0f} %"
             _set_meter(w["util"], g.utilization, util)

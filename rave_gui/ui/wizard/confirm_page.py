@@ -67,6 +67,9 @@ class ConfirmPage(QWizardPage):
         self.warning_label = FieldError(self, kind="warning")  # a choice known to fail
         self.queue_label = FieldError(self, kind="warning")
         self.error_label = FieldError(self)
+        self.progress_label = QLabel(self)  # "Starting on <target>…" while it is submitted
+        self.progress_label.setWordWrap(True)
+        self.progress_label.hide()
         self.estimate_rows: dict[str, str] = {}  # "Duration" and "Disk" as shown
         layout = QVBoxLayout(self)
         # the rows scroll when the wizard is too small for them, rather than overlap
@@ -93,6 +96,7 @@ class ConfirmPage(QWizardPage):
         layout.addWidget(self.command_note)
         layout.addWidget(self.plain_box)
         layout.addWidget(self.queue_label)
+        layout.addWidget(self.progress_label)
         layout.addWidget(self.error_label)
 
     def initializePage(self) -> None:

@@ -14,6 +14,7 @@ from ...backend.rave.command import RaveInstall, TrainSettings, train_argv
 from ...backend.rave.log_interval import log_every_env
 from ...backend.rave.runfolder import folder_preview
 from ...backend.system.choices import remember_choices, save_choices
+from ...core.worker import BackgroundTask
 from .config_page import ConfigPage
 from .confirm_page import ConfirmPage
 from .dataset_page import DatasetPage
@@ -42,6 +43,7 @@ class NewTrainingWizard(QWizard):
         self.install: RaveInstall | None = None
         self.experiment_id: int | None = None
         self.repeated_from: int | None = None  # the run whose settings prefilled it
+        self.submit_task: BackgroundTask | None = None  # a run being started on a target
         self.setWindowTitle("New training")
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
@@ -126,6 +128,12 @@ class NewTrainingWizard(QWizard):
         return config
 
     def start(self) -> bool:
+        """Start the run (a local run at once); a run on a target is submitted in the
+        background, the confirmation page saying so, and the wizard closes when it started."""
+        config = self.config()
+        if config.get("target"):
+            self._start_remote(config)
+            return False
         try:
             self.experiment_id = self.controller.start_training(self.config())
         except RaveGuiError as err:
@@ -134,6 +142,42 @@ class NewTrainingWizard(QWizard):
         self.remember()
         self.training_started.emit(self.experiment_id)
         return True
+
+    def _start_remote(self, config: dict[str, Any]) -> None:
+        if self.submit_task is not None:
+            return
+        page = self.confirm_page
+        page.error_label.set_error(None)
+        page.progress_label.setText(
+            f"Starting on {config['target']}… (connecting, checking RAVE and the dataset there, "
+            "submitting)"
+        )
+        page.progress_label.show()
+        self._set_busy(True)
+        self.submit_task = self.controller.start_training_in_background(config)
+        self.submit_task.succeeded.connect(self._remote_started)
+        self.submit_task.failed.connect(self._remote_failed)
+
+    def _set_busy(self, busy: bool) -> None:
+        for which in (QWizard.WizardButton.FinishButton, QWizard.WizardButton.BackButton):
+            button = self.button(which)
+            if button is not None:
+                button.setEnabled(not busy)
+
+    def _remote_started(self, exp_id: int) -> None:
+        self.submit_task = None
+        self._set_busy(False)
+        self.confirm_page.progress_label.hide()
+        self.experiment_id = exp_id
+        self.remember()
+        self.training_started.emit(exp_id)
+        self.accept()
+
+    def _remote_failed(self, err: Exception) -> None:
+        self.submit_task = None
+        self._set_busy(False)
+        self.confirm_page.progress_label.hide()
+        self.confirm_page.error_label.set_error(f"The run was not started:\n{err}".rstrip())
 
     def remember(self) -> None:
         """The choices of this run prefill the next one (in the saved settings and this
