@@ -188,16 +188,18 @@ def test_a_new_clip_updates_the_same_axes_and_artists_in_place(qtbot, panel) -> 
     before = _artists(panel)
     lines = [line.get_ydata().copy() for line in panel.view.lines]
     images = [im.get_array().copy() for im in panel.view.images]
-    drawn: list[int] = []
-    panel.canvas.mpl_connect("draw_event", lambda _e: drawn.append(1))
+    draws = panel.view.draws
+    full: list[int] = []
+    panel.canvas.mpl_connect("draw_event", lambda _e: full.append(1))
     panel.clip_list.setCurrentRow(1)
     qtbot.waitUntil(lambda: panel.audio is not None and panel.audio.clip.index == 1)
-    qtbot.waitUntil(lambda: bool(drawn))
+    qtbot.waitUntil(lambda: panel.view.draws > draws)
     qtbot.wait(50)
     after = _artists(panel)
     assert len(after) == len(before)
     assert all(a is b for a, b in zip(after, before, strict=True))  # nothing new, none cleared
-    assert len(drawn) == 1  # one draw for the click
+    # one draw for the click: the data alone over the kept axes (same size, limits, colours)
+    assert panel.view.draws == draws + 1 and not full
     # the same artists hold the new clip: the envelope and the spectrograms changed
     for line, old in zip(panel.view.lines, lines, strict=True):
         assert not np.array_equal(line.get_ydata(), old)
@@ -212,8 +214,10 @@ def test_a_new_clip_updates_the_same_axes_and_artists_in_place(qtbot, panel) -> 
     assert line.get_ydata().max() == pytest.approx(float(samples.max()))  # the peaks are kept
     rows, cols = panel.view.images[0].get_array().shape
     assert rows <= height + 1 and cols <= width + 1
-    panel.set_part("reconstruction")  # A/B recolours the same artists
+    panel.set_part("reconstruction")  # A/B recolours the same artists: one full draw
+    qtbot.waitUntil(lambda: bool(full))
     assert all(a is b for a, b in zip(_artists(panel), before, strict=True))
+    assert panel.view.draws == draws + 2
 
 
 def test_while_playing_a_new_clip_sounds_before_it_is_drawn(qtbot, panel, monkeypatch) -> None:
@@ -227,8 +231,10 @@ def test_while_playing_a_new_clip_sounds_before_it_is_drawn(qtbot, panel, monkey
     order: list[str] = []
     play, show_clip = panel.play, panel.view.show_clip
 
+    draws = panel.view.draws
+
     def recorded_play(position_ms: int = 0) -> bool:
-        order.append(f"play clip {panel.audio.clip.index}")
+        order.append(f"play clip {panel.audio.clip.index}, {panel.view.draws - draws} drawn")
         return play(position_ms)
 
     def recorded_show(*args, **kwargs) -> None:
@@ -237,8 +243,8 @@ def test_while_playing_a_new_clip_sounds_before_it_is_drawn(qtbot, panel, monkey
 
     monkeypatch.setattr(panel, "play", recorded_play)
     monkeypatch.setattr(panel.view, "show_clip", recorded_show)
-    panel.canvas.mpl_connect("draw_event", lambda _e: order.append("drawn"))
     panel.step_slider.setValue(2)  # the slider moved while playing
-    qtbot.waitUntil(lambda: "drawn" in order)
-    assert order == ["play clip 2", "picture updated", "drawn"]
+    qtbot.waitUntil(lambda: panel.view.draws > draws)
+    assert order == ["play clip 2, 0 drawn", "picture updated"]
+    assert panel.view.draws == draws + 1
     assert panel._player.source().toLocalFile().endswith("clip2-ex0-input.wav")

@@ -3,7 +3,10 @@ reconstruction, built once and updated in place for each clip (issue 12: click t
 
 The axes, the two waveform lines and the two spectrogram images are made once; a new clip only
 gives them new data (a min/max envelope one point pair per pixel column, spectrograms reduced to
-the axes' pixel size) and asks for one draw (``draw_idle``): nothing is cleared or rebuilt.
+the axes' pixel size): nothing is cleared or rebuilt. The lines and images are drawn over the
+rest (axes, ticks, titles): while that rest is what was drawn last (same size, limits, colours,
+part), only they are drawn again over the kept background (blit, a few ms); else one full draw
+is asked for (``draw_idle``). ``draws`` counts both kinds.
 matplotlib loads when the figure is first built (the panel is first shown), not on import.
 """
 
@@ -17,6 +20,7 @@ import numpy as np
 from ...backend.rave.audio import PARTS
 
 if TYPE_CHECKING:
+    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
     from matplotlib.image import AxesImage
     from matplotlib.lines import Line2D
@@ -81,7 +85,7 @@ class ListenFigure:
         self.images: list[AxesImage] = []
         for col, part in enumerate(PARTS):
             wave_ax, spec_ax = self.waves[col], self.specs[col]
-            (line,) = wave_ax.plot([], [], lw=0.8)
+            (line,) = wave_ax.plot([], [], lw=0.8, animated=True)
             self.lines.append(line)
             wave_ax.set_ylim(-1, 1)
             wave_ax.set_yticks([-1, 0, 1])
@@ -93,6 +97,7 @@ class ListenFigure:
                     aspect="auto",
                     cmap="magma",
                     interpolation="nearest",
+                    animated=True,
                 )
             )
             spec_ax.set_xlabel("seconds", fontsize=8)
@@ -101,7 +106,11 @@ class ListenFigure:
         self._colors: Colors | None = None
         self._part = ""
         self._data: tuple[list[np.ndarray], list[np.ndarray], int] | None = None
+        self.draws = 0  # full draws and blits of the data, one each per clip shown
+        self._background: object = None  # the figure without the data, as last drawn
+        self._drawn_key: tuple | None = None
         self.canvas.mpl_connect("resize_event", self._resized)
+        self.canvas.mpl_connect("draw_event", self._on_draw)
 
     # --- what is shown -------------------------------------------------------------------------
     def show_message(self, text: str, colors: Colors) -> None:
@@ -126,7 +135,10 @@ class ListenFigure:
             ax.set_visible(True)
         self._fill()
         self.set_part(part, c, draw=False)
-        self.canvas.draw_idle()
+        if self._background is not None and self._drawn_key == self._key():
+            self._blit()
+        else:
+            self.canvas.draw_idle()
 
     def set_part(self, part: str, c: Colors, draw: bool = True) -> None:
         """Draw ``part`` (input or reconstruction) in the highlight colour."""
@@ -144,6 +156,41 @@ class ListenFigure:
                         sp.set_linewidth(1.5 if active else 0.8)
         if draw:
             self.canvas.draw_idle()
+
+    # --- drawing ------------------------------------------------------------------------------
+    def _key(self) -> tuple:
+        """What the background depends on: size, limits, part, colours, what is visible."""
+        return (
+            tuple(self.figure.bbox.bounds),
+            *(ax.get_xlim() + ax.get_ylim() for ax in self.specs),
+            self._part,
+            self._colors,
+            self.message.get_visible(),
+        )
+
+    def _data_artists(self) -> list[Artist]:
+        """The lines and images, then the spines again (over the images' edges, as drawn in
+        full)."""
+        if self._data is None:
+            return []
+        spines = [sp for ax in self.figure.axes for sp in ax.spines.values()]
+        return [*self.images, *self.lines, *spines]
+
+    def _on_draw(self, _event: object) -> None:
+        """After a full draw: keep the background, draw the data over it."""
+        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+        self._drawn_key = self._key()
+        for artist in self._data_artists():
+            self.figure.draw_artist(artist)
+        self.draws += 1
+
+    def _blit(self) -> None:
+        """The data alone drawn again over the kept background."""
+        self.canvas.restore_region(self._background)
+        for artist in self._data_artists():
+            self.figure.draw_artist(artist)
+        self.canvas.blit(self.figure.bbox)
+        self.draws += 1
 
     # --- inside ----------------------------------------------------------------------------------
     def _fill(self) -> None:
