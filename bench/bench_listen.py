@@ -7,7 +7,9 @@ spectrograms of every example computed off the GUI thread -> the result back on 
 the figure's artists given the new data in place -> ``play()`` called at once (the sound does not
 wait for the picture; the panel does the same when the list or slider moves while it plays) ->
 the waveforms and spectrograms drawn (the panel's figure counts its draws: a full draw, run by
-the event loop as in the app, or the data alone over the kept axes). Two figures for ``play()``:
+the event loop as in the app, or, for a clip of the length shown, the data alone over the kept
+axes at once, a blit, so that "drawn" may already be done when the clip is seen decoded).
+Two figures for ``play()``:
 
 - as this machine is (no audio output device): ``play()`` finds none and shows the message;
 - with the device check forced true: ``play()`` encodes the part as WAV, gives it to a
