@@ -500,7 +500,7 @@ class ListenPanel(QWidget):
         )
 
     def _draw(self) -> None:
-        """The figure shows the chosen example (updated in place, drawn once when idle)."""
+        """The figure shows the chosen example (updated in place, drawn once)."""
         view = self.view
         if view is None:
             return
