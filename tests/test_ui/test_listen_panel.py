@@ -172,3 +172,79 @@ def test_screenshot(qtbot, panel, tmp_path) -> None:
     out = Path(os.environ.get("RAVE_GUI_SHOTS", tmp_path)) / "listen-panel.png"
     assert panel.grab().save(str(out))
     assert out.stat().st_size > 10_000
+
+
+def _artists(panel: ListenPanel) -> list[object]:
+    fig = panel.figure
+    return [fig, *fig.axes, *fig.texts] + [
+        a for ax in fig.axes for a in (*ax.lines, *ax.images, *ax.collections, *ax.texts)
+    ]
+
+
+def test_a_new_clip_updates_the_same_axes_and_artists_in_place(qtbot, panel) -> None:
+    panel.set_run(str(RUN), 1, live=False)
+    _loaded(qtbot, panel, 6)
+    qtbot.wait(50)
+    before = _artists(panel)
+    lines = [line.get_ydata().copy() for line in panel.view.lines]
+    images = [im.get_array().copy() for im in panel.view.images]
+    draws = panel.view.draws
+    full: list[int] = []
+    panel.canvas.mpl_connect("draw_event", lambda _e: full.append(1))
+    panel.clip_list.setCurrentRow(1)
+    qtbot.waitUntil(lambda: panel.audio is not None and panel.audio.clip.index == 1)
+    qtbot.waitUntil(lambda: panel.view.draws > draws)
+    qtbot.wait(50)
+    after = _artists(panel)
+    assert len(after) == len(before)
+    assert all(a is b for a, b in zip(after, before, strict=True))  # nothing new, none cleared
+    # one draw for the click: the data alone over the kept axes (same size, limits, colours)
+    assert panel.view.draws == draws + 1 and not full
+    # the same artists hold the new clip: the envelope and the spectrograms changed
+    for line, old in zip(panel.view.lines, lines, strict=True):
+        assert not np.array_equal(line.get_ydata(), old)
+    for image, old in zip(panel.view.images, images, strict=True):
+        assert not np.array_equal(image.get_array(), old)
+    # reduced to the axes' pixels: a min and a max per pixel column, an image no larger
+    spec_ax = panel.view.specs[0]
+    width, height = spec_ax.bbox.width, spec_ax.bbox.height
+    samples = panel.current_samples()
+    line = panel.view.lines[0]
+    assert len(line.get_ydata()) <= 2 * width + 2 < samples.shape[0]
+    assert line.get_ydata().max() == pytest.approx(float(samples.max()))  # the peaks are kept
+    rows, cols = panel.view.images[0].get_array().shape
+    assert rows <= height + 1 and cols <= width + 1
+    panel.set_part("reconstruction")  # A/B recolours the same artists: one full draw
+    qtbot.waitUntil(lambda: bool(full))
+    assert all(a is b for a, b in zip(_artists(panel), before, strict=True))
+    assert panel.view.draws == draws + 2
+
+
+def test_while_playing_a_new_clip_sounds_before_it_is_drawn(qtbot, panel, monkeypatch) -> None:
+    panel.set_run(str(RUN), 1, live=False)
+    _loaded(qtbot, panel, 6)
+    qtbot.wait(50)
+    monkeypatch.setattr(panel, "_device", True)  # as on a machine with a sound card
+    assert panel.play() is True
+    # offscreen the player stops at once (no sink); the panel is told it plays on
+    monkeypatch.setattr(ListenPanel, "playing", property(lambda _self: True))
+    order: list[str] = []
+    play, show_clip = panel.play, panel.view.show_clip
+
+    draws = panel.view.draws
+
+    def recorded_play(position_ms: int = 0) -> bool:
+        order.append(f"play clip {panel.audio.clip.index}, {panel.view.draws - draws} drawn")
+        return play(position_ms)
+
+    def recorded_show(*args, **kwargs) -> None:
+        order.append("picture updated")
+        show_clip(*args, **kwargs)
+
+    monkeypatch.setattr(panel, "play", recorded_play)
+    monkeypatch.setattr(panel.view, "show_clip", recorded_show)
+    panel.step_slider.setValue(2)  # the slider moved while playing
+    qtbot.waitUntil(lambda: panel.view.draws > draws)
+    assert order == ["play clip 2, 0 drawn", "picture updated"]
+    assert panel.view.draws == draws + 1
+    assert panel._player.source().toLocalFile().endswith("clip2-ex0-input.wav")

@@ -36,14 +36,16 @@ from ...backend.rave.audio import (
 )
 from ...backend.system.units import format_value
 from ...core.worker import run_in_background
+from .listen_figure import PART_LABELS, Colors
 from .own_sound import OwnSoundDialog, load_own_sound
 
 if TYPE_CHECKING:
     from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
     from matplotlib.figure import Figure
 
+    from .listen_figure import ListenFigure
+
 NO_DEVICE = "No audio output device: playback is off (everything else works)."
-PART_LABELS = {"input": "A · input", "reconstruction": "B · reconstruction"}
 
 
 def _decode(clip: AudioClip) -> tuple[ClipAudio, list[tuple[np.ndarray, np.ndarray]]]:
@@ -127,7 +129,8 @@ class ListenPanel(QWidget):
         slider_row.addWidget(self.save_button)
         slider_row.addWidget(self.own_button)
 
-        # the figure (and matplotlib) is built when the panel is first shown
+        # the figure (and matplotlib) is built when the panel is first shown, then kept
+        self.view: ListenFigure | None = None
         self.figure: Figure | None = None
         self.canvas: FigureCanvasQTAgg | None = None
         self.canvas_holder = QWidget()
@@ -222,15 +225,13 @@ class ListenPanel(QWidget):
         self._update_polling()
 
     def _build_canvas(self) -> None:
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-        from matplotlib.figure import Figure
+        from .listen_figure import ListenFigure
 
-        self.figure = Figure(figsize=(6, 3.2), dpi=100)
-        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.view = ListenFigure()
+        self.figure, self.canvas = self.view.figure, self.view.canvas
         layout = self.canvas_holder.layout()
         assert layout is not None
         layout.addWidget(self.canvas)
-        self.canvas.mpl_connect("resize_event", self._adjust_margins)
         self._draw()
 
     def shutdown(self) -> None:
@@ -362,9 +363,9 @@ class ListenPanel(QWidget):
             self.example_combo.clear()
             self.example_combo.addItems([str(e + 1) for e in range(len(self.audio.inputs))])
             self.example_combo.setCurrentIndex(min(example, len(self.audio.inputs) - 1))
-        self._draw()
         if was_playing:  # the slider moved while playing: the same example, later in training
-            self.play(position)
+            self.play(position)  # the sound first: it does not wait for the picture
+        self._draw()
 
     # --- example and A/B ---------------------------------------------------------------------
     @property
@@ -385,9 +386,10 @@ class ListenPanel(QWidget):
     def _on_ab_toggled(self, _id: int, checked: bool) -> None:
         if not checked:
             return
-        self._draw()
         if self.playing:  # A/B: the other part from the same position
             self.play(self._player.position())
+        if self.view is not None:  # only the colours change
+            self.view.set_part(self.part, self._colors())
 
     def current_samples(self) -> np.ndarray | None:
         if self.audio is None:
@@ -487,73 +489,28 @@ class ListenPanel(QWidget):
         self.step_slider.setEnabled(on and len(self.clips) > 1)
         self.play_button.setEnabled(on and self._device is not False)
 
-    def _draw(self) -> None:
+    def _colors(self) -> Colors:
         pal = self.palette()
-        bg = pal.color(QPalette.ColorRole.Base).name()
-        fg = pal.color(QPalette.ColorRole.Text).name()
-        grid = pal.color(QPalette.ColorRole.Mid).name()
-        accent = pal.color(QPalette.ColorRole.Highlight).name()
-        fig, canvas = self.figure, self.canvas
-        if fig is None or canvas is None:
+        role = QPalette.ColorRole
+        return Colors(
+            bg=pal.color(role.Base).name(),
+            fg=pal.color(role.Text).name(),
+            grid=pal.color(role.Mid).name(),
+            accent=pal.color(role.Highlight).name(),
+        )
+
+    def _draw(self) -> None:
+        """The figure shows the chosen example (updated in place, drawn once)."""
+        view = self.view
+        if view is None:
             return
-        fig.clear()
-        fig.set_facecolor(bg)
         if self.audio is None:
-            ax = fig.add_subplot(111)
-            ax.set_axis_off()
             text = "Choose a validation on the left." if self.clips else "No validation audio."
-            ax.text(0.5, 0.5, text, ha="center", va="center", color=fg, transform=ax.transAxes)
-            canvas.draw_idle()
+            view.show_message(text, self._colors())
             return
         e = min(self.example, len(self.audio.inputs) - 1)
-        rate = self.audio.sample_rate
-        axes = fig.subplots(2, 2, sharex=True, gridspec_kw={"height_ratios": [1, 1.4]})
-        for col, part in enumerate(PARTS):
-            samples = self.audio.part(e, part).mean(axis=1)
-            seconds = samples.size / rate
-            active = part == self.part
-            wave_ax, spec_ax = axes[0][col], axes[1][col]
-            step = max(1, samples.size // 2000)  # min/max per pixel column: peaks stay
-            usable = samples[: samples.size // step * step].reshape(-1, step)
-            t = np.arange(usable.shape[0]) * step / rate
-            color = accent if active else fg
-            wave_ax.fill_between(t, usable.min(axis=1), usable.max(axis=1), color=color, lw=0)
-            wave_ax.set_ylim(-1, 1)
-            wave_ax.set_title(PART_LABELS[part], color=color, fontsize=9)
-            spec = self._specs[e][col] if e < len(self._specs) else spectrogram_db(samples)
-            top = max(float(s.max()) for s in self._specs[e]) if e < len(self._specs) else 0.0
-            spec_ax.imshow(
-                spec,
-                origin="lower",
-                aspect="auto",
-                extent=(0, seconds, 0, rate / 2000),
-                cmap="magma",
-                vmin=top - 80,
-                vmax=top,
-            )
-            spec_ax.set_xlabel("seconds", color=fg, fontsize=8)
-            if col == 0:
-                spec_ax.set_ylabel("kHz", color=fg, fontsize=8)
-            for a in (wave_ax, spec_ax):
-                a.set_facecolor(bg)
-                a.tick_params(colors=fg, labelsize=7)
-                for sp in a.spines.values():
-                    sp.set_color(color if active else grid)
-                    sp.set_linewidth(1.5 if active else 0.8)
-        self._adjust_margins()
-        canvas.draw_idle()
-
-    def _adjust_margins(self, _event: object = None) -> None:
-        """Margins in pixels (titles and tick labels keep their room at any size)."""
-        fig = self.figure
-        if fig is None or len(fig.axes) < 4:
-            return
-        w, h = max(fig.bbox.width, 100.0), max(fig.bbox.height, 100.0)
-        fig.subplots_adjust(
-            left=46 / w,
-            right=1 - 8 / w,
-            top=1 - 20 / h,
-            bottom=34 / h,
-            wspace=36 / (w / 2),
-            hspace=min(0.6, 44 / (h / 2)),
-        )
+        waves = [self.audio.part(e, part).mean(axis=1) for part in PARTS]
+        specs = list(self._specs[e]) if e < len(self._specs) else []
+        if len(specs) != len(waves):
+            specs = [spectrogram_db(w) for w in waves]
+        view.show_clip(waves, specs, self.audio.sample_rate, self.part, self._colors())
