@@ -30,7 +30,7 @@ from rave_gui.backend.remote.scripts import (
     sbatch_script,
     ssh_command,
 )
-from rave_gui.backend.remote.ssh import Connection, close_all
+from rave_gui.backend.remote.ssh import Connection
 from rave_gui.backend.runs.engine import Engine, new_run_folder
 from rave_gui.backend.store.targets import SLURM, RemoteRun, Target
 
@@ -65,14 +65,6 @@ finally:
     os.kill(worker, signal.SIGKILL)
     os.waitpid(worker, 0)
 """
-
-
-@pytest.fixture
-def tm(tmp_path: Path):
-    manager = TrainingManager(tmp_path / "db.sqlite3")
-    yield manager
-    manager.close()
-    close_all()
 
 
 def _start_child(tm: TrainingManager, target: Target, runs_dir: Path) -> RemoteRun:
