@@ -119,6 +119,16 @@ def write_fake_rave(folder: Path, behaviour: str = "ok", delay: float = 0.0) -> 
     return path
 
 
+def rave_script(tmp_path: Path, python: str) -> Path:
+    """A `rave` console script run by ``python`` (as pip writes it), in ``tmp_path``/bin: what
+    the app finds RAVE's Python from."""
+    script = tmp_path / "bin" / "rave"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(f"#!{python}\nimport sys\n", encoding="utf-8")
+    script.chmod(0o755)
+    return script
+
+
 def make_run(root: Path, name: str = "t1", steps: tuple[int, ...] = (10, 20)) -> Path:
     """A run folder laid out as `rave train` writes it, with small checkpoint files:
     NAME_HASH/config.gin, NAME_HASH/version_0/checkpoints/{best,epoch-epoch=NNNN}.ckpt."""

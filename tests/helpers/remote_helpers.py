@@ -43,9 +43,25 @@ def start_remote_replay(
     interrupt_time: float = 0.0,
 ) -> RemoteRun:  # fmt: skip
     """Record an experiment on ``target`` and start the replay there under the supervisor."""
+    argv = replay_argv(
+        fixture, ".", name=name, duration=duration, tick_every=tick_every,
+        interrupt_time=interrupt_time,
+    )  # fmt: skip
+    return start_remote_command(
+        tm, target, runs_dir, argv, name=name, max_steps=MAX_STEPS[fixture],
+        val_every=VAL_EVERY[fixture],
+    )  # fmt: skip
+
+
+def start_remote_command(
+    tm: TrainingManager, target: Target, runs_dir: Path, argv: list[str], *, name: str,
+    max_steps: int, val_every: int,
+) -> RemoteRun:  # fmt: skip
+    """Record an experiment on ``target`` and start ``argv`` there, in its run folder, under
+    the supervisor (by the SSH command line or an sbatch script)."""
     config = {
         "name": name, "dataset_path": "/data/db", "configs": ["v2_small"], "overrides": [],
-        "max_steps": MAX_STEPS[fixture], "val_every": VAL_EVERY[fixture], "batch": 2,
+        "max_steps": max_steps, "val_every": val_every, "batch": 2,
         "channels": 1, "gpu": -1, "workers": 0, "target": target.name,
     }  # fmt: skip
     exp_id = tm.start_training(config)
@@ -54,10 +70,6 @@ def start_remote_replay(
     home = conn.run("pwd").text.strip()
     tools = posixpath.join(home, install_tools(conn, target))
     remote_dir = posixpath.join(target.workdir, run_dir.name)
-    argv = replay_argv(
-        fixture, ".", name=name, duration=duration, tick_every=tick_every,
-        interrupt_time=interrupt_time,
-    )  # fmt: skip
     sup = [sys.executable, posixpath.join(tools, SUPERVISOR), "--log", LOG_NAME,
            "--status", STATUS_NAME, "--", *argv]  # fmt: skip
     if target.kind == SLURM:

@@ -229,6 +229,13 @@ def _close_connections() -> None:
     close_all()
 
 
+@pytest.fixture(autouse=True)
+def close_connections():
+    """Imported by a test module: no shared ssh connection outlives one of its tests."""
+    yield
+    _close_connections()
+
+
 @pytest.fixture(scope="session")
 def slurm(tmp_path_factory: pytest.TempPathFactory):
     _need("/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged", "sbatch", "munge")

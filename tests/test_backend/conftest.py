@@ -8,7 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.process import runner
+from rave_gui.backend.remote.ssh import close_all
+
+
+@pytest.fixture
+def tm(tmp_path: Path):
+    """A manager on a new database (a test file may have its own); the shared ssh connections
+    the test opened are closed after it."""
+    manager = TrainingManager(tmp_path / "db.sqlite3")
+    yield manager
+    manager.close()
+    close_all()
 
 
 @pytest.fixture

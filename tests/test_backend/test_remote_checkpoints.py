@@ -21,20 +21,12 @@ from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.remote.follow import RemoteRunFollower
 from rave_gui.backend.remote.mirror import chosen_checkpoints, remote_only_checkpoints, sync
 from rave_gui.backend.remote.scripts import HELPER
-from rave_gui.backend.remote.ssh import Connection, close_all
+from rave_gui.backend.remote.ssh import Connection
 from rave_gui.backend.store import db
 from rave_gui.backend.store.targets import Target, TargetStore
 from rave_gui.cli import main
 
 CKPTS = "replay_d744cc98b7/version_0/checkpoints"
-
-
-@pytest.fixture
-def tm(tmp_path: Path):
-    manager = TrainingManager(tmp_path / "db.sqlite3")
-    yield manager
-    manager.close()
-    close_all()
 
 
 def test_last_keeps_the_newest_and_the_best() -> None:

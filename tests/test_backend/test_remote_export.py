@@ -19,19 +19,10 @@ from rave_gui.backend.errors import CancelledError, PreflightError
 from rave_gui.backend.jobs.export import ExportError, scan_checkpoints
 from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.remote.export import plan_remote_export, run_remote_export
-from rave_gui.backend.remote.ssh import close_all
 from rave_gui.backend.store.targets import TargetStore
 from rave_gui.cli import main
 
 pytestmark = pytest.mark.skipif(not fixtures_available(), reason="no captured RAVE runs")
-
-
-@pytest.fixture
-def tm(tmp_path: Path):
-    manager = TrainingManager(tmp_path / "db.sqlite3")
-    yield manager
-    manager.close()
-    close_all()
 
 
 def _trained_remote_run(tm: TrainingManager, host, tmp_path: Path, rave: Path) -> int:

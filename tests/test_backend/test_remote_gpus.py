@@ -15,7 +15,7 @@ from replay_helpers import fixtures_available
 from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.remote.follow import RemoteRunFollower
 from rave_gui.backend.remote.gpus import SMI, parse_smi, target_gpus
-from rave_gui.backend.remote.ssh import Connection, close_all
+from rave_gui.backend.remote.ssh import Connection
 from rave_gui.backend.store.targets import TargetStore
 
 MIB = 1024 * 1024
@@ -25,14 +25,6 @@ TWO_GPUS = "0, NVIDIA GeForce RTX 3090, 20117, 24576, 97\n1, NVIDIA GeForce RTX 
 MIG = "0, NVIDIA A100-SXM4-40GB, 1, 40960, [N/A]\n"
 
 no_smi = pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has one")
-
-
-@pytest.fixture
-def tm(tmp_path: Path):
-    manager = TrainingManager(tmp_path / "db.sqlite3")
-    yield manager
-    manager.close()
-    close_all()
 
 
 def test_nvidia_smi_csv_is_parsed() -> None:

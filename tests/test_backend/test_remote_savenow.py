@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import posixpath
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from remote_helpers import add_target
+from remote_helpers import add_target, start_remote_command
 from remote_hosts import slurm, slurm_sshd, sshd  # noqa: F401  (fixtures)
 
 from rave_gui.backend.errors import ProcessError, ValidationError
@@ -22,16 +21,12 @@ from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.remote import follow as remote
 from rave_gui.backend.remote.control import save_checkpoint_now
 from rave_gui.backend.remote.follow import RemoteRunFollower
-from rave_gui.backend.remote.runs import install_tools, start
 from rave_gui.backend.remote.scripts import (
     LOG_NAME,
     STATUS_NAME,
-    SUPERVISOR,
-    sbatch_script,
-    ssh_command,
 )
-from rave_gui.backend.remote.ssh import Connection, close_all
-from rave_gui.backend.runs.engine import Engine, new_run_folder
+from rave_gui.backend.remote.ssh import Connection
+from rave_gui.backend.runs.engine import Engine
 from rave_gui.backend.store.targets import SLURM, RemoteRun, Target
 
 # Stands for the launcher under `rave train`: SIGUSR1 "saves a checkpoint" (a line in
@@ -67,33 +62,11 @@ finally:
 """
 
 
-@pytest.fixture
-def tm(tmp_path: Path):
-    manager = TrainingManager(tmp_path / "db.sqlite3")
-    yield manager
-    manager.close()
-    close_all()
-
-
 def _start_child(tm: TrainingManager, target: Target, runs_dir: Path) -> RemoteRun:
-    config = {
-        "name": "child", "dataset_path": "/data/db", "configs": ["v2_small"], "overrides": [],
-        "max_steps": 10, "val_every": 5, "batch": 2, "channels": 1, "gpu": -1, "workers": 0,
-        "target": target.name,
-    }  # fmt: skip
-    exp_id = tm.start_training(config)
-    run_dir, _uid = new_run_folder(tm, exp_id, runs_dir)
-    conn = Connection(target)
-    home = conn.run("pwd").text.strip()
-    tools = posixpath.join(home, install_tools(conn, target))
-    remote_dir = posixpath.join(target.workdir, run_dir.name)
-    sup = [sys.executable, posixpath.join(tools, SUPERVISOR), "--log", LOG_NAME,
-           "--status", STATUS_NAME, "--", sys.executable, "-c", CHILD]  # fmt: skip
-    if target.kind == SLURM:
-        text = sbatch_script(target, "child", remote_dir, sup)
-    else:
-        text = ssh_command(remote_dir, sup)
-    return start(tm, exp_id, conn, remote_dir, sup, text, sys.executable, tools)
+    return start_remote_command(
+        tm, target, runs_dir, [sys.executable, "-c", CHILD], name="child", max_steps=10,
+        val_every=5,
+    )  # fmt: skip
 
 
 def _wait(cond, timeout: float = 60.0, what: str = "") -> None:

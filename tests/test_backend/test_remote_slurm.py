@@ -15,20 +15,12 @@ from replay_helpers import FIXTURES, fixtures_available
 from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.rave.tfevents import EventDirFollower
 from rave_gui.backend.remote.follow import RemoteRunFollower
-from rave_gui.backend.remote.ssh import Connection, close_all
+from rave_gui.backend.remote.ssh import Connection
 from rave_gui.backend.runs.engine import Engine
 from rave_gui.backend.store.targets import TargetStore
 from rave_gui.backend.system.settings import Settings
 
 pytestmark = pytest.mark.skipif(not fixtures_available(), reason="no captured RAVE runs")
-
-
-@pytest.fixture
-def tm(tmp_path: Path):
-    manager = TrainingManager(tmp_path / "db.sqlite3")
-    yield manager
-    manager.close()
-    close_all()
 
 
 def _points(tm: TrainingManager, exp_id: int) -> list[tuple[str, int, float]]:

@@ -34,14 +34,6 @@ NAME = "it's a run; rm -rf $HOME `x` & y"  # what an experiment name may hold of
 needs_fixtures = pytest.mark.skipif(not fixtures_available(), reason="no captured RAVE runs")
 
 
-@pytest.fixture
-def tm(tmp_path: Path):
-    manager = TrainingManager(tmp_path / "db.sqlite3")
-    yield manager
-    manager.close()
-    close_all()  # the shared connections of this test
-
-
 def _points(tm: TrainingManager, exp_id: int) -> list[tuple[str, int, float]]:
     return sorted(
         (n, s, v) for name in tm.metrics.names(exp_id)

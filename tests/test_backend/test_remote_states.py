@@ -15,18 +15,10 @@ from replay_helpers import fixtures_available
 
 from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.remote.follow import RemoteRunFollower
-from rave_gui.backend.remote.ssh import Connection, close_all
+from rave_gui.backend.remote.ssh import Connection
 from rave_gui.backend.remote.states import status_text
 from rave_gui.backend.store.targets import SLURM, SSH, RemoteRun, TargetStore, engine_label
 from rave_gui.cli import main
-
-
-@pytest.fixture
-def tm(tmp_path: Path):
-    manager = TrainingManager(tmp_path / "db.sqlite3")
-    yield manager
-    manager.close()
-    close_all()
 
 
 def _run(state: str, reason: str = "", kind: str = SLURM, restarts: int = 0) -> RemoteRun:

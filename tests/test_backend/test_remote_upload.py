@@ -14,17 +14,9 @@ from remote_hosts import sshd  # noqa: F401  (a fixture)
 from rave_gui.backend.errors import PreflightError, ValidationError
 from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.rave.dataset import read_dataset
-from rave_gui.backend.remote.ssh import Connection, close_all
+from rave_gui.backend.remote.ssh import Connection
 from rave_gui.backend.remote.upload import UploadCancelled, upload_dataset
 from rave_gui.cli import main
-
-
-@pytest.fixture
-def tm(tmp_path: Path):
-    manager = TrainingManager(tmp_path / "db.sqlite3")
-    yield manager
-    manager.close()
-    close_all()
 
 
 def _same_files(a: Path, b: Path) -> None:

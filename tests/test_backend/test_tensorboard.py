@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from compare_helpers import have_captures, import_captures
+from fake_rave import rave_script
 
 from rave_gui.backend.errors import NotFoundError
 from rave_gui.backend.manager import TrainingManager
@@ -23,15 +24,6 @@ HAS_TB = (
     subprocess.run([sys.executable, "-c", "import tensorboard"], capture_output=True).returncode
     == 0
 )
-
-
-def _rave_script(tmp_path: Path, python: str) -> Path:
-    """A `rave` console script run by ``python`` (as pip writes it)."""
-    script = tmp_path / "bin" / "rave"
-    script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(f"#!{python}\nimport sys\n", encoding="utf-8")
-    script.chmod(0o755)
-    return script
 
 
 def _python_without_tensorboard() -> str | None:
@@ -51,7 +43,7 @@ def test_logdir_spec_names_each_run_uniquely_without_separators() -> None:
 
 
 def test_the_command_uses_raves_python_and_a_free_port(tmp_path: Path) -> None:
-    rave = _rave_script(tmp_path, sys.executable)
+    rave = rave_script(tmp_path, sys.executable)
     settings = Settings(rave_executable=str(rave))
     assert tb.rave_python(settings) == sys.executable
     (tmp_path / "r1").mkdir()
@@ -79,7 +71,7 @@ def test_missing_tensorboard_says_how_to_install_it(tmp_path: Path, capsys) -> N
     python = _python_without_tensorboard()
     if python is None:
         pytest.skip("no Python without TensorBoard on this machine")
-    rave = _rave_script(tmp_path, python)
+    rave = rave_script(tmp_path, python)
     (tmp_path / "r").mkdir()
     with pytest.raises(tb.TensorBoardNotInstalled) as err:
         tb.plan_for([("r", str(tmp_path / "r"))], Settings(rave_executable=str(rave)))
@@ -104,7 +96,7 @@ def test_a_real_tensorboard_serves_the_runs_under_their_names(tmp_path: Path) ->
         runs = tb.run_folders(tm, ids)
     finally:
         tm.close()
-    rave = _rave_script(tmp_path, sys.executable)
+    rave = rave_script(tmp_path, sys.executable)
     plan = tb.plan_for(runs, Settings(rave_executable=str(rave)))
     server = tb.start(plan)
     try:
@@ -134,7 +126,7 @@ def test_cli_prints_the_command_for_several_runs(tmp_path: Path, capsys) -> None
         tm.experiments.update(rid, run_dir=str(tmp_path / name))
         ids.append(rid)
     tm.close()
-    rave = _rave_script(tmp_path, sys.executable)
+    rave = rave_script(tmp_path, sys.executable)
     args = ["runs", "tensorboard", *map(str, ids), "--print-command", "--rave", str(rave)]
     code = main([*args, "--db", str(db)])
     out = capsys.readouterr().out.split()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from compare_helpers import have_captures, import_captures
+from fake_rave import rave_script
 
 from rave_gui.backend.system import tensorboard as tb
 from rave_gui.backend.system.settings import Settings
@@ -21,18 +22,10 @@ HAS_TB = (
 )
 
 
-def _rave_script(tmp_path: Path, python: str) -> Path:
-    script = tmp_path / "bin" / "rave"
-    script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(f"#!{python}\n", encoding="utf-8")
-    script.chmod(0o755)
-    return script
-
-
 @pytest.mark.skipif(not HAS_TB or not have_captures(), reason="no TensorBoard or captures")
 def test_opens_a_real_tensorboard_and_stops_it_at_shutdown(qtbot, manager, tmp_path: Path):
     ids = import_captures(manager, tmp_path / "runs")
-    settings = Settings(rave_executable=str(_rave_script(tmp_path, sys.executable)))
+    settings = Settings(rave_executable=str(rave_script(tmp_path, sys.executable)))
     launcher = TensorBoardLauncher(manager, settings, open_browser=False)
     try:
         with qtbot.waitSignal(launcher.opened, timeout=90_000) as opened:
@@ -60,7 +53,7 @@ def test_reports_a_missing_tensorboard_or_run_folder(qtbot, manager, tmp_path: P
     rid = manager.start_training({"name": "r", "dataset_path": "/d"})
     manager.experiments.update(rid, run_dir=str(run))
     queued = manager.start_training({"name": "q", "dataset_path": "/d"})
-    settings = Settings(rave_executable=str(_rave_script(tmp_path, python)))
+    settings = Settings(rave_executable=str(rave_script(tmp_path, python)))
     launcher = TensorBoardLauncher(manager, lambda: settings, open_browser=False)
     with qtbot.waitSignal(launcher.failed, timeout=30_000) as failed:
         launcher.open_runs([rid])

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 from conftest import make_dataset
-from remote_hosts import slurm, slurm_sshd  # noqa: F401  (fixtures)
+from remote_hosts import close_connections, slurm, slurm_sshd  # noqa: F401  (fixtures)
 from replay_helpers import fixtures_available
 
 from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.remote.follow import RemoteRunFollower
 from rave_gui.backend.remote.resume import RESUME_KEY, timed_out
-from rave_gui.backend.remote.ssh import Connection, close_all
+from rave_gui.backend.remote.ssh import Connection
 from rave_gui.backend.runs.resume import resume_checkpoints
 from rave_gui.backend.status import FINAL
 from rave_gui.backend.store.targets import TargetStore
@@ -31,12 +31,6 @@ pytestmark = [
     pytest.mark.skipif(not fixtures_available(), reason="no captured RAVE runs"),
     pytest.mark.skipif(not RAVE.exists(), reason="the RAVE command line is not installed"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _close_connections():
-    yield
-    close_all()
 
 
 def test_a_timed_out_slurm_run_continues_with_one_click(

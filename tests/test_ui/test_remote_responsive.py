@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QWizard
-from remote_hosts import sshd  # noqa: F401  (a fixture)
+from remote_hosts import close_connections, sshd  # noqa: F401  (fixtures)
 
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.remote.ssh import close_all
 
 RAVE = Path(sys.executable).with_name("rave")
 MAX_GAP_S = 0.3  # the GUI thread may be busy this long at most (a slow, shared test machine)
@@ -43,12 +42,6 @@ class GapMeter:
     def stop(self) -> float:
         self.timer.stop()
         return self.longest
-
-
-@pytest.fixture(autouse=True)
-def _close_connections():
-    yield
-    close_all()
 
 
 def test_submitting_to_a_target_leaves_the_gui_responsive(

@@ -9,23 +9,17 @@ from pathlib import Path
 
 import pytest
 from PyQt6.QtCore import Qt
-from remote_hosts import slurm, slurm_sshd, sshd  # noqa: F401  (fixtures)
+from remote_hosts import close_connections, slurm, slurm_sshd, sshd  # noqa: F401  (fixtures)
 from replay_helpers import fixtures_available
 
 from rave_gui.backend.manager import TrainingManager
-from rave_gui.backend.remote.ssh import Connection, close_all
+from rave_gui.backend.remote.ssh import Connection
 from rave_gui.ui.models.experiments_model import COL
 from rave_gui.ui.pages.training_page import TrainingPage
 
 SHOTS = os.environ.get("RAVE_GUI_SHOTS")  # a folder: save the page's picture there
 
 pytestmark = pytest.mark.skipif(not fixtures_available(), reason="no captured RAVE runs")
-
-
-@pytest.fixture(autouse=True)
-def _close_connections():
-    yield
-    close_all()
 
 
 def _status_cell(page: TrainingPage, exp_id: int) -> str:

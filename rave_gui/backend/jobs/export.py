@@ -223,17 +223,58 @@ class ExportPlan:
     started_at: float = field(default_factory=time.time)
 
     def settings(self) -> dict[str, Any]:
-        c = self.checkpoint
-        return {
-            "name": self.name,
-            "streaming": self.streaming,
-            "fidelity": self.fidelity,
-            "checkpoint_step": c.step,
-            "checkpoint_epoch": c.epoch,
-            "checkpoint_best": c.is_best,
-            "checkpoint_label": checkpoint_label(c),
-            "command": self.argv,
-        }
+        return export_settings(self.checkpoint, self.name, self.streaming, self.fidelity, self.argv)
+
+
+def export_settings(
+    c: Checkpoint, name: str, streaming: bool, fidelity: float | None, argv: list[str]
+) -> dict[str, Any]:
+    """The settings an exported model is recorded with (local and remote exports)."""
+    return {
+        "name": name,
+        "streaming": streaming,
+        "fidelity": fidelity,
+        "checkpoint_step": c.step,
+        "checkpoint_epoch": c.epoch,
+        "checkpoint_best": c.is_best,
+        "checkpoint_label": checkpoint_label(c),
+        "command": argv,
+    }
+
+
+def check_model_output(
+    exp: Experiment,
+    ckpt: Checkpoint,
+    problems: list[str],
+    *,
+    name: str | None,
+    output_dir: str | os.PathLike[str] | None,
+    streaming: bool,
+    overwrite: bool,
+    fidelity: float | None,
+) -> tuple[str, Path, Path]:
+    """The model's name, output folder and file of an export (local or remote), checked: what
+    is wrong with them, or with the fidelity, is added to ``problems``."""
+    name = name or default_model_name(exp, ckpt)
+    if not _SAFE_NAME.match(name):
+        problems.append(
+            f"The model name {name!r} may hold only letters, digits, dots, dashes and "
+            "underscores, starting with a letter or digit."
+        )
+    out = Path(output_dir).expanduser() if output_dir else default_output_dir(exp)
+    if not out.is_absolute():
+        problems.append(f"Give the output folder as a full path (not {str(out)!r}).")
+    else:
+        try:
+            check_writable_folder(out)
+        except PreflightError as err:
+            problems.append(str(err))
+    target = model_path(out, name, streaming)
+    if target.exists() and not overwrite:
+        problems.append(f"{target} already exists: choose another name (or remove that file).")
+    if fidelity is not None and not 0.1 <= fidelity <= 0.999:
+        problems.append("The fidelity must be between 0.1 and 0.999 (RAVE's default: 0.95).")
+    return name, out, target
 
 
 def plan_export(
@@ -264,25 +305,10 @@ def plan_export(
             f"No config.gin next to {ckpt_path.name}: RAVE needs the run's configuration to "
             "rebuild the model (it is in the NAME_HASH folder `rave train` wrote)."
         )
-    name = name or default_model_name(exp, ckpt)
-    if not _SAFE_NAME.match(name):
-        problems.append(
-            f"The model name {name!r} may hold only letters, digits, dots, dashes and "
-            "underscores, starting with a letter or digit."
-        )
-    out = Path(output_dir).expanduser() if output_dir else default_output_dir(exp)
-    if not out.is_absolute():
-        problems.append(f"Give the output folder as a full path (not {str(out)!r}).")
-    else:
-        try:
-            check_writable_folder(out)
-        except PreflightError as err:
-            problems.append(str(err))
-    target = model_path(out, name, streaming)
-    if target.exists() and not overwrite:
-        problems.append(f"{target} already exists: choose another name (or remove that file).")
-    if fidelity is not None and not 0.1 <= fidelity <= 0.999:
-        problems.append("The fidelity must be between 0.1 and 0.999 (RAVE's default: 0.95).")
+    name, out, target = check_model_output(
+        exp, ckpt, problems, name=name, output_dir=output_dir, streaming=streaming,
+        overwrite=overwrite, fidelity=fidelity,
+    )  # fmt: skip
     rave = rave_executable
     try:
         rave = find_rave(rave_executable)
@@ -439,11 +465,13 @@ def run_export(
 __all__ = [
     "ExportError",
     "ExportPlan",
+    "check_model_output",
     "checkpoint_label",
     "choose_checkpoint",
     "diagnose_export",
     "explain_failure",
     "export_argv",
+    "export_settings",
     "finish_export",
     "model_path",
     "plan_export",

@@ -26,21 +26,17 @@ from typing import Any
 
 from ..errors import CancelledError, PreflightError
 from ..jobs.export import (
-    _SAFE_NAME,
     EXPORT_CANCELLED,
     NN_TILDE_HELP,
     ExportError,
-    checkpoint_label,
+    check_model_output,
     choose_checkpoint,
-    default_model_name,
-    default_output_dir,
     explain_failure,
     export_argv,
-    model_path,
+    export_settings,
     scan_checkpoints,
 )
 from ..manager import TrainingManager
-from ..rave.command import check_writable_folder
 from ..store.records import Checkpoint
 from .follow import Place
 from .runs import find_rave
@@ -70,16 +66,8 @@ class RemoteExportPlan:
     python: str = ""  # the target's RAVE Python
 
     def settings(self) -> dict[str, Any]:
-        c = self.checkpoint
         return {
-            "name": self.name,
-            "streaming": self.streaming,
-            "fidelity": self.fidelity,
-            "checkpoint_step": c.step,
-            "checkpoint_epoch": c.epoch,
-            "checkpoint_best": c.is_best,
-            "checkpoint_label": checkpoint_label(c),
-            "command": self.argv,
+            **export_settings(self.checkpoint, self.name, self.streaming, self.fidelity, self.argv),
             "target": self.target,
             "remote_checkpoint": self.remote_checkpoint,
         }
@@ -146,25 +134,10 @@ def plan_remote_export(
         config = _find_config_there(place, remote_ckpt)
     except ExportError as err:
         problems.append(str(err))
-    name = name or default_model_name(exp, ckpt)
-    if not _SAFE_NAME.match(name):
-        problems.append(
-            f"The model name {name!r} may hold only letters, digits, dots, dashes and "
-            "underscores, starting with a letter or digit."
-        )
-    out = Path(output_dir).expanduser() if output_dir else default_output_dir(exp)
-    if not out.is_absolute():
-        problems.append(f"Give the output folder as a full path (not {str(out)!r}).")
-    else:
-        try:
-            check_writable_folder(out)
-        except PreflightError as err:
-            problems.append(str(err))
-    target_file = model_path(out, name, streaming)
-    if target_file.exists() and not overwrite:
-        problems.append(f"{target_file} already exists: choose another name (or remove it).")
-    if fidelity is not None and not 0.1 <= fidelity <= 0.999:
-        problems.append("The fidelity must be between 0.1 and 0.999 (RAVE's default: 0.95).")
+    name, out, target_file = check_model_output(
+        exp, ckpt, problems, name=name, output_dir=output_dir, streaming=streaming,
+        overwrite=overwrite, fidelity=fidelity,
+    )  # fmt: skip
     rave = ""
     python = ""
     try:

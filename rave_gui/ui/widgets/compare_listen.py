@@ -12,20 +12,17 @@ from collections.abc import Sequence
 
 from PyQt6.QtCore import QSignalBlocker, Qt, QTimer
 from PyQt6.QtWidgets import (
-    QButtonGroup,
-    QComboBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QScrollArea,
     QSlider,
     QVBoxLayout,
     QWidget,
 )
 
-from ...backend.rave.audio import PARTS, AudioClip
+from ...backend.rave.audio import AudioClip
 from .compare_plot import run_color
-from .listen_panel import PART_LABELS, ListenPanel
+from .listen_panel import ExampleAB, ListenPanel
 from .plot_style import swatch
 
 PANEL_MIN_WIDTH = 360
@@ -44,7 +41,7 @@ def nearest_clip(clips: Sequence[AudioClip], step: int | None, index: int) -> in
     return min(known)[1]
 
 
-class CompareListen(QWidget):
+class CompareListen(QWidget, ExampleAB):
     """Validation audio of the compared runs, one column each, listened to side by side."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -60,15 +57,8 @@ class CompareListen(QWidget):
         self.step_slider.setPageStep(1)
         self.step_slider.valueChanged.connect(lambda _v: self.sync())
         self.step_label = QLabel("–")
-        self.example_combo = QComboBox()
+        self._make_example_ab(self, "reconstruction")
         self.example_combo.currentIndexChanged.connect(lambda _i: self.sync())
-        self.a_button = QPushButton(PART_LABELS["input"])
-        self.b_button = QPushButton(PART_LABELS["reconstruction"])
-        self.ab_group = QButtonGroup(self)
-        for i, b in enumerate((self.a_button, self.b_button)):
-            b.setCheckable(True)
-            self.ab_group.addButton(b, i)
-        self.b_button.setChecked(True)
         self.ab_group.idToggled.connect(lambda _i, on: self.sync() if on else None)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Validation"))
@@ -152,17 +142,6 @@ class CompareListen(QWidget):
         if not self.panels:
             return None
         return max(self.panels.values(), key=lambda p: len(self.listed(p)))
-
-    @property
-    def example(self) -> int:
-        return max(0, self.example_combo.currentIndex())
-
-    @property
-    def part(self) -> str:
-        return PARTS[max(0, self.ab_group.checkedId())]
-
-    def set_part(self, part: str) -> None:
-        (self.a_button if part == "input" else self.b_button).setChecked(True)
 
     def select(self, row: int) -> None:
         """Choose the reference run's ``row``-th validation (the others: nearest step)."""

@@ -58,7 +58,39 @@ def _decode(clip: AudioClip) -> tuple[ClipAudio, list[tuple[np.ndarray, np.ndarr
     return audio, specs
 
 
-class ListenPanel(QWidget):
+class ExampleAB:
+    """The example chooser and the A/B (input/reconstruction) buttons of a listening widget:
+    one run's ListenPanel and the comparison's CompareListen."""
+
+    example_combo: QComboBox
+    a_button: QPushButton
+    b_button: QPushButton
+    ab_group: QButtonGroup
+
+    def _make_example_ab(self, owner: QWidget, part: str) -> None:
+        """The chooser and the buttons, ``part`` chosen (their signals not connected yet)."""
+        self.example_combo = QComboBox()
+        self.a_button = QPushButton(PART_LABELS["input"])
+        self.b_button = QPushButton(PART_LABELS["reconstruction"])
+        self.ab_group = QButtonGroup(owner)
+        for i, b in enumerate((self.a_button, self.b_button)):
+            b.setCheckable(True)
+            self.ab_group.addButton(b, i)
+        self.set_part(part)
+
+    @property
+    def example(self) -> int:
+        return max(0, self.example_combo.currentIndex())
+
+    @property
+    def part(self) -> str:
+        return PARTS[max(0, self.ab_group.checkedId())]
+
+    def set_part(self, part: str) -> None:
+        (self.a_button if part == "input" else self.b_button).setChecked(True)
+
+
+class ListenPanel(QWidget, ExampleAB):
     """The validations of one run (step, loss); for the chosen one, each example as input and
     reconstruction (waveform over spectrogram), play/stop, an A/B switch that keeps the
     position, a step slider over the validations and saving as WAV. New clips appear while
@@ -90,15 +122,8 @@ class ListenPanel(QWidget):
         self.clip_list.setMinimumWidth(100)
         self.clip_list.currentRowChanged.connect(self._on_row_changed)
 
-        self.example_combo = QComboBox()
+        self._make_example_ab(self, "input")
         self.example_combo.currentIndexChanged.connect(self._on_example_changed)
-        self.a_button = QPushButton(PART_LABELS["input"])
-        self.b_button = QPushButton(PART_LABELS["reconstruction"])
-        self.ab_group = QButtonGroup(self)
-        for i, b in enumerate((self.a_button, self.b_button)):
-            b.setCheckable(True)
-            self.ab_group.addButton(b, i)
-        self.a_button.setChecked(True)
         self.ab_group.idToggled.connect(self._on_ab_toggled)
         self.play_button = QPushButton("Play")
         self.play_button.clicked.connect(lambda _checked: self.toggle_play())
@@ -368,17 +393,6 @@ class ListenPanel(QWidget):
         self._draw()
 
     # --- example and A/B ---------------------------------------------------------------------
-    @property
-    def example(self) -> int:
-        return max(0, self.example_combo.currentIndex())
-
-    @property
-    def part(self) -> str:
-        return PARTS[max(0, self.ab_group.checkedId())]
-
-    def set_part(self, part: str) -> None:
-        (self.a_button if part == "input" else self.b_button).setChecked(True)
-
     def _on_example_changed(self, _index: int) -> None:
         self.stop()
         self._draw()
