@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_dataset
 from remote_hosts import close_connections, slurm, slurm_sshd  # noqa: F401  (fixtures)
 from replay_helpers import fixtures_available
 
@@ -39,6 +38,7 @@ def test_a_timed_out_slurm_run_continues_with_one_click(
     controller,
     signals,
     tmp_path: Path,
+    dataset_factory,
     slurm_sshd,  # noqa: F811
 ) -> None:
     from remote_helpers import add_target, start_remote_replay
@@ -46,7 +46,7 @@ def test_a_timed_out_slurm_run_continues_with_one_click(
     target = add_target(manager, slurm_sshd, "cluster", slurm=True, rave=str(RAVE))
     run = start_remote_replay(manager, target, tmp_path / "runs", name="long", duration=2.0)
     exp_id = run.experiment_id
-    dataset = make_dataset(tmp_path / "on the target" / "strings")  # checked there
+    dataset = dataset_factory(tmp_path / "on the target" / "strings")  # checked there
     manager.experiments.update(exp_id, config={
         **manager.get_experiment(exp_id).config, "dataset_path": str(dataset)})  # fmt: skip
     follower = RemoteRunFollower(manager, exp_id)
