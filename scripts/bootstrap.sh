@@ -44,6 +44,12 @@ if [ "$(id -u)" -eq 0 ] && [ -z "${RAVE_GUI_NO_REMOTE_PKGS:-}" ] && command -v a
     apt-get install -y -qq --no-install-recommends $missing >/dev/null \
       || echo "bootstrap: could not install$missing: the SSH/SLURM tests will be skipped"
   fi
+  # rsync for dataset uploads (tar over ssh otherwise): on its own, so that its absence
+  # skips only the rsync upload test
+  if ! command -v rsync >/dev/null; then
+    apt-get install -y -qq --no-install-recommends rsync >/dev/null \
+      || echo "bootstrap: could not install rsync: uploads use tar over ssh"
+  fi
 fi
 
 PY=${PYTHON:-python3}
