@@ -38,6 +38,10 @@ SLURM_LIVE = {
 SLURM_ENDED_BY_ENGINE = {"CANCELLED", "TIMEOUT", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL",
                          "DEADLINE", "OUT_OF_MEMORY"}  # fmt: skip
 RETRY_NOTE_S = 60.0
+# A SLURM job seen ended is taken for ended only when it still is this long after: a requeue
+# (preemption included) passes through states that are not "live" (the killed first life's
+# end, PREEMPTED) before the job is PENDING again for its next life.
+SLURM_END_GRACE_S = 6.0
 SLURM_RESUME_SETTLE_S = 2.0  # an unreachable target is said again at most this often
 
 
@@ -89,6 +93,7 @@ class RemoteRunFollower(RunFollower):
         self.store = TargetStore(manager.db)
         self._engine_end: str | None = None  # the SLURM state that ended the run, if it did
         self._stop_sent: dict[str, float] = {}  # the stop's signals sent, when (monotonic)
+        self._ended_seen: float | None = None  # when the SLURM job was first seen ended
 
     def _alive(self) -> bool:
         return self._remote_alive
@@ -157,6 +162,9 @@ class RemoteRunFollower(RunFollower):
             run.state, run.reason = state, "" if reason in ("None", "(null)") else reason
             if alive and not res.missing:
                 self._remote_alive = True
+                self._ended_seen = None
+            elif not res.missing and self._settling(final):
+                pass  # seen ended just now: a requeued job comes back; decided at a later poll
             else:
                 self._remote_alive = False
                 if state in SLURM_ENDED_BY_ENGINE and self.exp.status in (RUNNING, PAUSED):
@@ -169,6 +177,16 @@ class RemoteRunFollower(RunFollower):
             text = f"{run.kind.upper()}: {run.state}" + (f" ({run.reason})" if run.reason else "")
             upd.lines.append((text, "info"))
             upd.engine_state = run.state
+
+    def _settling(self, final: bool) -> bool:
+        """Whether a SLURM job just seen ended may still come back (see SLURM_END_GRACE_S);
+        the first sighting starts the wait. Never while a stop is asked or at the last read."""
+        if final or self.exp.status == STOPPING or not self._remote_alive:
+            return False
+        now = time.monotonic()
+        if self._ended_seen is None:
+            self._ended_seen = now
+        return now - self._ended_seen < SLURM_END_GRACE_S
 
     def _ended_by_engine(self, state: str) -> None:
         """SLURM ended the job (scancel from outside, the time limit, preemption): the run is
