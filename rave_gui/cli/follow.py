@@ -56,6 +56,7 @@ def wait_for(
     from ..backend.runs.follower import RunFollower
     from ..backend.runs.followers import follower_for
     from ..backend.status import LIVE, QUEUED
+    from ..backend.system.filewatch import QUIET_POLL_S, FileWatch
 
     tm = engine.manager
     every = exp_ids is None
@@ -64,6 +65,7 @@ def wait_for(
     last_print: dict[int, float] = {}
     failed = False
     last_scan = -math.inf
+    watch = FileWatch()  # the followed runs' folders: sleep until they change
     try:
         while True:
             now = time.monotonic()
@@ -76,6 +78,8 @@ def wait_for(
                 if tm.get_experiment(exp_id).status != QUEUED:
                     pending.remove(exp_id)
                     followers[exp_id] = follower_for(tm, exp_id)
+                    for folder in followers[exp_id].watch_folders():
+                        watch.add(folder)
                     last_print[exp_id] = -math.inf
             prefix = "[{}] " if every or len(followers) + len(pending) > 1 else ""
             for exp_id, follower in list(followers.items()):
@@ -99,6 +103,9 @@ def wait_for(
             if not followers and not pending and nothing_left:
                 break
             time.sleep(FOLLOW_INTERVAL_S)
+            local = all(f.watch_folders() for f in followers.values())  # remote ones: polled
+            if watch.native and local and not pending:
+                watch.wait(QUIET_POLL_S - FOLLOW_INTERVAL_S)
     except KeyboardInterrupt:
         ids = list(followers) + pending
         if not stop_on_interrupt:
@@ -109,4 +116,6 @@ def wait_for(
             engine.stop(exp_id)
             failed |= print_outcome(tm, exp_id, out)
         engine.schedule()
+    finally:
+        watch.close()
     return 1 if failed else 0

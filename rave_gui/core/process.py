@@ -16,9 +16,12 @@ from ..backend.process.logfollow import LogFollower, lines_of
 from ..backend.rave.logparse import Failure, Outcome
 from ..backend.runs.follower import FollowUpdate, RunFollower
 from ..backend.runs.followers import follower_for
+from ..backend.system.filewatch import QUIET_POLL_S, FileWatch
 
 POLL_INTERVAL_S = 0.25  # the quickest poll: while output arrives
-IDLE_POLL_S = 2.0  # the slowest: after a while with nothing new (the poll interval doubles)
+# The slowest: after a while with nothing new (the poll interval doubles); with the files
+# watched (inotify), the poll while they stay unchanged.
+IDLE_POLL_S = QUIET_POLL_S
 RETRY_INTERVAL_S = 2.0  # after an unexpected error while following
 
 
@@ -44,14 +47,40 @@ class FollowThread(QThread):
         super().__init__(parent)
         self._stop_following = False
         self._wake = threading.Event()  # set to end a wait between polls at once
+        self._watch: FileWatch | None = None  # the followed files' folders, while following
+        self.polls = 0  # polls done (what the file watch saves shows here)
 
     def stop_following(self) -> None:
         """Stop watching (the process itself goes on); the thread ends within a poll."""
         self._stop_following = True
         self._wake.set()
+        watch = self._watch
+        if watch is not None:
+            watch.wake()
 
     def _sleep(self, seconds: float) -> None:
         self._wake.wait(seconds)
+
+    def _start_watch(self, folders: list[Path]) -> None:
+        self._watch = FileWatch(folders) if folders else None
+
+    def _end_watch(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.close()
+
+    def _wait_for_output(self, interval: float) -> None:
+        """Between polls. With the files watched: the shortest interval (output arriving
+        meanwhile is read in one poll), then until a file changes or the fallback poll is due.
+        Else ``interval`` (short while output arrives, backing off while none does)."""
+        self.polls += 1
+        watch = self._watch
+        if watch is None or not watch.native:
+            self._sleep(interval)
+            return
+        self._sleep(POLL_INTERVAL_S)
+        if not self._stop_following:
+            watch.wait(IDLE_POLL_S - POLL_INTERVAL_S)
 
 
 class ProcessThread(FollowThread):
@@ -119,6 +148,13 @@ class ProcessThread(FollowThread):
         follower = LogFollower(
             self.log_path, pid=self.pid, start_time=self.start_time, status_path=self.status_path
         )
+        self._start_watch([self.log_path.parent, follower.status_path.parent])
+        try:
+            self._follow_log(follower)
+        finally:
+            self._end_watch()
+
+    def _follow_log(self, follower: LogFollower) -> None:
         interval = POLL_INTERVAL_S
         while not self._stop_following:
             upd = follower.poll()
@@ -134,7 +170,7 @@ class ProcessThread(FollowThread):
                 self.ended.emit(ok, message)
                 return
             interval = next_interval(interval, bool(upd.events))
-            self._sleep(interval)
+            self._wait_for_output(interval)
 
 
 class TrainingProcess(FollowThread):
@@ -215,10 +251,12 @@ class TrainingProcess(FollowThread):
             return
         self._shown_problem = None
         try:
+            self._start_watch(self.follower.watch_folders())
             self._follow_run(self.follower)
         except Exception as err:  # reported, never raised
             self.following_failed.emit(describe_error(err))
         finally:
+            self._end_watch()
             self.follower.close()
 
     def _follow_run(self, follower: RunFollower) -> None:
@@ -245,7 +283,7 @@ class TrainingProcess(FollowThread):
                 return
             busy = bool(upd.lines or upd.points or upd.progress or upd.checkpoints_changed)
             interval = next_interval(interval, busy)
-            self._sleep(interval)
+            self._wait_for_output(interval)
 
     def _exp_status(self) -> str:
         return self.manager.get_experiment(self.experiment_id).status

@@ -98,6 +98,9 @@ class RemoteRunFollower(RunFollower):
     def _alive(self) -> bool:
         return self._remote_alive
 
+    def watch_folders(self) -> list[Path]:
+        return []  # the files change there, not here: polled (each poll copies them)
+
     def _poll(self, upd: FollowUpdate) -> None:
         self.exp = self.manager.get_experiment(self.experiment_id)
         if self.exp.status in LIVE or self.exp.status == QUEUED:

@@ -135,6 +135,19 @@ class RunFollower:
         self._gpu_index = gpu if isinstance(gpu, int) and gpu >= 0 else None
         self.finished = exp.status in FINAL and not self._may_catch_up()
 
+    def watch_folders(self) -> list[Path]:
+        """The folders whose changes are worth a poll (the run folder, the log's): a follower
+        thread sleeps on them (FileWatch) between polls."""
+        out: list[Path] = []
+        for f in (
+            self.run_dir,
+            self.log.log_path.parent if self.log is not None else None,
+            self.status_path.parent if self.status_path is not None else None,
+        ):
+            if f is not None and f not in out:
+                out.append(f)
+        return out
+
     def close(self) -> None:
         """Release the open log file (a later poll opens it again)."""
         if self.log is not None:
