@@ -76,6 +76,40 @@ def _store_live(tm, exp: int, start_step: int, per_series: int, batch: int) -> i
     return step
 
 
+NATIVE_NAMES: dict[int, str] = {}  # native thread id: a name for the per-thread figures
+
+
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds of each thread of this process, by thread name (Linux; {} elsewhere)."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if int(tid) == os.getpid():
+            name = "GUI thread"
+        key = f"{NATIVE_NAMES.get(int(tid), name)} [{tid}]"
+        out[key] = cpu
+    return out
+
+
+def _print_threads(before: dict[str, float], after: dict[str, float], wall: float) -> None:
+    rows = sorted(((after[k] - before.get(k, 0.0), k) for k in after), reverse=True)
+    for cpu, k in rows[:6]:
+        if cpu > 0:
+            print(f"    {k}: {100 * cpu / wall:.1f}%")
+
+
 def _run_loop(app, seconds: float) -> None:
     from PyQt6.QtCore import QEventLoop, QTimer
 
@@ -159,6 +193,7 @@ def main(argv: list[str]) -> None:
         def writer() -> None:
             import numpy as np
 
+            NATIVE_NAMES[threading.get_native_id()] = "writer (the follower's part)"
             per = max(1, int(RATE * BATCH_S / len(names)))
             t_next = time.monotonic()
             while not stop.is_set():
@@ -178,10 +213,11 @@ def main(argv: list[str]) -> None:
                 stop.wait(max(0.0, t_next - time.monotonic()))
 
         draws, full = plot.draw_count, getattr(plot, "full_draw_count", 0)
-        c0, w0 = time.process_time(), time.perf_counter()
-        th = threading.Thread(target=writer, daemon=True)
+        c0, w0, t0 = time.process_time(), time.perf_counter(), _thread_cpu()
+        th = threading.Thread(target=writer, name="bench-writer", daemon=True)
         th.start()
         _run_loop(app, args.seconds)
+        t1 = _thread_cpu()  # the writer still runs
         stop.set()
         th.join()
         cpu, wall = time.process_time() - c0, time.perf_counter() - w0
@@ -191,6 +227,7 @@ def main(argv: list[str]) -> None:
             f"{plot.draw_count - draws} draws ({getattr(plot, 'full_draw_count', 0) - full} full), "
             f"last draw {plot.last_draw_ms:.0f} ms)"
         )
+        _print_threads(t0, t1, wall)
 
         # idle: the same app, nothing written
         _run_loop(app, 1.0)

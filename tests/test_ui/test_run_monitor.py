@@ -89,6 +89,24 @@ def test_cards_show_the_change_with_arrow_and_colour(qtbot):
     assert not cards.isVisible() and not cards.cards
 
 
+def test_live_points_show_at_most_once_a_second_and_the_last_wins(qtbot):
+    cards = MetricCards()
+    qtbot.addWidget(cards)
+    cards.resize(900, 100)
+    cards.show()
+    cards.add_points({"validation": [(10, 0.9)]}, live=True)
+    assert cards.card_texts()["validation"] == ("0.9000", "first value")  # the first at once
+    height = cards.cards["validation"].height()
+    t0 = time.monotonic()
+    for step in range(20, 120, 10):  # a burst: shown once, with the last value
+        cards.add_points({"validation": [(step, step / 100)]}, live=True)
+    assert cards.card_texts()["validation"] == ("0.9000", "first value")
+    qtbot.waitUntil(lambda: cards.card_texts()["validation"][0] == "1.1000", timeout=5000)
+    assert time.monotonic() - t0 >= 0.5
+    assert cards.card_texts()["validation"] == ("1.1000", "▲ +0.1")
+    assert cards.cards["validation"].height() == height  # arrows or not: one height
+
+
 def test_card_series_are_ravés_loss_terms_or_other_trainers_losses():
     if not (FIXTURES / "run_110steps").exists():
         pytest.skip("the captured RAVE runs are not here")
@@ -126,7 +144,11 @@ def test_a_finished_run_shows_its_stored_last_values_as_cards(qtbot, manager, si
     signals.run_metrics.emit(exp + 1, {"validation": [(999, 0.0)]})
     assert cards.card_texts()["validation"][0] == value
     signals.run_metrics.emit(exp, {"validation": [(999, val[-1][1] + 1.0)]})
-    assert cards.card_texts()["validation"] == (f"{val[-1][1] + 1.0:.4f}", "▲ +1")
+    # live points show at most once a second (the stored ones came just now)
+    qtbot.waitUntil(
+        lambda: cards.card_texts()["validation"] == (f"{val[-1][1] + 1.0:.4f}", "▲ +1"),
+        timeout=5000,
+    )
     page.shutdown()
 
 

@@ -46,7 +46,9 @@ from .tile_agg import (
 )
 
 TILE_BASE = 2  # each level's tiles are twice as wide as the level's below
-LEVELS = 20  # levels kept per series: the widest tile holds ~8 * 2**19 points
+LEVELS = 12  # levels kept per series: the widest tile holds ~8 * 2**11 points, so a
+# 2,000-bucket read of a series of up to ~32M points reads kept tiles (a longer one makes its
+# level from the widest kept); every level kept costs a tile row written at each append
 POINTS_PER_TILE = 8  # about how many points the narrowest kept tiles hold
 MIN_TILED_POINTS = 64  # a shorter series is read from its points
 MAX_LEVEL = 62
@@ -220,6 +222,18 @@ def _named(rows: list[tuple], name: str) -> Iterable[tuple]:
     return ((name, *r) for r in rows)
 
 
+# What a write needs to know of a series, in one statement (each lone min() or max() is
+# answered from an index): (dirty_from, last step, lowest level, highest level); no row for a
+# series never written.
+_SERIES_STATE = (
+    "SELECT dirty_from, "
+    "(SELECT max(step) FROM metric_points WHERE experiment_id = ? AND name = ?), "
+    "(SELECT min(level) FROM metric_tiles WHERE experiment_id = ? AND name = ?), "
+    "(SELECT max(level) FROM metric_tiles WHERE experiment_id = ? AND name = ?) "
+    "FROM metric_series WHERE experiment_id = ? AND name = ?"
+)
+
+
 def write_series(
     conn: sqlite3.Connection,
     experiment_id: int,
@@ -240,11 +254,8 @@ def write_series(
         return
     vlist = _floats(values)
     wlist = [None] * n if walls is None else _floats(np.asarray(walls, dtype=np.float64))
-    known = conn.execute(
-        "SELECT dirty_from FROM metric_series WHERE experiment_id = ? AND name = ?",
-        (experiment_id, name),
-    ).fetchone()
-    rng = step_range(conn, experiment_id, name) if known else None
+    known = conn.execute(_SERIES_STATE, (experiment_id, name) * 4).fetchone()
+    last = None if known is None or known[1] is None else int(known[1])
     conn.executemany(
         f"INSERT OR REPLACE INTO metric_points VALUES ({int(experiment_id)}, ?, ?, ?, ?)",
         zip(itertools.repeat(name, n), steps.tolist(), vlist, wlist, strict=True),
@@ -257,12 +268,11 @@ def write_series(
         )
         _build(conn, experiment_id, name, steps, values)
         return
-    if known[0] is not None or (rng is not None and int(steps[0]) <= rng[1]):
+    if known[0] is not None or (last is not None and int(steps[0]) <= last):
         _mark_dirty(conn, experiment_id, {name: int(steps[0])})  # rebuilt when next read
         return
-    levels = series_levels(conn, experiment_id, name)
-    if levels is not None:
-        _advance(conn, experiment_id, name, levels, steps, values)
+    if known[2] is not None:
+        _advance(conn, experiment_id, name, (int(known[2]), int(known[3])), steps, values)
         return
     # no tiles yet (a short series): once long enough, build them from all its points
     count = conn.execute(
@@ -271,6 +281,7 @@ def write_series(
         (experiment_id, name, MIN_TILED_POINTS),
     ).fetchone()[0]
     if count >= MIN_TILED_POINTS:
+        rng = step_range(conn, experiment_id, name)
         raw = _raw_agg(conn, experiment_id, name, 0 if rng is None else rng[0], None)
         if raw is not None:
             _build(conn, experiment_id, name, raw.first_step, raw.first_value)

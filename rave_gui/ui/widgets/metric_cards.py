@@ -4,8 +4,10 @@ went up). The choice of series and the trends are the backend's (``backend.runs.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
+from PyQt6.QtCore import QTimer
 from PyQt6.QtGui import QFont, QResizeEvent
 from PyQt6.QtWidgets import (
     QFrame,
@@ -22,6 +24,7 @@ from ...backend.runs.cards import BETTER, WORSE, CardSeries, CardValue, caption
 GOOD_COLOR = "#2e9e4f"
 BAD_COLOR = "#d64541"
 CARD_MIN_WIDTH = 124
+LIVE_INTERVAL_S = 1.0  # live points show at most once a second (a person reads no faster)
 
 
 def format_value(v: float) -> str:
@@ -62,20 +65,40 @@ class MetricCard(QFrame):
         lay.addWidget(self.caption_label)
         lay.addLayout(numbers)
         self.trend: str | None = None
+        self._shown: tuple = ()
+        # One height, whatever it shows: a card growing by a pixel (a glyph from a fallback
+        # font, the style's polish on first show) would resize the plot below, and a resized
+        # plot is drawn again whole instead of blitted.
+        self.value_label.setText("0.0000")
+        self.change_label.setText("▲ ▼ → first value")
+        self.ensurePolished()
+        self.setFixedHeight(self.sizeHint().height())
+        self.value_label.clear()
+        self.change_label.clear()
 
     def show_value(self, card: CardValue) -> None:
-        self.value_label.setText(format_value(card.value))
         change = card.change
-        self.trend = card.trend
         if change is None:
             text = "not a number" if card.trend == WORSE else "first value"
         else:
             text = f"{card.arrow} {change:+.3g}"
-        self.change_label.setText(text)
         color = {BETTER: GOOD_COLOR, WORSE: BAD_COLOR}.get(card.trend or "")
-        self.change_label.setStyleSheet(f"color: {color};" if color else "")
         prev = "" if card.previous is None else f", previous {format_value(card.previous)}"
-        self.setToolTip(f"{card.name} at step {card.step:,}: {format_value(card.value)}{prev}")
+        tip = f"{card.name} at step {card.step:,}: {format_value(card.value)}{prev}"
+        shown = (format_value(card.value), text, color, tip)
+        self.trend = card.trend
+        if shown == self._shown:
+            return  # a style sheet set again costs a restyle and a repaint
+        old = self._shown or (None, None, None, None)
+        self._shown = shown
+        if shown[0] != old[0]:
+            self.value_label.setText(shown[0])
+        if text != old[1]:
+            self.change_label.setText(text)
+        if color != old[2]:
+            self.change_label.setStyleSheet(f"color: {color};" if color else "")
+        if tip != old[3]:
+            self.setToolTip(tip)
 
     def color(self) -> str | None:
         return {BETTER: GOOD_COLOR, WORSE: BAD_COLOR}.get(self.trend or "")
@@ -98,18 +121,32 @@ class MetricCards(QWidget):
         # Its own minimum (one card), not the row's: narrowing the panel drops cards at the
         # right (resizeEvent) instead of holding the window wide.
         self.setMinimumWidth(CARD_MIN_WIDTH)
+        self._last_show = 0.0
+        self._timer = QTimer(self)  # live points coming faster than they can be read
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._show)
         self.hide()
 
     def clear(self) -> None:
         self.series.clear()
         self._show()
 
-    def add_points(self, points: Mapping[str, Sequence[tuple[int, float]]]) -> None:
-        """New points ``{name: [(step, value), ...]}`` (live, or read from the store)."""
-        if self.series.add(points):
+    def add_points(
+        self, points: Mapping[str, Sequence[tuple[int, float]]], live: bool = False
+    ) -> None:
+        """New points ``{name: [(step, value), ...]}`` (live, or read from the store). Live
+        points show at once, or at most once every ``LIVE_INTERVAL_S``."""
+        if not self.series.add(points):
+            return
+        wait = LIVE_INTERVAL_S - (time.monotonic() - self._last_show)
+        if not live or wait <= 0:
             self._show()
+        elif not self._timer.isActive():
+            self._timer.start(int(wait * 1000) + 1)
 
     def _show(self) -> None:
+        self._timer.stop()
+        self._last_show = time.monotonic()
         values = self.series.values()
         names = [v.name for v in values]
         if names != list(self.cards):

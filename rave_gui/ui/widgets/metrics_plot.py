@@ -572,7 +572,9 @@ class MetricsPlot(LiveWatch, QWidget):
             for s in self._series.values():
                 s.loaded = False
             self._request_loads()
-        self._mark_dirty()
+        # Matplotlib draws the resized figure whole itself (draw_idle): the lines drawn since
+        # are blitted over it, not drawn whole a second time.
+        self._mark_dirty(lines_only=True)
 
     def values_at(self, x: float | None) -> tuple[int | None, list[tuple[str, str, float]]]:
         """The step nearest to ``x`` (None: the last step) and (name, colour, value) of each

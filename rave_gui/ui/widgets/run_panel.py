@@ -485,7 +485,7 @@ class RunPanel(QWidget):
     # --- metric cards --------------------------------------------------------------------------
     def _on_metrics(self, experiment_id: int, points: dict) -> None:
         if experiment_id == self.experiment_id:
-            self.metric_cards.add_points(points)
+            self.metric_cards.add_points(points, live=True)
 
     def _load_cards(self, experiment_id: int | None) -> None:
         """The run's stored last values, read off the GUI thread (live points may come first:
@@ -503,7 +503,7 @@ class RunPanel(QWidget):
     def _cards_loaded(self, result: tuple[int, dict]) -> None:
         experiment_id, points = result
         if experiment_id == self.experiment_id:
-            self.metric_cards.add_points(points)
+            self.metric_cards.add_points(points, live=True)
 
     def _update_times(self) -> None:
         row = self._current_row()
