@@ -10,7 +10,14 @@ import pytest
 from rave_gui.backend.manager import TrainingManager
 from rave_gui.core.signals import AppSignals
 from rave_gui.ui.widgets.metrics_plot import MetricsPlot
-from rave_gui.ui.widgets.plot_style import LOSS, LR, VALIDATION, series_kind, shown_by_default
+from rave_gui.ui.widgets.plot_style import (
+    LOSS,
+    LR,
+    VALIDATION,
+    power_label,
+    series_kind,
+    shown_by_default,
+)
 
 
 @pytest.fixture
@@ -70,6 +77,12 @@ def test_points_received_through_signals_appear(qtbot, plot: MetricsPlot, manage
     assert plot.ax_lr.get_visible() and plot.ax_lr.get_yscale() == "log"
     lo, hi = plot.ax.get_xlim()
     assert lo <= 10 and hi >= 30  # the view follows the run
+    # the learning rates' ticks in plain text: no mathtext (its first use costs ~150 ms)
+    plot.redraw_now()
+    labels = [t.get_text() for t in plot.ax_lr.get_yticklabels(minor=False)]
+    labels += [t.get_text() for t in plot.ax_lr.get_yticklabels(minor=True)]
+    shown = [t for t in labels if t]
+    assert shown and all("$" not in t and ("×10" in t or t.startswith("10")) for t in shown)
 
 
 def test_a_finished_runs_whole_history_is_read_from_the_store(qtbot, plot, manager):
@@ -209,6 +222,19 @@ def test_log_scale_toggle_and_empty_states(qtbot, plot, manager):
     assert plot.ax.get_yscale() == "log"
     lo, hi = plot.ax.get_ylim()
     assert 0 < lo < 0.1 and hi > 10.0
+    ticks = [t.get_text() for t in plot.ax.get_yticklabels() if t.get_text()]
+    assert "10⁰" in ticks and "10⁻¹" in ticks and not any("$" in t for t in ticks), ticks
+
+
+def test_log_ticks_read_as_powers_of_ten():
+    assert [power_label(v) for v in (1e-4, 3e-4, 2.5e-3, 1.0, 20.0)] == [
+        "10⁻⁴",
+        "3×10⁻⁴",
+        "2.5×10⁻³",
+        "10⁰",
+        "2×10¹",
+    ]
+    assert power_label(0.0) == power_label(float("nan")) == ""
 
 
 def test_step_labels_stay_distinct_when_zoomed():

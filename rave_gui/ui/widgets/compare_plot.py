@@ -38,7 +38,7 @@ from ...backend.manager import TrainingManager
 from ...backend.runs.compare import Curve, common_metrics, ema_smooth, load_curve
 from ...core.worker import run_in_background
 from .plot_controls import PlotToolbar
-from .plot_style import StepFormatter
+from .plot_style import StepFormatter, log_axis
 
 # One colour per run, by its place in the comparison (the same in every plot and table).
 RUN_COLORS = (
@@ -380,6 +380,8 @@ class ComparePlot(QWidget):
         scale = "log" if self.log_scale else "linear"
         if ax.get_yscale() != scale:
             ax.set_yscale(scale)
+            if scale == "log":
+                log_axis(ax.yaxis)
         if self.x_mode == X_STEP:
             ax.xaxis.set_major_locator(MaxNLocator(nbins=7, integer=True))
             ax.xaxis.set_major_formatter(StepFormatter())

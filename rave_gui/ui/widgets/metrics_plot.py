@@ -60,6 +60,7 @@ from .plot_series import PlotSeries as _Series
 from .plot_style import (
     LR,
     colour_axes,
+    log_axis,
     make_line,
     series_color,
     series_kind,
@@ -330,7 +331,9 @@ class MetricsPlot(LiveWatch, QWidget):
 
     def set_log_scale(self, on: bool) -> None:
         self.ax.set_yscale("log" if on else "linear")
-        if not on:
+        if on:
+            log_axis(self.ax.yaxis)
+        else:
             self.ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
         self._limits_dirty = True
         self._mark_dirty()

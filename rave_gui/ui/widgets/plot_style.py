@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import Formatter, MaxNLocator
+from matplotlib.ticker import Formatter, LogFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 from PyQt6.QtGui import QColor, QIcon, QPalette, QPixmap
 
@@ -116,9 +117,39 @@ class StepFormatter(Formatter):
         return format_step_tick(x, pos, self._tick_step)
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_label(x: float) -> str:
+    """``10⁻⁴``, ``3×10⁻⁴``: a log axis's tick in plain text (matplotlib's own labels are
+    mathtext, whose first use costs about 150 ms of the first view)."""
+    if not (x > 0 and math.isfinite(x)):
+        return ""
+    e = math.floor(math.log10(x) + 1e-9)
+    c = x / 10.0**e
+    exp = str(e).translate(_SUPERSCRIPT)
+    if abs(c - 1) < 1e-6:
+        return f"10{exp}"
+    return f"{c:.2g}×10{exp}"
+
+
+class PowerFormatter(LogFormatter):
+    """A log axis's ticks as ``power_label``s (which ticks get a label: LogFormatter's rules)."""
+
+    def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+        return power_label(x)
+
+
+def log_axis(axis: Any) -> None:
+    """Plain-text labels on a log-scale axis (call after each ``set_yscale("log")``)."""
+    axis.set_major_formatter(PowerFormatter())
+    axis.set_minor_formatter(PowerFormatter(labelOnlyBase=False))
+
+
 def style_axes(ax: Axes, ax_lr: Axes) -> None:
     """The loss axes over the (log-scale) learning-rate axes, ticks and labels."""
     ax_lr.set_yscale("log")
+    log_axis(ax_lr.yaxis)
     ax.set_zorder(ax_lr.get_zorder() + 1)  # losses above the lr curves
     ax.patch.set_visible(False)
     for a in (ax, ax_lr):
@@ -204,12 +235,15 @@ __all__ = [
     "LOSS",
     "LR",
     "VALIDATION",
+    "PowerFormatter",
     "StepFormatter",
     "colour_axes",
     "format_step_tick",
+    "log_axis",
     "make_line",
     "make_nan_marks",
     "pad_range",
+    "power_label",
     "series_color",
     "series_kind",
     "series_order",
