@@ -281,7 +281,11 @@ class RunController(QObject):
 
     def save_checkpoint_now(self, experiment_id: int) -> int:
         """The run saves a checkpoint at its next batch; the checkpoint list shows it once
-        written (run_checkpoints_changed)."""
+        written (run_checkpoints_changed). On a target the signal goes through ssh, in the
+        background (a refusal comes as ``action_failed``); returns 0 then."""
+        save = lambda: self.engine.save_checkpoint_now(experiment_id)  # noqa: E731
+        if self._remote(experiment_id, "save a checkpoint", save, None):
+            return 0
         return self.engine.save_checkpoint_now(experiment_id)
 
     def resume_from_checkpoint(

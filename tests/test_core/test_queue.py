@@ -217,3 +217,18 @@ def test_a_config_known_not_to_build_is_refused_before_starting(engine: Engine, 
     assert "v2_nopqmf_small" not in [c.name for c in engine.install().base_configs()]
     with pytest.raises(PreflightError, match="does not build"):
         engine.submit({"name": "x", "dataset_path": str(dataset), "configs": ["v2_nopqmf_small"]})
+
+
+def test_a_run_on_a_target_takes_no_local_slot(engine: Engine, dataset: Path):
+    tm = engine.manager
+    # a run live on a GPU server (its record as the remote engine keeps it)
+    remote = tm.experiments.import_record(
+        {"name": "on the cluster", "target": "cluster"}, status="running"
+    )
+    assert engine.live_count() == 0
+    cfg = {"dataset_path": str(dataset), "configs": ["v2_small"], "max_steps": 40, "val_every": 10}
+    local = engine.submit({**cfg, "name": "here"})
+    assert tm.get_experiment(local).status == "running"  # max_concurrent_runs=1 is this machine's
+    assert engine.live_count() == 1
+    assert _follow_to_end(tm, local) == "completed"
+    tm.update_experiment_status(remote, "stopped")

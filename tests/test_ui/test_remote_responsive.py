@@ -1,5 +1,5 @@
 """The GUI thread never waits on the network: a run submitted to a target (the real sshd on
-127.0.0.1) and stop/pause/resume of a remote run happen in the background while the event loop
+127.0.0.1) and stop/pause/resume/save-now of a remote run happen in the background while the event loop
 keeps turning (measured: the longest gap between two ticks of a 10 ms timer)."""
 
 from __future__ import annotations
@@ -143,3 +143,11 @@ def test_a_refused_remote_action_is_said(
     qtbot.waitUntil(
         lambda: manager.get_experiment(run.experiment_id).status == "stopped", timeout=90_000
     )
+    # save-now goes through ssh too: in the background, a refusal said the same way
+    began = time.monotonic()
+    with qtbot.waitSignal(controller.action_failed, timeout=30_000) as failed:
+        assert controller.save_checkpoint_now(run.experiment_id) == 0
+        assert time.monotonic() - began < 0.1
+    exp_id, action, why = failed.args
+    assert (exp_id, action) == (run.experiment_id, "save a checkpoint of")
+    assert "only a running run can save a checkpoint now" in why

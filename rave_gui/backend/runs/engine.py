@@ -113,7 +113,10 @@ class Engine:
         return {**config, **settings.to_config(), "project_id": project_id}, settings
 
     def live_count(self) -> int:
-        return self.manager.experiments.count(list(LIVE))
+        """Runs live on this machine: what ``max_concurrent_runs`` limits (a run on a target
+        uses the target's GPUs, and its queue is the target's)."""
+        live = self.manager.list_experiments(status=list(LIVE))
+        return sum(1 for e in live if not e.config.get(TARGET_KEY))
 
     def schedule(self, wait: float = SCHEDULE_WAIT_S) -> list[int]:
         """Start queued experiments (oldest first) while fewer than the allowed number run.
