@@ -80,7 +80,8 @@ class FileWatch:
     seen at all (else every wait lasts its timeout, unless woken)."""
 
     def __init__(self, folders: Iterable[str | os.PathLike[str]] = ()) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one wait at a time; close waits for it
+        self._wake_lock = threading.Lock()  # a wake never writes to a pipe being closed
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -156,10 +157,13 @@ class FileWatch:
 
     def wake(self) -> None:
         """End a wait now (from any thread)."""
-        try:
-            os.write(self._wake_w, b"x")
-        except OSError:  # the pipe is full (woken already) or closed
-            pass
+        with self._wake_lock:
+            if self._wake_w < 0:
+                return  # closed
+            try:
+                os.write(self._wake_w, b"x")
+            except OSError:  # the pipe is full: woken already
+                pass
 
     def wait(self, timeout: float) -> bool:
         """Sleep until a change, a wake or ``timeout`` seconds; True unless the timeout passed."""
@@ -224,10 +228,11 @@ class FileWatch:
                 os.close(self._fd)
                 self._fd = -1
             self._paths.clear()
-            for fd in (self._wake_r, self._wake_w):
-                if fd >= 0:
-                    os.close(fd)
-            self._wake_r = self._wake_w = -1
+            with self._wake_lock:
+                for fd in (self._wake_r, self._wake_w):
+                    if fd >= 0:
+                        os.close(fd)
+                self._wake_r = self._wake_w = -1
 
     def __enter__(self) -> FileWatch:
         return self
