@@ -284,7 +284,7 @@ class RunController(QObject):
         written (run_checkpoints_changed). On a target the signal goes through ssh, in the
         background (a refusal comes as ``action_failed``); returns 0 then."""
         save = lambda: self.engine.save_checkpoint_now(experiment_id)  # noqa: E731
-        if self._remote(experiment_id, "save a checkpoint", save, None):
+        if self._remote(experiment_id, "save a checkpoint of", save, None):
             return 0
         return self.engine.save_checkpoint_now(experiment_id)
 
