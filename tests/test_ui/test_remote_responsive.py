@@ -1,6 +1,6 @@
 """The GUI thread never waits on the network: a run submitted to a target (the real sshd on
-127.0.0.1) and stop/pause/resume/save-now of a remote run happen in the background while the event loop
-keeps turning (measured: the longest gap between two ticks of a 10 ms timer)."""
+127.0.0.1) and stop/pause/resume/save-now of a remote run happen in the background while the
+event loop keeps turning (measured: the longest gap between two ticks of a 10 ms timer)."""
 
 from __future__ import annotations
 

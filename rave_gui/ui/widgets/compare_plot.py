@@ -124,7 +124,8 @@ class ComparePlot(QWidget):
         self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.canvas.setMinimumSize(300, 180)
         self.ax = self.figure.add_subplot(111)
-        self.ax.tick_params(labelsize=8, length=3)
+        self.ax.tick_params(which="both", labelsize=8)
+        self.ax.tick_params(length=3)
         for side in ("top", "right"):
             self.ax.spines[side].set_visible(False)
         self._message = self.ax.text(

@@ -522,7 +522,7 @@ class MetricsPlot(LiveWatch, QWidget):
         w, h = self.canvas.width(), self.canvas.height()
         if w < 50 or h < 50:
             return
-        right = 58 if self.ax_lr.get_visible() else 14
+        right = 74 if self.ax_lr.get_visible() else 14  # "6×10⁻⁴" and the axis label
         self.figure.subplots_adjust(
             left=min(0.4, 56 / w),
             right=max(0.6, 1 - right / w),

@@ -120,11 +120,17 @@ class StepFormatter(Formatter):
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def power_label(x: float) -> str:
-    """``10⁻⁴``, ``3×10⁻⁴``: a log axis's tick in plain text (matplotlib's own labels are
-    mathtext, whose first use costs about 150 ms of the first view)."""
+PLAIN_RANGE = (1e-2, 1e4)  # a log axis inside it reads 0.5, 20; else 10⁻⁴, 3×10⁻⁴
+
+
+def power_label(x: float, plain: bool = False) -> str:
+    """A log axis's tick in plain text: ``0.5``, ``20`` (``plain``, for an axis of everyday
+    values such as losses), else ``10⁻⁴``, ``3×10⁻⁴`` (learning rates). Matplotlib's own labels
+    are mathtext, whose first use costs about 150 ms of a run's first view."""
     if not (x > 0 and math.isfinite(x)):
         return ""
+    if plain:
+        return f"{x:.3g}"
     e = math.floor(math.log10(x) + 1e-9)
     c = x / 10.0**e
     exp = str(e).translate(_SUPERSCRIPT)
@@ -137,7 +143,8 @@ class PowerFormatter(LogFormatter):
     """A log axis's ticks as ``power_label``s (which ticks get a label: LogFormatter's rules)."""
 
     def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
-        return power_label(x)
+        lo, hi = sorted((vmin, vmax))
+        return power_label(x, plain=PLAIN_RANGE[0] <= lo and hi < PLAIN_RANGE[1])
 
 
 def log_axis(axis: Any) -> None:
@@ -154,7 +161,8 @@ def style_axes(ax: Axes, ax_lr: Axes) -> None:
     ax.patch.set_visible(False)
     for a in (ax, ax_lr):
         a.set_autoscale_on(False)
-        a.tick_params(labelsize=8, length=3)
+        a.tick_params(which="both", labelsize=8)
+        a.tick_params(length=3)
         a.spines["top"].set_visible(False)
     ax.xaxis.set_major_formatter(StepFormatter())
     ax.xaxis.set_major_locator(MaxNLocator(nbins=7, integer=True))
