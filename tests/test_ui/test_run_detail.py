@@ -58,6 +58,8 @@ def test_detail_shows_information_statistics_and_the_searchable_config(
     labels = type(view.find_label)
     info_text = " ".join(w.text() for w in view.tabs.widget(0).findChildren(labels))
     assert "long_d744cc98b7" in info_text and view.open_folder_button.isEnabled()
+    # what the folder of an imported run cannot tell is said, not a bare dash
+    assert info_text.count("not recorded (an imported run") == 2  # its dataset and command
     stats_text = " ".join(w.text() for w in view.tabs.widget(1).findChildren(labels))
     assert f"Steps reached: {steps:,}" in stats_text
     assert f"at step {best.step}" in stats_text and "Mean speed: 1.10 s/step" in stats_text

@@ -117,6 +117,9 @@ def folder_size(path: str | os.PathLike[str] | None) -> int:
     return total
 
 
+NOT_RECORDED_IMPORTED = "not recorded (an imported run: RAVE's run folder does not say)"
+
+
 def _statistics(manager: TrainingManager, exp: Experiment, phase_1: int | None) -> dict[str, Any]:
     summary = exp.summary
     metrics: dict[str, dict[str, Any]] = summary.get("metrics") or {}
@@ -217,6 +220,8 @@ def run_detail(manager: TrainingManager, experiment_id: int) -> RunDetail:
         "resumed_from": parent,
         "resumed_by": children,
         "imported_from": cfg.get("imported_from"),
+        # what a missing dataset or command means: an imported run's folder does not say
+        "not_recorded": NOT_RECORDED_IMPORTED if cfg.get("imported_from") else None,
         "archived": exp.archived,
     }
     return RunDetail(

@@ -160,7 +160,8 @@ class RunDetailView(QWidget):
             facts.append(f"{ds['channels']} channel{'s' if ds['channels'] != 1 else ''}")
         if ds.get("duration_s"):
             facts.append(format_duration(ds["duration_s"]))
-        dataset = MISSING
+        missing = i.get("not_recorded") or MISSING  # an imported run: why it is missing
+        dataset = missing
         if ds:
             dataset = f"{ds.get('name') or ds.get('path')}" + (
                 f" ({', '.join(facts)})" if facts else ""
@@ -175,7 +176,7 @@ class RunDetailView(QWidget):
             ("Dataset", dataset),
             ("Base config", _text(i["base_config"])),
             ("Modifiers", ", ".join(i["modifiers"]) or MISSING),
-            ("Command", " ".join(i["command"]) if i["command"] else MISSING),
+            ("Command", " ".join(i["command"]) if i["command"] else missing),
             ("Started", format_datetime(i["started_at"], missing=MISSING)),
             ("Ended", format_datetime(i["ended_at"], missing=MISSING)),
             ("Duration", format_duration(i["duration"], missing=MISSING)),
