@@ -217,6 +217,15 @@ def test_side_by_side_by_ear_the_same_validation_of_each_run(qtbot, page, manage
     qtbot.waitUntil(
         lambda: all(p._decoding is None for p in listen.panels.values()), timeout=10_000
     )
+    # side by side while both fit; one above the other when narrow (never scrolled sideways)
+    columns = [p.parentWidget() for p in listen.panels.values()]
+    listen.resize(1000, 700)
+    qtbot.waitUntil(lambda: listen.per_row == 2)
+    qtbot.waitUntil(lambda: columns[0].geometry().top() == columns[1].geometry().top())
+    listen.resize(500, 700)
+    qtbot.waitUntil(lambda: listen.per_row == 1)
+    qtbot.waitUntil(lambda: columns[1].geometry().top() >= columns[0].geometry().bottom())
+    assert listen.scroll.horizontalScrollBar().maximum() == 0
 
 
 def test_the_window_has_a_compare_page_the_runs_table_can_open(qtbot, window, manager, tmp_path):

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PyQt6.QtCore import QSignalBlocker, Qt, QTimer
+from PyQt6.QtGui import QResizeEvent
 from PyQt6.QtWidgets import (
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QScrollArea,
@@ -26,6 +28,7 @@ from .listen_panel import ExampleAB, ListenPanel
 from .plot_style import swatch
 
 PANEL_MIN_WIDTH = 360
+STACKED_MIN_HEIGHT = 320  # a column on a row of its own: its plots keep a readable height
 
 
 def nearest_clip(clips: Sequence[AudioClip], step: int | None, index: int) -> int:
@@ -72,8 +75,12 @@ class CompareListen(QWidget, ExampleAB):
         controls.addWidget(self.b_button)
 
         self.columns = QWidget()
-        self.columns_layout = QHBoxLayout(self.columns)
+        # One column a run, side by side while they fit, else on rows (read down, not
+        # scrolled sideways: the smallest window holds one column)
+        self.columns_layout = QGridLayout(self.columns)
         self.columns_layout.setContentsMargins(0, 0, 0, 0)
+        self._columns: list[QWidget] = []
+        self.per_row = 0
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(self.columns)
@@ -99,11 +106,11 @@ class CompareListen(QWidget, ExampleAB):
             panel.setParent(None)
             panel.deleteLater()
         self.panels.clear()
-        while self.columns_layout.count():
-            item = self.columns_layout.takeAt(0)
-            w = item.widget() if item is not None else None
-            if w is not None:
-                w.deleteLater()
+        for w in self._columns:
+            self.columns_layout.removeWidget(w)
+            w.deleteLater()
+        self._columns = []
+        self.per_row = 0
         self._runs = runs
         for pos, (rid, name, run_dir, channels, live) in enumerate(runs):
             column = QWidget()
@@ -127,10 +134,31 @@ class CompareListen(QWidget, ExampleAB):
             panel.example_combo.model().rowsInserted.connect(lambda *_a: self._sync_timer.start())
             cl.addLayout(head)
             cl.addWidget(panel, 1)
-            self.columns_layout.addWidget(column, 1)
+            self._columns.append(column)
             self.panels[rid] = panel
             panel.set_run(run_dir, channels, live)
+        self._reflow()
         self.sync()
+
+    def _reflow(self) -> None:
+        """As many columns on a row as the width holds (at least one)."""
+        n = len(self._columns)
+        width = self.scroll.viewport().width()
+        per_row = max(1, min(n, (width + 6) // (PANEL_MIN_WIDTH + 6))) if n else 0
+        if per_row == self.per_row:
+            return
+        self.per_row = per_row
+        for w in self._columns:
+            self.columns_layout.removeWidget(w)
+        for i, w in enumerate(self._columns):
+            self.columns_layout.addWidget(w, i // per_row, i % per_row)
+            w.setMinimumHeight(STACKED_MIN_HEIGHT if per_row < n else 0)
+        for c in range(max(self.columns_layout.columnCount(), per_row)):
+            self.columns_layout.setColumnStretch(c, 1 if c < per_row else 0)
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        super().resizeEvent(event)
+        self._reflow()
 
     @staticmethod
     def listed(panel: ListenPanel) -> list[AudioClip]:
