@@ -174,6 +174,7 @@ def bench_stall(rate: int = 20_000, seconds: float = 10.0) -> None:
 
     app = _app()
     from rave_gui.core.process import ProcessThread
+    from rave_gui.ui.widgets import log_view as view_mod
     from rave_gui.ui.widgets.log_view import LogView
 
     view = LogView()
@@ -181,6 +182,16 @@ def bench_stall(rate: int = 20_000, seconds: float = 10.0) -> None:
     view.show()
     app.processEvents()
     stats = {"lines": 0, "batches": 0, "max_batch": 0, "append_max": 0.0, "append_total": 0.0}
+    stats.update(edits=0, edit_max=0.0)
+    insert = view._insert
+
+    def timed_insert(*args) -> None:  # one edit of the document (a chunk of a flood)
+        t0 = time.perf_counter()
+        insert(*args)
+        stats["edits"] += 1
+        stats["edit_max"] = max(stats["edit_max"], time.perf_counter() - t0)
+
+    view._insert = timed_insert  # type: ignore[method-assign]
 
     def on_lines(lines: list) -> None:
         t0 = time.perf_counter()
@@ -235,7 +246,9 @@ def bench_stall(rate: int = 20_000, seconds: float = 10.0) -> None:
     )
     print(
         f"LogView.append_lines: longest {stats['append_max'] * 1000:.1f} ms, total "
-        f"{stats['append_total']:.2f} s; this process used {cpu:.1f} s CPU in {wall:.1f} s; "
+        f"{stats['append_total']:.2f} s; {stats['edits']} edits of the document (a flood goes "
+        f"in {view_mod.CHUNK_LINES:,} lines a turn of the event loop), longest "
+        f"{stats['edit_max'] * 1000:.1f} ms; this process used {cpu:.1f} s CPU in {wall:.1f} s; "
         f"view holds {view.line_count():,} lines"
     )
     view.deleteLater()

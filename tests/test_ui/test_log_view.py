@@ -10,7 +10,7 @@ from PyQt6.QtGui import QTextCursor
 
 from rave_gui.backend.process.logtail import tail_lines
 from rave_gui.core.signals import AppSignals
-from rave_gui.ui.widgets.log_view import LogView, level_colors
+from rave_gui.ui.widgets.log_view import CHUNK_LINES, LogView, level_colors
 
 FIXTURE = Path("/work/shared/fixtures/rave/run_110steps")
 
@@ -54,6 +54,30 @@ def test_the_view_keeps_only_the_last_lines(view: LogView):
     assert view.line_count() == 5000
     assert view.document().firstBlock().text() == "line 1000"
     assert view.document().lastBlock().text() == "line 5999"
+
+
+def test_a_flood_goes_in_over_event_loop_turns_never_holding_the_gui(qtbot, view: LogView):
+    flood = [(f"flood {i}", "warning" if i % 1000 == 0 else "info") for i in range(12_000)]
+    view.append_lines(flood)
+    # nothing yet: the lines beyond the bound were dropped before any insertion
+    assert view.pending == 5000 and view.document().isEmpty()
+    inserted = []
+    view.document().contentsChanged.connect(lambda: inserted.append(view.document().blockCount()))
+    qtbot.waitUntil(lambda: view.pending == 0, timeout=5000)
+    assert len(inserted) >= 5000 // CHUNK_LINES  # a chunk a turn, not one 5,000-line edit
+    assert view.line_count() == 5000
+    assert view.document().firstBlock().text() == "flood 7000"
+    assert view.document().lastBlock().text() == "flood 11999"
+    assert view.level_counts()["warning"] == 5  # 7000, 8000, ..., 11000
+    # small batches meanwhile keep their order; a reader (saving, finding) flushes first
+    view.append_lines(flood[:2000])
+    view.append_lines([("after", "info")])
+    assert view.pending == 2001
+    assert view.export_lines()[-1].endswith("after") and view.pending == 0
+    # another run's lines still waiting are dropped when the view is bound to a new run
+    view.append_lines(flood[:3000])
+    view.bind(42)
+    assert view.pending == 0
 
 
 def test_following_pauses_while_reading_back_and_resumes_at_the_bottom(qtbot, view: LogView):

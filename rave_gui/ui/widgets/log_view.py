@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 
-from PyQt6.QtCore import QEvent, QObject, QPoint, QRect, Qt, pyqtSignal
+from PyQt6.QtCore import QEvent, QObject, QPoint, QRect, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import (
     QColor,
     QFontDatabase,
@@ -49,6 +49,8 @@ from PyQt6.QtWidgets import (
 from ...backend.process.logtail import WAITING_TEXT, timed_tail_lines
 
 MAX_LINES = 5000
+CHUNK_LINES = 1500  # lines inserted in one go (~6 ms here): a flood goes in over event-loop
+# turns, so the GUI thread is never held for more than about a frame
 LEVELS = ("info", "warning", "error")
 # A line's block state packs its level and arrival time: level + 4 * (seconds since STAMP_BASE
 # + 1), 0 for "no time" (a line read back from the file); -1 (Qt's default) is an info line.
@@ -203,6 +205,12 @@ class LogView(QPlainTextEdit):
         self._levels = set(LEVELS)  # the levels shown (set_levels)
         self._counts = {"warning": 0, "error": 0}
         self._stamped = False  # some line carries a time: the gutter is shown
+        # lines of a flood waiting for the next turn of the event loop: (text, level), time
+        self._pending: list[tuple[tuple[str, str], float | None]] = []
+        self._drain_timer = QTimer(self)
+        self._drain_timer.setSingleShot(True)
+        self._drain_timer.setInterval(0)
+        self._drain_timer.timeout.connect(self._drain)
         self.gutter = TimeGutter(self)
         self.gutter.hide()
         self.updateRequest.connect(lambda *_: self.gutter.update())
@@ -272,9 +280,10 @@ class LogView(QPlainTextEdit):
         stamp: float | bool | None = True,
         times: Sequence[float | None] | None = None,
     ) -> None:
-        """Append (text, level) lines in one edit; follows the end unless the user scrolled up.
-        ``stamp``: the time the lines arrived (True: now; None: unknown); ``times``: each
-        line's own time instead (read back from the file).
+        """Append (text, level) lines in one edit (a flood of more than ``CHUNK_LINES``: in
+        chunks, one per turn of the event loop, see ``pending`` and ``flush``); follows the
+        end unless the user scrolled up. ``stamp``: the time the lines arrived (True: now;
+        None: unknown); ``times``: each line's own time instead (read back from the file).
 
         Lines beyond the bound are dropped from the top in one removal before the insertion
         (Qt's own trimming removes them one block at a time: ten times slower on a full log).
@@ -283,10 +292,46 @@ class LogView(QPlainTextEdit):
             return
         if self._waiting:  # the log has started: the note it was awaited gives way
             self.clear()
-        limit = self.maximumBlockCount()
-        n_new = len(lines)
         when = time.time() if stamp is True else stamp
         whens = list(times) if times is not None else [when] * len(lines)
+        if not self._pending and len(lines) <= CHUNK_LINES:
+            self._insert(lines, whens, len(lines))
+            return
+        # a flood: in chunks, one per turn of the event loop (the oldest beyond the bound
+        # would be dropped at once: they are never inserted)
+        self._pending.extend(zip(lines, whens, strict=True))
+        limit = self.maximumBlockCount()
+        if limit and len(self._pending) > limit:
+            if not self._following:
+                self._unseen += len(self._pending) - limit
+            del self._pending[: len(self._pending) - limit]
+        if not self._drain_timer.isActive():
+            self._drain_timer.start()
+
+    @property
+    def pending(self) -> int:
+        """Lines received and not inserted yet (a flood goes in over event-loop turns)."""
+        return len(self._pending)
+
+    def _drain(self) -> None:
+        chunk = self._pending[:CHUNK_LINES]
+        del self._pending[:CHUNK_LINES]
+        if chunk:
+            self._insert([line for line, _ in chunk], [w for _, w in chunk], len(chunk))
+        if self._pending:
+            self._drain_timer.start()
+
+    def flush(self) -> None:
+        """Insert every pending line now (before the content is read: saving, finding)."""
+        self._drain_timer.stop()
+        while self._pending:
+            self._drain()
+        self._drain_timer.stop()
+
+    def _insert(
+        self, lines: Sequence[tuple[str, str]], whens: Sequence[float | None], n_new: int
+    ) -> None:
+        limit = self.maximumBlockCount()
         if limit and len(lines) > limit:
             lines, whens = lines[-limit:], whens[-limit:]
         sb = self.verticalScrollBar()
@@ -397,6 +442,7 @@ class LogView(QPlainTextEdit):
 
     def export_lines(self) -> list[str]:
         """Every line held, all levels, as ``HH:MM:SS  text`` when its time is known (saving)."""
+        self.flush()
         out = []
         block = self.document().firstBlock()
         while block.isValid():
@@ -421,6 +467,8 @@ class LogView(QPlainTextEdit):
 
     def bind(self, experiment_id: int | None) -> None:
         """Accept ``append_output`` batches of this run only."""
+        if experiment_id != self._experiment_id:
+            self._drop_pending()  # another run's lines
         self._experiment_id = experiment_id
         self.live_lines = 0
 
@@ -435,7 +483,8 @@ class LogView(QPlainTextEdit):
         limit = self.maximumBlockCount()
         if limit:
             lines, whens = lines[-limit:], whens[-limit:]
-        self.append_lines(lines, times=whens)
+        if lines:
+            self._insert(lines, whens, len(lines))  # one edit: a load is read at once
         self.scroll_to_end()
 
     def load_tail(
@@ -456,7 +505,12 @@ class LogView(QPlainTextEdit):
         self.live_lines = 0  # live lines appended since this read
         self._waiting = waiting and lines == [(WAITING_TEXT, "info")]
 
+    def _drop_pending(self) -> None:
+        self._drain_timer.stop()
+        self._pending.clear()
+
     def clear(self) -> None:
+        self._drop_pending()
         super().clear()
         if self._stamped:
             self._show_gutter(False)
@@ -468,6 +522,7 @@ class LogView(QPlainTextEdit):
         self._set_following(True)
 
     def line_count(self) -> int:
+        self.flush()
         doc = self.document()
         return 0 if doc.isEmpty() else doc.blockCount()
 
@@ -512,6 +567,7 @@ class LogView(QPlainTextEdit):
 
     def find_text(self, text: str, backwards: bool = False) -> bool:
         """Select the next (or previous) match, wrapping around; False when there is none."""
+        self.flush()
         if not text:
             self.find_bar.status.clear()
             return False
