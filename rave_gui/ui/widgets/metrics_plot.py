@@ -266,10 +266,12 @@ class MetricsPlot(LiveWatch, QWidget):
         xlim = self.ax.get_xlim()
         px = self.ax.bbox.width / max(xlim[1] - xlim[0], 1e-9)  # pixels a step
         shown = False  # whether a new point changes what is on screen
+        first = False  # a series' first points: axes and limits change, drawn without delay
         for name, pts in points.items():
             if not pts:
                 continue
             s = self._series.get(name)
+            first = first or s is None or (s.visible and s.x.size == 0)
             if s is None:
                 s = self._add_series(str(name), resort=True)
                 s.loaded = True  # nothing in the store before these points matters yet
@@ -289,7 +291,7 @@ class MetricsPlot(LiveWatch, QWidget):
         self._request_loads()
         if shown:  # else drawn with the next point that does
             self._limits_live = self._limits_live or self._follow
-            self._mark_dirty(lines_only=True)
+            self._mark_dirty(lines_only=not first)
 
     def series_names(self) -> list[str]:
         return list(self._series)
