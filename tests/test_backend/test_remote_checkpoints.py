@@ -20,8 +20,10 @@ from rave_gui.backend.errors import ValidationError
 from rave_gui.backend.manager import TrainingManager
 from rave_gui.backend.remote.follow import RemoteRunFollower
 from rave_gui.backend.remote.mirror import chosen_checkpoints, remote_only_checkpoints, sync
+from rave_gui.backend.remote.resume import RESUME_KEY, resume_config
 from rave_gui.backend.remote.scripts import HELPER
 from rave_gui.backend.remote.ssh import Connection
+from rave_gui.backend.runs.resume import resume_checkpoints, resume_point
 from rave_gui.backend.store import db
 from rave_gui.backend.store.targets import Target, TargetStore
 from rave_gui.cli import main
@@ -107,6 +109,16 @@ def test_none_copies_no_checkpoint_and_lists_them(
     assert main(["--db", str(tm.db.path), "runs", "show", str(exp.id)]) == 0
     shown = capsys.readouterr().out
     assert "on target:   2 checkpoint(s) not copied" in shown, shown
+    # they can be resumed from: listed (on the target), the resume copies one there
+    ckpts = resume_checkpoints(tm, exp.id)
+    assert sorted(Path(c.path).name for c in ckpts) == ["best.ckpt", "epoch-epoch=0001.ckpt"]
+    assert all(c.on_target and c.size and c.size > 2048 for c in ckpts)
+    point = resume_point(tm, exp)  # the newest that is not the best: the run's last state
+    assert Path(point.path).name == "epoch-epoch=0001.ckpt" and point.on_target
+    assert resume_point(tm, exp, point.path) == point  # chosen by its path too
+    spec = resume_config(tm, exp, Path(point.path), Path(point.path).parents[2])[RESUME_KEY]
+    assert spec["checkpoint"] == posixpath.join(run.remote_dir, CKPTS, "epoch-epoch=0001.ckpt")
+    assert Path(spec["checkpoint"]).is_file()  # there (the target is this machine)
 
 
 @pytest.mark.skipif(not fixtures_available(), reason="no captured RAVE runs")

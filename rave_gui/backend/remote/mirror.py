@@ -175,14 +175,26 @@ def chosen_checkpoints(found: dict[str, list], policy: str) -> set[str]:
 def remote_only_checkpoints(local: Path) -> list[tuple[str, int]]:
     """The checkpoints of a remote run left on the target (not copied here): path in the run
     folder and size, oldest first."""
+    return [(r, size) for r, size, _mtime in left_on_target(local)]
+
+
+def left_on_target(local: Path) -> list[tuple[str, int, float]]:
+    """Like ``remote_only_checkpoints``, with each file's mtime on the target."""
     try:
         found = json.loads((local / REMOTE_CHECKPOINTS).read_text())
     except (OSError, ValueError):
         return []
     if not isinstance(found, dict):
         return []
-    left = [(r, st) for r, st in found.items() if not (local / r).is_file()]
-    return [(r, int(st[0])) for r, st in sorted(left, key=lambda x: (x[1][1], x[0]))]
+    left = []
+    for r, st in found.items():
+        try:
+            size, mtime = int(st[0]), float(st[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+        if not (local / r).is_file():
+            left.append((r, size, mtime))
+    return sorted(left, key=lambda x: (x[2], x[0]))
 
 
 def _inside(local: Path, rel: str) -> Path:
@@ -193,6 +205,6 @@ def _inside(local: Path, rel: str) -> Path:
 
 
 __all__ = [
-    "MANIFEST", "REMOTE_CHECKPOINTS", "SyncResult", "chosen_checkpoints", "parse_scontrol",
-    "remote_only_checkpoints", "sync",
+    "MANIFEST", "REMOTE_CHECKPOINTS", "SyncResult", "chosen_checkpoints", "left_on_target",
+    "parse_scontrol", "remote_only_checkpoints", "sync",
 ]  # fmt: skip

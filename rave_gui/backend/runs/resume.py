@@ -15,12 +15,40 @@ from ..jobs.export import scan_checkpoints
 from ..manager import TrainingManager
 from ..rave.command import MAX_STEPS
 from ..store.records import Checkpoint, Experiment
+from .checkpoints import with_validation
+from .followers import TARGET_KEY
 
 
 def resume_checkpoints(manager: TrainingManager, experiment_id: int) -> list[Checkpoint]:
-    """A run's checkpoints on disk now, each with its step and validation loss, oldest first."""
+    """A run's checkpoints on disk now, each with its step and validation loss, oldest first.
+    A run on a target has those left there too (``on_target``: its target keeps only the
+    newest and best here, or none): a resume copies its checkpoint on the target."""
     found = [c for c in scan_checkpoints(manager, experiment_id) if Path(c.path).is_file()]
+    found += _left_on_target(manager, experiment_id)
     return sorted(found, key=lambda c: (c.step is None, c.step or 0, c.mtime or 0))
+
+
+def _left_on_target(manager: TrainingManager, experiment_id: int) -> list[Checkpoint]:
+    exp = manager.get_experiment(experiment_id)
+    if not exp.config.get(TARGET_KEY) or not exp.run_dir:
+        return []
+    from ..remote.mirror import left_on_target
+
+    local = Path(exp.run_dir)
+    left = [
+        Checkpoint(
+            id=0,
+            experiment_id=experiment_id,
+            path=str(local / rel),
+            step=manager.metrics.step_at_time(experiment_id, mtime),
+            size=size,
+            is_best=Path(rel).name.startswith("best"),
+            mtime=mtime,
+            on_target=True,
+        )
+        for rel, size, mtime in left_on_target(local)
+    ]
+    return with_validation(manager, experiment_id, left)
 
 
 def default_checkpoint(checkpoints: list[Checkpoint]) -> Checkpoint | None:

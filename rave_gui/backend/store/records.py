@@ -164,6 +164,8 @@ class Checkpoint:
     mtime: float | None
     # the run's validation loss at or just before the checkpoint's step (when it was read)
     validation: float | None = _count()
+    # True: a run's checkpoint left on its target (not copied here); a resume copies it there
+    on_target: bool | None = _count()
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Checkpoint:

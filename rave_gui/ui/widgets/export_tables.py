@@ -31,8 +31,20 @@ from .file_actions import copy_path, reveal
 CHECKPOINT_COLUMNS: tuple[Column[Checkpoint], ...] = (
     Column(
         "Checkpoint",
-        lambda r: ("★ " if r.is_best else "") + Path(r.path).name,
-        tooltip=lambda r: r.path + ("\nthe best one (lowest validation loss)" if r.is_best else ""),
+        lambda r: (
+            ("★ " if r.is_best else "")
+            + Path(r.path).name
+            + (" (on the target)" if r.on_target else "")
+        ),
+        tooltip=lambda r: (
+            r.path
+            + ("\nthe best one (lowest validation loss)" if r.is_best else "")
+            + (
+                "\nleft on the target (not copied here): a resume copies it there"
+                if r.on_target
+                else ""
+            )
+        ),
     ),
     Column("Step", key("step"), fmt_int, numeric=True),
     Column("Epoch", key("epoch"), fmt_int, numeric=True),
