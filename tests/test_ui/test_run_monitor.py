@@ -105,6 +105,12 @@ def test_live_points_show_at_most_once_a_second_and_the_last_wins(qtbot):
     assert time.monotonic() - t0 >= 0.5
     assert cards.card_texts()["validation"] == ("1.1000", "▲ +0.1")
     assert cards.cards["validation"].height() == height  # arrows or not: one height
+    card = cards.cards["validation"]
+    font = card.font()
+    font.setPointSizeF(font.pointSizeF() * 2)
+    card.setFont(font)  # a bigger font: the height is measured again, the texts kept
+    assert card.maximumHeight() > height
+    assert cards.card_texts()["validation"] == ("1.1000", "▲ +0.1")
 
 
 def test_card_series_are_ravés_loss_terms_or_other_trainers_losses():

@@ -7,9 +7,10 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
-from PyQt6.QtCore import QTimer
+from PyQt6.QtCore import QEvent, QTimer
 from PyQt6.QtGui import QFont, QResizeEvent
 from PyQt6.QtWidgets import (
+    QWIDGETSIZE_MAX,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -69,12 +70,26 @@ class MetricCard(QFrame):
         # One height, whatever it shows: a card growing by a pixel (a glyph from a fallback
         # font, the style's polish on first show) would resize the plot below, and a resized
         # plot is drawn again whole instead of blitted.
+        self._fix_height()
+
+    def _fix_height(self) -> None:
+        shown = (self.value_label.text(), self.change_label.text())
         self.value_label.setText("0.0000")
         self.change_label.setText("▲ ▼ → first value")
+        self.setMinimumHeight(0)
+        self.setMaximumHeight(QWIDGETSIZE_MAX)
         self.ensurePolished()
         self.setFixedHeight(self.sizeHint().height())
-        self.value_label.clear()
-        self.change_label.clear()
+        self.value_label.setText(shown[0])
+        self.change_label.setText(shown[1])
+
+    def changeEvent(self, event: QEvent | None) -> None:
+        super().changeEvent(event)
+        if event is not None and event.type() in (
+            QEvent.Type.FontChange,
+            QEvent.Type.StyleChange,
+        ):
+            self._fix_height()  # a bigger font, another style: the one height measured again
 
     def show_value(self, card: CardValue) -> None:
         change = card.change
