@@ -220,6 +220,10 @@ def test_a_new_clip_updates_the_same_axes_and_artists_in_place(qtbot, panel) -> 
     assert panel.view.draws == draws + 2
 
 
+# The test plays as if the machine had a sound card (the panel itself never plays without one).
+# On one without, QtMultimedia's FFmpeg renderer says so from its own thread a moment after each
+# play, and not at a fixed moment (CI caught it once): that one message is expected here.
+@pytest.mark.qt_log_ignore("^No audio device detected$", extend=True)
 def test_while_playing_a_new_clip_sounds_before_it_is_drawn(qtbot, panel, monkeypatch) -> None:
     panel.set_run(str(RUN), 1, live=False)
     _loaded(qtbot, panel, 6)
