@@ -44,6 +44,10 @@ def render_resume(app, page, exp_id: int, save, pump) -> None:
     if dialog is None:
         return
     pump(app, 0.5)
+    for _ in range(50):  # its checkpoints are read in the background
+        if dialog.is_loaded:
+            break
+        pump(app, 0.1)
     save(dialog, "resume-dialog")
     dialog.reject()
     pump(app, 0.2)

@@ -99,6 +99,7 @@ def test_a_timed_out_slurm_run_continues_with_one_click(
     page.select_run(exp_id)
     dialog = page.resume_selected_from_checkpoint()
     assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.is_loaded, timeout=10_000)
     dialog.select_checkpoint(
         next(c.path for c in dialog.checkpoints() if Path(c.path).name == "best.ckpt")
     )

@@ -48,6 +48,7 @@ def _dialog(qtbot, manager, exp: int, submit=None) -> tuple[ResumeDialog, list]:
     d = ResumeDialog(manager, exp, submit or record)
     qtbot.addWidget(d)
     d.show()
+    qtbot.waitUntil(lambda: d.is_loaded)
     return d, calls
 
 
@@ -59,6 +60,21 @@ def _cells(d: ResumeDialog, title: str) -> dict[str, str]:
         )
         for r in range(d.ckpt_model.rowCount())
     }
+
+
+def test_the_checkpoints_are_read_in_the_background(qtbot, manager, run):
+    d = ResumeDialog(manager, run, lambda *_a: 99)
+    qtbot.addWidget(d)
+    d.show()
+    # the dialog is up before the folder and the store are read: it says so, nothing to resume
+    assert not d.is_loaded and d.ckpt_model.rowCount() == 0
+    assert d.table_error.error() == "Reading the run's checkpoints…"
+    assert not d.resume_button.isEnabled() and d.command_line() == ""
+    with qtbot.waitSignal(d.loaded, timeout=5000):
+        pass
+    assert d.table_error.error() == "" and d.ckpt_model.rowCount() == 3
+    assert d.checkpoint() is not None and d.resume_button.isEnabled()
+    assert d.command_line().startswith("rave-gui runs resume-from")
 
 
 def test_checkpoints_are_listed_with_step_and_validation_loss(qtbot, manager, run):

@@ -192,7 +192,7 @@ def test_each_status_enables_its_buttons(page: TrainingPage, manager, status, ha
 
 
 def test_resume_from_checkpoint_goes_through_the_dialog_and_selects_the_new_run(
-    page: TrainingPage, manager, tmp_path
+    qtbot, page: TrainingPage, manager, tmp_path
 ):
     from fake_rave import make_run
 
@@ -204,6 +204,7 @@ def test_resume_from_checkpoint_goes_through_the_dialog_and_selects_the_new_run(
     page.select_run(exp)
     dialog = page.resume_selected_from_checkpoint()
     assert dialog is not None and dialog.isVisible()
+    qtbot.waitUntil(lambda: dialog.is_loaded)
     assert page.fake.calls == []  # nothing happens before the user chooses
     latest = dialog.checkpoint()
     assert latest is not None and not latest.is_best

@@ -1,15 +1,16 @@
 """ResumeDialog: continue a run from a checkpoint of its choice, with more max steps, as a new run.
 
-The table lists the run's checkpoints with their step and validation loss; max steps must be
-above the chosen checkpoint's step (RAVE counts on from it: backend/runs/resume.py); the command
-line that makes the same resume is shown and can be copied.
+The table lists the run's checkpoints with their step and validation loss (read in the
+background: a folder's files, the store and, for a run on a target, its mirror's listing); max
+steps must be above the chosen checkpoint's step (RAVE counts on from it: backend/runs/resume.py);
+the command line that makes the same resume is shown and can be copied.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QFontDatabase, QGuiApplication
 from PyQt6.QtWidgets import (
     QDialog,
@@ -36,10 +37,10 @@ from ...backend.runs.resume import (
     suggest_max_steps,
 )
 from ...backend.store.records import Checkpoint
-from ...core.worker import BackgroundTask
+from ...core.worker import BackgroundTask, run_in_background
 from ..models.record_table import RecordTableModel
 from ..widgets.export_tables import CHECKPOINT_COLUMNS, record_view
-from ..widgets.feedback import FieldError
+from ..widgets.feedback import ERROR, INFO, FieldError
 
 # Starts the resume: (checkpoint path, max steps, new run's name or "") -> the new run's id, or
 # (a run on a target: a new job there takes seconds) a BackgroundTask that gives it.
@@ -48,7 +49,10 @@ Submit = Callable[[str, int, str], int | BackgroundTask]
 
 class ResumeDialog(QDialog):
     """Choose the checkpoint, the max steps and the name; Resume calls ``submit``, whose refusal
-    is shown here (the dialog stays open)."""
+    is shown here (the dialog stays open). The checkpoints are read in the background;
+    ``loaded`` is emitted once they are listed (``is_loaded``)."""
+
+    loaded = pyqtSignal()
 
     def __init__(
         self,
@@ -133,26 +137,37 @@ class ResumeDialog(QDialog):
 
         self.steps_spin.valueChanged.connect(lambda _v: self._changed())
         self.name_edit.textChanged.connect(lambda _t: self._changed())
-        self._load()
         sel = self.table.selectionModel()
         assert sel is not None
         sel.selectionChanged.connect(lambda *_a: self._checkpoint_changed())
+        self.is_loaded = False
         self._checkpoint_changed()
+        self._load()
 
     def _load(self) -> None:
-        try:
-            ckpts = resume_checkpoints(self.manager, self.experiment_id)
-        except RaveGuiError as err:
-            ckpts = []
-            self.table_error.set_error(str(err))
-        else:
-            if not ckpts:
-                self.table_error.set_error("This run has no checkpoint on disk to resume from.")
+        self.table_error.set_kind(INFO)
+        self.table_error.set_error("Reading the run's checkpoints…")
+        manager, exp_id = self.manager, self.experiment_id
+        self._load_task = run_in_background(
+            lambda: resume_checkpoints(manager, exp_id), self._listed, self._not_listed
+        )
+
+    def _not_listed(self, err: Exception) -> None:
+        self._listed([], f"The run's checkpoints could not be read: {err}")
+
+    def _listed(self, ckpts: list[Checkpoint], problem: str | None = None) -> None:
+        self.table_error.set_kind(ERROR)
+        if problem is None and not ckpts:
+            problem = "This run has no checkpoint on disk to resume from."
+        self.table_error.set_error(problem)
         self.ckpt_model.set_records(ckpts)
         self.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)  # by step
         chosen = default_checkpoint(ckpts)
         if chosen is not None:
             self.select_checkpoint(chosen.path)
+        self.is_loaded = True
+        self._changed()
+        self.loaded.emit()
 
     # --- choices -------------------------------------------------------------------------------
     def checkpoints(self) -> list[Checkpoint]:
