@@ -442,13 +442,8 @@ class ListenPanel(QWidget, ExampleAB):
             self.message.setText(NO_DEVICE)
             self.play_button.setEnabled(False)
             return False
-        from PyQt6.QtMultimedia import QAudioOutput, QMediaPlayer
-
         if self._player is None:
-            self._player = QMediaPlayer(self)
-            self._audio_output = QAudioOutput(self)
-            self._player.setAudioOutput(self._audio_output)
-            self._player.playbackStateChanged.connect(lambda _s: self._update_play_button())
+            self._player = self._make_player()
         path = Path(self._tmp.path()) / (
             f"clip{self.audio.clip.index}-ex{self.example}-{self.part}.wav"
         )
@@ -459,6 +454,16 @@ class ListenPanel(QWidget, ExampleAB):
         self._player.play()
         self._update_play_button()
         return True
+
+    def _make_player(self) -> Any:
+        """The QMediaPlayer the panel plays through, to the machine's default audio output."""
+        from PyQt6.QtMultimedia import QAudioOutput, QMediaPlayer
+
+        player = QMediaPlayer(self)
+        self._audio_output = QAudioOutput(self)
+        player.setAudioOutput(self._audio_output)
+        player.playbackStateChanged.connect(lambda _s: self._update_play_button())
+        return player
 
     def stop(self) -> None:
         if self._player is not None:
