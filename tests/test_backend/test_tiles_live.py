@@ -170,3 +170,41 @@ def test_reduced_xy_draws_the_same_points_as_the_buckets(tm: TrainingManager) ->
         np.testing.assert_array_equal(y, by)  # NaN where NaN
         assert last == int(bx[-1])
     assert tm.metrics.reduced_xy(exp, "loss", -100, -1, 10)[2] is None
+
+
+def test_a_batch_of_many_series_equals_each_series_written_alone(tm: TrainingManager) -> None:
+    # Many series in one batch, in every state a batch meets: appended to with tiles, too
+    # short to tile yet, rewritten, new.
+    names = [f"s{i:03d}" for i in range(250)]
+    steps, values = run_values(3_000, seed=3)
+    batched, alone = new_run(tm, "batched"), new_run(tm, "alone")
+
+    def part(i: int, a: int, b: int) -> tuple[np.ndarray, np.ndarray, None]:
+        return steps[a:b], values[a:b] + i, None
+
+    def write(batch: dict[str, tuple]) -> None:
+        tm.metrics.add_series(batched, batch)
+        for name, arrays in batch.items():
+            tm.metrics.add_series(alone, {name: arrays})
+
+    write({name: part(i, 0, 1_000 if i % 3 else 10) for i, name in enumerate(names)})
+    tiled = [name for i, name in enumerate(names) if i % 3]
+    write({name: part(i, 1_000, 1_500) for i, name in enumerate(names) if i % 3})  # appends
+    write({name: part(i, 10, 30) for i, name in enumerate(names) if not i % 3})  # still short
+    write({name: part(i, 200, 300) for i, name in enumerate(tiled[:20])})  # rewrites
+    write({f"new{i}": part(i, 0, 2_000) for i in range(5)} | {names[1]: part(1, 1_500, 1_600)})
+    assert tm.metrics.add_series(batched, {names[2]: part(2, 1_500, 1_500)}) == 0  # nothing
+    conn = tm.db.conn
+    for name in [*names, *(f"new{i}" for i in range(5))]:
+        assert tile_rows(tm, batched, name) == tile_rows(tm, alone, name), name
+        assert dirty_from(tm, batched, name) == dirty_from(tm, alone, name), name
+    with tm.db.transaction() as c:  # the rewritten ones too equal their tiles from scratch
+        before = tile_rows(tm, batched, tiled[0])
+        tiles.retile_series(c, batched, tiled[0])
+    assert tile_rows(tm, batched, tiled[0]) == before
+    assert tiles.series_levels(conn, batched, tiled[-1]) is not None
+    assert tiles.series_levels(conn, batched, names[0]) is None  # 30 points: not tiled yet
+    for name in (tiled[0], tiled[-1], names[0], "new3"):
+        assert tm.metrics.reduced(batched, name, None, None, 300) == tm.metrics.reduced(
+            alone, name, None, None, 300
+        )
