@@ -46,9 +46,11 @@ from .tile_agg import (
 )
 
 TILE_BASE = 2  # each level's tiles are twice as wide as the level's below
-LEVELS = 12  # levels kept per series: the widest tile holds ~8 * 2**11 points, so a
-# 2,000-bucket read of a series of up to ~32M points reads kept tiles (a longer one makes its
-# level from the widest kept); every level kept costs a tile row written at each append
+LEVELS = 8  # levels kept per series: the widest tile holds ~8 * 2**7 points, so a 2,000-bucket
+# read of a series of up to ~2M points (RAVE's longest runs log ~120k a series) reads kept tiles;
+# a longer one makes its level from the widest kept (a 10M-point series: ~10k tiles). Every level
+# kept costs a tile row written at each append: 8 levels instead of 12 cut a live batch's tile
+# work by a third (bench/bench_watch.py)
 POINTS_PER_TILE = 8  # about how many points the narrowest kept tiles hold
 MIN_TILED_POINTS = 64  # a shorter series is read from its points
 MAX_LEVEL = 62
