@@ -60,9 +60,12 @@ def test_points_arriving_out_of_order_keep_the_newest_two():
     series.add({"validation": [(10, 0.9), (20, 0.7)]})  # then the stored read
     (card,) = series.values()
     assert (card.step, card.value, card.previous) == (30, 0.5, 0.7)
-    series.add({"validation": [(30, 0.4)]})  # the same step again: its new value
+    assert series.add({"validation": [(30, 0.4)]}) == {"validation"}  # the same step again
     (card,) = series.values()
     assert (card.value, card.previous) == (0.4, 0.7)
+    assert series.add({"validation": [(30, 0.4), (5, 2.0)], "beta": []}) == set()  # nothing new
+    assert series.add({"loss_dis": [(7, None)]}) == {"loss_dis"}
+    assert math.isnan(next(c for c in series.values() if c.name == "loss_dis").value)
 
 
 def test_the_last_stored_points_of_each_card_series(tmp_path: Path):

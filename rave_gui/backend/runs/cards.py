@@ -98,6 +98,10 @@ class CardValue:
         return "▲" if change > 0 else "▼"
 
 
+def _float(v: float | None) -> float:
+    return float("nan") if v is None else float(v)
+
+
 def _finite(v: float | None) -> bool:
     return v is not None and math.isfinite(v)
 
@@ -116,18 +120,15 @@ class CardSeries:
         """Take points ``{name: [(step, value), ...]}``; the names whose card changed."""
         changed = set()
         for name, pts in points.items():
-            kept = self._points.setdefault(name, [])
-            for step, value in pts:
-                step, value = int(step), float("nan") if value is None else float(value)
-                steps = [s for s, _ in kept]
-                if step in steps:
-                    kept[steps.index(step)] = (step, value)
-                elif not kept or step > kept[0][0] or len(kept) < 2:
-                    kept.append((step, value))
-                    kept.sort()
-                    del kept[:-2]
-                else:
-                    continue
+            if not pts:
+                continue
+            kept = self._points.get(name, [])
+            merged = dict(kept)
+            merged.update(pts)  # a later point at a step replaces it (a live batch: in C)
+            newest = sorted(merged)[-2:]
+            now = [(int(s), _float(merged[s])) for s in newest]
+            if now != kept:
+                self._points[name] = now
                 changed.add(name)
         return changed
 
