@@ -70,6 +70,7 @@ def test_the_checkpoints_are_read_in_the_background(qtbot, manager, run):
     assert not d.is_loaded and d.ckpt_model.rowCount() == 0
     assert d.table_error.error() == "Reading the run's checkpoints…"
     assert not d.resume_button.isEnabled() and d.command_line() == ""
+    assert d.max_steps() == 40  # the run's own until a checkpoint is chosen
     with qtbot.waitSignal(d.loaded, timeout=5000):
         pass
     assert d.table_error.error() == "" and d.ckpt_model.rowCount() == 3

@@ -141,6 +141,8 @@ class ResumeDialog(QDialog):
         assert sel is not None
         sel.selectionChanged.connect(lambda *_a: self._checkpoint_changed())
         self.is_loaded = False
+        self._suggested = max(1, self._original_max)  # the run's own, until a checkpoint is chosen
+        self.steps_spin.setValue(self._suggested)
         self._checkpoint_changed()
         self._load()
 
